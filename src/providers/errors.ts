@@ -1,0 +1,70 @@
+// Every provider failure is born here, once, with its class and the provider's code. Messages never contain the key.
+import type { FailureClass } from '../../workflows/types';
+
+/** `not-ready` is the normal "poll again" answer; the others are failure classes shared with the workflows. */
+export type ProviderAnswerClass = 'not-ready' | Exclude<FailureClass, 'timeout' | 'internal'>;
+
+export class ProviderError extends Error {
+  override readonly name: string = 'ProviderError';
+  constructor(
+    message: string,
+    /** what the caller should do about it */
+    readonly failureClass: ProviderAnswerClass,
+    /** the provider's code (`ERROR_CAPTCHA_UNSOLVABLE`) or ours for transport faults (`HTTP_503`, `ECONNRESET`, `BAD_BODY`) */
+    readonly code: string,
+    /** provider task id, when the failure concerns one */
+    readonly providerTaskId?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The task is still being solved; poll again after the interval. */
+export class CaptchaNotReadyError extends ProviderError {
+  override readonly name = 'CaptchaNotReadyError';
+  constructor(providerTaskId: string) {
+    super(`captcha ${providerTaskId} is not ready yet`, 'not-ready', 'CAPCHA_NOT_READY', providerTaskId);
+  }
+}
+
+/** Capacity, rate limit, 5xx, unparsable body or a broken connection: the same request may succeed later. */
+export class ProviderTransientError extends ProviderError {
+  override readonly name = 'ProviderTransientError';
+  constructor(message: string, code: string, providerTaskId?: string, options?: { cause?: unknown }) {
+    super(message, 'transient', code, providerTaskId, options);
+  }
+}
+
+/** This provider task is lost (unsolvable, expired, bad id): a new submit may succeed. */
+export class CaptchaResubmitError extends ProviderError {
+  override readonly name = 'CaptchaResubmitError';
+  constructor(message: string, code: string, providerTaskId?: string) {
+    super(message, 'resubmit', code, providerTaskId);
+  }
+}
+
+/** The task itself is wrong (bad sitekey, page URL, parameters): never retry. */
+export class CaptchaPermanentError extends ProviderError {
+  override readonly name = 'CaptchaPermanentError';
+  constructor(message: string, code: string, providerTaskId?: string) {
+    super(message, 'permanent', code, providerTaskId);
+  }
+}
+
+/** The account is unusable (bad key, no balance, IP banned): every further request fails the same way. */
+export class ProviderAccountError extends ProviderError {
+  override readonly name = 'ProviderAccountError';
+  constructor(message: string, code: string) {
+    super(message, 'account', code);
+  }
+}
+
+/** Replace every occurrence of the secret (raw and URL-encoded) in a string. */
+export function redact(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  let out = text.split(secret).join('[REDACTED]');
+  const encoded = encodeURIComponent(secret);
+  if (encoded !== secret) out = out.split(encoded).join('[REDACTED]');
+  return out;
+}

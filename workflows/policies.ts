@@ -1,0 +1,81 @@
+// Every retry policy of the product, in one place. Defaults follow the seed script: 3 submit retries with 2^n s
+// backoff, a poll every 5 s for up to 120 s. Every policy sets its caps explicitly: Temporal retries forever otherwise.
+// Pure data and arithmetic: imported by workflow code and by configuration.
+import type { ActivityOptions } from '@temporalio/common';
+import type { FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
+
+export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
+  submit: Object.freeze({
+    maxAttempts: 4,
+    initialIntervalMs: 1_000,
+    backoffCoefficient: 2,
+    maxIntervalMs: 8_000,
+    timeoutMs: 30_000,
+  }),
+  poll: Object.freeze({
+    firstDelayMs: 5_000,
+    intervalMs: 5_000,
+    deadlineMs: 120_000,
+    maxAttempts: 5,
+    retryIntervalMs: 2_000,
+  }),
+  maxResubmits: 2,
+}) as SolvePolicy;
+
+/** Failure classes a same-request retry cannot fix. */
+export const NON_RETRYABLE_CLASSES: readonly FailureClass[] = ['resubmit', 'permanent', 'account', 'timeout'];
+
+export function resolveSolvePolicy(...layers: (SolvePolicyOverrides | undefined)[]): SolvePolicy {
+  let policy: SolvePolicy = { ...DEFAULT_SOLVE_POLICY, submit: { ...DEFAULT_SOLVE_POLICY.submit }, poll: { ...DEFAULT_SOLVE_POLICY.poll } };
+  for (const layer of layers) {
+    if (!layer) continue;
+    policy = {
+      submit: { ...policy.submit, ...layer.submit },
+      poll: { ...policy.poll, ...layer.poll },
+      maxResubmits: layer.maxResubmits ?? policy.maxResubmits,
+    };
+  }
+  return policy;
+}
+
+export function submitActivityOptions(policy: SolvePolicy): ActivityOptions {
+  const s = policy.submit;
+  return {
+    startToCloseTimeout: s.timeoutMs,
+    retry: {
+      maximumAttempts: s.maxAttempts,
+      initialInterval: s.initialIntervalMs,
+      backoffCoefficient: s.backoffCoefficient,
+      maximumInterval: s.maxIntervalMs,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_CLASSES],
+    },
+  };
+}
+
+/** The poll activity loops inside one attempt, heartbeating; a retried attempt resumes the same provider task. */
+export function pollActivityOptions(policy: SolvePolicy): ActivityOptions {
+  const p = policy.poll;
+  return {
+    // one attempt may poll until the deadline; the deadline itself is enforced by the activity
+    startToCloseTimeout: p.deadlineMs + p.firstDelayMs + 30_000,
+    heartbeatTimeout: pollHeartbeatTimeoutMs(policy),
+    retry: {
+      maximumAttempts: p.maxAttempts,
+      initialInterval: p.retryIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: Math.max(p.retryIntervalMs, p.intervalMs),
+      nonRetryableErrorTypes: [...NON_RETRYABLE_CLASSES],
+    },
+  };
+}
+
+/** A worker that died mid-poll is noticed after this long; it must exceed the longest quiet gap between heartbeats. */
+export function pollHeartbeatTimeoutMs(policy: SolvePolicy): number {
+  return Math.max(2_000, 3 * Math.max(policy.poll.intervalMs, policy.poll.firstDelayMs));
+}
+
+/** Reporting to the DLQ must not be lost: retried for a long time, with a cap. */
+export const REPORT_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 30_000,
+  retry: { maximumAttempts: 50, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
+};

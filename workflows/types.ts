@@ -1,0 +1,149 @@
+// Plain-JSON domain types shared by client, workflows and activities. Types only: safe for the workflow sandbox.
+
+export const CAPTCHA_TYPES = ['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile', 'image'] as const;
+export type CaptchaType = (typeof CAPTCHA_TYPES)[number];
+
+/** Per-task options; which ones apply depends on the captcha type. */
+export interface CaptchaOptions {
+  invisible?: boolean;
+  enterprise?: boolean;
+  /** reCAPTCHA v3 / Turnstile action. */
+  action?: string;
+  /** reCAPTCHA v3 minimum score (0.3, 0.7 or 0.9). */
+  minScore?: number;
+  /** Turnstile cData / reCAPTCHA data-s. */
+  data?: string;
+  /** Turnstile pagedata. */
+  pageData?: string;
+  userAgent?: string;
+  /** proxy as login:pass@host:port */
+  proxy?: string;
+  proxyType?: 'HTTP' | 'HTTPS' | 'SOCKS4' | 'SOCKS5';
+}
+
+/** One captcha to solve. `sitekey`/`pageUrl` for token captchas, `body` (base64) for image captchas. */
+export interface CaptchaTask {
+  type: CaptchaType;
+  sitekey?: string;
+  pageUrl?: string;
+  /** base64 image, for type `image` */
+  body?: string;
+  /** Unique within a batch; becomes part of the child workflow id. Generated from the index when absent. */
+  key?: string;
+  options?: CaptchaOptions;
+}
+
+/**
+ * How a provider answer is classified, once, at the provider boundary. `timeout` is ours: the task never became
+ * ready within the poll deadline. These strings are also the `ApplicationFailure` types of activities and workflows.
+ */
+export const FAILURE_CLASSES = ['transient', 'resubmit', 'permanent', 'account', 'timeout', 'internal'] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** Retry and timing policy of one solve; every field is plain JSON so it can travel in workflow input. */
+export interface SolvePolicy {
+  submit: {
+    /** 1 + retries. The seed: 3 retries. */
+    maxAttempts: number;
+    initialIntervalMs: number;
+    backoffCoefficient: number;
+    maxIntervalMs: number;
+    /** per-attempt timeout of the submit activity */
+    timeoutMs: number;
+  };
+  poll: {
+    /** wait before the first poll (providers: ≥ 5 s) */
+    firstDelayMs: number;
+    intervalMs: number;
+    /** deadline for the whole polling of one provider task, from its submit (the seed: 24 × 5 s) */
+    deadlineMs: number;
+    /** attempts of the poll activity on transient errors (each resumes the same provider task) */
+    maxAttempts: number;
+    retryIntervalMs: number;
+  };
+  /** new provider tasks after a resubmit-class answer (unsolvable, bad duplicates, …) */
+  maxResubmits: number;
+}
+
+/** Deep-partial policy overrides, as given in workflow input or configuration. */
+export interface SolvePolicyOverrides {
+  submit?: Partial<SolvePolicy['submit']>;
+  poll?: Partial<SolvePolicy['poll']>;
+  maxResubmits?: number;
+}
+
+export interface AttemptRecord {
+  /** 1-based round: a round is one paid submit (or a failed try to get one) and its polling */
+  round: number;
+  providerTaskId?: string;
+  failureClass: FailureClass;
+  code: string;
+  message: string;
+  at: string;
+}
+
+export interface SolveInput {
+  task: CaptchaTask;
+  /** unique key of the task (in its batch) */
+  taskKey: string;
+  batchId?: string;
+  policy?: SolvePolicyOverrides;
+  /** where final failures go; `null` when the caller records them itself (DLQ retries) */
+  dlqWorkflowId?: string | null;
+  /** the batch workflow to notify with the outcome (it tracks children by signal, across its continue-as-new) */
+  parentWorkflowId?: string;
+  /** set when the DLQ re-solves an entry */
+  retry?: { entryId: string; generation: number };
+}
+
+export interface SolveResult {
+  taskKey: string;
+  token: string;
+  providerTaskId: string;
+  /** submit attempts, paid or not, across all rounds */
+  attempts: number;
+  paidSubmits: number;
+  elapsedMs: number;
+  solvedAt: string;
+}
+
+/** Details of a solve workflow's final `ApplicationFailure` (its type is the failure class). */
+export interface SolveFailureDetails {
+  taskKey: string;
+  failureClass: FailureClass;
+  code: string;
+  message: string;
+  attempts: number;
+  paidSubmits: number;
+  providerTaskIds: string[];
+  history: AttemptRecord[];
+  /** the DLQ entry id when the failure was dead-lettered */
+  dlqEntryId?: string;
+}
+
+/** What the submit and poll activities attach to the failures they throw. */
+export interface ProviderFailureDetails {
+  code: string;
+  failureClass: FailureClass;
+  /** activity attempt that failed (1-based) */
+  attempt: number;
+  providerTaskId?: string;
+}
+
+/** A final failure on its way into the DLQ. */
+export interface DeadLetterReport {
+  /** idempotency key: the solve workflow id of the original task */
+  entryId: string;
+  task: CaptchaTask;
+  taskKey: string;
+  batchId?: string;
+  provider: string;
+  failureClass: FailureClass;
+  code: string;
+  message: string;
+  attempts: number;
+  paidSubmits: number;
+  providerTaskIds: string[];
+  history: AttemptRecord[];
+  failedAt: string;
+}
