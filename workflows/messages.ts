@@ -1,7 +1,26 @@
 // Every signal, query and update of the product, defined once. Client, CLI, activities and workflows import these very
 // objects, so a name can never drift between sender and receiver. Workflow-safe: only @temporalio/workflow and types.
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveResult } from './types';
+import type { CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from './types';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Typed search attributes: the Web UI's list filters on them ("all failed solves of batch X"). Registered by the local
+// dev server (src/temporal-server.ts) and, on a real cluster, by `temporal operator search-attribute create`.
+const keyword = (name: string): SearchAttributeKey<'KEYWORD'> => ({ name, type: 'KEYWORD' });
+export const batchIdAttribute = keyword('CaptchaBatchId');
+export const sitekeyAttribute = keyword('CaptchaSitekey');
+/** solved | dead-lettered | cancelled */
+export const outcomeAttribute = keyword('CaptchaOutcome');
+export const errorCodeAttribute = keyword('CaptchaErrorCode');
+export const failureClassAttribute = keyword('CaptchaFailureClass');
+
+// Workflow type names, for callers that start workflows by name (activities, CLI) without importing workflow code.
+export const WORKFLOW_TYPES = {
+  solve: 'solveCaptchaWorkflow',
+  batch: 'captchaBatchWorkflow',
+  dlq: 'deadLetterQueueWorkflow',
+} as const;
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
@@ -18,6 +37,70 @@ export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Batch
+/**
+ * Where a batch's tasks come from. Small batches travel inline; large ones stay in a file that an activity reads page
+ * by page, so no workflow input or continue-as-new state ever holds the whole list.
+ */
+export type TaskSource =
+  | { kind: 'inline'; tasks: (CaptchaTask & { key: string })[] }
+  | { kind: 'file'; path: string; format: 'json' | 'ndjson' | 'csv'; sha256: string; total: number };
+
+export interface BatchInput {
+  batchId: string;
+  source: TaskSource;
+  /** children in flight at most (the provider's thread plan); default 50 */
+  concurrency?: number;
+  policy?: SolvePolicyOverrides;
+  /** default 'captcha-dlq' */
+  dlqWorkflowId?: string;
+  /** task queue of the children; default the batch's own */
+  taskQueue?: string;
+  /** tasks read from a file source per activity call; default 500 */
+  pageSize?: number;
+  /** continue-as-new after this many history events (or when the server suggests it); default 8,000 */
+  maxHistoryEvents?: number;
+  /** continue-as-new after starting this many children in one run; default 1,000 */
+  maxChildrenPerRun?: number;
+  /** solved results kept for the `results` query (tokens expire ~120 s after solving); default 200 and 180 s */
+  resultsKept?: number;
+  resultsMaxAgeMs?: number;
+  /** carried across continue-as-new */
+  state?: BatchState;
+}
+
+/** Plain JSON; bounded by the window, the page size and `resultsKept`. */
+export interface BatchState {
+  startedAt: string;
+  run: number;
+  /** next source position to read */
+  cursor: number;
+  sourceDone: boolean;
+  /** read from the source but not started yet */
+  pending: (CaptchaTask & { key: string })[];
+  inFlight: Record<string, true>;
+  started: number;
+  solved: number;
+  deadLettered: number;
+  cancelled: number;
+  errors: Record<string, number>;
+  results: (SolveResult & { seq: number })[];
+  nextSeq: number;
+}
+
+export interface BatchSummary {
+  batchId: string;
+  status: 'completed' | 'cancelled';
+  total: number;
+  solved: number;
+  deadLettered: number;
+  cancelled: number;
+  /** of the cancelled: tasks that never started */
+  notStarted: number;
+  elapsedMs: number;
+  runs: number;
+  topErrors: { code: string; count: number }[];
+}
+
 export interface BatchProgress {
   batchId: string;
   status: 'running' | 'cancelling' | 'completed' | 'cancelled';

@@ -1,0 +1,148 @@
+// Activities: the only code that talks to the provider and, for DLQ reports, to Temporal. Built by a factory that
+// receives its dependencies: the worker holds the API key inside `provider`; it is never an activity argument.
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { ProviderError } from '../src/providers/errors';
+import { createBatchActivities } from './batch';
+import type { CaptchaProvider } from '../src/providers/types';
+import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
+import type { CaptchaTask, DeadLetterReport, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
+
+export interface ActivityDeps {
+  provider: CaptchaProvider;
+  /** for activities that message other workflows (DLQ reports); optional in tests of the solve path alone */
+  client?: Client;
+}
+
+export interface SubmitInput {
+  task: CaptchaTask;
+  taskKey: string;
+}
+export interface Submitted {
+  providerTaskId: string;
+  submittedAt: string;
+  /** the activity attempt that succeeded (1 = first try) */
+  attempt: number;
+}
+
+export interface PollInput {
+  providerTaskId: string;
+  submittedAt: string;
+  policy: SolvePolicy['poll'];
+}
+export interface Polled {
+  token: string;
+  polls: number;
+  solvedAt: string;
+}
+/** What a poll attempt leaves behind so that the next attempt resumes the same provider task. */
+export interface PollHeartbeat {
+  providerTaskId: string;
+  polls: number;
+}
+
+export interface ReportInput {
+  dlqWorkflowId: string;
+  /** the provider's name is the worker's to add: the workflow does not know which one is configured */
+  report: Omit<DeadLetterReport, 'provider'>;
+}
+
+/** Deadline code of a provider task that never became ready. */
+export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
+
+export function createActivities({ provider, client }: ActivityDeps) {
+  return {
+    ...createBatchActivities(),
+    /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
+    async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
+      const { info, cancellationSignal } = Context.current();
+      const attempt = info.attempt;
+      try {
+        const providerTaskId = await provider.submit(task, cancellationSignal);
+        return { providerTaskId, submittedAt: new Date().toISOString(), attempt };
+      } catch (err) {
+        throw toFailure(err, attempt);
+      }
+    },
+
+    /**
+     * Polls one provider task until it is ready, inside this one activity, heartbeating. The poll count rides in the
+     * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
+     * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
+     */
+    async pollCaptcha({ providerTaskId, submittedAt, policy }: PollInput): Promise<Polled> {
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
+      let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
+      const submitted = Date.parse(submittedAt);
+      const deadline = submitted + policy.deadlineMs;
+      let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
+      const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
+      heartbeat();
+      for (;;) {
+        await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
+        polls++;
+        let answer;
+        try {
+          answer = await provider.poll(providerTaskId, ctx.cancellationSignal);
+        } catch (err) {
+          heartbeat();
+          throw toFailure(err, ctx.info.attempt, providerTaskId);
+        }
+        heartbeat();
+        if (answer.ready) return { token: answer.token, polls, solvedAt: new Date().toISOString() };
+        if (Date.now() + policy.intervalMs > deadline) {
+          throw ApplicationFailure.create({
+            type: 'timeout',
+            message: `captcha ${providerTaskId} not ready after ${Math.round((Date.now() - submitted) / 1000)} s (${polls} polls)`,
+            details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
+          });
+        }
+        nextPollAt = Date.now() + policy.intervalMs;
+      }
+    },
+
+    /** Records a final failure in the DLQ, starting the DLQ if it is not running. Idempotent by `report.entryId`. */
+    async reportDeadLetter({ dlqWorkflowId, report: partial }: ReportInput): Promise<void> {
+      const report: DeadLetterReport = { ...partial, provider: provider.name };
+      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
+      await client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
+        workflowId: dlqWorkflowId,
+        taskQueue: Context.current().info.taskQueue,
+        args: [{}],
+        signal: deadLetterSignal,
+        signalArgs: [report],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: 'dead-letter queue',
+      });
+      log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** A provider error becomes an ApplicationFailure typed by its class; anything else stays as it is (retryable). */
+function toFailure(err: unknown, attempt: number, providerTaskId?: string): unknown {
+  if (!(err instanceof ProviderError)) return err;
+  if (err.failureClass === 'not-ready') return err; // never thrown by poll(); kept retryable if a client ever does
+  const details: ProviderFailureDetails = {
+    code: err.code,
+    failureClass: err.failureClass,
+    attempt,
+    ...((err.providerTaskId ?? providerTaskId) !== undefined && { providerTaskId: err.providerTaskId ?? providerTaskId }),
+  };
+  // the message is already redacted at the provider boundary; the cause (an undici error) is not carried along
+  return ApplicationFailure.create({ type: err.failureClass, message: err.message, details: [details] });
+}
+
+async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {
+  const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+  while (ms > 0) {
+    const step = Math.min(ms, slice);
+    await ctx.sleep(step);
+    heartbeat();
+    ms -= step;
+  }
+}

@@ -1,0 +1,155 @@
+// The environment, parsed once by zod into one frozen Config. A bad value fails with the variable's name.
+import { z } from 'zod';
+import { resolveSolvePolicy } from '../workflows/policies';
+import type { SolvePolicy, SolvePolicyOverrides } from '../workflows/types';
+
+export const PROVIDERS = ['captchaai', '2captcha'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
+  captchaai: 'https://ocr.captchaai.com',
+  '2captcha': 'https://2captcha.com',
+};
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().min(min).max(max);
+
+/** Every variable the product reads, with its default. The README's configuration table mirrors this. */
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('captcha-solve'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+
+  CAPTCHA_PROVIDER: z.enum(PROVIDERS).default('captchaai'),
+  CAPTCHA_API_KEY: z.string().min(1).optional(),
+  CAPTCHA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CAPTCHA_REQUEST_TIMEOUT_MS: int(100).default(15_000),
+  CAPTCHA_CONNECTIONS: int(1, 1024).default(32),
+
+  SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
+  SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
+  SOLVE_POLL_FIRST_DELAY_MS: int(0).optional(),
+  SOLVE_POLL_INTERVAL_MS: int(1).optional(),
+  SOLVE_POLL_DEADLINE_MS: int(1).optional(),
+  SOLVE_MAX_RESUBMITS: int(0, 10).optional(),
+
+  DLQ_WORKFLOW_ID: z.string().min(1).default('captcha-dlq'),
+  BATCH_CONCURRENCY: int(1, 500).default(50),
+
+  WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(100),
+  WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: num(0.001).optional(),
+});
+
+export interface Config {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+    apiKey?: string;
+  };
+  provider: {
+    name: ProviderName;
+    /** the secret: handed to the provider client in the worker, never to a workflow, activity argument or log */
+    apiKey?: string;
+    baseUrl: string;
+    requestTimeoutMs: number;
+    connections: number;
+  };
+  solvePolicy: SolvePolicy;
+  dlqWorkflowId: string;
+  batchConcurrency: number;
+  worker: {
+    maxConcurrentActivities: number;
+    maxConcurrentWorkflowTasks: number;
+    taskQueueActivitiesPerSecond?: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '(environment)');
+      const shown = variable.includes('KEY') ? '(hidden)' : JSON.stringify(env[variable]);
+      return `${variable}=${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const tlsWanted = e.TEMPORAL_TLS || !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH) || !!e.TEMPORAL_API_KEY;
+  if (!!e.TEMPORAL_TLS_CERT_PATH !== !!e.TEMPORAL_TLS_KEY_PATH) {
+    throw new ConfigError('invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
+  }
+  const policyOverrides: SolvePolicyOverrides = {
+    submit: compact({ maxAttempts: e.SOLVE_SUBMIT_MAX_ATTEMPTS, initialIntervalMs: e.SOLVE_SUBMIT_INITIAL_INTERVAL_MS }),
+    poll: compact({
+      firstDelayMs: e.SOLVE_POLL_FIRST_DELAY_MS,
+      intervalMs: e.SOLVE_POLL_INTERVAL_MS,
+      deadlineMs: e.SOLVE_POLL_DEADLINE_MS,
+    }),
+    ...compact({ maxResubmits: e.SOLVE_MAX_RESUBMITS }),
+  };
+  const config: Config = {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      ...(tlsWanted && {
+        tls: compact({
+          certPath: e.TEMPORAL_TLS_CERT_PATH,
+          keyPath: e.TEMPORAL_TLS_KEY_PATH,
+          caPath: e.TEMPORAL_TLS_CA_PATH,
+          serverName: e.TEMPORAL_TLS_SERVER_NAME,
+        }),
+      }),
+      ...compact({ apiKey: e.TEMPORAL_API_KEY }),
+    },
+    provider: {
+      name: e.CAPTCHA_PROVIDER,
+      ...compact({ apiKey: e.CAPTCHA_API_KEY }),
+      baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
+      requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
+      connections: e.CAPTCHA_CONNECTIONS,
+    },
+    solvePolicy: resolveSolvePolicy(policyOverrides),
+    dlqWorkflowId: e.DLQ_WORKFLOW_ID,
+    batchConcurrency: e.BATCH_CONCURRENCY,
+    worker: {
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      ...compact({ taskQueueActivitiesPerSecond: e.WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND }),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** The worker cannot run without the provider key; a client can. */
+export function requireProviderKey(config: Config): string {
+  if (!config.provider.apiKey) throw new ConfigError('invalid configuration: CAPTCHA_API_KEY is required to run a worker');
+  return config.provider.apiKey;
+}
+
+function compact<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

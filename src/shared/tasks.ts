@@ -1,0 +1,101 @@
+// Captcha tasks as users write them, validated with zod before anything starts. Errors point at the item and field.
+import { z } from 'zod';
+import type { CaptchaTask } from '../../workflows/types';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const sitekey = z.string().trim().min(8, 'must be a sitekey of at least 8 characters').max(200);
+const taskKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'may contain only letters, digits and . _ : @ -');
+
+const options = z
+  .object({
+    invisible: z.boolean(),
+    enterprise: z.boolean(),
+    action: z.string().min(1).max(200),
+    minScore: z.union([z.literal(0.3), z.literal(0.7), z.literal(0.9)], { error: 'must be 0.3, 0.7 or 0.9' }),
+    data: z.string().max(10_000),
+    pageData: z.string().max(10_000),
+    userAgent: z.string().max(1_000),
+    proxy: z.string().regex(/^[^\s@]+(:[^\s@]*)?@[^\s:]+:\d{1,5}$|^[^\s:@]+:\d{1,5}$/, 'must be login:pass@host:port or host:port'),
+    proxyType: z.enum(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']),
+  })
+  .partial()
+  .strict();
+
+const tokenTask = <T extends string>(type: T) =>
+  z.object({ type: z.literal(type), sitekey, pageUrl: httpUrl, key: taskKey.optional(), options: options.optional() }).strict();
+
+export const captchaTaskSchema = z.discriminatedUnion(
+  'type',
+  [
+    tokenTask('recaptcha-v2'),
+    tokenTask('recaptcha-v3'),
+    tokenTask('hcaptcha'),
+    tokenTask('turnstile'),
+    z
+      .object({
+        type: z.literal('image'),
+        body: z.base64({ error: 'must be a base64 image' }).min(100, 'is too short to be an image'),
+        key: taskKey.optional(),
+        options: options.optional(),
+      })
+      .strict(),
+  ],
+  { error: 'type must be one of recaptcha-v2, recaptcha-v3, hcaptcha, turnstile, image' },
+);
+
+export class TaskValidationError extends Error {
+  override readonly name = 'TaskValidationError';
+  constructor(
+    readonly problems: { index?: number; line?: number; field: string; message: string }[],
+    where = 'task',
+  ) {
+    super(
+      `invalid ${where}:\n  ` +
+        problems
+          .slice(0, 20)
+          .map((p) => `${p.line !== undefined ? `line ${p.line}` : p.index !== undefined ? `item ${p.index}` : 'task'}: ${p.field}: ${p.message}`)
+          .join('\n  ') +
+        (problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''),
+    );
+  }
+}
+
+export function parseTask(input: unknown, index?: number, line?: number): CaptchaTask {
+  const parsed = captchaTaskSchema.safeParse(input);
+  if (parsed.success) return parsed.data as CaptchaTask;
+  throw new TaskValidationError(
+    parsed.error.issues.map((issue) => ({
+      ...(index !== undefined && { index }),
+      ...(line !== undefined && { line }),
+      field: issue.path.join('.') || '(task)',
+      message: issue.message,
+    })),
+  );
+}
+
+/** Validates a whole list; task keys must be unique (they name the child workflows). Keys are filled in from the index. */
+export function parseTasks(input: unknown[], firstIndex = 0): (CaptchaTask & { key: string })[] {
+  const problems: TaskValidationError['problems'] = [];
+  const seen = new Map<string, number>();
+  const tasks: (CaptchaTask & { key: string })[] = [];
+  input.forEach((raw, i) => {
+    const index = firstIndex + i;
+    try {
+      const task = parseTask(raw, index);
+      const key = task.key ?? String(index);
+      const previous = seen.get(key);
+      if (previous !== undefined) problems.push({ index, field: 'key', message: `duplicates the key of item ${previous}` });
+      seen.set(key, index);
+      tasks.push({ ...task, key });
+    } catch (err) {
+      if (err instanceof TaskValidationError) problems.push(...err.problems);
+      else throw err;
+    }
+  });
+  if (problems.length) throw new TaskValidationError(problems, 'tasks');
+  return tasks;
+}

@@ -1,0 +1,63 @@
+// The worker: runs the workflows and the activities. It alone holds the provider's API key.
+import type { Client } from '@temporalio/client';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadConfig, requireProviderKey, type Config } from './config';
+import { createProvider } from './providers';
+import type { CaptchaProvider } from './providers/types';
+import { connectClient, connectWorker } from './temporal';
+
+export interface CreateWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  /** used by activities that message workflows (DLQ reports) */
+  client: Client;
+  provider: CaptchaProvider;
+  taskQueue?: string;
+  /** a prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled at start */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** extra worker options (identity, tuning) */
+  options?: Partial<WorkerOptions>;
+}
+
+export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options }: CreateWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: taskQueue ?? config.temporal.taskQueue,
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ provider, client }),
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    ...(config.worker.taskQueueActivitiesPerSecond !== undefined && {
+      maxTaskQueueActivitiesPerSecond: config.worker.taskQueueActivitiesPerSecond,
+    }),
+    ...options,
+  });
+}
+
+/** `npm run worker`: runs until SIGINT/SIGTERM, then drains in-flight tasks. */
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const apiKey = requireProviderKey(config);
+  const provider = createProvider({ ...config.provider, apiKey });
+  const [connection, client] = await Promise.all([connectWorker(config), connectClient(config)]);
+  const worker = await createWorker({ config, connection, client, provider });
+  console.log(
+    `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), provider ${config.provider.name} at ${config.provider.baseUrl}`,
+  );
+  try {
+    await worker.run();
+  } finally {
+    await provider.close();
+    await connection.close();
+    await client.connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,288 @@
+// A batch: one solve child per task, through a sliding window that never exceeds `concurrency`. Children report their
+// outcome by signal and are abandoned on close, so the batch may continue-as-new while they run. Final failures are
+// recorded in the DLQ by the children themselves; the batch keeps counts and a short window of fresh tokens.
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  WORKFLOW_TYPES,
+  batchIdAttribute,
+  batchProgressQuery,
+  batchResultsQuery,
+  sitekeyAttribute,
+  solveOutcomeSignal,
+  type BatchInput,
+  type BatchProgress,
+  type BatchResultsPage,
+  type BatchState,
+  type BatchSummary,
+  type SolveOutcome,
+} from './messages';
+import type { CaptchaTask, SolveInput } from './types';
+
+const DEFAULTS = {
+  concurrency: 50,
+  dlqWorkflowId: 'captcha-dlq',
+  pageSize: 500,
+  maxHistoryEvents: 8_000,
+  maxChildrenPerRun: 1_000,
+  resultsKept: 200,
+  resultsMaxAgeMs: 180_000,
+};
+/** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
+const CANCEL_GRACE_MS = 60_000;
+
+type KeyedTask = CaptchaTask & { key: string };
+
+export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSummary> {
+  const settings = { ...DEFAULTS, ...definedOnly(input) };
+  const { batchId, source } = input;
+  const state: BatchState = input.state ?? {
+    startedAt: new Date().toISOString(),
+    run: 1,
+    cursor: 0,
+    sourceDone: false,
+    pending: [],
+    inFlight: {},
+    started: 0,
+    solved: 0,
+    deadLettered: 0,
+    cancelled: 0,
+    errors: {},
+    results: [],
+    nextSeq: 1,
+  };
+  const total = (): number | null => (source.kind === 'file' ? source.total : state.sourceDone ? state.cursor : source.tasks.length);
+  let inFlight = Object.keys(state.inFlight).length;
+  let starting = 0;
+  let startedThisRun = 0;
+  let cancelling = false;
+
+  const { readTaskPage } = proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['BatchSourceError'] },
+    summary: 'read a page of tasks',
+  });
+
+  setHandler(solveOutcomeSignal, (outcome: SolveOutcome) => {
+    if (!state.inFlight[outcome.taskKey]) return; // a duplicate, or not ours: already counted
+    delete state.inFlight[outcome.taskKey];
+    inFlight--;
+    if (outcome.outcome === 'solved') {
+      state.solved++;
+      state.results.push({ ...outcome.result, seq: state.nextSeq++ });
+      trimResults();
+    } else if (outcome.outcome === 'failed') {
+      state.deadLettered++;
+      state.errors[outcome.failure.code] = (state.errors[outcome.failure.code] ?? 0) + 1;
+    } else {
+      state.cancelled++;
+    }
+  });
+  setHandler(batchProgressQuery, progress);
+  setHandler(batchResultsQuery, ({ cursor = 0, limit = 100 } = {}): BatchResultsPage => {
+    const page = state.results.filter((r) => r.seq > cursor).slice(0, Math.min(Math.max(limit, 1), 500));
+    return { results: page, nextCursor: page.at(-1)?.seq ?? Math.max(cursor, 0), oldestKept: state.results[0]?.seq ?? state.nextSeq };
+  });
+
+  try {
+    for (;;) {
+      if (!state.sourceDone && state.pending.length < settings.concurrency) await readMore();
+      while (inFlight < settings.concurrency && state.pending.length > 0 && !runIsFull()) startNext();
+      publishDetails();
+      if (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0) break;
+      if (runIsFull()) {
+        await condition(() => starting === 0);
+        await condition(allHandlersFinished);
+        const next: BatchInput = { ...input, state: { ...state, run: state.run + 1 } };
+        if (source.kind === 'inline') {
+          // the unread tasks move into `pending`, so the next run's input does not repeat what was already started
+          next.source = { kind: 'inline', tasks: [] };
+          next.state = { ...next.state!, pending: [...state.pending, ...source.tasks.slice(state.cursor)], cursor: 0, sourceDone: true };
+        }
+        log.info('batch continues as new', { batchId, run: state.run, inFlight, historyLength: workflowInfo().historyLength });
+        return await continueAsNew<typeof captchaBatchWorkflow>(next);
+      }
+      const inFlightBefore = inFlight;
+      await condition(
+        () =>
+          inFlight < inFlightBefore ||
+          (inFlight < settings.concurrency && (state.pending.length > 0 || !state.sourceDone)) ||
+          (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0),
+      );
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    return await CancellationScope.nonCancellable(cancelEverything);
+  }
+  publishDetails();
+  return summary('completed', 0);
+
+  function runIsFull(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= settings.maxHistoryEvents || startedThisRun >= settings.maxChildrenPerRun;
+  }
+
+  async function readMore(): Promise<void> {
+    if (source.kind === 'inline') {
+      const page = source.tasks.slice(state.cursor, state.cursor + settings.pageSize);
+      state.pending.push(...page);
+      state.cursor += page.length;
+      state.sourceDone = state.cursor >= source.tasks.length;
+      return;
+    }
+    const page = await readTaskPage({ source, offset: state.cursor, limit: settings.pageSize });
+    state.pending.push(...page.tasks);
+    state.cursor += page.tasks.length;
+    state.sourceDone = page.done;
+  }
+
+  function startNext(): void {
+    const task = state.pending.shift() as KeyedTask;
+    state.inFlight[task.key] = true;
+    inFlight++;
+    starting++;
+    startedThisRun++;
+    state.started++;
+    const solveInput: SolveInput = {
+      task,
+      taskKey: task.key,
+      batchId,
+      ...(settings.policy && { policy: settings.policy }),
+      dlqWorkflowId: settings.dlqWorkflowId,
+      parentWorkflowId: workflowInfo().workflowId,
+    };
+    // started outside the batch's cancellation scope: a cancelled batch cancels its children explicitly, by id,
+    // which also reaches children started by an earlier run
+    void CancellationScope.nonCancellable(() =>
+      startChild(WORKFLOW_TYPES.solve, {
+        workflowId: childId(task.key),
+        args: [solveInput],
+        ...(settings.taskQueue && { taskQueue: settings.taskQueue }),
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: describeTask(task),
+        typedSearchAttributes: [
+          { key: batchIdAttribute, value: batchId },
+          ...(task.sitekey ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
+        ],
+      }),
+    )
+      .catch((err: unknown) => {
+        // the child exists already (a repeated start): it is running and will report to us
+        if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+        log.info('solve child already exists', { batchId, taskKey: task.key });
+      })
+      .finally(() => {
+        starting--;
+      });
+  }
+
+  async function cancelEverything(): Promise<BatchSummary> {
+    cancelling = true;
+    await condition(() => starting === 0);
+    const keys = Object.keys(state.inFlight);
+    log.info('batch cancelled: cancelling children', { batchId, inFlight: keys.length });
+    await Promise.all(
+      keys.map((key) =>
+        getExternalWorkflowHandle(childId(key))
+          .cancel()
+          .catch(() => undefined), // already closed: its outcome signal is on its way
+      ),
+    );
+    await condition(() => inFlight === 0, CANCEL_GRACE_MS);
+    const unconfirmed = inFlight;
+    const unread = source.kind === 'inline' ? source.tasks.length - state.cursor : source.total - state.cursor;
+    const notStarted = state.pending.length + Math.max(unread, 0);
+    state.cancelled += notStarted + unconfirmed;
+    publishDetails();
+    return summary('cancelled', notStarted);
+  }
+
+  function childId(key: string): string {
+    return `${batchId}/${key}`;
+  }
+
+  function trimResults(): void {
+    const oldest = Date.now() - settings.resultsMaxAgeMs;
+    let drop = Math.max(0, state.results.length - settings.resultsKept);
+    while (drop < state.results.length && Date.parse(state.results[drop]!.solvedAt) < oldest) drop++;
+    if (drop > 0) state.results.splice(0, drop);
+  }
+
+  function topErrors(n = 5) {
+    return Object.entries(state.errors)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([code, count]) => ({ code, count }));
+  }
+
+  function progress(): BatchProgress {
+    return {
+      batchId,
+      status: cancelling ? 'cancelling' : 'running',
+      total: total(),
+      started: state.started,
+      solved: state.solved,
+      deadLettered: state.deadLettered,
+      cancelled: state.cancelled,
+      inFlight,
+      startedAt: state.startedAt,
+      elapsedMs: Date.now() - Date.parse(state.startedAt),
+      run: state.run,
+      topErrors: topErrors(),
+    };
+  }
+
+  function summary(status: BatchSummary['status'], notStarted: number): BatchSummary {
+    return {
+      batchId,
+      status,
+      total: total() ?? state.cursor,
+      solved: state.solved,
+      deadLettered: state.deadLettered,
+      cancelled: state.cancelled,
+      notStarted,
+      elapsedMs: Date.now() - Date.parse(state.startedAt),
+      runs: state.run,
+      topErrors: topErrors(),
+    };
+  }
+
+  function publishDetails(): void {
+    const p = progress();
+    const rows = [
+      ['total', p.total ?? '…'],
+      ['solved', p.solved],
+      ['dead-lettered', p.deadLettered],
+      ['cancelled', p.cancelled],
+      ['in flight', p.inFlight],
+      ['run', p.run],
+    ];
+    const errors = p.topErrors.map((e) => `| ${e.code} | ${e.count} |`).join('\n');
+    setCurrentDetails(
+      `**Batch ${batchId}**\n\n| | count |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}` +
+        (errors ? `\n\n| top errors | count |\n|---|---|\n${errors}` : ''),
+    );
+  }
+}
+
+export function describeTask(task: CaptchaTask): string {
+  return task.type === 'image' ? 'image captcha' : `${task.type} ${task.sitekey} on ${task.pageUrl}`;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

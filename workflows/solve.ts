@@ -1,0 +1,187 @@
+// One captcha, solved durably: submit → poll, a new submit after a resubmit-class answer (bounded), and a typed final
+// failure that is recorded in the DLQ before the workflow fails.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  errorCodeAttribute,
+  failureClassAttribute,
+  outcomeAttribute,
+  solveOutcomeSignal,
+  type SolveOutcome,
+} from './messages';
+import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from './policies';
+import { FAILURE_CLASSES } from './types';
+import type {
+  AttemptRecord,
+  DeadLetterReport,
+  FailureClass,
+  ProviderFailureDetails,
+  SolveFailureDetails,
+  SolveInput,
+  SolveResult,
+} from './types';
+
+/** Attempts kept on a failure (the most recent ones). */
+const HISTORY_LIMIT = 10;
+
+export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
+  const policy = resolveSolvePolicy(input.policy);
+  const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
+  const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
+  const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
+
+  const startedAt = Date.now();
+  let attempts = 0;
+  let paidSubmits = 0;
+  const providerTaskIds: string[] = [];
+  const history: AttemptRecord[] = [];
+  let last: { failureClass: FailureClass; code: string; message: string } | undefined;
+
+  try {
+    for (let round = 1; round <= 1 + policy.maxResubmits; round++) {
+      let providerTaskId: string | undefined;
+      try {
+        const submitted = await submitCaptcha({ task: input.task, taskKey: input.taskKey });
+        attempts += submitted.attempt;
+        paidSubmits++;
+        providerTaskId = submitted.providerTaskId;
+        providerTaskIds.push(providerTaskId);
+        const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
+        const result: SolveResult = {
+          taskKey: input.taskKey,
+          token: polled.token,
+          providerTaskId,
+          attempts,
+          paidSubmits,
+          elapsedMs: Date.now() - startedAt,
+          solvedAt: polled.solvedAt,
+        };
+        upsertSearchAttributes([{ key: outcomeAttribute, value: 'solved' }]);
+        await notifyParent(input, { taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
+        return result;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const failure = describeFailure(err, policy.submit.maxAttempts);
+        if (providerTaskId === undefined) attempts += failure.attempt; // a failed submit's tries; polls add none
+        last = failure;
+        history.push({
+          round,
+          ...(providerTaskId !== undefined && { providerTaskId }),
+          failureClass: failure.failureClass,
+          code: failure.code,
+          message: failure.message,
+          at: new Date().toISOString(),
+        });
+        if (failure.failureClass !== 'resubmit') break;
+        log.info('resubmitting', { taskKey: input.taskKey, round, code: failure.code });
+      }
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      upsertSearchAttributes([{ key: outcomeAttribute, value: 'cancelled' }]);
+      await CancellationScope.nonCancellable(() =>
+        notifyParent(input, { taskKey: input.taskKey, outcome: 'cancelled', ...retryRef(input) }),
+      );
+    }
+    throw err;
+  }
+
+  // every round failed: record it, tell the parent, fail with the class as the type
+  const final = last ?? { failureClass: 'internal' as const, code: 'UNKNOWN', message: 'no attempt was made' };
+  const details: SolveFailureDetails = {
+    taskKey: input.taskKey,
+    ...final,
+    attempts,
+    paidSubmits,
+    providerTaskIds,
+    history: history.slice(-HISTORY_LIMIT),
+  };
+  const dlqWorkflowId = input.dlqWorkflowId;
+  if (dlqWorkflowId) {
+    const report: Omit<DeadLetterReport, 'provider'> = {
+      entryId: workflowInfo().workflowId,
+      task: input.task,
+      taskKey: input.taskKey,
+      ...(input.batchId !== undefined && { batchId: input.batchId }),
+      failureClass: final.failureClass,
+      code: final.code,
+      message: final.message,
+      attempts,
+      paidSubmits,
+      providerTaskIds,
+      history: details.history,
+      failedAt: new Date().toISOString(),
+    };
+    const { reportDeadLetter } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'record in the DLQ' });
+    await reportDeadLetter({ dlqWorkflowId, report });
+    details.dlqEntryId = report.entryId;
+  }
+  upsertSearchAttributes([
+    { key: outcomeAttribute, value: dlqWorkflowId ? 'dead-lettered' : 'failed' },
+    { key: errorCodeAttribute, value: final.code },
+    { key: failureClassAttribute, value: final.failureClass },
+  ]);
+  await notifyParent(input, {
+    taskKey: input.taskKey,
+    outcome: 'failed',
+    failure: details,
+    deadLettered: !!dlqWorkflowId,
+    ...retryRef(input),
+  });
+  throw ApplicationFailure.create({
+    type: final.failureClass,
+    message: `${final.code}: ${final.message} (attempts: ${attempts}, paid submits: ${paidSubmits})`,
+    details: [details],
+    nonRetryable: true,
+  });
+}
+
+function retryRef(input: SolveInput) {
+  return input.retry ? { retry: input.retry } : {};
+}
+
+/** The parent tracks its children by these signals; a parent that is gone is no reason to fail the solve. */
+async function notifyParent(input: SolveInput, outcome: SolveOutcome): Promise<void> {
+  if (!input.parentWorkflowId) return;
+  try {
+    await getExternalWorkflowHandle(input.parentWorkflowId).signal(solveOutcomeSignal, outcome);
+  } catch (err) {
+    log.warn('could not notify the parent workflow', { parent: input.parentWorkflowId, error: String(err) });
+  }
+}
+
+/** Reads the class, code and attempt out of an activity failure. */
+function describeFailure(
+  err: unknown,
+  maxAttempts: number,
+): { failureClass: FailureClass; code: string; message: string; attempt: number } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const d = cause.details?.[0] as Partial<ProviderFailureDetails> | undefined;
+    const failureClass = (d?.failureClass ?? (cause.type as FailureClass | undefined) ?? 'internal') as FailureClass;
+    const code = d?.code ?? cause.type ?? 'UNKNOWN';
+    // a retryable failure reaching the workflow means the retry policy's attempts ran out
+    const attempt = d?.attempt ?? maxAttempts;
+    return { failureClass: knownClass(failureClass), code, message: cause.message, attempt };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { failureClass: 'transient', code: `ACTIVITY_${cause.timeoutType ?? 'TIMEOUT'}`, message: cause.message, attempt: maxAttempts };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { failureClass: 'internal', code: 'UNKNOWN', message, attempt: 1 };
+}
+
+function knownClass(c: string): FailureClass {
+  return (FAILURE_CLASSES as readonly string[]).includes(c) ? (c as FailureClass) : 'internal';
+}
