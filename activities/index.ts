@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { ProviderError } from '../src/providers/errors';
 import { createBatchActivities } from './batch';
+import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
 import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
 import type { CaptchaTask, DeadLetterReport, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
@@ -54,6 +55,7 @@ export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 export function createActivities({ provider, client }: ActivityDeps) {
   return {
     ...createBatchActivities(),
+    ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
     async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
       const { info, cancellationSignal } = Context.current();

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow the worker runs.
 export { solveCaptchaWorkflow } from './solve';
 export { captchaBatchWorkflow } from './batch';
+export { dlqDrainWorkflow } from './drain';

@@ -1,0 +1,37 @@
+// The scheduled drain's one activity: sends the DLQ its validated retry update and returns what the DLQ did.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { dlqRetryUpdate, type DlqRetryRequest } from '../workflows/messages';
+import type { DrainResult } from '../workflows/drain';
+
+export interface DrainDeadLettersInput {
+  dlqWorkflowId: string;
+  request: DlqRetryRequest & { requestId: string };
+}
+
+export function createDrainActivities({ client }: { client?: Client }) {
+  return {
+    async drainDeadLetters({ dlqWorkflowId, request }: DrainDeadLettersInput): Promise<DrainResult> {
+      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
+      try {
+        const result = await client.workflow.getHandle(dlqWorkflowId).executeUpdate(dlqRetryUpdate, {
+          args: [request],
+          updateId: request.requestId,
+        });
+        log.info('DLQ drained', { dlqWorkflowId, requestId: request.requestId, matched: result.matched, skipped: result.skipped });
+        return { dlqRunning: true, requestId: request.requestId, matched: result.matched, skipped: result.skipped, sample: result.sample };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          log.info('no DLQ to drain', { dlqWorkflowId });
+          return { dlqRunning: false, requestId: request.requestId, matched: 0, skipped: 0, sample: [] };
+        }
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw ApplicationFailure.nonRetryable(`the DLQ rejected the drain: ${err.cause?.message ?? err.message}`, 'DrainRejected');
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+export type DrainActivities = ReturnType<typeof createDrainActivities>;

@@ -1,0 +1,48 @@
+// The scheduled drain: the seed's answer to "DLQ grows indefinitely", run by a Temporal Schedule (`captcha-dlq schedule
+// create --every 1h`). Each run asks the DLQ, through its validated retry update, to retry the retryable classes once;
+// the DLQ itself skips parked and account-class entries and dedupes the order by its request id (this run's id).
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { DrainActivities } from '../activities/drain';
+import type { DlqRetryRequest } from './messages';
+import type { FailureClass } from './types';
+
+/** What a drain retries unless told otherwise: the classes a later attempt can fix. */
+export const DRAIN_DEFAULT_CLASSES: readonly FailureClass[] = ['transient', 'resubmit', 'timeout'];
+
+export interface DrainInput {
+  dlqWorkflowId: string;
+  /** default DRAIN_DEFAULT_CLASSES */
+  classes?: FailureClass[];
+  /** narrows further to these error codes */
+  errorCodes?: string[];
+  /** for the audit log */
+  reason: string;
+  by: string;
+}
+
+export interface DrainResult {
+  /** false when the DLQ workflow is not running (nothing to drain) */
+  dlqRunning: boolean;
+  requestId: string;
+  matched: number;
+  skipped: number;
+  sample: string[];
+}
+
+export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> {
+  const { drainDeadLetters } = proxyActivities<DrainActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['DrainRejected'] },
+    summary: `retry ${(input.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries of ${input.dlqWorkflowId}`,
+  });
+  // a scheduled run's id is `<schedule id>-<fire time>`: unique per fire, so a retried activity repeats nothing
+  const request: DlqRetryRequest & { requestId: string } = {
+    classes: [...(input.classes ?? DRAIN_DEFAULT_CLASSES)],
+    ...(input.errorCodes?.length && { errorCodes: input.errorCodes }),
+    statuses: ['dead'],
+    reason: input.reason,
+    by: input.by,
+    requestId: workflowInfo().workflowId,
+  };
+  return await drainDeadLetters({ dlqWorkflowId: input.dlqWorkflowId, request });
+}
