@@ -2,11 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import {
   ApplicationFailure,
+  ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
   type Client,
+  type ScheduleHandle,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Config } from './config';
@@ -22,7 +25,25 @@ import {
   type BatchResultsPage,
   type BatchSummary,
   type TaskSource,
+  dlqAuditQuery,
+  dlqDiscardUpdate,
+  dlqListQuery,
+  dlqPurgeUpdate,
+  dlqRetryUpdate,
+  dlqStatsQuery,
+  type DlqAuditRecord,
+  type DlqAuditRequest,
+  type DlqDiscardRequest,
+  type DlqEntry,
+  type DlqFilter,
+  type DlqListPage,
+  type DlqListRequest,
+  type DlqOperationResult,
+  type DlqRetryRequest,
+  type DlqStats,
+  type DlqStatsRequest,
 } from '../workflows/messages';
+import { DRAIN_DEFAULT_CLASSES, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
 import type { CaptchaTask, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../workflows/types';
 import { describeTask } from '../workflows/batch';
@@ -143,6 +164,102 @@ export class CaptchaSolver {
     };
   }
 
+  /**
+   * The DLQ's queries and validated updates. Queries and updates throw `WorkflowNotFoundError` when the DLQ was never
+   * started (no failure recorded yet); updates rejected by the DLQ's validator throw `WorkflowUpdateFailedError`.
+   */
+  dlq() {
+    const workflowId = this.config.dlqWorkflowId;
+    const handle = this.client.workflow.getHandle(workflowId);
+    const order = (request: { requestId?: string }) => ({ args: [request] as never, ...(request.requestId && { updateId: request.requestId }) });
+    return {
+      workflowId,
+      handle,
+      stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => handle.query(dlqStatsQuery, request),
+      /** one page, from the front or (with `nextWorkflowId` of the previous page) from a shard */
+      list: (request: DlqListRequest = {}, from: string = workflowId): Promise<DlqListPage> =>
+        this.client.workflow.getHandle(from).query(dlqListQuery, request),
+      /** every page of a filter, in order, across shards */
+      pages: (filter: DlqFilter = {}, pageSize = 500): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize),
+      audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => handle.query(dlqAuditQuery, request),
+      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqRetryUpdate, order(request)),
+      discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqDiscardUpdate, order(request)),
+      purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqPurgeUpdate, order(request)),
+    };
+  }
+
+  private async *dlqPages(filter: DlqFilter, pageSize: number): AsyncGenerator<DlqListPage> {
+    let from = this.config.dlqWorkflowId;
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.client.workflow.getHandle(from).query(dlqListQuery, { ...filter, limit: pageSize, ...(cursor && { cursor }) });
+      yield page;
+      if (!page.nextCursor) return;
+      cursor = page.nextCursor;
+      if (page.nextWorkflowId) from = page.nextWorkflowId;
+    }
+  }
+
+  /** Every entry of a filter, page by page (for exports). */
+  async *dlqEntries(filter: DlqFilter = {}, pageSize = 500): AsyncGenerator<DlqEntry> {
+    for await (const page of this.dlqPages(filter, pageSize)) yield* page.entries;
+  }
+
+  /**
+   * A Temporal Schedule that periodically retries the retryable classes of the DLQ (overlap: skip). Throws
+   * `ScheduleAlreadyRunning` when the id is taken.
+   */
+  async createDrainSchedule(options: DrainScheduleOptions): Promise<ScheduleHandle> {
+    const scheduleId = options.scheduleId ?? DRAIN_SCHEDULE_ID;
+    const every = formatInterval(options.everyMs);
+    const input: DrainInput = {
+      dlqWorkflowId: this.config.dlqWorkflowId,
+      classes: [...(options.classes ?? DRAIN_DEFAULT_CLASSES)],
+      ...(options.errorCodes?.length && { errorCodes: options.errorCodes }),
+      reason: options.reason ?? `scheduled drain (${scheduleId}, every ${every})`,
+      by: `schedule:${scheduleId} (created by ${options.by})`,
+    };
+    return this.client.schedule.create<typeof dlqDrainWorkflow>({
+      scheduleId,
+      spec: { intervals: [{ every: options.everyMs }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'dlqDrainWorkflow',
+        workflowId: scheduleId,
+        taskQueue: this.config.temporal.taskQueue,
+        args: [input],
+        staticSummary: `drain ${this.config.dlqWorkflowId}: retry ${input.classes!.join(', ')}${input.errorCodes ? ` (${input.errorCodes.join(', ')})` : ''}`,
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      state: { note: `retries the retryable DLQ entries every ${every}; created by ${options.by}` },
+      memo: { drain: input, every, createdBy: options.by },
+    });
+  }
+
+  /** Drain schedules known to the server (visibility: a schedule just created may take a moment to appear). */
+  async listDrainSchedules(): Promise<DrainScheduleSummary[]> {
+    const out: DrainScheduleSummary[] = [];
+    for await (const s of this.client.schedule.list()) {
+      if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'dlqDrainWorkflow') continue;
+      const memo = (s.memo ?? {}) as { drain?: DrainInput; every?: string; createdBy?: string };
+      out.push({
+        scheduleId: s.scheduleId,
+        every: memo.every ?? s.spec?.intervals?.map((i) => formatInterval(Number(i.every))).join(',') ?? '?',
+        classes: memo.drain?.classes ?? [],
+        errorCodes: memo.drain?.errorCodes ?? [],
+        createdBy: memo.createdBy ?? '',
+        paused: s.state.paused,
+        lastRunAt: s.info.recentActions.at(-1)?.takenAt ?? null,
+        nextRunAt: s.info.nextActionTimes[0] ?? null,
+      });
+    }
+    return out;
+  }
+
+  drainSchedule(scheduleId: string = DRAIN_SCHEDULE_ID): ScheduleHandle {
+    return this.client.schedule.getHandle(scheduleId);
+  }
+
   private async batchSource(options: StartBatchOptions): Promise<TaskSource> {
     if (!!options.tasks === !!options.file) throw new Error('give either tasks or a file');
     if (options.file) {
@@ -171,6 +288,50 @@ export function asSolveError(err: unknown): unknown {
   if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return err;
   const details = err.cause.details?.[0] as SolveFailureDetails | undefined;
   return new CaptchaSolveError((err.cause.type ?? 'internal') as FailureClass, details, err.cause.message, { cause: err });
+}
+
+/** The drain schedule's id unless another is given. */
+export const DRAIN_SCHEDULE_ID = 'captcha-dlq-drain';
+
+export interface DrainScheduleOptions {
+  /** the interval, in milliseconds (≥ 1 s) */
+  everyMs: number;
+  scheduleId?: string;
+  /** default: the retryable classes (transient, resubmit, timeout) */
+  classes?: FailureClass[];
+  errorCodes?: string[];
+  /** who created it: goes into the DLQ's audit as `schedule:<id> (created by <by>)` */
+  by: string;
+  reason?: string;
+}
+
+export interface DrainScheduleSummary {
+  scheduleId: string;
+  every: string;
+  classes: FailureClass[];
+  errorCodes: string[];
+  createdBy: string;
+  paused: boolean;
+  lastRunAt: Date | null;
+  nextRunAt: Date | null;
+}
+
+/** 5400000 → "1h30m", 2000 → "2s". */
+export function formatInterval(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join('') || `${ms}ms`;
+}
+
+/** True when `err` says the workflow (batch, DLQ) does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError;
 }
 
 export type { CaptchaTask };
