@@ -1,0 +1,255 @@
+// Scripted outcomes: what the simulator answers for a sitekey, an image tag, a task id or every request, and how
+// long a solve takes. Scripts come from options at start and from POST /admin/scenarios at runtime.
+import { z } from 'zod';
+import { skewedDuration, type Rng } from './random';
+import type { SimCaptchaType } from './tokens';
+
+export type Endpoint = 'in.php' | 'res.php';
+
+const times = z.number().int().positive().optional();
+const endpoint = z.enum(['in.php', 'res.php']).optional();
+
+/**
+ * One scripted answer. `times`: apply to the first N matching requests only (default: every one). `endpoint` only
+ * matters in the `all` list (the other lists belong to one endpoint already).
+ */
+export const ruleSchema = z.discriminatedUnion('type', [
+  /** answer this provider code instead (ERROR_NO_SLOT_AVAILABLE, IP_BANNED, ERROR_PAGEURL, `ERROR: 1005`, …) */
+  z.object({ type: z.literal('error'), code: z.string().min(1), errorText: z.string().optional(), times, endpoint }),
+  /** an HTTP error status with a proxy's HTML page */
+  z.object({ type: z.literal('http'), status: z.number().int().min(400).max(599).default(503), times, endpoint }),
+  /** an HTML page (maintenance, captive portal) instead of an answer */
+  z.object({ type: z.literal('html'), status: z.number().int().min(200).max(599).default(200), times, endpoint }),
+  /** a truncated JSON body */
+  z.object({ type: z.literal('bad-json'), times, endpoint }),
+  /** the connection is destroyed without an answer */
+  z.object({ type: z.literal('reset'), times, endpoint }),
+  /** the normal answer, `delayMs` later */
+  z.object({ type: z.literal('slow'), delayMs: z.number().nonnegative(), times, endpoint }),
+]);
+export type Rule = z.infer<typeof ruleSchema>;
+export type FaultRule = Exclude<Rule, { type: 'error' } | { type: 'slow' }>;
+
+/** How a task ends. `afterMs` counts from the submit in real (unscaled) milliseconds; absent = the type's usual time. */
+export const outcomeSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('solve'), afterMs: z.number().nonnegative().optional(), token: z.string().min(1).optional() }),
+  z.object({ type: z.literal('unsolvable'), afterMs: z.number().nonnegative().optional() }),
+  z.object({ type: z.literal('never-ready') }),
+  /** any other final res.php answer: ERROR_BAD_DUPLICATES, ERROR_PROXY_CONNECTION_FAILED, … */
+  z.object({ type: z.literal('error'), code: z.string().min(1), afterMs: z.number().nonnegative().optional() }),
+]);
+export type Outcome = z.infer<typeof outcomeSchema>;
+
+const taskScenarioSchema = z.object({
+  outcome: outcomeSchema.optional(),
+  /** res.php `action=get&id=` answers of this task, before its outcome */
+  poll: z.array(ruleSchema).optional(),
+});
+
+export const scenarioSchema = taskScenarioSchema.extend({
+  /** in.php answers for this sitekey, counted per sitekey */
+  submit: z.array(ruleSchema).optional(),
+  /** shorthand: ERROR_NO_SLOT_AVAILABLE for the first N submits, before the `submit` rules */
+  noSlot: z.number().int().positive().optional(),
+});
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type TaskScenario = z.infer<typeof taskScenarioSchema>;
+
+export const CHAOS_FAULTS = ['reset', 'http', 'html', 'bad-json', 'slow'] as const;
+export type ChaosFault = (typeof CHAOS_FAULTS)[number];
+
+const chaosSchema = z.union([
+  z.number().min(0).max(1),
+  z.object({
+    probability: z.number().min(0).max(1),
+    faults: z.array(z.enum(CHAOS_FAULTS)).min(1).optional(),
+    /** delay of a `slow` fault (default 3000 ms) */
+    slowMs: z.number().nonnegative().optional(),
+    endpoints: z.array(z.enum(['in.php', 'res.php'])).min(1).optional(),
+  }),
+]);
+export type ChaosInput = z.infer<typeof chaosSchema>;
+
+/**
+ * The whole script. Sitekey scenarios match `googlekey`/`sitekey`; image tasks match `image:<tag>` when the decoded
+ * image bytes start with <tag> (ASCII; the longest tag wins); `*` matches tasks no other key matches.
+ */
+export const scenarioSpecSchema = z.object({
+  sitekeys: z.record(z.string().min(1), scenarioSchema).optional(),
+  /** per provider task id, set once the id is known; applies at once to the live task */
+  tasks: z.record(z.string().min(1), taskScenarioSchema).optional(),
+  /** checked first on every in.php and res.php request: account-wide errors and global faults */
+  all: z.array(ruleSchema).optional(),
+  /** random transient faults with probability p per request; null turns chaos off */
+  chaos: chaosSchema.nullable().optional(),
+  /** drop every earlier script first */
+  replace: z.boolean().optional(),
+});
+export type ScenarioSpec = z.input<typeof scenarioSpecSchema>;
+type ParsedSpec = z.output<typeof scenarioSpecSchema>;
+
+export interface ChaosSettings {
+  probability: number;
+  faults: readonly ChaosFault[];
+  slowMs: number;
+  endpoints: readonly Endpoint[];
+}
+
+/** A rule with its own countdown. */
+export interface ArmedRule {
+  rule: Rule;
+  remaining: number;
+}
+
+export function armRules(rules: readonly Rule[] | undefined): ArmedRule[] {
+  return (rules ?? []).map((rule) => ({ rule, remaining: rule.times ?? Infinity }));
+}
+
+/** The first rule that still has uses (and matches the endpoint), spending one use. */
+export function takeRule(rules: ArmedRule[], onEndpoint?: Endpoint): Rule | undefined {
+  for (const armed of rules) {
+    if (armed.remaining <= 0) continue;
+    if (onEndpoint && armed.rule.endpoint && armed.rule.endpoint !== onEndpoint) continue;
+    armed.remaining--;
+    return armed.rule;
+  }
+  return undefined;
+}
+
+interface SitekeyEntry {
+  scenario: Scenario;
+  submitRules: ArmedRule[];
+}
+
+/** Holds the scripts and their countdowns. Task-id scripts are handed to the engine, which owns the tasks. */
+export class ScenarioBook {
+  private sitekeys = new Map<string, SitekeyEntry>();
+  private allRules: ArmedRule[] = [];
+  chaos: ChaosSettings | null = null;
+
+  /** Validates and applies a spec; returns its task-id part for the engine. */
+  apply(input: unknown): ParsedSpec['tasks'] {
+    const spec = scenarioSpecSchema.parse(input);
+    if (spec.replace) {
+      this.sitekeys.clear();
+      this.allRules = [];
+      this.chaos = null;
+    }
+    for (const [key, scenario] of Object.entries(spec.sitekeys ?? {})) {
+      const submit: Rule[] = [
+        ...(scenario.noSlot ? [{ type: 'error' as const, code: 'ERROR_NO_SLOT_AVAILABLE', times: scenario.noSlot }] : []),
+        ...(scenario.submit ?? []),
+      ];
+      this.sitekeys.set(key, { scenario, submitRules: armRules(submit) });
+    }
+    if (spec.all) this.allRules = armRules(spec.all);
+    if (spec.chaos !== undefined) this.chaos = normalizeChaos(spec.chaos);
+    return spec.tasks;
+  }
+
+  /** The scenario key of a new task: its sitekey, the longest matching `image:` tag, or `*`. */
+  match(sitekey: string | undefined, image: Buffer | undefined): string | undefined {
+    if (sitekey !== undefined && this.sitekeys.has(sitekey)) return sitekey;
+    if (image) {
+      let best: string | undefined;
+      for (const key of this.sitekeys.keys()) {
+        if (!key.startsWith('image:')) continue;
+        const tag = Buffer.from(key.slice('image:'.length), 'latin1');
+        if (tag.length > 0 && image.subarray(0, tag.length).equals(tag) && (!best || key.length > best.length)) best = key;
+      }
+      if (best) return best;
+    }
+    return this.sitekeys.has('*') ? '*' : undefined;
+  }
+
+  scenario(key: string | undefined): Scenario | undefined {
+    return key === undefined ? undefined : this.sitekeys.get(key)?.scenario;
+  }
+
+  takeSubmitRule(key: string | undefined): Rule | undefined {
+    const entry = key === undefined ? undefined : this.sitekeys.get(key);
+    return entry ? takeRule(entry.submitRules) : undefined;
+  }
+
+  takeGlobalRule(on: Endpoint): Rule | undefined {
+    return takeRule(this.allRules, on);
+  }
+
+  /** A random transient fault, or undefined, drawn from `rng` (the simulator's chaos stream). */
+  drawChaos(on: Endpoint, rng: Rng): Rule | undefined {
+    const chaos = this.chaos;
+    if (!chaos || chaos.probability <= 0 || !chaos.endpoints.includes(on)) return undefined;
+    if (rng() >= chaos.probability) return undefined;
+    const fault = chaos.faults[Math.floor(rng() * chaos.faults.length)] ?? 'reset';
+    switch (fault) {
+      case 'http':
+        return { type: 'http', status: [500, 502, 503, 504][Math.floor(rng() * 4)] ?? 503 };
+      case 'html':
+        return { type: 'html', status: 200 };
+      case 'slow':
+        return { type: 'slow', delayMs: chaos.slowMs };
+      default:
+        return { type: fault };
+    }
+  }
+}
+
+function normalizeChaos(input: ChaosInput | null): ChaosSettings | null {
+  if (input === null) return null;
+  const options = typeof input === 'number' ? { probability: input } : input;
+  return {
+    probability: options.probability,
+    faults: options.faults ?? CHAOS_FAULTS,
+    slowMs: options.slowMs ?? 3_000,
+    endpoints: options.endpoints ?? ['in.php', 'res.php'],
+  };
+}
+
+// ---- timing ---------------------------------------------------------------------------------------------------
+
+/** Usual solve times in ms (provider-api.md), before `timeScale`. */
+export const SOLVE_TIMES_MS: Record<SimCaptchaType, { min: number; median: number; max: number }> = {
+  image: { min: 5_000, median: 8_000, max: 15_000 },
+  'recaptcha-v2': { min: 15_000, median: 30_000, max: 60_000 },
+  'recaptcha-v3': { min: 3_000, median: 5_000, max: 10_000 },
+  turnstile: { min: 5_000, median: 10_000, max: 20_000 },
+  hcaptcha: { min: 15_000, median: 30_000, max: 60_000 },
+};
+
+/** The decided end of a task: a token, a final error code, or never. */
+export type ResolvedOutcome =
+  | { kind: 'token'; readyAt: number; token: string }
+  | { kind: 'error'; readyAt: number; code: string }
+  | { kind: 'never' };
+
+/** What a task drew at birth from its own stream, so a later override does not shift any other draw. */
+export interface TaskDraws {
+  /** scaled solve time */
+  solveMs: number;
+  /** true when the default unsolvable rate hit */
+  unsolvable: boolean;
+  token: string;
+}
+
+export function resolveOutcome(outcome: Outcome | undefined, createdAt: number, draws: TaskDraws): ResolvedOutcome {
+  if (!outcome) {
+    return draws.unsolvable
+      ? { kind: 'error', readyAt: createdAt + draws.solveMs, code: 'ERROR_CAPTCHA_UNSOLVABLE' }
+      : { kind: 'token', readyAt: createdAt + draws.solveMs, token: draws.token };
+  }
+  const readyAt = createdAt + ('afterMs' in outcome && outcome.afterMs !== undefined ? outcome.afterMs : draws.solveMs);
+  switch (outcome.type) {
+    case 'solve':
+      return { kind: 'token', readyAt, token: outcome.token ?? draws.token };
+    case 'unsolvable':
+      return { kind: 'error', readyAt, code: 'ERROR_CAPTCHA_UNSOLVABLE' };
+    case 'error':
+      return { kind: 'error', readyAt, code: outcome.code };
+    case 'never-ready':
+      return { kind: 'never' };
+  }
+}
+
+export function drawSolveMs(type: SimCaptchaType, rng: Rng, timeScale: number): number {
+  return skewedDuration(rng, SOLVE_TIMES_MS[type]) * timeScale;
+}

@@ -1,0 +1,254 @@
+// The simulator's HTTP face: node:http, request decoding (query, form, multipart, JSON), answer rendering (plain or
+// json=1), injected transport faults, and the /admin/ endpoints. Behaviour lives in ./engine.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Request as FetchRequest } from 'undici';
+import { ZodError } from 'zod';
+import { SimulatorEngine, type EngineOptions, type Handled, type TaskView, type Upload } from './engine';
+import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
+import type { SimulatorStats } from './stats';
+
+export type { SimulatorStats } from './stats';
+export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
+export type { TaskView } from './engine';
+
+export interface SimulatorOptions extends EngineOptions {
+  /** default 0: an ephemeral port */
+  port?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** added to every in.php / res.php answer (default 0) */
+  latencyMs?: number;
+  /** request bodies above this are refused with 413 (default 2 MiB) */
+  maxBodyBytes?: number;
+}
+
+export interface Simulator {
+  /** base URL without a trailing slash: endpoints are `${url}/in.php`, `${url}/res.php`, `${url}/admin/stats` */
+  readonly url: string;
+  readonly port: number;
+  stats(): SimulatorStats;
+  /** zeroes counters and peaks, forgets rate windows, lifts bans (tasks and scripts stay) */
+  resetStats(): void;
+  /** merges a script into the running one (`replace: true` drops the old one first); throws on a malformed script */
+  setScenarios(spec: ScenarioSpec): void;
+  task(id: string): TaskView | undefined;
+  close(): Promise<void>;
+}
+
+const HTML_PAGE = (status: number): string =>
+  `<!DOCTYPE html>\n<html><head><title>${status} ${status === 200 ? 'Maintenance' : 'Bad Gateway'}</title></head>` +
+  `<body><center><h1>${status === 200 ? 'Service under maintenance' : `${status} Bad Gateway`}</h1></center>` +
+  '<hr><center>nginx</center></body></html>\n';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const engine = new SimulatorEngine(options);
+  const latencyMs = options.latencyMs ?? 0;
+  const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
+  const timers = new Set<NodeJS.Timeout>();
+
+  const wait = (ms: number): Promise<void> =>
+    ms <= 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            resolve();
+          }, ms);
+          timers.add(timer);
+        });
+
+  async function serveProvider(endpoint: Endpoint, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    engine.counters.requestStarted();
+    res.once('close', () => engine.counters.requestEnded());
+    const { params, files } = await decodeRequest(url, req, maxBodyBytes);
+    const handled = engine.handle({ endpoint, params, files });
+    await wait(latencyMs + handled.delayMs);
+    if (res.destroyed) return;
+    render(handled, params, req, res);
+  }
+
+  async function serveAdmin(path: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, engine.counters.snapshot());
+    if (path === '/admin/reset' && method === 'POST') {
+      engine.reset();
+      return sendJson(res, 200, { ok: true });
+    }
+    if (path === '/admin/scenarios' && method === 'POST') {
+      const body = (await readBody(req, maxBodyBytes)).toString('utf8');
+      let spec: unknown;
+      try {
+        spec = body.trim() === '' ? {} : JSON.parse(body);
+      } catch {
+        throw new HttpError(400, 'body must be JSON');
+      }
+      if (url.searchParams.get('replace') === '1' && spec && typeof spec === 'object') spec = { ...spec, replace: true };
+      engine.setScenarios(spec as ScenarioSpec);
+      return sendJson(res, 200, { ok: true });
+    }
+    const taskMatch = /^\/admin\/tasks\/([^/]+)$/.exec(path);
+    if (taskMatch?.[1] && method === 'GET') {
+      const task = engine.task(decodeURIComponent(taskMatch[1]));
+      return task ? sendJson(res, 200, task) : sendJson(res, 404, { error: 'no such task' });
+    }
+    sendJson(res, 404, { error: `no admin route ${method} ${path}` });
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const path = url.pathname;
+    const endpoint: Endpoint | undefined = path === '/in.php' ? 'in.php' : path === '/res.php' ? 'res.php' : undefined;
+    const work = endpoint
+      ? serveProvider(endpoint, url, req, res)
+      : path.startsWith('/admin/')
+        ? serveAdmin(path, url, req, res)
+        : Promise.resolve(sendText(res, 404, 'text/plain; charset=utf-8', 'Not Found'));
+    work.catch((error: unknown) => {
+      if (res.headersSent || res.destroyed) return;
+      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
+      if (error instanceof ZodError) return sendJson(res, 400, { error: 'invalid scenario', issues: error.issues });
+      sendJson(res, 500, { error: 'simulator failure', message: error instanceof Error ? error.message : String(error) });
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    stats: () => engine.counters.snapshot(),
+    resetStats: () => engine.reset(),
+    setScenarios: (spec) => engine.setScenarios(spec),
+    task: (id) => engine.task(id),
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+// ---- decoding -----------------------------------------------------------------------------------------------------
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw new HttpError(413, 'request body too large');
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Query string, then the body (form, multipart or JSON) on top: official clients use all four encodings. */
+async function decodeRequest(
+  url: URL,
+  req: IncomingMessage,
+  maxBodyBytes: number,
+): Promise<{ params: Map<string, string>; files: Map<string, Upload> }> {
+  const params = new Map<string, string>(url.searchParams);
+  const files = new Map<string, Upload>();
+  if (req.method !== 'POST' && req.method !== 'PUT') return { params, files };
+  const body = await readBody(req, maxBodyBytes);
+  if (body.length === 0) return { params, files };
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (contentType.startsWith('multipart/form-data')) {
+    // undici's fetch Request parses multipart for us, boundary and all
+    let form: Awaited<ReturnType<FetchRequest['formData']>>;
+    try {
+      form = await new FetchRequest('http://simulator/', {
+        method: 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+        body,
+      }).formData();
+    } catch {
+      return { params, files }; // unreadable multipart: the missing fields produce the provider's own errors
+    }
+    for (const [name, value] of form) {
+      if (typeof value === 'string') params.set(name, value);
+      else files.set(name, { filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
+    }
+  } else if (contentType.startsWith('application/json')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      json = undefined; // like the real service: no fields, so the key check answers
+    }
+    if (json && typeof json === 'object' && !Array.isArray(json)) {
+      for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+        if (value === null || value === undefined) continue;
+        params.set(name, typeof value === 'object' ? JSON.stringify(value) : String(value));
+      }
+    }
+  } else {
+    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.set(name, value);
+  }
+  return { params, files };
+}
+
+// ---- rendering ----------------------------------------------------------------------------------------------------
+
+function render(handled: Handled, params: ReadonlyMap<string, string>, req: IncomingMessage, res: ServerResponse): void {
+  const reply = handled.reply;
+  if (reply.kind === 'fault') return renderFault(reply.rule, req, res);
+  if (params.get('header_acao') === '1') res.setHeader('Access-Control-Allow-Origin', '*');
+  if (params.get('json') === '1') {
+    sendJson(res, 200, {
+      status: reply.ok ? 1 : 0,
+      request: reply.request,
+      ...(reply.errorText !== undefined && { error_text: reply.errorText }),
+    });
+  } else {
+    sendText(res, 200, 'text/plain; charset=utf-8', reply.plain);
+  }
+}
+
+function renderFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse): void {
+  switch (rule.type) {
+    case 'reset':
+      req.socket.destroy();
+      return;
+    case 'http':
+      return sendText(res, rule.status, 'text/html', HTML_PAGE(rule.status));
+    case 'html':
+      return sendText(res, rule.status, 'text/html', HTML_PAGE(rule.status));
+    case 'bad-json':
+      return sendText(res, 200, 'application/json', '{"status":1,"request":"');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  sendText(res, status, 'application/json', JSON.stringify(value));
+}
+
+function sendText(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,139 @@
+// Counters and gauges of the simulator: what tests, the demo and benchmarks read from GET /admin/stats.
+import type { Endpoint } from './scenarios';
+
+export interface SimulatorStats {
+  /** when the counters last started (start or reset) */
+  since: string;
+  /** in.php / res.php requests received (faulted ones included) */
+  requests: Record<Endpoint, number>;
+  /** res.php requests by action: get, get-multi (ids=), reportgood, reportbad, getbalance, other */
+  resActions: Record<string, number>;
+  /**
+   * What each endpoint answered: `OK` (accepted submit), `READY` (token delivered), `BALANCE`, `MULTI`,
+   * `OK_REPORT_RECORDED`, any provider code (`CAPCHA_NOT_READY`, `ERROR_…`, `MAX_USER_TURN`, `ERROR: 1005`) or an
+   * injected fault (`FAULT_RESET`, `FAULT_HTTP_503`, `FAULT_HTML`, `FAULT_BAD_JSON`). Slow answers count once here
+   * with their real answer and once in `faults.slow`.
+   */
+  outcomes: Record<Endpoint, Record<string, number>>;
+  /** injected faults by kind (scripted and chaos): reset, http, html, bad-json, slow */
+  faults: Record<string, number>;
+  /** accepted in.php submits: each one is paid */
+  paidSubmits: number;
+  /** final answers delivered by res.php */
+  solved: number;
+  failed: number;
+  reports: { good: number; bad: number };
+  /** rate-limit bans started (each is a ban event, not each refused request) */
+  bans: { total: number; MAX_USER_TURN: number; 'ERROR: 1005': number };
+  /** submitted tasks whose final answer has not been delivered yet (nor expired) */
+  activeTasks: number;
+  peakActiveTasks: number;
+  /** in.php/res.php HTTP requests being handled right now (admin requests excluded) */
+  inflightRequests: number;
+  peakInflightRequests: number;
+}
+
+function increment(map: Record<string, number>, key: string, by = 1): void {
+  map[key] = (map[key] ?? 0) + by;
+}
+
+export class SimulatorCounters {
+  private since = new Date();
+  private requests: Record<Endpoint, number> = { 'in.php': 0, 'res.php': 0 };
+  private resActions: Record<string, number> = {};
+  private outcomes: Record<Endpoint, Record<string, number>> = { 'in.php': {}, 'res.php': {} };
+  private faults: Record<string, number> = {};
+  private paidSubmits = 0;
+  private solved = 0;
+  private failed = 0;
+  private reports = { good: 0, bad: 0 };
+  private bans = { total: 0, MAX_USER_TURN: 0, 'ERROR: 1005': 0 };
+  private activeTasks = 0;
+  private peakActiveTasks = 0;
+  private inflightRequests = 0;
+  private peakInflightRequests = 0;
+
+  request(endpoint: Endpoint, resAction?: string): void {
+    this.requests[endpoint]++;
+    if (endpoint === 'res.php') increment(this.resActions, resAction ?? 'other');
+  }
+
+  outcome(endpoint: Endpoint, label: string): void {
+    increment(this.outcomes[endpoint], label);
+  }
+
+  fault(kind: string): void {
+    increment(this.faults, kind);
+  }
+
+  paidSubmit(): void {
+    this.paidSubmits++;
+  }
+
+  delivered(final: 'solved' | 'failed'): void {
+    if (final === 'solved') this.solved++;
+    else this.failed++;
+  }
+
+  report(verdict: 'good' | 'bad'): void {
+    this.reports[verdict]++;
+  }
+
+  ban(code: 'MAX_USER_TURN' | 'ERROR: 1005'): void {
+    this.bans.total++;
+    this.bans[code]++;
+  }
+
+  taskActivated(): void {
+    this.activeTasks++;
+    this.peakActiveTasks = Math.max(this.peakActiveTasks, this.activeTasks);
+  }
+
+  taskSettled(): void {
+    this.activeTasks--;
+  }
+
+  requestStarted(): void {
+    this.inflightRequests++;
+    this.peakInflightRequests = Math.max(this.peakInflightRequests, this.inflightRequests);
+  }
+
+  requestEnded(): void {
+    this.inflightRequests--;
+  }
+
+  /** Zeroes the counters; gauges keep their live value and their peaks restart from it. */
+  reset(): void {
+    this.since = new Date();
+    this.requests = { 'in.php': 0, 'res.php': 0 };
+    this.resActions = {};
+    this.outcomes = { 'in.php': {}, 'res.php': {} };
+    this.faults = {};
+    this.paidSubmits = 0;
+    this.solved = 0;
+    this.failed = 0;
+    this.reports = { good: 0, bad: 0 };
+    this.bans = { total: 0, MAX_USER_TURN: 0, 'ERROR: 1005': 0 };
+    this.peakActiveTasks = this.activeTasks;
+    this.peakInflightRequests = this.inflightRequests;
+  }
+
+  snapshot(): SimulatorStats {
+    return structuredClone({
+      since: this.since.toISOString(),
+      requests: this.requests,
+      resActions: this.resActions,
+      outcomes: this.outcomes,
+      faults: this.faults,
+      paidSubmits: this.paidSubmits,
+      solved: this.solved,
+      failed: this.failed,
+      reports: this.reports,
+      bans: this.bans,
+      activeTasks: this.activeTasks,
+      peakActiveTasks: this.peakActiveTasks,
+      inflightRequests: this.inflightRequests,
+      peakInflightRequests: this.peakInflightRequests,
+    });
+  }
+}
