@@ -1,0 +1,190 @@
+// Batches through the real pipeline: fan-out window, conservation of every task, continue-as-new with children in
+// flight, idempotent start, cancel, and input validation.
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TaskValidationError } from '../src/shared/tasks';
+import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
+import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { startTestEnv, type TestEnv } from './helpers/temporal';
+
+let env: TestEnv;
+before(async () => {
+  // low thresholds so that continue-as-new happens in the suite, not only at production scale
+  env = await startTestEnv({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 400 } });
+});
+after(async () => {
+  await env?.teardown();
+});
+
+async function withStack<T>(options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> {
+  const stack = await startStack(env, options);
+  try {
+    return await stack.run(() => fn(stack));
+  } finally {
+    await stack.close();
+  }
+}
+
+const recaptcha = (sitekey: string, i: number) => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/page/${i}`, key: `t${i}` });
+
+async function dlqEntries(s: Stack): Promise<DlqEntry[]> {
+  const handle = s.client.workflow.getHandle(s.config.dlqWorkflowId);
+  const entries: DlqEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await handle.query(dlqListQuery, { ...(cursor && { cursor }), limit: 500 });
+    entries.push(...page.entries);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return entries;
+}
+
+describe('batch', () => {
+  test('the window never exceeds the configured concurrency (the simulator gauge)', async () => {
+    await withStack({ name: 'window', simulator: { timeScale: 0.003 } }, async (s) => {
+      const tasks = Array.from({ length: 60 }, (_, i) => recaptcha('6Le-SITEKEY-window', i));
+      const { handle } = await s.solver.startBatch({ tasks, concurrency: 7 });
+      const summary = await handle.result();
+      assert.equal(summary.solved, 60);
+      const stats = s.sim.stats();
+      assert.ok(stats.peakActiveTasks <= 7, `peak ${stats.peakActiveTasks} > 7`);
+      assert.ok(stats.peakActiveTasks >= 5, `the window was not used: peak ${stats.peakActiveTasks}`);
+    });
+  });
+
+  test('200 tasks with mixed outcomes: every task is conserved and the DLQ holds exactly the failed ones, once', async () => {
+    const scenarios = {
+      sitekeys: {
+        'sk-unsolvable': { outcome: { type: 'unsolvable' as const, afterMs: 5 } },
+        'sk-bad-pageurl': { submit: [{ type: 'error' as const, code: 'ERROR_PAGEURL' }] },
+        'sk-never-ready': { outcome: { type: 'never-ready' as const } },
+        'sk-flaky': { poll: [{ type: 'http' as const, status: 503, times: 1 }] },
+      },
+    };
+    const kinds = ['6Le-SITEKEY-fine', 'sk-unsolvable', 'sk-bad-pageurl', 'sk-never-ready', 'sk-flaky'];
+    await withStack({ name: 'mix', simulator: { scenarios }, env: { SOLVE_POLL_DEADLINE_MS: '400' } }, async (s) => {
+      const tasks = Array.from({ length: 200 }, (_, i) => recaptcha(kinds[i % kinds.length]!, i));
+      const { handle, batchId } = await s.solver.startBatch({ tasks, concurrency: 25 });
+      const summary = await handle.result();
+      assert.equal(summary.total, 200);
+      assert.equal(summary.solved + summary.deadLettered + summary.cancelled, 200);
+      assert.equal(summary.solved, 80);
+      assert.equal(summary.deadLettered, 120);
+      const entries = await dlqEntries(s);
+      const ids = entries.map((e) => e.id);
+      assert.equal(new Set(ids).size, ids.length, 'duplicate DLQ entries');
+      const expected = tasks.filter((t) => ['sk-unsolvable', 'sk-bad-pageurl', 'sk-never-ready'].includes(t.sitekey)).map((t) => `${batchId}/${t.key}`);
+      assert.deepEqual(ids.sort(), expected.sort());
+      const stats = await s.client.workflow.getHandle(s.config.dlqWorkflowId).query(dlqStatsQuery);
+      assert.equal(stats.byCode.ERROR_CAPTCHA_UNSOLVABLE, 40);
+      assert.equal(stats.byCode.ERROR_PAGEURL, 40);
+      assert.equal(stats.byCode.POLL_DEADLINE, 40);
+      assert.equal(stats.byBatch[batchId], 120);
+    });
+  });
+
+  test('continue-as-new runs with children in flight; nothing is lost or duplicated', async () => {
+    await withStack({ name: 'can', simulator: { timeScale: 0.004 } }, async (s) => {
+      const tasks = Array.from({ length: 150 }, (_, i) => recaptcha('6Le-SITEKEY-can', i));
+      const { handle } = await s.solver.startBatch({ tasks, concurrency: 20, tuning: { maxChildrenPerRun: 40 } });
+      const summary = await handle.result();
+      assert.ok(summary.runs >= 3, `expected several runs, got ${summary.runs}`);
+      assert.equal(summary.solved, 150);
+      assert.equal(s.sim.stats().paidSubmits, 150, 'a task was paid for twice');
+      const children = [];
+      for await (const wf of s.client.workflow.list({ query: `CaptchaBatchId = '${summary.batchId}' AND WorkflowType = 'solveCaptchaWorkflow'` })) {
+        children.push(wf.workflowId);
+      }
+      assert.equal(new Set(children).size, 150);
+    });
+  });
+
+  test('starting the same batch id twice does not double the work', async () => {
+    await withStack({ name: 'idem' }, async (s) => {
+      const tasks = Array.from({ length: 20 }, (_, i) => recaptcha('6Le-SITEKEY-idem', i));
+      const first = await s.solver.startBatch({ tasks, batchId: `idem-${s.taskQueue}`, concurrency: 5 });
+      const second = await s.solver.startBatch({ tasks, batchId: `idem-${s.taskQueue}`, concurrency: 5 });
+      assert.equal(first.existing, false);
+      assert.equal(second.existing, true);
+      const summary = await first.handle.result();
+      const third = await s.solver.startBatch({ tasks, batchId: `idem-${s.taskQueue}` });
+      assert.equal(third.existing, true, 'a finished batch id is not run again');
+      assert.equal(summary.solved, 20);
+      assert.equal(s.sim.stats().paidSubmits, 20);
+    });
+  });
+
+  test('cancel stops in-flight children and their activities and reports what was left', async () => {
+    await withStack({ name: 'cancel', simulator: { scenarios: { sitekeys: { 'sk-slow': { outcome: { type: 'solve', afterMs: 60_000 } } } } } }, async (s) => {
+      const tasks = Array.from({ length: 30 }, (_, i) => recaptcha('sk-slow', i));
+      const { handle, batchId } = await s.solver.startBatch({ tasks, concurrency: 10 });
+      const batch = s.solver.batch(batchId);
+      for (let i = 0; i < 100 && (await batch.progress()).inFlight < 10; i++) await new Promise((r) => setTimeout(r, 100));
+      await batch.cancel();
+      const summary = await handle.result();
+      assert.equal(summary.status, 'cancelled');
+      assert.equal(summary.solved, 0);
+      assert.equal(summary.cancelled, 30);
+      assert.equal(summary.notStarted, 20);
+      let cancelledChildren = 0;
+      for await (const wf of s.client.workflow.list({ query: `CaptchaBatchId = '${batchId}' AND WorkflowType = 'solveCaptchaWorkflow'` })) {
+        assert.notEqual(wf.status.name, 'RUNNING');
+        if (wf.status.name === 'CANCELLED') cancelledChildren++;
+      }
+      assert.equal(cancelledChildren, 10);
+      let dlqRuns = 0;
+      for await (const _ of s.client.workflow.list({ query: `WorkflowId = '${s.config.dlqWorkflowId}'` })) dlqRuns++;
+      assert.equal(dlqRuns, 0, 'a cancelled task was dead-lettered');
+    });
+  });
+
+  test('invalid input is rejected with the item index and field, before anything starts', async () => {
+    await withStack({ name: 'invalid' }, async (s) => {
+      const tasks = [recaptcha('6Le-SITEKEY-ok', 0), { type: 'recaptcha-v2', sitekey: '6Le-SITEKEY-ok', pageUrl: 'not a url' }, { type: 'puzzle' }];
+      await assert.rejects(s.solver.startBatch({ tasks }), (err: unknown) => {
+        assert.ok(err instanceof TaskValidationError);
+        assert.match(err.message, /item 1: pageUrl: must be an http\(s\) URL/);
+        assert.match(err.message, /item 2: type:/);
+        return true;
+      });
+      const dir = await mkdtemp(join(tmpdir(), 'batch-'));
+      const file = join(dir, 'tasks.ndjson');
+      await writeFile(file, `${JSON.stringify(recaptcha('6Le-SITEKEY-ok', 0))}\n{"type":"turnstile","sitekey":"0x4AAAAAAA","pageUrl":"https://x.example"}\n{"type":"hcaptcha","pageUrl":"https://x.example"}\n`);
+      await assert.rejects(s.solver.startBatch({ file }), /line 3: sitekey:/);
+      let started = 0;
+      for await (const _ of s.client.workflow.list({ query: `TaskQueue = '${s.taskQueue}'` })) started++;
+      assert.equal(started, 0);
+    });
+  });
+
+  test('a batch read page by page from a file', async () => {
+    await withStack({ name: 'file' }, async (s) => {
+      const dir = await mkdtemp(join(tmpdir(), 'batch-'));
+      const file = join(dir, 'tasks.ndjson');
+      await writeFile(file, Array.from({ length: 45 }, (_, i) => JSON.stringify(recaptcha('6Le-SITEKEY-file', i))).join('\n'));
+      const { handle } = await s.solver.startBatch({ file, concurrency: 10, tuning: { pageSize: 10 } });
+      const summary = await handle.result();
+      assert.equal(summary.total, 45);
+      assert.equal(summary.solved, 45);
+    });
+  });
+
+  test('results are pageable by cursor the moment they are solved', async () => {
+    await withStack({ name: 'results' }, async (s) => {
+      const tasks = Array.from({ length: 12 }, (_, i) => recaptcha('6Le-SITEKEY-res', i));
+      const { batchId, handle } = await s.solver.startBatch({ tasks, concurrency: 4 });
+      await handle.result();
+      const batch = s.solver.batch(batchId);
+      const first = await batch.results(0, 5);
+      assert.equal(first.results.length, 5);
+      const rest = await batch.results(first.nextCursor, 100);
+      assert.equal(rest.results.length, 7);
+      const keys = [...first.results, ...rest.results].map((r) => r.taskKey);
+      assert.equal(new Set(keys).size, 12);
+      assert.ok(rest.results.every((r) => r.token.startsWith('03AGdBq2')));
+    });
+  });
+});
