@@ -53,6 +53,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   const state: BatchState = input.state ?? {
     startedAt: new Date().toISOString(),
     run: 1,
+    total: source.kind === 'file' ? source.total : source.tasks.length,
     cursor: 0,
     sourceDone: false,
     pending: [],
@@ -65,7 +66,6 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     results: [],
     nextSeq: 1,
   };
-  const total = (): number | null => (source.kind === 'file' ? source.total : state.sourceDone ? state.cursor : source.tasks.length);
   let inFlight = Object.keys(state.inFlight).length;
   let starting = 0;
   let startedThisRun = 0;
@@ -206,6 +206,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     const unconfirmed = inFlight;
     const unread = source.kind === 'inline' ? source.tasks.length - state.cursor : source.total - state.cursor;
     const notStarted = state.pending.length + Math.max(unread, 0);
+    state.pending = [];
     state.cancelled += notStarted + unconfirmed;
     publishDetails();
     return summary('cancelled', notStarted);
@@ -233,7 +234,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     return {
       batchId,
       status: cancelling ? 'cancelling' : 'running',
-      total: total(),
+      total: state.total,
       started: state.started,
       solved: state.solved,
       deadLettered: state.deadLettered,
@@ -250,7 +251,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     return {
       batchId,
       status,
-      total: total() ?? state.cursor,
+      total: state.total,
       solved: state.solved,
       deadLettered: state.deadLettered,
       cancelled: state.cancelled,

@@ -72,6 +72,7 @@ export interface BatchInput {
 export interface BatchState {
   startedAt: string;
   run: number;
+  total: number;
   /** next source position to read */
   cursor: number;
   sourceDone: boolean;
@@ -104,8 +105,7 @@ export interface BatchSummary {
 export interface BatchProgress {
   batchId: string;
   status: 'running' | 'cancelling' | 'completed' | 'cancelled';
-  /** null until the whole source has been read */
-  total: number | null;
+  total: number;
   started: number;
   solved: number;
   deadLettered: number;
@@ -133,8 +133,15 @@ export const batchProgressQuery = defineQuery<BatchProgress>('progress');
 export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequest?]>('results');
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Dead-letter queue
+// Dead-letter queue. One front workflow (id `captcha-dlq` by default) and, when `shardCount` > 1, shard workflows
+// `captcha-dlq/shard-<i>` of the same type (see ./dlq-routing). Every argument is a plain JSON object, so operators can
+// use the plain `temporal` CLI:
+//   temporal workflow query  --workflow-id captcha-dlq --type stats
+//   temporal workflow query  --workflow-id captcha-dlq --type list --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"],"limit":20}'
+//   temporal workflow signal --workflow-id captcha-dlq --name retry --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'
+//   temporal workflow update execute --workflow-id captcha-dlq --name discardEntries --input '{"all":true,"reason":"x","dryRun":true}'
 export type DlqEntryStatus = 'dead' | 'retrying' | 'parked';
+export const DLQ_ENTRY_STATUSES: readonly DlqEntryStatus[] = ['dead', 'retrying', 'parked'];
 
 export interface DlqEntry {
   id: string;
@@ -154,12 +161,22 @@ export interface DlqEntry {
   history: DeadLetterReport['history'];
   dlqRetries: number;
   status: DlqEntryStatus;
+  /** arrival order in the workflow that holds the entry: the `list` cursor and the watermark of bulk orders */
+  seq: number;
+  /** when the DLQ recorded the entry (workflow time) */
+  receivedAt: string;
+  /** the last retry generation started (the retry child is `<id>/retry-<generation>`) */
+  lastGeneration?: number;
 }
 
-/** Selects entries. Every field narrows; an empty filter selects everything. */
+/**
+ * Selects entries; every field narrows (AND across fields, OR within one). The fields sit at the top level of every
+ * request (`{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"],"reason":"…"}`); there is no nested `filter` object.
+ */
 export interface DlqFilter {
   ids?: string[];
-  codes?: string[];
+  /** the provider's codes (`ERROR_CAPTCHA_UNSOLVABLE`) or ours (`POLL_DEADLINE`, `HTTP_503`) */
+  errorCodes?: string[];
   classes?: FailureClass[];
   sitekeys?: string[];
   batchIds?: string[];
@@ -169,64 +186,96 @@ export interface DlqFilter {
   /** ISO time; entries whose last failure is before */
   until?: string;
 }
-export interface DlqListRequest {
-  filter?: DlqFilter;
+export const DLQ_FILTER_FIELDS = ['ids', 'errorCodes', 'classes', 'sitekeys', 'batchIds', 'statuses', 'since', 'until'] as const;
+
+export interface DlqListRequest extends DlqFilter {
+  /** `nextCursor` of the previous page (`"<shard>:<seq>"`) */
   cursor?: string;
   /** ≤ 500, default 100 */
   limit?: number;
 }
 export interface DlqListPage {
+  /** in arrival order */
   entries: DlqEntry[];
-  /** absent on the last page */
+  /**
+   * Absent on the last page of the whole DLQ. With shards, a cursor that continues in another workflow comes with
+   * `nextWorkflowId`: query that workflow with it (a shard that does not exist yet holds nothing: continue with
+   * cursor `"<shard + 1>:0"` on the next one).
+   */
   nextCursor?: string;
+  /** set when the next page is held by another workflow (the next shard) */
+  nextWorkflowId?: string;
+  /** entries matching the filter in this workflow (this shard) */
   total: number;
+  /** the workflow that answered and its shard index (0: the front) */
+  workflowId: string;
+  shard: number;
 }
 
 export interface DlqStats {
+  /** entries held now */
   total: number;
   byStatus: Record<DlqEntryStatus, number>;
   byCode: Record<string, number>;
   byClass: Record<string, number>;
   /** top sitekeys by entry count */
   bySitekey: { sitekey: string; count: number }[];
-  /** '00'..'23': UTC hour of the last failure */
+  /** '00'..'23' (all 24): UTC hour of the last failure */
   byHour: Record<string, number>;
   byBatch: Record<string, number>;
   oldestFailedAt: string | null;
   oldestEntryAgeMs: number | null;
+  /** entries that a DLQ retry solved (and removed), ever */
   recovered: number;
+  /** entries removed by `discard`, ever */
   discarded: number;
+  /** parked entries removed by `purge`, ever */
+  purged: number;
   /** entries parked after reaching the retry cap (currently held) */
   parked: number;
+  /** paid submits spent on the entries held now */
   paidSubmitsOnDead: number;
+  /** retry children running */
   retriesInFlight: number;
+  /** entries waiting for a retry child (rate and concurrency limits) */
+  retriesQueued: number;
+  /** reports received, ever, and how many of them repeated an entry already held (idempotent no-ops) */
+  received: number;
+  duplicateReports: number;
   alerts: DlqAlert[];
+  /** the oldest time the numbers are exact as of (shard snapshots land asynchronously) */
   asOf: string;
+  /** with shards: the snapshot each one last pushed (the front's own entries are not listed) */
+  shards?: { workflowId: string; shard: number; seq: number; asOf: string; total: number }[];
 }
 export interface DlqStatsRequest {
-  /** how many sitekeys to list (default 10) */
+  /** how many sitekeys to list (default 10, ≤ 1,000) */
   top?: number;
 }
 
 export interface DlqAlert {
-  kind: 'depth' | 'oldest-age';
+  kind: 'depth' | 'oldest-age' | 'state-size';
   threshold: number;
   value: number;
   raisedAt: string;
 }
 
-/** Operator orders. `by` and `reason` go into the audit log; `requestId` makes a repeated order a no-op. */
-export interface DlqRetryRequest {
-  filter?: DlqFilter;
-  /** required to act on an empty filter: retry everything retryable */
+/**
+ * Operator orders: filter fields at the top level. An empty filter acts only with `"all": true` (an empty order is
+ * logged and ignored, or rejected as an update). `by` and `reason` go into the audit log; `requestId` makes a repeated
+ * order a no-op (also across continue-as-new); `dryRun` counts what the order would act on and changes nothing.
+ */
+export interface DlqRetryRequest extends DlqFilter {
+  /** required to act on an empty filter: retry everything retryable (never parked or account-class entries) */
   all?: boolean;
   reason?: string;
   by?: string;
   requestId?: string;
+  dryRun?: boolean;
 }
-export interface DlqDiscardRequest {
-  filter?: DlqFilter;
+export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
+  /** required */
   reason: string;
   by?: string;
   requestId?: string;
@@ -236,12 +285,16 @@ export interface DlqOperationResult {
   operation: 'retry' | 'discard' | 'purge';
   requestId: string;
   dryRun: boolean;
-  /** entries the order applies to */
+  /** entries the order acts on (with dryRun: would act on) */
   matched: number;
   /** ids of up to 20 of them */
   sample: string[];
-  /** matched but not eligible (parked or account-class on a bulk retry, or already retrying) */
+  /** selected but not eligible (parked or account-class on a bulk retry, or already retrying) */
   skipped: number;
+  /** true when `requestId` was seen before: nothing was done again, the counts are the first order's */
+  duplicate?: boolean;
+  /** DLQ workflows (front and shards) that applied the order */
+  workflows?: number;
 }
 
 export interface DlqAuditRecord {
@@ -251,10 +304,116 @@ export interface DlqAuditRecord {
   reason: string;
   at: string;
   matched: number;
-  filter: DlqFilter;
+  skipped?: number;
+  /** the selection, as normalized */
+  filter: DlqFilter & { all?: boolean };
+  /** the order acted only on entries received at or before this time (and, where issued, received before it) */
+  watermarkAt?: string;
+  via?: 'signal' | 'update' | 'front';
 }
 export interface DlqAuditRequest {
+  /** ≤ 500, default 100; newest first */
   limit?: number;
+}
+
+/** Settings of the DLQ workflow; every field is optional and `{}` means all defaults. */
+export interface DlqSettings {
+  /** DLQ retries before an entry is parked; default 3 */
+  retryCap?: number;
+  /** retry children in flight at most (split across shards); default 10 */
+  retryConcurrency?: number;
+  /** retry children started per second at most (split across shards); default 5 */
+  retryRatePerSecond?: number;
+  /** entries held (all shards) above which a `depth` alert is raised once; default 10,000 */
+  softLimit?: number;
+  /** messages (signals and updates) one run takes before it continues as new; default 2,000 */
+  maxMessagesPerRun?: number;
+  /** workflows the entries are spread over (by a hash of the entry id); default 1 */
+  shardCount?: number;
+  /** policy overrides of the retry children */
+  solvePolicy?: SolvePolicyOverrides;
+  /** task queue of the retry children; default the DLQ's own */
+  taskQueue?: string;
+  /** shards push their stats to the front at most this often; default 1,000 ms */
+  snapshotIntervalMs?: number;
+  /** a retry child that has not reported after this long is looked up (terminated children report nothing); default 30 min */
+  retryStaleAfterMs?: number;
+}
+
+export interface DlqInput extends DlqSettings {
+  /** `front` (default): the workflow operators talk to; `shard`: holds the entries routed to it */
+  role?: 'front' | 'shard';
+  /** shards: the front's workflow id */
+  front?: string;
+  /** shards: the shard index (1 … shardCount − 1) */
+  shard?: number;
+  /** carried across continue-as-new; never set it by hand */
+  state?: DlqRunState;
+}
+
+/** Latest wins by `seq`: a shard's counts, pushed to the front (idempotent, debounced). */
+export interface DlqShardSnapshot {
+  workflowId: string;
+  shard: number;
+  seq: number;
+  asOf: string;
+  total: number;
+  byStatus: Record<DlqEntryStatus, number>;
+  byCode: Record<string, number>;
+  byClass: Record<string, number>;
+  /** capped at 500 keys each (`truncated` says so) */
+  bySitekey: Record<string, number>;
+  byHour: Record<string, number>;
+  byBatch: Record<string, number>;
+  truncated?: boolean;
+  oldestFailedAt: string | null;
+  recovered: number;
+  discarded: number;
+  purged: number;
+  paidSubmitsOnDead: number;
+  retriesInFlight: number;
+  retriesQueued: number;
+  received: number;
+  duplicateReports: number;
+  /** the shard's latest alerts (state size) */
+  alerts?: DlqAlert[];
+}
+
+/** An operator order the front forwards to a shard, with the front's watermark (time) and request id. */
+export interface DlqForwardedOrder {
+  operation: 'retry' | 'discard' | 'purge';
+  request: DlqRetryRequest & { requestId: string };
+  /** act only on entries received at or before this time */
+  watermarkAt: string;
+  from: string;
+  /** the front's settings the shard adopts (retry cap, per-shard concurrency and rate, policy, …) */
+  settings: DlqSettings;
+}
+
+/** The state one DLQ run hands to the next (plain JSON; bounded by the entries it holds). */
+export interface DlqRunState {
+  version: 1;
+  run: number;
+  nextSeq: number;
+  entries: Record<string, DlqEntry>;
+  /** retries waiting for a child, in order */
+  queue: RetryRef[];
+  /** retry children started and not reported yet, by entry id */
+  inFlight: Record<string, { generation: number; childId: string; startedAt: string; checkedAt?: string }>;
+  counters: { received: number; duplicateReports: number; recovered: number; discarded: number; purged: number };
+  audit: DlqAuditRecord[];
+  /** request ids of orders already applied (bounded), and the results of the latest ones */
+  requests: { ids: string[]; results: DlqOperationResult[] };
+  /** `[entryId, failedAt]` of entries removed lately: a late repeat of their report is not a new failure */
+  removed: [string, string][];
+  alerts: DlqAlert[];
+  depthAlertArmed: boolean;
+  /** front: the latest snapshot of every shard, by workflow id */
+  shards: Record<string, DlqShardSnapshot>;
+  /** shard: the last snapshot seq pushed and whether the counts changed since */
+  snapshot: { seq: number; dirty: boolean };
+  /** shard: the settings adopted from the front's orders */
+  adopted?: DlqSettings;
 }
 
 export const deadLetterSignal = defineSignal<[DeadLetterReport]>('deadLetter');
@@ -266,3 +425,7 @@ export const dlqDiscardSignal = defineSignal<[DlqDiscardRequest]>('discard');
 export const dlqRetryUpdate = defineUpdate<DlqOperationResult, [DlqRetryRequest]>('retryEntries');
 export const dlqDiscardUpdate = defineUpdate<DlqOperationResult, [DlqDiscardRequest]>('discardEntries');
 export const dlqPurgeUpdate = defineUpdate<DlqOperationResult, [DlqDiscardRequest]>('purgeEntries');
+/** shard → front: its latest counts */
+export const dlqShardSnapshotSignal = defineSignal<[DlqShardSnapshot]>('shardSnapshot');
+/** front → shard: an operator order with the front's watermark; returns what the shard did */
+export const dlqForwardedOrderUpdate = defineUpdate<DlqOperationResult, [DlqForwardedOrder]>('applyForwardedOrder');
