@@ -300,6 +300,16 @@ void describe('scripted outcomes', () => {
     assert.deepEqual(await poll(sim.url, id), { status: 1, request: 'scripted' });
   });
 
+  void test('page scenarios match the pageurl when the sitekey has none', async () => {
+    const page = `https://shop.example/checkout/${++unique}`;
+    const site = sitekey('page-and-site');
+    sim.setScenarios({ pages: { [page]: { outcome: { type: 'never-ready' } } }, sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 0 } } } });
+    const byPage = await submitV2(sim.url, KEY, sitekey('page-only'), { pageurl: page });
+    const bySite = await submitV2(sim.url, KEY, site, { pageurl: page });
+    assert.equal(sim.task(byPage)?.scenario, `page:${page}`);
+    assert.equal(sim.task(bySite)?.scenario, site, 'the sitekey wins');
+  });
+
   void test('image tasks match image:<tag> scenarios by their first bytes', async () => {
     sim.setScenarios({ sitekeys: { 'image:BROKEN': { outcome: { type: 'unsolvable', afterMs: 0 } } } });
     const broken = json(await get(sim.url, 'in.php', { key: KEY, method: 'base64', body: image('BROKEN-1').toString('base64'), json: '1' }));

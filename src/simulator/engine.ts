@@ -239,7 +239,7 @@ export class SimulatorEngine {
 
     const submission = parseSubmission(params, request.files, this.provider);
     if ('code' in submission) return this.error(submission.code);
-    const scenarioKey = this.book.match(submission.sitekey, submission.image);
+    const scenarioKey = this.book.match(submission.sitekey, params.get('pageurl'), submission.image);
     const scripted = this.applyRule(this.book.takeSubmitRule(scenarioKey), pending);
     if (scripted) return scripted;
     if (this.balance < this.price) return this.error('ERROR_ZERO_BALANCE');

@@ -71,11 +71,14 @@ const chaosSchema = z.union([
 export type ChaosInput = z.infer<typeof chaosSchema>;
 
 /**
- * The whole script. Sitekey scenarios match `googlekey`/`sitekey`; image tasks match `image:<tag>` when the decoded
- * image bytes start with <tag> (ASCII; the longest tag wins); `*` matches tasks no other key matches.
+ * The whole script. A new task takes the first scenario that matches, in this order: `sitekeys[googlekey|sitekey]`,
+ * `pages[pageurl]`, `sitekeys["image:<tag>"]` for image tasks whose decoded bytes start with <tag> (ASCII; the longest
+ * tag wins), then `sitekeys["*"]`.
  */
 export const scenarioSpecSchema = z.object({
   sitekeys: z.record(z.string().min(1), scenarioSchema).optional(),
+  /** per exact `pageurl`, for tasks whose sitekey has no scenario */
+  pages: z.record(z.string().min(1), scenarioSchema).optional(),
   /** per provider task id, set once the id is known; applies at once to the live task */
   tasks: z.record(z.string().min(1), taskScenarioSchema).optional(),
   /** checked first on every in.php and res.php request: account-wide errors and global faults */
@@ -116,6 +119,9 @@ export function takeRule(rules: ArmedRule[], onEndpoint?: Endpoint): Rule | unde
   return undefined;
 }
 
+/** page scenarios share the sitekey table under this prefix (and show so in a task's `scenario`) */
+const PAGE_PREFIX = 'page:';
+
 interface SitekeyEntry {
   scenario: Scenario;
   submitRules: ArmedRule[];
@@ -135,7 +141,11 @@ export class ScenarioBook {
       this.allRules = [];
       this.chaos = null;
     }
-    for (const [key, scenario] of Object.entries(spec.sitekeys ?? {})) {
+    const entries = [
+      ...Object.entries(spec.sitekeys ?? {}),
+      ...Object.entries(spec.pages ?? {}).map(([page, scenario]) => [`${PAGE_PREFIX}${page}`, scenario] as const),
+    ];
+    for (const [key, scenario] of entries) {
       const submit: Rule[] = [
         ...(scenario.noSlot ? [{ type: 'error' as const, code: 'ERROR_NO_SLOT_AVAILABLE', times: scenario.noSlot }] : []),
         ...(scenario.submit ?? []),
@@ -147,9 +157,10 @@ export class ScenarioBook {
     return spec.tasks;
   }
 
-  /** The scenario key of a new task: its sitekey, the longest matching `image:` tag, or `*`. */
-  match(sitekey: string | undefined, image: Buffer | undefined): string | undefined {
+  /** The scenario key of a new task: its sitekey, `page:<pageurl>`, the longest matching `image:` tag, or `*`. */
+  match(sitekey: string | undefined, pageUrl: string | undefined, image: Buffer | undefined): string | undefined {
     if (sitekey !== undefined && this.sitekeys.has(sitekey)) return sitekey;
+    if (pageUrl !== undefined && this.sitekeys.has(`${PAGE_PREFIX}${pageUrl}`)) return `${PAGE_PREFIX}${pageUrl}`;
     if (image) {
       let best: string | undefined;
       for (const key of this.sitekeys.keys()) {
