@@ -2,12 +2,12 @@
 // receives its dependencies: the worker holds the API key inside `provider`; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { ProviderError } from '../src/providers/errors';
 import { createBatchActivities } from './batch';
+import { signalDeadLetter } from './dlq-report';
+import { createDlqActivities } from './dlq';
 import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
-import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
 import type { CaptchaTask, DeadLetterReport, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
 
 export interface ActivityDeps {
@@ -47,6 +47,8 @@ export interface ReportInput {
   dlqWorkflowId: string;
   /** the provider's name is the worker's to add: the workflow does not know which one is configured */
   report: Omit<DeadLetterReport, 'provider'>;
+  /** DLQ workflows the entries are spread over (`dlqWorkflowId` is the front); default 1. See workflows/dlq-routing.ts */
+  shardCount?: number;
 }
 
 /** Deadline code of a provider task that never became ready. */
@@ -54,7 +56,8 @@ export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
 export function createActivities({ provider, client }: ActivityDeps) {
   return {
-    ...createBatchActivities(),
+    ...createBatchActivities(client, provider.name),
+    ...createDlqActivities({ client }),
     ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
     async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
@@ -106,18 +109,10 @@ export function createActivities({ provider, client }: ActivityDeps) {
     },
 
     /** Records a final failure in the DLQ, starting the DLQ if it is not running. Idempotent by `report.entryId`. */
-    async reportDeadLetter({ dlqWorkflowId, report: partial }: ReportInput): Promise<void> {
+    async reportDeadLetter({ dlqWorkflowId, report: partial, shardCount }: ReportInput): Promise<void> {
       const report: DeadLetterReport = { ...partial, provider: provider.name };
       if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-      await client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
-        workflowId: dlqWorkflowId,
-        taskQueue: Context.current().info.taskQueue,
-        args: [{}],
-        signal: deadLetterSignal,
-        signalArgs: [report],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        staticSummary: 'dead-letter queue',
-      });
+      await signalDeadLetter(client, dlqWorkflowId, shardCount ?? 1, report);
       log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });
     },
   };

@@ -79,3 +79,21 @@ export const REPORT_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 30_000,
   retry: { maximumAttempts: 50, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
 };
+
+/** DLQ front → shards: an operator order (idempotent by request id on the shard). The update waits for it. */
+export const DLQ_FORWARD_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 60_000,
+  retry: { maximumAttempts: 20, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 },
+};
+
+/** DLQ shard → front: a stats snapshot (latest wins; a lost one is replaced by the next). */
+export const DLQ_SNAPSHOT_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 15_000,
+  retry: { maximumAttempts: 10, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 },
+};
+
+/** DLQ: looking up retry children that never reported (terminated, timed out). */
+export const DLQ_LOOKUP_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 30_000,
+  retry: { maximumAttempts: 5, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000 },
+};
