@@ -12,7 +12,11 @@ export interface LegacyProviderOptions {
   /** e.g. https://ocr.captchaai.com; in.php and res.php are resolved under it */
   baseUrl: string;
   apiKey: string;
-  /** whole request, connect to last body byte (default 15 000 ms) */
+  /**
+   * Limit of each phase of one exchange: connecting, waiting for the headers once the request is sent, waiting for
+   * body data (default 15 000 ms). The clock starts when the request leaves the pool, so waiting for a free
+   * connection under load is not a provider timeout; the caller's signal bounds that wait.
+   */
   requestTimeoutMs?: number;
   /** keep-alive connections to the provider (default 32) */
   connections?: number;
@@ -231,15 +235,13 @@ export class LegacyProvider implements CaptchaProvider {
     providerTaskId?: string,
   ): Promise<WireAnswer> {
     if (this.closed) throw this.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let status: number;
     let body: string;
     try {
       const response = await request(method === 'GET' ? `${this.baseUrl}${endpoint}?${params}` : `${this.baseUrl}${endpoint}`, {
         method,
         dispatcher: this.dispatcher,
-        signal: combined,
+        ...(signal && { signal }),
         ...(method === 'POST' && {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: params.toString(),
@@ -248,7 +250,7 @@ export class LegacyProvider implements CaptchaProvider {
       status = response.statusCode;
       body = await response.body.text();
     } catch (error) {
-      throw this.transportFailure(op, error, timeout, signal, providerTaskId);
+      throw this.transportFailure(op, error, signal, providerTaskId);
     }
     if (status < 200 || status > 299) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
     return this.parse(op, body, providerTaskId);
@@ -296,23 +298,14 @@ export class LegacyProvider implements CaptchaProvider {
     return this.transient(op, 'BAD_BODY', detail, providerTaskId);
   }
 
-  private transportFailure(
-    op: string,
-    error: unknown,
-    timeout: AbortSignal,
-    signal: AbortSignal | undefined,
-    providerTaskId?: string,
-  ): ProviderTransientError {
+  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string): ProviderTransientError {
     const original = error instanceof Error ? error : new Error(String(error));
     const rawCode = (original as Error & { code?: unknown }).code;
     const originalCode = typeof rawCode === 'string' ? rawCode : undefined;
-    let code: string;
-    if (signal?.aborted && !timeout.aborted) code = 'ABORTED';
-    else if (timeout.aborted || original.name === 'TimeoutError') code = 'TIMEOUT';
-    else code = (originalCode && TRANSPORT_CODES[originalCode]) ?? 'NETWORK_ERROR';
+    const code = signal?.aborted ? 'ABORTED' : ((originalCode && TRANSPORT_CODES[originalCode]) ?? 'NETWORK_ERROR');
     const detail =
       code === 'TIMEOUT'
-        ? `no complete answer within ${this.requestTimeoutMs} ms`
+        ? `no answer within ${this.requestTimeoutMs} ms (${originalCode ?? original.name})`
         : code === 'ABORTED'
           ? 'aborted by the caller'
           : `${original.message}${originalCode ? ` (${originalCode})` : ''}`;
