@@ -64,13 +64,6 @@ export interface BatchInput {
   /** solved results kept for the `results` query (tokens expire ~120 s after solving); default 200 and 180 s */
   resultsKept?: number;
   resultsMaxAgeMs?: number;
-  /**
-   * Circuit breaker: after this many account-class failures (bad key, zero balance, IP banned) the batch stops
-   * submitting; default 3.
-   */
-  breakerThreshold?: number;
-  /** what an open circuit does with the tasks not started: hold them until `resume` (default) or dead-letter them */
-  onAccountFailure?: 'hold' | 'dead-letter';
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -93,17 +86,6 @@ export interface BatchState {
   errors: Record<string, number>;
   results: (SolveResult & { seq: number })[];
   nextSeq: number;
-  /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
-  window: number;
-  circuit: CircuitState;
-}
-
-export interface CircuitState {
-  open: boolean;
-  /** account-class failures since the circuit last closed */
-  accountFailures: number;
-  code?: string;
-  openedAt?: string;
 }
 
 export interface BatchSummary {
@@ -134,9 +116,6 @@ export interface BatchProgress {
   /** run number of this batch (1 + continue-as-new count) */
   run: number;
   topErrors: { code: string; count: number }[];
-  /** current window (≤ concurrency): smaller while the provider answers with transient errors */
-  window: number;
-  circuit: CircuitState;
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
@@ -151,12 +130,6 @@ export interface BatchResultsPage {
   oldestKept: number;
 }
 export const batchProgressQuery = defineQuery<BatchProgress>('progress');
-export interface BatchResumeRequest {
-  reason?: string;
-}
-/** Closes an open circuit once the account is fixed; returns the progress. Also as a signal for the plain CLI. */
-export const batchResumeUpdate = defineUpdate<BatchProgress, [BatchResumeRequest?]>('resume');
-export const batchResumeSignal = defineSignal<[BatchResumeRequest?]>('resume');
 export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequest?]>('results');
 
 // ---------------------------------------------------------------------------------------------------------------------
