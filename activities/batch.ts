@@ -1,5 +1,8 @@
 // The batch's page reader: a large batch's tasks stay in their file and reach the workflow a page at a time.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { DeadLetterReport } from '../workflows/types';
+import { signalDeadLetter } from './dlq-report';
 import { readTaskFile, type KeyedTask, type TaskFile } from '../src/shared/task-files';
 import type { TaskSource } from '../workflows/messages';
 
@@ -13,7 +16,13 @@ export interface TaskPage {
   done: boolean;
 }
 
-export function createBatchActivities() {
+export interface ReportManyInput {
+  dlqWorkflowId: string;
+  shardCount?: number;
+  reports: Omit<DeadLetterReport, 'provider'>[];
+}
+
+export function createBatchActivities(client: Client | undefined, providerName: string) {
   // the last file read, kept parsed: a batch reads its file page after page
   let cached: Promise<TaskFile> | undefined;
   let cachedKey = '';
@@ -42,6 +51,15 @@ export function createBatchActivities() {
       }
       const tasks = file.tasks.slice(offset, offset + limit);
       return { tasks, done: offset + tasks.length >= file.tasks.length };
+    },
+
+    /** Records many unsubmitted tasks at once (an open circuit); idempotent per entry id, so a retry is harmless. */
+    async reportDeadLetters({ dlqWorkflowId, shardCount, reports }: ReportManyInput): Promise<void> {
+      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
+      for (const report of reports) {
+        await signalDeadLetter(client, dlqWorkflowId, shardCount ?? 1, { ...report, provider: providerName });
+        Context.current().heartbeat();
+      }
     },
   };
 }

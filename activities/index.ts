@@ -2,13 +2,12 @@
 // receives its dependencies: the worker holds the API key inside `provider`; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { ProviderError } from '../src/providers/errors';
 import { createBatchActivities } from './batch';
-import { createDlqActivities, routeDeadLetter } from './dlq';
+import { signalDeadLetter } from './dlq-report';
+import { createDlqActivities } from './dlq';
 import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
-import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
 import type { CaptchaTask, DeadLetterReport, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
 
 export interface ActivityDeps {
@@ -57,7 +56,7 @@ export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
 export function createActivities({ provider, client }: ActivityDeps) {
   return {
-    ...createBatchActivities(),
+    ...createBatchActivities(client, provider.name),
     ...createDlqActivities({ client }),
     ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
@@ -113,16 +112,7 @@ export function createActivities({ provider, client }: ActivityDeps) {
     async reportDeadLetter({ dlqWorkflowId, report: partial, shardCount }: ReportInput): Promise<void> {
       const report: DeadLetterReport = { ...partial, provider: provider.name };
       if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-      const target = routeDeadLetter(dlqWorkflowId, shardCount ?? 1, report.entryId);
-      await client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
-        workflowId: target.workflowId,
-        taskQueue: Context.current().info.taskQueue,
-        args: [target.args],
-        signal: deadLetterSignal,
-        signalArgs: [report],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        staticSummary: 'dead-letter queue',
-      });
+      await signalDeadLetter(client, dlqWorkflowId, shardCount ?? 1, report);
       log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });
     },
   };

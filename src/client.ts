@@ -20,6 +20,7 @@ import {
   batchIdAttribute,
   batchProgressQuery,
   batchResultsQuery,
+  batchResumeUpdate,
   type BatchInput,
   type BatchProgress,
   type BatchResultsPage,
@@ -43,6 +44,7 @@ import {
   type DlqStats,
   type DlqStatsRequest,
 } from '../workflows/messages';
+import { dlqShardWorkflowId } from '../workflows/dlq-routing';
 import { DRAIN_DEFAULT_CLASSES, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
 import type { CaptchaTask, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../workflows/types';
@@ -82,6 +84,9 @@ export interface StartBatchOptions {
   policy?: SolvePolicyOverrides;
   /** extra workflow input (tests lower the continue-as-new thresholds) */
   tuning?: Pick<BatchInput, 'pageSize' | 'maxHistoryEvents' | 'maxChildrenPerRun' | 'resultsKept' | 'resultsMaxAgeMs'>;
+  /** circuit breaker: account-class failures before the batch stops submitting, and what it does with the rest */
+  breakerThreshold?: number;
+  onAccountFailure?: BatchInput['onAccountFailure'];
 }
 
 export class CaptchaSolver {
@@ -127,6 +132,8 @@ export class CaptchaSolver {
       concurrency: options.concurrency ?? this.config.batchConcurrency,
       policy: { ...this.config.solvePolicy, ...options.policy },
       dlqWorkflowId: this.config.dlqWorkflowId,
+      ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
+      ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -158,6 +165,8 @@ export class CaptchaSolver {
       progress: (): Promise<BatchProgress> => handle.query(batchProgressQuery),
       results: (cursor?: number, limit?: number): Promise<BatchResultsPage> => handle.query(batchResultsQuery, { cursor, limit }),
       result: (): Promise<BatchSummary> => handle.result(),
+      /** closes an open circuit once the provider account is fixed */
+      resume: (reason?: string): Promise<BatchProgress> => handle.executeUpdate(batchResumeUpdate, { args: [{ ...(reason && { reason }) }] }),
       cancel: async (): Promise<void> => {
         await handle.cancel();
       },
@@ -176,11 +185,11 @@ export class CaptchaSolver {
       workflowId,
       handle,
       stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => handle.query(dlqStatsQuery, request),
-      /** one page, from the front or (with `nextWorkflowId` of the previous page) from a shard */
-      list: (request: DlqListRequest = {}, from: string = workflowId): Promise<DlqListPage> =>
-        this.client.workflow.getHandle(from).query(dlqListQuery, request),
-      /** every page of a filter, in order, across shards */
-      pages: (filter: DlqFilter = {}, pageSize = 500): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize),
+      /** one page, from the workflow that holds `request.cursor` (the front, or a shard for `"<shard>:<seq>"`) */
+      list: (request: DlqListRequest = {}): Promise<DlqListPage> =>
+        this.client.workflow.getHandle(dlqWorkflowOfCursor(workflowId, request.cursor)).query(dlqListQuery, request),
+      /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
+      pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => handle.query(dlqAuditQuery, request),
       retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqRetryUpdate, order(request)),
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqDiscardUpdate, order(request)),
@@ -188,11 +197,25 @@ export class CaptchaSolver {
     };
   }
 
-  private async *dlqPages(filter: DlqFilter, pageSize: number): AsyncGenerator<DlqListPage> {
-    let from = this.config.dlqWorkflowId;
-    let cursor: string | undefined;
+  private async *dlqPages(filter: DlqFilter, pageSize: number, start?: string): AsyncGenerator<DlqListPage> {
+    const front = this.config.dlqWorkflowId;
+    let cursor = start;
+    let from = dlqWorkflowOfCursor(front, cursor);
+    let lastShard: number | undefined; // the highest shard that exists, asked once a shard turns out not to
     for (;;) {
-      const page = await this.client.workflow.getHandle(from).query(dlqListQuery, { ...filter, limit: pageSize, ...(cursor && { cursor }) });
+      let page: DlqListPage;
+      try {
+        page = await this.client.workflow.getHandle(from).query(dlqListQuery, { ...filter, limit: pageSize, ...(cursor && { cursor }) });
+      } catch (err) {
+        // a shard that never received an entry does not exist and holds nothing: go on with the next one, if any
+        const shard = cursorShard(cursor);
+        if (!(err instanceof WorkflowNotFoundError) || !shard) throw err;
+        lastShard ??= Math.max(0, ...((await this.dlq().stats()).shards ?? []).map((s) => s.shard));
+        if (shard >= lastShard) return;
+        cursor = `${shard + 1}:0`;
+        from = dlqShardWorkflowId(front, shard + 1);
+        continue;
+      }
       yield page;
       if (!page.nextCursor) return;
       cursor = page.nextCursor;
@@ -327,6 +350,17 @@ export function formatInterval(ms: number): string {
     }
   }
   return parts.join('') || `${ms}ms`;
+}
+
+/** The shard a list cursor belongs to: `"<shard>:<seq>"`; a bare `"<seq>"` or none is the front's. */
+function cursorShard(cursor: string | undefined): number {
+  const m = /^(\d+):\d+$/.exec(cursor ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+/** The DLQ workflow that answers a list cursor. */
+export function dlqWorkflowOfCursor(frontId: string, cursor: string | undefined): string {
+  return dlqShardWorkflowId(frontId, cursorShard(cursor));
 }
 
 /** True when `err` says the workflow (batch, DLQ) does not exist. */

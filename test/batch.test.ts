@@ -197,4 +197,71 @@ describe('batch', () => {
       assert.ok(rest.results.every((r) => r.token.startsWith('03AGdBq2')));
     });
   });
+
+  test('circuit breaker: account errors stop the submits, hold the rest, and an operator resumes the batch', async () => {
+    const banned = { all: [{ type: 'error' as const, code: 'ERROR_WRONG_USER_KEY', endpoint: 'in.php' as const }] };
+    await withStack({ name: 'breaker', simulator: { scenarios: banned } }, async (s) => {
+      const tasks = Array.from({ length: 40 }, (_, i) => recaptcha('6Le-SITEKEY-breaker', i));
+      const { batchId, handle } = await s.solver.startBatch({ tasks, concurrency: 4 });
+      const batch = s.solver.batch(batchId);
+      await until(async () => (await batch.progress()).circuit.open);
+      await until(async () => (await batch.progress()).inFlight === 0);
+      const spent = s.sim.stats().requests['in.php'];
+      assert.ok(spent <= 4, `submitted ${spent} times with a bad key`);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(s.sim.stats().requests['in.php'], spent, 'kept submitting while the circuit was open');
+      const held = await batch.progress();
+      assert.equal(held.started, spent);
+      assert.equal(held.circuit.code, 'ERROR_WRONG_USER_KEY');
+
+      s.sim.setScenarios({ replace: true }); // the operator fixes the key
+      const resumed = await batch.resume('key rotated');
+      assert.equal(resumed.circuit.open, false);
+      const summary = await handle.result();
+      assert.equal(summary.deadLettered, spent);
+      assert.equal(summary.solved, 40 - spent);
+    });
+  });
+
+  test('circuit breaker in dead-letter mode: the rest is dead-lettered as account-class without provider calls', async () => {
+    const broke = { all: [{ type: 'error' as const, code: 'IP_BANNED', endpoint: 'in.php' as const }] };
+    await withStack({ name: 'breaker-dl', simulator: { scenarios: broke } }, async (s) => {
+      const tasks = Array.from({ length: 30 }, (_, i) => recaptcha('6Le-SITEKEY-breaker', i));
+      const { handle } = await s.solver.startBatch({ tasks, concurrency: 3, onAccountFailure: 'dead-letter' });
+      const summary = await handle.result();
+      assert.equal(summary.deadLettered, 30);
+      assert.ok(s.sim.stats().requests['in.php'] <= 3);
+      const stats = await s.client.workflow.getHandle(s.config.dlqWorkflowId).query(dlqStatsQuery);
+      assert.equal(stats.byClass.account, 30);
+      assert.equal(stats.byCode.IP_BANNED, 30);
+    });
+  });
+
+  test('a provider outage shrinks the window instead of hammering; successes grow it back', async () => {
+    const outage = { sitekeys: { 'sk-outage-503': { submit: [{ type: 'http' as const, status: 503 }] } } };
+    await withStack({ name: 'aimd', simulator: { scenarios: outage, timeScale: 0.01 } }, async (s) => {
+      const tasks = Array.from({ length: 40 }, (_, i) => recaptcha(i < 10 ? 'sk-outage-503' : '6Le-SITEKEY-aimd', i));
+      const { batchId, handle } = await s.solver.startBatch({ tasks, concurrency: 10 });
+      const batch = s.solver.batch(batchId);
+      let minWindow = Infinity;
+      let done = false;
+      void handle.result().finally(() => (done = true));
+      while (!done) {
+        minWindow = Math.min(minWindow, (await batch.progress()).window);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const summary = await handle.result();
+      assert.equal(summary.deadLettered, 10);
+      assert.equal(summary.solved, 30);
+      assert.ok(minWindow <= 2, `the window only went down to ${minWindow}`);
+    });
+  });
 });
+
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -22,15 +22,19 @@ import {
   batchIdAttribute,
   batchProgressQuery,
   batchResultsQuery,
+  batchResumeSignal,
+  batchResumeUpdate,
   sitekeyAttribute,
   solveOutcomeSignal,
   type BatchInput,
   type BatchProgress,
+  type BatchResumeRequest,
   type BatchResultsPage,
   type BatchState,
   type BatchSummary,
   type SolveOutcome,
 } from './messages';
+import { REPORT_ACTIVITY_OPTIONS } from './policies';
 import type { CaptchaTask, SolveInput } from './types';
 
 const DEFAULTS = {
@@ -41,6 +45,8 @@ const DEFAULTS = {
   maxChildrenPerRun: 1_000,
   resultsKept: 200,
   resultsMaxAgeMs: 180_000,
+  breakerThreshold: 3,
+  onAccountFailure: 'hold' as 'hold' | 'dead-letter',
 };
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
 const CANCEL_GRACE_MS = 60_000;
@@ -65,12 +71,15 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     errors: {},
     results: [],
     nextSeq: 1,
+    window: settings.concurrency,
+    circuit: { open: false, accountFailures: 0 },
   };
   let inFlight = Object.keys(state.inFlight).length;
   let starting = 0;
   let startedThisRun = 0;
   let cancelling = false;
 
+  const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
   const { readTaskPage } = proxyActivities<Activities>({
     startToCloseTimeout: '2 minutes',
     retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['BatchSourceError'] },
@@ -85,14 +94,30 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       state.solved++;
       state.results.push({ ...outcome.result, seq: state.nextSeq++ });
       trimResults();
+      state.window = Math.min(settings.concurrency, state.window + 1);
     } else if (outcome.outcome === 'failed') {
       state.deadLettered++;
-      state.errors[outcome.failure.code] = (state.errors[outcome.failure.code] ?? 0) + 1;
+      const { code, failureClass } = outcome.failure;
+      state.errors[code] = (state.errors[code] ?? 0) + 1;
+      if (failureClass === 'transient') state.window = Math.max(1, Math.floor(state.window / 2));
+      // an account error probably repeats for every task: probe one at a time until the breaker decides
+      if (failureClass === 'account') {
+        state.window = 1;
+        recordAccountFailure(code);
+      }
     } else {
       state.cancelled++;
     }
   });
   setHandler(batchProgressQuery, progress);
+  const resume = ({ reason }: BatchResumeRequest = {}): BatchProgress => {
+    if (state.circuit.open) log.info('circuit closed by an operator', { batchId, reason: reason ?? '' });
+    state.circuit = { open: false, accountFailures: 0 };
+    state.window = settings.concurrency;
+    return progress();
+  };
+  setHandler(batchResumeUpdate, resume);
+  setHandler(batchResumeSignal, (req?: BatchResumeRequest) => void resume(req));
   setHandler(batchResultsQuery, ({ cursor = 0, limit = 100 } = {}): BatchResultsPage => {
     const page = state.results.filter((r) => r.seq > cursor).slice(0, Math.min(Math.max(limit, 1), 500));
     return { results: page, nextCursor: page.at(-1)?.seq ?? Math.max(cursor, 0), oldestKept: state.results[0]?.seq ?? state.nextSeq };
@@ -100,8 +125,9 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
 
   try {
     for (;;) {
+      if (state.circuit.open && settings.onAccountFailure === 'dead-letter') await deadLetterTheRest();
       if (!state.sourceDone && state.pending.length < settings.concurrency) await readMore();
-      while (inFlight < settings.concurrency && state.pending.length > 0 && !runIsFull()) startNext();
+      while (mayStart() && state.pending.length > 0 && !runIsFull()) startNext();
       publishDetails();
       if (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0) break;
       if (runIsFull()) {
@@ -117,10 +143,12 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
         return await continueAsNew<typeof captchaBatchWorkflow>(next);
       }
       const inFlightBefore = inFlight;
+      const circuitWasOpen = state.circuit.open;
       await condition(
         () =>
           inFlight < inFlightBefore ||
-          (inFlight < settings.concurrency && (state.pending.length > 0 || !state.sourceDone)) ||
+          state.circuit.open !== circuitWasOpen ||
+          (mayStart() && (state.pending.length > 0 || !state.sourceDone)) ||
           (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0),
       );
     }
@@ -130,6 +158,52 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   }
   publishDetails();
   return summary('completed', 0);
+
+  function mayStart(): boolean {
+    return !state.circuit.open && inFlight < state.window;
+  }
+
+  function recordAccountFailure(code: string): void {
+    state.circuit.accountFailures++;
+    if (!state.circuit.open && state.circuit.accountFailures >= settings.breakerThreshold) {
+      state.circuit = { ...state.circuit, open: true, code, openedAt: new Date().toISOString() };
+      log.warn('circuit open: the provider account is failing; no more submits', {
+        batchId,
+        code,
+        accountFailures: state.circuit.accountFailures,
+        then: settings.onAccountFailure,
+      });
+    }
+  }
+
+  /** An open circuit in dead-letter mode: every task not started goes to the DLQ as account-class, unsubmitted. */
+  async function deadLetterTheRest(): Promise<void> {
+    for (;;) {
+      if (state.pending.length === 0 && !state.sourceDone) await readMore();
+      if (state.pending.length === 0) return;
+      const page = state.pending.splice(0, settings.pageSize);
+      const code = state.circuit.code ?? 'CIRCUIT_OPEN';
+      await reportDeadLetters({
+        dlqWorkflowId: settings.dlqWorkflowId,
+        reports: page.map((task) => ({
+          entryId: childId(task.key),
+          task,
+          taskKey: task.key,
+          batchId,
+          failureClass: 'account',
+          code,
+          message: `not submitted: the circuit opened after ${state.circuit.accountFailures} account errors (${code})`,
+          attempts: 0,
+          paidSubmits: 0,
+          providerTaskIds: [],
+          history: [],
+          failedAt: new Date().toISOString(),
+        })),
+      });
+      state.deadLettered += page.length;
+      state.errors[code] = (state.errors[code] ?? 0) + page.length;
+    }
+  }
 
   function runIsFull(): boolean {
     const info = workflowInfo();
@@ -244,6 +318,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       elapsedMs: Date.now() - Date.parse(state.startedAt),
       run: state.run,
       topErrors: topErrors(),
+      window: state.window,
+      circuit: state.circuit,
     };
   }
 
@@ -270,6 +346,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ['dead-lettered', p.deadLettered],
       ['cancelled', p.cancelled],
       ['in flight', p.inFlight],
+      ['window', p.window],
+      ['circuit', p.circuit.open ? `open (${p.circuit.code})` : 'closed'],
       ['run', p.run],
     ];
     const errors = p.topErrors.map((e) => `| ${e.code} | ${e.count} |`).join('\n');

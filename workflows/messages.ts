@@ -64,6 +64,13 @@ export interface BatchInput {
   /** solved results kept for the `results` query (tokens expire ~120 s after solving); default 200 and 180 s */
   resultsKept?: number;
   resultsMaxAgeMs?: number;
+  /**
+   * Circuit breaker: after this many account-class failures (bad key, zero balance, IP banned) the batch stops
+   * submitting; default 3.
+   */
+  breakerThreshold?: number;
+  /** what an open circuit does with the tasks not started: hold them until `resume` (default) or dead-letter them */
+  onAccountFailure?: 'hold' | 'dead-letter';
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -86,6 +93,17 @@ export interface BatchState {
   errors: Record<string, number>;
   results: (SolveResult & { seq: number })[];
   nextSeq: number;
+  /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
+  window: number;
+  circuit: CircuitState;
+}
+
+export interface CircuitState {
+  open: boolean;
+  /** account-class failures since the circuit last closed */
+  accountFailures: number;
+  code?: string;
+  openedAt?: string;
 }
 
 export interface BatchSummary {
@@ -116,6 +134,9 @@ export interface BatchProgress {
   /** run number of this batch (1 + continue-as-new count) */
   run: number;
   topErrors: { code: string; count: number }[];
+  /** current window (≤ concurrency): smaller while the provider answers with transient errors */
+  window: number;
+  circuit: CircuitState;
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
@@ -130,6 +151,12 @@ export interface BatchResultsPage {
   oldestKept: number;
 }
 export const batchProgressQuery = defineQuery<BatchProgress>('progress');
+export interface BatchResumeRequest {
+  reason?: string;
+}
+/** Closes an open circuit once the account is fixed; returns the progress. Also as a signal for the plain CLI. */
+export const batchResumeUpdate = defineUpdate<BatchProgress, [BatchResumeRequest]>('resume');
+export const batchResumeSignal = defineSignal<[BatchResumeRequest?]>('resume');
 export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequest?]>('results');
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -414,6 +441,20 @@ export interface DlqRunState {
   snapshot: { seq: number; dirty: boolean };
   /** shard: the settings adopted from the front's orders */
   adopted?: DlqSettings;
+  /**
+   * The entries in compact rows (workflows/dlq-pack.ts); `entries` is then empty. Continue-as-new carries this form:
+   * about a fifth of the size of the plain objects.
+   */
+  packed?: DlqPackedEntries;
+  /** false after a `state-size` alert, until the state is well below the threshold again */
+  sizeAlertArmed?: boolean;
+}
+
+/** Entries as positional rows with a table of the strings they share (see workflows/dlq-pack.ts). */
+export interface DlqPackedEntries {
+  v: 1;
+  strings: string[];
+  rows: unknown[][];
 }
 
 export const deadLetterSignal = defineSignal<[DeadLetterReport]>('deadLetter');
