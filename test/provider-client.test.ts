@@ -115,12 +115,12 @@ void describe('submit and poll', () => {
 
   void test('CaptchaAI numeric ids come back as strings; polls are not ready, then ready', async () => {
     const site = sitekey('ready');
-    captchaAiSim.setScenarios({ sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 80 } } } });
+    captchaAiSim.setScenarios({ sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 300 } } } });
     const id = await captchaAi.submit(v2(site));
     assert.equal(typeof id, 'string');
     assert.match(id, /^\d+$/);
     assert.deepEqual(await captchaAi.poll(id), { ready: false });
-    await sleep(90);
+    await sleep(320);
     const answer = await captchaAi.poll(id);
     assert.ok(answer.ready);
     assert.match(answer.token, /^03AGdBq2[\w-]{390,}$/);

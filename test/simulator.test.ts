@@ -176,11 +176,22 @@ void describe('in.php validation and answer formats', () => {
 });
 
 void describe('res.php', () => {
-  void test('not ready, then a realistic token after the scaled solve time', async () => {
-    const id = await submitV2(sim.url, KEY, sitekey('timing'));
+  void test('not ready (json and plain), then ready', async () => {
+    const site = sitekey('not-ready');
+    sim.setScenarios({ sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 300, token: 'tok-late' } } } });
+    const id = await submitV2(sim.url, KEY, site);
     assert.deepEqual(await poll(sim.url, id), { status: 0, request: 'CAPCHA_NOT_READY' });
     assert.equal((await get(sim.url, 'res.php', { key: KEY, action: 'get', id })).text, 'CAPCHA_NOT_READY');
-    await sleep(65); // v2 takes 15–60 s, × 0.001
+    await sleep(320);
+    assert.deepEqual(await poll(sim.url, id), { status: 1, request: 'tok-late' });
+  });
+
+  void test('a realistic token after the scaled solve time', async () => {
+    const id = await submitV2(sim.url, KEY, sitekey('timing'));
+    const view = sim.task(id);
+    const solveMs = Date.parse(view?.readyAt ?? '') - Date.parse(view?.createdAt ?? '');
+    assert.ok(solveMs >= 15 && solveMs <= 60, `v2 takes 15–60 s × 0.001, drew ${solveMs} ms`);
+    await sleep(65);
     const ready = await poll(sim.url, id);
     assert.equal(ready.status, 1);
     assert.match(String(ready.request), /^03AGdBq2[A-Za-z0-9_-]{390,450}$/);
@@ -261,19 +272,19 @@ void describe('scripted outcomes', () => {
     const slowSolve = sitekey('slow-solve');
     sim.setScenarios({
       sitekeys: {
-        [unsolvable]: { outcome: { type: 'unsolvable', afterMs: 20 } },
+        [unsolvable]: { outcome: { type: 'unsolvable', afterMs: 300 } },
         [never]: { outcome: { type: 'never-ready' } },
         [duplicates]: { outcome: { type: 'error', code: 'ERROR_BAD_DUPLICATES', afterMs: 0 } },
-        [slowSolve]: { outcome: { type: 'solve', afterMs: 150 } },
+        [slowSolve]: { outcome: { type: 'solve', afterMs: 600 } },
       },
     });
     const [u, n, d, s] = await Promise.all([unsolvable, never, duplicates, slowSolve].map((site) => submitV2(sim.url, KEY, site)));
     assert.equal((await poll(sim.url, u!)).request, 'CAPCHA_NOT_READY');
-    await sleep(30);
+    await sleep(320);
     assert.deepEqual(await poll(sim.url, u!), { status: 0, request: 'ERROR_CAPTCHA_UNSOLVABLE', error_text: 'Workers could not solve the captcha.' });
     assert.equal((await poll(sim.url, d!)).request, 'ERROR_BAD_DUPLICATES');
     assert.equal((await poll(sim.url, s!)).request, 'CAPCHA_NOT_READY', 'afterMs is not scaled');
-    await sleep(130);
+    await sleep(300);
     assert.equal((await poll(sim.url, s!)).status, 1);
     assert.equal((await poll(sim.url, n!)).request, 'CAPCHA_NOT_READY');
     assert.equal(sim.task(n!)?.outcome, 'never-ready');
@@ -364,7 +375,7 @@ void describe('admin stats and concurrency gauges', () => {
   void test('counters per endpoint and outcome, paid submits, active tasks and in-flight requests with peaks', async () => {
     assert.equal((await post(sim.url, 'admin/reset', '')).status, 200);
     const site = sitekey('gauge');
-    sim.setScenarios({ sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 0 }, submit: [{ type: 'slow', delayMs: 60 }] } } });
+    sim.setScenarios({ sitekeys: { [site]: { outcome: { type: 'solve', afterMs: 0 }, submit: [{ type: 'slow', delayMs: 150 }] } } });
     const ids = await Promise.all(Array.from({ length: 5 }, () => submitV2(sim.url, KEY, site)));
     await get(sim.url, 'in.php', { key: KEY, method: 'nope' });
     let stats = await adminStats(sim.url);
