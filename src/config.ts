@@ -32,6 +32,9 @@ const envSchema = z.object({
   CAPTCHA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CAPTCHA_REQUEST_TIMEOUT_MS: int(100).default(15_000),
   CAPTCHA_CONNECTIONS: int(1, 1024).default(32),
+  /** client-side ban rules (src/providers/rate-limit.ts): in.php calls per 3 s, and the gap between polls of one task */
+  CAPTCHA_MAX_SUBMITS_PER_3S: int(1, 10_000).default(60),
+  CAPTCHA_MIN_POLL_INTERVAL_MS: int(0).optional(),
 
   SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
@@ -46,6 +49,7 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(100),
   WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: num(0.001).optional(),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 
 export interface Config {
@@ -63,10 +67,13 @@ export interface Config {
     baseUrl: string;
     requestTimeoutMs: number;
     connections: number;
+    /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
+    limits: { submitsPer3s: number; minPollIntervalMs: number };
   };
   solvePolicy: SolvePolicy;
   dlqWorkflowId: string;
   batchConcurrency: number;
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   worker: {
     maxConcurrentActivities: number;
     maxConcurrentWorkflowTasks: number;
@@ -102,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
     ...compact({ maxResubmits: e.SOLVE_MAX_RESUBMITS }),
   };
+  const solvePolicy = resolveSolvePolicy(policyOverrides);
   const config: Config = {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -123,10 +131,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
       requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
       connections: e.CAPTCHA_CONNECTIONS,
+      limits: {
+        submitsPer3s: e.CAPTCHA_MAX_SUBMITS_PER_3S,
+        minPollIntervalMs: e.CAPTCHA_MIN_POLL_INTERVAL_MS ?? solvePolicy.poll.intervalMs,
+      },
     },
-    solvePolicy: resolveSolvePolicy(policyOverrides),
+    solvePolicy,
     dlqWorkflowId: e.DLQ_WORKFLOW_ID,
     batchConcurrency: e.BATCH_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

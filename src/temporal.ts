@@ -1,7 +1,7 @@
 // The one place that knows how to reach Temporal: address, namespace, TLS / mTLS / API key.
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Config } from './config';
 
 type TlsOption = boolean | { serverNameOverride?: string; serverRootCACertificate?: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } };
@@ -32,4 +32,9 @@ export async function connectClient(config: Config, identity?: string): Promise<
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   return NativeConnection.connect(connectionOptions(config));
+}
+
+/** The worker runtime's log level (once per process, before any worker or connection). */
+export function installRuntime(level: Config['logLevel']): void {
+  Runtime.install({ logger: new DefaultLogger(level) });
 }

@@ -5,7 +5,7 @@ import { createActivities } from '../activities';
 import { loadConfig, requireProviderKey, type Config } from './config';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
-import { connectClient, connectWorker } from './temporal';
+import { connectClient, connectWorker, installRuntime } from './temporal';
 
 export interface CreateWorkerOptions {
   config: Config;
@@ -40,6 +40,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
 export async function main(): Promise<void> {
   const config = loadConfig();
   const apiKey = requireProviderKey(config);
+  installRuntime(config.logLevel);
   const provider = createProvider({ ...config.provider, apiKey });
   const [connection, client] = await Promise.all([connectWorker(config), connectClient(config)]);
   const worker = await createWorker({ config, connection, client, provider });
