@@ -11,6 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { routeDeadLetter } from '../activities/dlq';
 import { resolveTemporalCli } from '../src/temporal-server';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
+import { packEntries, unpackEntries } from '../workflows/dlq-pack';
 import { dlqShardOf } from '../workflows/dlq-routing';
 import {
   WORKFLOW_TYPES,
@@ -568,7 +569,7 @@ void describe('dead-letter queue', () => {
       const startedIn = new Map<string, number>();
       const reportedIn = new Map<string, number>();
       histories.forEach((h, run) => {
-        const started = Number(h.events?.[0]?.eventTime?.seconds ?? 0);
+        const started = run;
         for (const e of h.events ?? []) {
           const child = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
           if (child) startedIn.set(child, started);
@@ -579,14 +580,11 @@ void describe('dead-letter queue', () => {
             reportedIn.set(`${outcome.retry.entryId}/retry-${outcome.retry.generation}`, started);
           }
         }
-        void run;
       });
       assert.equal(startedIn.size, 30, 'each retry child started exactly once');
       const runOf = (m: Map<string, number>, id: string) => m.get(id);
       const crossed = [...startedIn.keys()].filter((id) => runOf(reportedIn, id) !== undefined && runOf(reportedIn, id) !== runOf(startedIn, id));
-      const runStarts = histories.map((h) => h.events?.[0]?.eventId);
-      assert.ok(runStarts.length >= 3);
-      assert.ok(crossed.length > 0 || histories.length > 3, 'no retry crossed a continue-as-new boundary');
+      assert.ok(crossed.length > 0, 'no retry crossed a continue-as-new boundary');
       // the histories replay deterministically
       const workflowBundle = await bundleWorkflows();
       for await (const r of Worker.runReplayHistories({ workflowBundle }, histories.map((history, i) => ({ workflowId: `${dlq.workflowId}-${i}`, history })))) {
@@ -702,20 +700,91 @@ void describe('dead-letter queue', () => {
       await eventually('a second run', async () => (await dlq.describe()).runId !== dlq.firstExecutionRunId, (x) => x);
       const history = await dlq.fetchHistory();
       const bytes = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data?.length ?? 0;
+      const queryStarted = Date.now();
       const st = await stats(dlq);
+      const queryMs = Date.now() - queryStarted;
       assert.equal(st.total, n);
-      const perFresh = JSON.stringify((await dlq.query(dlqListQuery, { ids: fresh.slice(0, 50).map((r) => r.entryId) })).entries).length / 50;
-      const perWorn = JSON.stringify((await dlq.query(dlqListQuery, { ids: worn.slice(0, 50).map((r) => r.entryId) })).entries).length / 50;
-      const perEntry = bytes / n;
-      const budget = Math.floor(1_000_000 / Math.max(perFresh, perWorn));
+      const sample = async (rs: DeadLetterReport[]) => (await dlq.query(dlqListQuery, { ids: rs.slice(0, 100).map((r) => r.entryId) })).entries;
+      const [freshEntries, wornEntries] = [await sample(fresh), await sample(worn)];
+      const plain = (es: DlqEntry[]) => JSON.stringify(es).length / es.length;
+      const packed = (es: DlqEntry[]) => JSON.stringify(packEntries(es)).length / es.length;
+      const perWorn = packed(wornEntries);
+      // 1 MB per run, less ~150 KB for the audit log, request ids, recent removals and shard snapshots
+      const budget = Math.floor(850_000 / perWorn);
       t.diagnostic(
-        `continue-as-new state: ${bytes} bytes for ${n} entries (${perEntry.toFixed(0)} B/entry); entry JSON: fresh ${perFresh.toFixed(0)} B, ` +
-          `10 attempts ${perWorn.toFixed(0)} B; budget ≤ 1 MB/run: ${budget} worn entries per shard → ${Math.ceil(100_000 / budget)} shards for 100,000; ` +
-          `ingest ${n} signals in ${ingestMs} ms`,
+        `entry JSON: fresh ${plain(freshEntries).toFixed(0)} B, 10 attempts ${plain(wornEntries).toFixed(0)} B; packed: fresh ${packed(freshEntries).toFixed(0)} B, ` +
+          `10 attempts ${perWorn.toFixed(0)} B; continue-as-new payload ${bytes} B for ${n} entries (${(bytes / n).toFixed(0)} B/entry); ` +
+          `budget (1 MB/run, all entries worn): ${budget} per workflow → shardCount ${Math.ceil(100_000 / budget)} for 100,000; ` +
+          `ingest ${n} signals in ${ingestMs} ms; stats query ${queryMs} ms`,
       );
-      assert.ok(perFresh < 1_500, `a fresh entry is ${perFresh} B`);
-      assert.ok(perWorn < 3_000, `a worn entry is ${perWorn} B`);
-      assert.ok(bytes < 1_000_000);
+      assert.ok(perWorn < 700, `a packed entry with ten attempts is ${perWorn} B`);
+      assert.ok(packed(freshEntries) < 400, `a packed fresh entry is ${packed(freshEntries)} B`);
+      assert.ok(bytes < 200_000, `the continue-as-new payload is ${bytes} B`);
     });
+  });
+
+  void test('packed rows round-trip every entry shape exactly (pure, no server)', () => {
+    const base = report(7, { rounds: 4 });
+    const entries: DlqEntry[] = [
+      {
+        id: base.entryId,
+        task: base.task,
+        taskKey: base.taskKey,
+        batchId: base.batchId!,
+        provider: base.provider,
+        failureClass: base.failureClass,
+        code: base.code,
+        message: base.message,
+        attempts: 4,
+        paidSubmits: 4,
+        firstFailedAt: '2024-06-01T03:17:00.000Z',
+        lastFailedAt: '2024-06-02T04:00:00.123Z',
+        history: base.history,
+        dlqRetries: 2,
+        status: 'parked',
+        seq: 12,
+        receivedAt: '2024-06-01T03:17:01.000Z',
+        lastGeneration: 2,
+      },
+      {
+        id: 'solve/img-1',
+        task: { type: 'image', body: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', options: { proxy: 'u:p@h:1', proxyType: 'HTTP' } },
+        taskKey: 'img-1',
+        provider: '2captcha',
+        failureClass: 'permanent',
+        code: 'ERROR_ZERO_CAPTCHA_FILESIZE',
+        message: '',
+        attempts: 1,
+        paidSubmits: 0,
+        firstFailedAt: 'not a time',
+        lastFailedAt: '2024-06-01T00:00:00Z',
+        history: [{ round: 1, failureClass: 'permanent', code: 'ERROR_ZERO_CAPTCHA_FILESIZE', message: 'x', at: 'later', note: 'extra' } as never],
+        dlqRetries: 0,
+        status: 'retrying',
+        seq: 13,
+        receivedAt: '2024-06-01T00:00:01.000Z',
+        future: { field: [1, 2] },
+      } as DlqEntry,
+      {
+        id: 'no-key',
+        task: { type: 'turnstile', sitekey: '0x4AAAAAAA', pageUrl: '' },
+        taskKey: 'k',
+        provider: 'captchaai',
+        failureClass: 'timeout',
+        code: 'POLL_DEADLINE',
+        message: 'not ready after 120 s',
+        attempts: 1,
+        paidSubmits: 1,
+        firstFailedAt: '2024-06-01T00:00:00.000Z',
+        lastFailedAt: '2024-06-01T00:00:00.000Z',
+        history: [],
+        dlqRetries: 0,
+        status: 'dead',
+        seq: 14,
+        receivedAt: '2024-06-01T00:00:00.000Z',
+      },
+    ];
+    const roundTripped = unpackEntries(JSON.parse(JSON.stringify(packEntries(entries))));
+    assert.deepEqual(roundTripped, JSON.parse(JSON.stringify(entries)));
   });
 });

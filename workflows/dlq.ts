@@ -29,6 +29,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DlqActivities, RetryChildLookup } from '../activities/dlq';
+import { packEntries, unpackEntries } from './dlq-pack';
 import { dlqShardWorkflowId } from './dlq-routing';
 import {
   DLQ_ENTRY_STATUSES,
@@ -84,18 +85,25 @@ export const DLQ_DEFAULTS = Object.freeze({
 const HISTORY_LIMIT = 10;
 const MESSAGE_LIMIT = 500;
 const TEXT_LIMIT = 500;
-const AUDIT_KEPT = { front: 500, shard: 100 };
+const AUDIT_KEPT = { front: 200, shard: 50 };
 const REQUEST_IDS_KEPT = 1_000;
 const RESULTS_KEPT = 50;
+/** ids of a kept result's sample */
+const RESULT_SAMPLE_KEPT = 5;
 const REMOVED_KEPT = 1_000;
 const ALERTS_KEPT = 50;
 const LIST_MAX = 500;
 const LIST_DEFAULT = 100;
 const SAMPLE_SIZE = 20;
 const FILTER_VALUES_MAX = 10_000;
-const SNAPSHOT_KEYS_MAX = 500;
+const SNAPSHOT_KEYS_MAX = 100;
 /** continue-as-new state above this (JSON characters) raises a `state-size` alert: add shards */
 const STATE_SIZE_ALERT = 1_000_000;
+/**
+ * Above this the run does not continue as new (the payload limit is 2 MB): it keeps running on a growing history and
+ * alerts, until entries leave or the history limit ends it. Never reached with a sound `shardCount`.
+ */
+const STATE_SIZE_MAX = 1_800_000;
 /** retry children looked up per sweep */
 const LOOKUP_BATCH = 100;
 
@@ -275,19 +283,38 @@ class DeadLetterQueue {
       retriesInFlight: Object.keys(this.state.inFlight).length,
       retriesQueued: this.state.queue.length,
     });
-    const loops = [this.dispatchLoop(), this.sweepLoop(), this.detailsLoop()];
-    if (this.role === 'shard') {
-      this.state.snapshot.dirty ||= this.state.run === 1;
-      loops.push(this.snapshotLoop());
+    if (this.role === 'shard') this.state.snapshot.dirty ||= this.state.run === 1;
+    let threshold = this.settings.maxMessagesPerRun;
+    let suggestedAfter = 0;
+    for (;;) {
+      this.stopping = false;
+      const loops = [this.dispatchLoop(), this.sweepLoop(), this.detailsLoop()];
+      if (this.role === 'shard') loops.push(this.snapshotLoop());
+      await condition(() => this.messages >= threshold || (workflowInfo().continueAsNewSuggested && this.messages >= suggestedAfter));
+      this.stopping = true;
+      await Promise.all(loops);
+      await condition(allHandlersFinished);
+      const carried = this.carriedState();
+      const size = JSON.stringify(carried).length;
+      this.checkStateSize(size);
+      const state = { ...carried, alerts: this.state.alerts, sizeAlertArmed: this.state.sizeAlertArmed };
+      if (size <= STATE_SIZE_MAX) {
+        log.info('DLQ continuing as new', { run: this.state.run, messages: this.messages, entries: this.agg.total, stateChars: size });
+        const { state: _state, ...settings } = this.input;
+        await continueAsNew<typeof deadLetterQueueWorkflow>({ ...settings, state });
+      }
+      log.error('DLQ state too large to continue as new: this run goes on; raise shardCount or discard entries', {
+        stateChars: size,
+        entries: this.agg.total,
+      });
+      threshold = this.messages + this.settings.maxMessagesPerRun;
+      suggestedAfter = this.messages + Math.ceil(this.settings.maxMessagesPerRun / 10);
     }
-    await condition(() => this.messages >= this.settings.maxMessagesPerRun || workflowInfo().continueAsNewSuggested);
-    this.stopping = true;
-    await Promise.all(loops);
-    await condition(allHandlersFinished);
-    this.checkStateSize();
-    log.info('DLQ continuing as new', { run: this.state.run, messages: this.messages, entries: this.agg.total });
-    const { state: _state, ...settings } = this.input;
-    await continueAsNew<typeof deadLetterQueueWorkflow>({ ...settings, state: this.state });
+  }
+
+  /** The state for the next run: entries in compact rows. */
+  private carriedState(): DlqRunState {
+    return { ...this.state, entries: {}, packed: packEntries(Object.values(this.state.entries)) };
   }
 
   /** Starts retry children from the queue: ≤ retryConcurrency in flight, ≤ retryRatePerSecond started. */
@@ -652,7 +679,7 @@ class DeadLetterQueue {
 
   private record(operation: Operation, order: Order, result: DlqOperationResult, via: DlqAuditRecord['via'], watermarkAt: string): void {
     const results = this.state.requests.results;
-    results.push(result);
+    results.push({ ...result, sample: result.sample.slice(0, RESULT_SAMPLE_KEPT) });
     if (results.length > RESULTS_KEPT) results.splice(0, results.length - RESULTS_KEPT);
     const audit = this.state.audit;
     audit.push({
@@ -762,12 +789,14 @@ class DeadLetterQueue {
     this.state.alerts.push(alert);
     if (this.state.alerts.length > ALERTS_KEPT) this.state.alerts.splice(0, this.state.alerts.length - ALERTS_KEPT);
     this.detailsDirty = true;
+    if (this.role === 'shard') this.state.snapshot.dirty = true;
   }
 
-  private checkStateSize(): void {
-    const size = JSON.stringify(this.state).length;
-    if (size <= STATE_SIZE_ALERT) return;
-    log.warn('DLQ continue-as-new state is large: raise shardCount', { bytes: size, entries: this.agg.total, shard: this.shard });
+  private checkStateSize(size: number): void {
+    if (size < STATE_SIZE_ALERT * 0.8) this.state.sizeAlertArmed = true;
+    if (size <= STATE_SIZE_ALERT || this.state.sizeAlertArmed === false) return;
+    this.state.sizeAlertArmed = false;
+    log.warn('DLQ continue-as-new state is large: raise shardCount', { chars: size, entries: this.agg.total, shard: this.shard });
     this.raise({ kind: 'state-size', threshold: STATE_SIZE_ALERT, value: size, raisedAt: nowIso() });
   }
 
@@ -922,12 +951,16 @@ function freshState(): DlqRunState {
   };
 }
 
-/** The carried state, with every field present (older runs may lack newer fields). */
+/** The carried state, with every field present (older runs may lack newer fields) and the entries unpacked. */
 function revive(s: DlqRunState): DlqRunState {
   const fresh = freshState();
+  const { packed, ...rest } = s;
+  const entries: Record<string, DlqEntry> = { ...s.entries };
+  if (packed) for (const e of unpackEntries(packed)) entries[e.id] = e;
   return {
     ...fresh,
-    ...s,
+    ...rest,
+    entries,
     counters: { ...fresh.counters, ...s.counters },
     requests: { ...fresh.requests, ...s.requests },
     snapshot: { ...fresh.snapshot, ...s.snapshot },
