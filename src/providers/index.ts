@@ -1,5 +1,6 @@
 // The provider factory: configuration in, a CaptchaProvider out. One client per wire family.
 import { createLegacyProvider, type LegacyProviderOptions } from './legacy-client';
+import { withProviderLimits, type ProviderLimits } from './rate-limit';
 import type { CaptchaProvider } from './types';
 
 export type ProviderName = LegacyProviderOptions['name'];
@@ -19,13 +20,16 @@ export interface ProviderConfig {
   /** default 32 */
   connections?: number;
   softId?: string | number;
+  /** client-side ban rules (./rate-limit); default 60 submits per 3 s, no poll spacing; `false`: none */
+  limits?: ProviderLimits | false;
 }
 
-export function createProvider(config: ProviderConfig): CaptchaProvider {
+export function createProvider({ limits, ...config }: ProviderConfig): CaptchaProvider {
+  const limited = (provider: CaptchaProvider) => (limits === false ? provider : withProviderLimits(provider, limits));
   switch (config.name) {
     case 'captchaai':
     case '2captcha':
-      return createLegacyProvider({ ...config, baseUrl: config.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[config.name] });
+      return limited(createLegacyProvider({ ...config, baseUrl: config.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[config.name] }));
     default: {
       const unknown: never = config.name;
       throw new Error(`unknown captcha provider ${String(unknown)}`);
@@ -35,5 +39,6 @@ export function createProvider(config: ProviderConfig): CaptchaProvider {
 
 export { createLegacyProvider, LegacyProvider, legacySubmitParams, type LegacyProviderOptions } from './legacy-client';
 export { classifyProviderCode, providerErrorFor } from './classify';
+export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';
 export type { CaptchaProvider, PollAnswer } from './types';
