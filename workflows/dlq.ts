@@ -3,15 +3,17 @@
 // ignored) or by validated update (returns what it did). It never completes on its own: it continues as new.
 //
 // Capacity. State is plain JSON (`DlqRunState`) carried by continue-as-new, so one run holds what fits in one payload
-// (2 MB hard limit; we stay ≤ ~1 MB). A realistic token-captcha entry is ~1 KB of JSON with three attempts of history
-// and ~2.5 KB once parked (ten); budget ~800 entries per workflow at ~1 MB — see test/dlq.test.ts, which measures it.
-// Beyond that the entries are spread over `shardCount` workflows of this same type by a stable hash of the entry id
-// (./dlq-routing): shard 0 is the front (`captcha-dlq`), shard i is `captcha-dlq/shard-<i>`, started on demand by
-// the report activity. 100,000 entries → 128 shards. Each shard keeps its own entries and pushes a compact snapshot
-// of its counts (monotonic `seq`, latest wins) to the front, debounced; the front's `stats` merges them (exact once
-// the snapshots land; `asOf` says when). Operator orders go to the front, which applies them to its own entries and
-// forwards them (same request id, same time watermark) to every shard, and sums what they did. `list` pages through
-// the front, then shard 1, 2, …: a page's `nextWorkflowId` says which workflow the `nextCursor` belongs to.
+// (2 MB hard limit; we aim at ≤ 1 MB). Entries travel as packed rows (./dlq-pack): ~240 B for a fresh token-captcha
+// entry, ~400 B with ten attempts of history (plain JSON: ~1.3 KB and ~2.8 KB) — measured by test/dlq.test.ts. Budget:
+// 2,000 entries per workflow. Beyond that the entries are spread over `shardCount` workflows of this same type by a
+// stable hash of the entry id (./dlq-routing): shard 0 is the front (`captcha-dlq`), shard i is
+// `captcha-dlq/shard-<i>`, started on demand by the report activity; 100,000 entries → shardCount 50. Each shard keeps
+// its own entries and pushes a compact snapshot of its counts (monotonic `seq`, latest wins) to the front, debounced;
+// the front's `stats` merges them (exact once the snapshots land; `asOf` says when). Operator orders go to the front,
+// which applies them to its own entries and forwards them (same request id, same time watermark) to every shard, and
+// sums what they did. `list` pages through the front, then shard 1, 2, …: a page's `nextWorkflowId` says which
+// workflow the `nextCursor` belongs to. A state over 1 MB raises a `state-size` alert; over 1.8 MB the run does not
+// continue as new (it would fail) but goes on and alerts.
 // With one shard (the default) none of that machinery runs.
 import {
   ApplicationFailure,
@@ -28,7 +30,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DlqActivities, RetryChildLookup } from '../activities/dlq';
+import type { DlqActivities, ForwardOrderOutput, RetryChildLookup } from '../activities/dlq';
 import { packEntries, unpackEntries } from './dlq-pack';
 import { dlqShardWorkflowId } from './dlq-routing';
 import {
@@ -96,7 +98,7 @@ const LIST_MAX = 500;
 const LIST_DEFAULT = 100;
 const SAMPLE_SIZE = 20;
 const FILTER_VALUES_MAX = 10_000;
-const SNAPSHOT_KEYS_MAX = 100;
+const SNAPSHOT_KEYS_MAX = 50;
 /** continue-as-new state above this (JSON characters) raises a `state-size` alert: add shards */
 const STATE_SIZE_ALERT = 1_000_000;
 /**
@@ -605,8 +607,15 @@ class DeadLetterQueue {
           from: this.selfId,
           settings: this.shardSettings(),
         };
-        const { results } = await this.acts.forward.forwardDlqOrder({ workflowIds: shards, order: forwarded });
+        let results: ForwardOrderOutput['results'];
+        try {
+          ({ results } = await this.acts.forward.forwardDlqOrder({ workflowIds: shards, order: forwarded }));
+        } catch (err) {
+          log.error('could not forward a DLQ order to the shards: applied to the front only', { requestId, error: String(err) });
+          results = shards.map((workflowId) => ({ workflowId, result: null, error: String(err) }));
+        }
         for (const r of results) {
+          if (r.error !== undefined) (result.unreached ??= []).push(r.workflowId);
           if (!r.result) continue;
           result.matched += r.result.matched;
           result.skipped += r.result.skipped;

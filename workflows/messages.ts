@@ -251,6 +251,8 @@ export interface DlqStats {
   byHour: Record<string, number>;
   byBatch: Record<string, number>;
   oldestFailedAt: string | null;
+  /** measured at the workflow's last activation (a query does not advance workflow time): for a live age on an idle
+   * DLQ compute it from `oldestFailedAt` */
   oldestEntryAgeMs: number | null;
   /** entries that a DLQ retry solved (and removed), ever */
   recovered: number;
@@ -322,6 +324,8 @@ export interface DlqOperationResult {
   duplicate?: boolean;
   /** DLQ workflows (front and shards) that applied the order */
   workflows?: number;
+  /** shards that did not confirm the order (forwarding failed or they rejected it); the counts leave them out */
+  unreached?: string[];
 }
 
 export interface DlqAuditRecord {
@@ -388,7 +392,7 @@ export interface DlqShardSnapshot {
   byStatus: Record<DlqEntryStatus, number>;
   byCode: Record<string, number>;
   byClass: Record<string, number>;
-  /** capped at 500 keys each (`truncated` says so) */
+  /** the 50 largest keys each (`truncated` says when there were more) */
   bySitekey: Record<string, number>;
   byHour: Record<string, number>;
   byBatch: Record<string, number>;
