@@ -71,7 +71,7 @@ export function pollActivityOptions(policy: SolvePolicy): ActivityOptions {
 
 /** A worker that died mid-poll is noticed after this long; it must exceed the longest quiet gap between heartbeats. */
 export function pollHeartbeatTimeoutMs(policy: SolvePolicy): number {
-  return Math.max(2_000, 3 * Math.max(policy.poll.intervalMs, policy.poll.firstDelayMs));
+  return Math.max(5_000, 3 * Math.max(policy.poll.intervalMs, policy.poll.firstDelayMs));
 }
 
 /** Reporting to the DLQ must not be lost: retried for a long time, with a cap. */
