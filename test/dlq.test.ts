@@ -36,7 +36,7 @@ import { bundleWorkflows, startTestEnv, type TestEnv } from './helpers/temporal'
 let env: TestEnv;
 before(async () => {
   // a low threshold so that the server's continue-as-new suggestion also fires in this suite
-  env = await startTestEnv({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 300 } });
+  env = await startTestEnv({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 } });
 });
 after(async () => {
   await env?.teardown();
@@ -662,13 +662,16 @@ void describe('dead-letter queue', () => {
     });
   });
 
-  void test('soft limit: the alert is raised once and every failure is still recorded', async () => {
+  void test('soft limit: the alert is raised once, across continue-as-new, and every failure is still recorded', async () => {
     await withStack('dlq-soft', async (s) => {
-      const dlq = await startDlq(s, { softLimit: 5 });
-      for (let i = 0; i < 9; i++) await dlq.signal(deadLetterSignal, report(i));
-      const st = await eventually('9 entries', () => stats(dlq), (x) => x.total === 9);
+      // no message threshold: the server's suggestion (150 history events in this file) makes it continue as new
+      const dlq = await startDlq(s, { softLimit: 5, maxMessagesPerRun: 9_000 });
+      for (let i = 0; i < 200; i++) await dlq.signal(deadLetterSignal, report(i));
+      const st = await eventually('200 entries', () => stats(dlq), (x) => x.total === 200);
       assert.equal(st.alerts.length, 1);
       assert.deepEqual({ kind: st.alerts[0]!.kind, threshold: st.alerts[0]!.threshold, value: st.alerts[0]!.value }, { kind: 'depth', threshold: 5, value: 6 });
+      assert.notEqual((await dlq.describe()).runId, dlq.firstExecutionRunId, 'the suggested continue-as-new did not happen');
+      assert.deepEqual((await listAll(s, dlq.workflowId)).entries.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
     });
   });
 
