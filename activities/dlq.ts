@@ -87,7 +87,8 @@ export function createDlqActivities({ client }: DlqActivityDeps) {
           try {
             const result = await c.workflow.getHandle(workflowId).executeUpdate(dlqForwardedOrderUpdate, {
               args: [order],
-              updateId: `${order.request.requestId}@${workflowId}`,
+              // a dry run and the real order may share a request id: the server must not dedupe one into the other
+              updateId: `${order.request.requestId}@${workflowId}${order.request.dryRun ? '#dry-run' : ''}`,
             });
             results.push({ workflowId, result });
           } catch (err) {
