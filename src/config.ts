@@ -1,14 +1,20 @@
 // The environment, parsed once by zod into one frozen Config. A bad value fails with the variable's name.
 import { z } from 'zod';
+import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
 import { resolveSolvePolicy } from '../workflows/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from '../workflows/types';
 
-export const PROVIDERS = ['captchaai', '2captcha'] as const;
+/** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
+export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
   captchaai: 'https://ocr.captchaai.com',
   '2captcha': 'https://2captcha.com',
+  '2captcha-v2': 'https://api.2captcha.com',
+  anticaptcha: 'https://api.anti-captcha.com',
+  capsolver: 'https://api.capsolver.com',
+  capmonster: 'https://api.capmonster.cloud',
 };
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -26,6 +32,8 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** payload encryption (src/codec.ts): `id:base64key,…`, the first encrypts, all decrypt */
+  TEMPORAL_CODEC_KEYS: z.string().min(1).optional(),
 
   CAPTCHA_PROVIDER: z.enum(PROVIDERS).default('captchaai'),
   CAPTCHA_API_KEY: z.string().min(1).optional(),
@@ -50,6 +58,12 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(100),
   WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: num(0.001).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+
+  /** the worker's Prometheus endpoint (src/metrics.ts): ours plus the SDK's; unset: no metrics, 0: any free port */
+  METRICS_PORT: int(0, 65_535).optional(),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** the SDK's own Prometheus exporter (Temporal Core); default METRICS_PORT + 1, on 127.0.0.1 unless set */
+  TEMPORAL_METRICS_PORT: int(1, 65_535).optional(),
 });
 
 export interface Config {
@@ -59,6 +73,8 @@ export interface Config {
     taskQueue: string;
     tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
     apiKey?: string;
+    /** AES-256-GCM payload codec keys, current first (src/codec.ts); absent: payloads are stored as plain JSON */
+    codecKeys?: CodecKeySpec[];
   };
   provider: {
     name: ProviderName;
@@ -79,6 +95,14 @@ export interface Config {
     maxConcurrentWorkflowTasks: number;
     taskQueueActivitiesPerSecond?: number;
   };
+  /** absent without METRICS_PORT */
+  metrics?: {
+    host: string;
+    /** ours (prom-client), which also relays the SDK's */
+    port: number;
+    /** the SDK's exporter: `host:port` to bind */
+    sdkBindAddress: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -96,9 +120,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
-  const tlsWanted = e.TEMPORAL_TLS || !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH) || !!e.TEMPORAL_API_KEY;
+  const tlsWanted =
+    e.TEMPORAL_TLS || !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME) || !!e.TEMPORAL_API_KEY;
   if (!!e.TEMPORAL_TLS_CERT_PATH !== !!e.TEMPORAL_TLS_KEY_PATH) {
     throw new ConfigError('invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
+  }
+  // an API key is a bearer token: it never travels in clear text
+  if (e.TEMPORAL_API_KEY && env.TEMPORAL_TLS !== undefined && !e.TEMPORAL_TLS) {
+    throw new ConfigError('invalid configuration: TEMPORAL_API_KEY requires TLS; remove TEMPORAL_TLS=false');
+  }
+  // Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233 takes mTLS or an API key, and names the namespace
+  const cloudNamespace = /^([a-z0-9-]+\.[a-z0-9]+)\.tmprl\.cloud(?::\d+)?$/i.exec(e.TEMPORAL_ADDRESS)?.[1];
+  if (cloudNamespace && !e.TEMPORAL_API_KEY && !e.TEMPORAL_TLS_CERT_PATH) {
+    throw new ConfigError(
+      `invalid configuration: ${e.TEMPORAL_ADDRESS} is a Temporal Cloud endpoint: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH (mTLS)`,
+    );
+  }
+  const namespace = env.TEMPORAL_NAMESPACE === undefined && cloudNamespace ? cloudNamespace : e.TEMPORAL_NAMESPACE;
+  let codecKeys: CodecKeySpec[] | undefined;
+  if (e.TEMPORAL_CODEC_KEYS !== undefined) {
+    try {
+      codecKeys = parseCodecKeys(e.TEMPORAL_CODEC_KEYS);
+    } catch (err) {
+      if (!(err instanceof CodecKeyError)) throw err;
+      throw new ConfigError(`invalid configuration:\n  TEMPORAL_CODEC_KEYS=(hidden): ${err.message}`);
+    }
   }
   const policyOverrides: SolvePolicyOverrides = {
     submit: compact({ maxAttempts: e.SOLVE_SUBMIT_MAX_ATTEMPTS, initialIntervalMs: e.SOLVE_SUBMIT_INITIAL_INTERVAL_MS }),
@@ -113,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const config: Config = {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      namespace,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       ...(tlsWanted && {
         tls: compact({
@@ -124,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         }),
       }),
       ...compact({ apiKey: e.TEMPORAL_API_KEY }),
+      ...(codecKeys && { codecKeys }),
     },
     provider: {
       name: e.CAPTCHA_PROVIDER,
@@ -145,6 +192,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       ...compact({ taskQueueActivitiesPerSecond: e.WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND }),
     },
+    ...(e.METRICS_PORT !== undefined && {
+      metrics: {
+        host: e.METRICS_HOST,
+        port: e.METRICS_PORT,
+        sdkBindAddress:
+          e.TEMPORAL_METRICS_PORT !== undefined
+            ? `${e.METRICS_HOST}:${e.TEMPORAL_METRICS_PORT}`
+            : // next to ours when ours is fixed; any free port (loopback: reached through ours) otherwise
+              `127.0.0.1:${e.METRICS_PORT === 0 ? 0 : e.METRICS_PORT + 1}`,
+      },
+    }),
   };
   return deepFreeze(config);
 }

@@ -5,7 +5,7 @@ import { createActivities } from '../activities';
 import { loadConfig, requireProviderKey, type Config } from './config';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
-import { connectClient, connectWorker, installRuntime } from './temporal';
+import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
 
 export interface CreateWorkerOptions {
   config: Config;
@@ -21,12 +21,14 @@ export interface CreateWorkerOptions {
 }
 
 export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options }: CreateWorkerOptions): Promise<Worker> {
+  const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: taskQueue ?? config.temporal.taskQueue,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ provider, client }),
+    ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     ...(config.worker.taskQueueActivitiesPerSecond !== undefined && {
