@@ -21,7 +21,7 @@ import {
   INLINE_BATCH_LIMIT,
   formatInterval,
 } from './client';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config, type ProviderName } from './config';
 import { TaskValidationError, parseTask } from './shared/tasks';
 import { readTaskFile } from './shared/task-files';
 import { connectClient } from './temporal';
@@ -38,6 +38,9 @@ import {
   type DlqStats,
 } from '../workflows/messages';
 import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaTask, type FailureClass } from '../workflows/types';
+
+/** CAPTCHA_PROVIDER's values (src/config.ts PROVIDERS), spelled out so that --help does not load the config module */
+const SIMULATED_PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly ProviderName[];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Exit codes
@@ -1094,7 +1097,7 @@ interface SimulatorCliOptions {
   scenarios?: string;
   latency: number;
   unsolvableRate: number;
-  provider?: '2captcha' | 'captchaai';
+  provider?: ProviderName;
   numericIds?: boolean;
   apiKey?: string;
   rateLimits: boolean;
@@ -1110,7 +1113,7 @@ function addSimulatorOptions(cmd: Command, defaults: { port: number; timeScale: 
     .option('--scenarios <file>', 'a JSON scenario script (see src/simulator/scenarios.ts)')
     .option('--latency <ms>', 'added to every answer', numberArg(0, 600_000), 0)
     .option('--unsolvable-rate <p>', 'share of tasks that end ERROR_CAPTCHA_UNSOLVABLE', numberArg(0, 1), 0)
-    .addOption(new Option('--provider <name>', 'wire flavour').choices(['2captcha', 'captchaai']))
+    .addOption(new Option('--provider <name>', 'wire flavour (a JSON provider sets the dialect of /createTask …)').choices(SIMULATED_PROVIDERS))
     .option('--numeric-ids', 'numeric task ids (like 2captcha)')
     .option('--api-key <key>', 'accept only this API key')
     .option('--no-rate-limits', 'no submit burst or poll budget limits');

@@ -180,7 +180,11 @@ export class CaptchaSolver {
   dlq() {
     const workflowId = this.config.dlqWorkflowId;
     const handle = this.client.workflow.getHandle(workflowId);
-    const order = (request: { requestId?: string }) => ({ args: [request] as never, ...(request.requestId && { updateId: request.requestId }) });
+    // the update id dedupes a repeated order; a dry run must not swallow the real order that follows it
+    const order = (request: { requestId?: string; dryRun?: boolean }) => ({
+      args: [request] as never,
+      ...(request.requestId && { updateId: request.dryRun ? `${request.requestId}:dry-run` : request.requestId }),
+    });
     return {
       workflowId,
       handle,

@@ -4,12 +4,17 @@ import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
 import { resolveSolvePolicy } from '../workflows/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from '../workflows/types';
 
-export const PROVIDERS = ['captchaai', '2captcha'] as const;
+/** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
+export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
   captchaai: 'https://ocr.captchaai.com',
   '2captcha': 'https://2captcha.com',
+  '2captcha-v2': 'https://api.2captcha.com',
+  anticaptcha: 'https://api.anti-captcha.com',
+  capsolver: 'https://api.capsolver.com',
+  capmonster: 'https://api.capmonster.cloud',
 };
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -53,6 +58,12 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(100),
   WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: num(0.001).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+
+  /** the worker's Prometheus endpoint (src/metrics.ts): ours plus the SDK's; unset: no metrics, 0: any free port */
+  METRICS_PORT: int(0, 65_535).optional(),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** the SDK's own Prometheus exporter (Temporal Core); default METRICS_PORT + 1, on 127.0.0.1 unless set */
+  TEMPORAL_METRICS_PORT: int(1, 65_535).optional(),
 });
 
 export interface Config {
@@ -83,6 +94,14 @@ export interface Config {
     maxConcurrentActivities: number;
     maxConcurrentWorkflowTasks: number;
     taskQueueActivitiesPerSecond?: number;
+  };
+  /** absent without METRICS_PORT */
+  metrics?: {
+    host: string;
+    /** ours (prom-client), which also relays the SDK's */
+    port: number;
+    /** the SDK's exporter: `host:port` to bind */
+    sdkBindAddress: string;
   };
 }
 
@@ -173,6 +192,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       ...compact({ taskQueueActivitiesPerSecond: e.WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND }),
     },
+    ...(e.METRICS_PORT !== undefined && {
+      metrics: {
+        host: e.METRICS_HOST,
+        port: e.METRICS_PORT,
+        sdkBindAddress:
+          e.TEMPORAL_METRICS_PORT !== undefined
+            ? `${e.METRICS_HOST}:${e.TEMPORAL_METRICS_PORT}`
+            : // next to ours when ours is fixed; any free port (loopback: reached through ours) otherwise
+              `127.0.0.1:${e.METRICS_PORT === 0 ? 0 : e.METRICS_PORT + 1}`,
+      },
+    }),
   };
   return deepFreeze(config);
 }

@@ -1,13 +1,19 @@
 // The provider factory: configuration in, a CaptchaProvider out. One client per wire family.
+import { JSON_DIALECTS, createJsonProvider, type JsonProviderName } from './json-client';
 import { createLegacyProvider, type LegacyProviderOptions } from './legacy-client';
+import { withCallObserver, type ProviderCallHook } from './observe';
 import { withProviderLimits, type ProviderLimits } from './rate-limit';
 import type { CaptchaProvider } from './types';
 
-export type ProviderName = LegacyProviderOptions['name'];
+export type ProviderName = LegacyProviderOptions['name'] | JsonProviderName;
 
 export const DEFAULT_PROVIDER_BASE_URLS: Readonly<Record<ProviderName, string>> = {
   captchaai: 'https://ocr.captchaai.com',
   '2captcha': 'https://2captcha.com',
+  '2captcha-v2': JSON_DIALECTS['2captcha-v2'].defaultBaseUrl,
+  anticaptcha: JSON_DIALECTS.anticaptcha.defaultBaseUrl,
+  capsolver: JSON_DIALECTS.capsolver.defaultBaseUrl,
+  capmonster: JSON_DIALECTS.capmonster.defaultBaseUrl,
 };
 
 export interface ProviderConfig {
@@ -22,14 +28,26 @@ export interface ProviderConfig {
   softId?: string | number;
   /** client-side ban rules (./rate-limit); default 60 submits per 3 s, no poll spacing; `false`: none */
   limits?: ProviderLimits | false;
+  /** told about every provider call (endpoint, outcome, duration): the worker's metrics (./observe) */
+  onCall?: ProviderCallHook;
 }
 
-export function createProvider({ limits, ...config }: ProviderConfig): CaptchaProvider {
-  const limited = (provider: CaptchaProvider) => (limits === false ? provider : withProviderLimits(provider, limits));
+export function createProvider({ limits, onCall, ...config }: ProviderConfig): CaptchaProvider {
+  // the observer sits inside the limiter: it sees the calls that reach the provider, not the waits before them
+  const limited = (client: CaptchaProvider) => {
+    const provider = onCall ? withCallObserver(client, onCall) : client;
+    return limits === false ? provider : withProviderLimits(provider, limits);
+  };
+  const baseUrl = config.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[config.name];
   switch (config.name) {
     case 'captchaai':
     case '2captcha':
-      return limited(createLegacyProvider({ ...config, baseUrl: config.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[config.name] }));
+      return limited(createLegacyProvider({ ...config, name: config.name, baseUrl }));
+    case '2captcha-v2':
+    case 'anticaptcha':
+    case 'capsolver':
+    case 'capmonster':
+      return limited(createJsonProvider({ ...config, name: config.name, baseUrl }));
     default: {
       const unknown: never = config.name;
       throw new Error(`unknown captcha provider ${String(unknown)}`);
@@ -38,6 +56,8 @@ export function createProvider({ limits, ...config }: ProviderConfig): CaptchaPr
 }
 
 export { createLegacyProvider, LegacyProvider, legacySubmitParams, type LegacyProviderOptions } from './legacy-client';
+export { createJsonProvider, JsonProvider, jsonTaskFor, JSON_DIALECTS, JSON_PROVIDERS, type JsonProviderName, type JsonProviderOptions } from './json-client';
+export { withCallObserver, wireEndpoint, type ProviderCall, type ProviderCallHook, type ProviderCallOutcome } from './observe';
 export { classifyProviderCode, providerErrorFor } from './classify';
 export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';

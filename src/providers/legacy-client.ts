@@ -1,10 +1,11 @@
 // Client of the legacy in.php / res.php protocol (CaptchaAI, 2captcha) on one pooled undici dispatcher.
 // Every failure is classified here, once, into the classes of ./errors; the API key never leaves in an error.
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaTask } from '../../workflows/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, providerErrorFor, type LegacyProviderName } from './classify';
-import { CaptchaPermanentError, ProviderTransientError, redact, type ProviderError } from './errors';
+import { CaptchaPermanentError, redact, type ProviderError, type ProviderTransientError } from './errors';
+import { createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
 export interface LegacyProviderOptions {
@@ -52,24 +53,6 @@ const plainAnswerSchema = z.string().transform((text, ctx): WireAnswer => {
 });
 
 const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Node and undici error codes of a failed exchange → our transient codes. */
-const TRANSPORT_CODES: Readonly<Record<string, string>> = {
-  UND_ERR_HEADERS_TIMEOUT: 'TIMEOUT',
-  UND_ERR_BODY_TIMEOUT: 'TIMEOUT',
-  UND_ERR_CONNECT_TIMEOUT: 'TIMEOUT',
-  ETIMEDOUT: 'TIMEOUT',
-  UND_ERR_SOCKET: 'ECONNRESET',
-  ECONNRESET: 'ECONNRESET',
-  EPIPE: 'ECONNRESET',
-  ECONNREFUSED: 'ECONNREFUSED',
-  ENOTFOUND: 'ENOTFOUND',
-  EAI_AGAIN: 'ENOTFOUND',
-  EHOSTUNREACH: 'EHOSTUNREACH',
-  ENETUNREACH: 'EHOSTUNREACH',
-  UND_ERR_CLOSED: 'CLIENT_CLOSED',
-  UND_ERR_DESTROYED: 'CLIENT_CLOSED',
-};
 
 /** Provider parameters of a task (without key, json, soft_id). */
 export function legacySubmitParams(task: CaptchaTask): Record<string, string> {
@@ -136,13 +119,7 @@ export class LegacyProvider implements CaptchaProvider {
     this.baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     this.softId = options.softId === undefined ? undefined : String(options.softId);
-    this.dispatcher = new Agent({
-      connections: options.connections ?? 32,
-      keepAliveTimeout: 4_000,
-      connectTimeout: this.requestTimeoutMs,
-      headersTimeout: this.requestTimeoutMs,
-      bodyTimeout: this.requestTimeoutMs,
-    });
+    this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
   }
 
   async submit(task: CaptchaTask, signal?: AbortSignal): Promise<string> {
@@ -285,13 +262,8 @@ export class LegacyProvider implements CaptchaProvider {
     return providerErrorFor(answerClass, code, redact(message, this.apiKey), providerTaskId);
   }
 
-  private transient(op: string, code: string, detail: string, providerTaskId?: string, cause?: Error): ProviderTransientError {
-    return new ProviderTransientError(
-      redact(`${this.name} ${op}: ${detail}`, this.apiKey),
-      code,
-      providerTaskId,
-      cause ? { cause } : undefined,
-    );
+  private transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {
+    return transientError(this.name, this.apiKey, op, code, detail, providerTaskId);
   }
 
   private badBody(op: string, detail: string, providerTaskId?: string): ProviderTransientError {
@@ -299,32 +271,8 @@ export class LegacyProvider implements CaptchaProvider {
   }
 
   private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string): ProviderTransientError {
-    const original = error instanceof Error ? error : new Error(String(error));
-    const rawCode = (original as Error & { code?: unknown }).code;
-    const originalCode = typeof rawCode === 'string' ? rawCode : undefined;
-    const code = signal?.aborted ? 'ABORTED' : ((originalCode && TRANSPORT_CODES[originalCode]) ?? 'NETWORK_ERROR');
-    const detail =
-      code === 'TIMEOUT'
-        ? `no answer within ${this.requestTimeoutMs} ms (${originalCode ?? original.name})`
-        : code === 'ABORTED'
-          ? 'aborted by the caller'
-          : `${original.message}${originalCode ? ` (${originalCode})` : ''}`;
-    return this.transient(op, code, detail, providerTaskId, this.sanitizedCause(original, originalCode));
+    return transportFailure(this.name, this.apiKey, this.requestTimeoutMs, op, error, signal, providerTaskId);
   }
-
-  /** A copy of a transport error with the key redacted everywhere and nothing attached (no socket, no nested cause). */
-  private sanitizedCause(original: Error, code: string | undefined): Error {
-    const safe = new Error(redact(original.message, this.apiKey));
-    safe.name = original.name;
-    safe.stack = redact(original.stack ?? `${original.name}: ${original.message}`, this.apiKey);
-    if (code) Object.defineProperty(safe, 'code', { value: code, enumerable: true });
-    return safe;
-  }
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ');
-  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
 }
 
 export function createLegacyProvider(options: LegacyProviderOptions): LegacyProvider {

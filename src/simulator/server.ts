@@ -4,15 +4,31 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Request as FetchRequest } from 'undici';
 import { ZodError } from 'zod';
-import { SimulatorEngine, type EngineOptions, type Handled, type TaskView, type Upload } from './engine';
+import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView, type Upload } from './engine';
+import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, type JsonReply } from './json-api';
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
 export type { TaskView } from './engine';
+export { JSON_DIALECTS, type JsonDialect } from './json-api';
 
-export interface SimulatorOptions extends EngineOptions {
+export interface SimulatorOptions extends Omit<EngineOptions, 'provider'> {
+  /**
+   * Whose quirks to imitate: a legacy provider (`2captcha` default, `captchaai`) for in.php / res.php, or a JSON
+   * provider name, which sets `dialect` (so a configured CAPTCHA_PROVIDER can be passed as is).
+   */
+  provider?: SimulatedProvider | JsonDialect;
+  /**
+   * Dialect of the JSON endpoints (/createTask, /getTaskResult, /getBalance, reports): `2captcha-v2` (default),
+   * `anticaptcha`, `capsolver` or `capmonster`. Both protocols are always served, on one engine.
+   */
+  dialect?: JsonDialect;
+  /** JSON dialects' least gap between two polls of a task (default: capmonster 2 000 ms, others 0) */
+  jsonMinPollIntervalMs?: number;
+  /** JSON dialects' polls per task before the result is lost (default: capmonster and capsolver 120) */
+  jsonMaxPollsPerTask?: number;
   /** default 0: an ephemeral port */
   port?: number;
   /** default 127.0.0.1 */
@@ -24,8 +40,13 @@ export interface SimulatorOptions extends EngineOptions {
 }
 
 export interface Simulator {
-  /** base URL without a trailing slash: endpoints are `${url}/in.php`, `${url}/res.php`, `${url}/admin/stats` */
+  /**
+   * base URL without a trailing slash: endpoints are `${url}/in.php`, `${url}/res.php`, `${url}/createTask`,
+   * `${url}/getTaskResult`, `${url}/getBalance`, `${url}/admin/stats`
+   */
   readonly url: string;
+  /** the dialect of the JSON endpoints */
+  readonly dialect: JsonDialect;
   readonly port: number;
   stats(): SimulatorStats;
   /** zeroes counters and peaks, forgets rate windows, lifts bans (tasks and scripts stay) */
@@ -51,7 +72,15 @@ class HttpError extends Error {
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const engine = new SimulatorEngine(options);
+  const jsonProvider = (JSON_DIALECTS as readonly string[]).includes(options.provider ?? '') ? (options.provider as JsonDialect) : undefined;
+  const dialect = options.dialect ?? jsonProvider ?? '2captcha-v2';
+  const { provider: _provider, ...engineOptions } = options;
+  const engine = new SimulatorEngine({ ...engineOptions, ...(options.provider && !jsonProvider && { provider: options.provider as SimulatedProvider }) });
+  const jsonApi = new JsonApi(engine, {
+    dialect,
+    ...(options.jsonMinPollIntervalMs !== undefined && { minPollIntervalMs: options.jsonMinPollIntervalMs }),
+    ...(options.jsonMaxPollsPerTask !== undefined && { maxPollsPerTask: options.jsonMaxPollsPerTask }),
+  });
   const latencyMs = options.latencyMs ?? 0;
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
   const timers = new Set<NodeJS.Timeout>();
@@ -75,6 +104,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     await wait(latencyMs + handled.delayMs);
     if (res.destroyed) return;
     render(handled, params, req, res);
+  }
+
+  async function serveJson(path: JsonPath, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    engine.counters.requestStarted();
+    res.once('close', () => engine.counters.requestEnded());
+    if (req.method !== 'POST') {
+      await readBody(req, maxBodyBytes);
+      return sendJson(res, 405, { errorId: 1, errorCode: 'ERROR_METHOD_NOT_ALLOWED', errorDescription: 'use POST with a JSON body' });
+    }
+    const text = (await readBody(req, maxBodyBytes)).toString('utf8');
+    let body: unknown;
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      body = {}; // like the real services: no fields, so the key check answers
+    }
+    const handled = await jsonApi.handle(path, body, wait);
+    await wait(latencyMs + handled.delayMs);
+    if (res.destroyed) return;
+    renderJson(handled.reply, req, res);
   }
 
   async function serveAdmin(path: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,9 +157,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const url = new URL(req.url ?? '/', 'http://simulator');
     const path = url.pathname;
     const endpoint: Endpoint | undefined = path === '/in.php' ? 'in.php' : path === '/res.php' ? 'res.php' : undefined;
+    const jsonPath = (JSON_PATHS as readonly string[]).includes(path.slice(1)) ? (path.slice(1) as JsonPath) : undefined;
     const work = endpoint
       ? serveProvider(endpoint, url, req, res)
-      : path.startsWith('/admin/')
+      : jsonPath
+        ? serveJson(jsonPath, req, res)
+        : path.startsWith('/admin/')
         ? serveAdmin(path, url, req, res)
         : Promise.resolve(sendText(res, 404, 'text/plain; charset=utf-8', 'Not Found'));
     work.catch((error: unknown) => {
@@ -136,6 +188,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    dialect,
     stats: () => engine.counters.snapshot(),
     resetStats: () => engine.reset(),
     setScenarios: (spec) => engine.setScenarios(spec),
@@ -228,6 +281,11 @@ function render(handled: Handled, params: ReadonlyMap<string, string>, req: Inco
   } else {
     sendText(res, 200, 'text/plain; charset=utf-8', reply.plain);
   }
+}
+
+function renderJson(reply: JsonReply, req: IncomingMessage, res: ServerResponse): void {
+  if (reply.kind === 'fault') return renderFault(reply.rule, req, res);
+  sendJson(res, reply.status, reply.body);
 }
 
 function renderFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse): void {

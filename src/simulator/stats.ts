@@ -9,6 +9,11 @@ export interface SimulatorStats {
   /** res.php requests by action: get, get-multi (ids=), reportgood, reportbad, getbalance, other */
   resActions: Record<string, number>;
   /**
+   * JSON-family requests by path (createTask, getTaskResult, getBalance, reportIncorrect, …). Each is also counted
+   * under its role in `requests` and `outcomes`: createTask as in.php, the others as res.php.
+   */
+  json: Record<string, number>;
+  /**
    * What each endpoint answered: `OK` (accepted submit), `READY` (token delivered), `BALANCE`, `MULTI`,
    * `OK_REPORT_RECORDED`, any provider code (`CAPCHA_NOT_READY`, `ERROR_…`, `MAX_USER_TURN`, `ERROR: 1005`) or an
    * injected fault (`FAULT_RESET`, `FAULT_HTTP_503`, `FAULT_HTML`, `FAULT_BAD_JSON`). Slow answers count once here
@@ -41,6 +46,7 @@ export class SimulatorCounters {
   private since = new Date();
   private requests: Record<Endpoint, number> = { 'in.php': 0, 'res.php': 0 };
   private resActions: Record<string, number> = {};
+  private json: Record<string, number> = {};
   private outcomes: Record<Endpoint, Record<string, number>> = { 'in.php': {}, 'res.php': {} };
   private faults: Record<string, number> = {};
   private paidSubmits = 0;
@@ -56,6 +62,10 @@ export class SimulatorCounters {
   request(endpoint: Endpoint, resAction?: string): void {
     this.requests[endpoint]++;
     if (endpoint === 'res.php') increment(this.resActions, resAction ?? 'other');
+  }
+
+  jsonRequest(path: string): void {
+    increment(this.json, path);
   }
 
   outcome(endpoint: Endpoint, label: string): void {
@@ -107,6 +117,7 @@ export class SimulatorCounters {
     this.since = new Date();
     this.requests = { 'in.php': 0, 'res.php': 0 };
     this.resActions = {};
+    this.json = {};
     this.outcomes = { 'in.php': {}, 'res.php': {} };
     this.faults = {};
     this.paidSubmits = 0;
@@ -123,6 +134,7 @@ export class SimulatorCounters {
       since: this.since.toISOString(),
       requests: this.requests,
       resActions: this.resActions,
+      json: this.json,
       outcomes: this.outcomes,
       faults: this.faults,
       paidSubmits: this.paidSubmits,

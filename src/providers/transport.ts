@@ -1,0 +1,87 @@
+// What both wire families share below the protocol: the pooled undici dispatcher, and turning a failed exchange into
+// a transient ProviderError whose message and cause never carry the key.
+import { Agent } from 'undici';
+import { ProviderTransientError, redact } from './errors';
+
+/** Node and undici error codes of a failed exchange → our transient codes. */
+export const TRANSPORT_CODES: Readonly<Record<string, string>> = {
+  UND_ERR_HEADERS_TIMEOUT: 'TIMEOUT',
+  UND_ERR_BODY_TIMEOUT: 'TIMEOUT',
+  UND_ERR_CONNECT_TIMEOUT: 'TIMEOUT',
+  ETIMEDOUT: 'TIMEOUT',
+  UND_ERR_SOCKET: 'ECONNRESET',
+  ECONNRESET: 'ECONNRESET',
+  EPIPE: 'ECONNRESET',
+  ECONNREFUSED: 'ECONNREFUSED',
+  ENOTFOUND: 'ENOTFOUND',
+  EAI_AGAIN: 'ENOTFOUND',
+  EHOSTUNREACH: 'EHOSTUNREACH',
+  ENETUNREACH: 'EHOSTUNREACH',
+  UND_ERR_CLOSED: 'CLIENT_CLOSED',
+  UND_ERR_DESTROYED: 'CLIENT_CLOSED',
+};
+
+/**
+ * One keep-alive pool per client. `timeoutMs` limits each phase of one exchange (connect, headers, body); the clock
+ * starts when the request leaves the pool, so waiting for a free connection under load is not a provider timeout.
+ */
+export function createDispatcher(connections: number, timeoutMs: number): Agent {
+  return new Agent({
+    connections,
+    keepAliveTimeout: 4_000,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+}
+
+/** A transient error of `provider` with the key redacted from the message (and from the cause, when given). */
+export function transientError(
+  provider: string,
+  apiKey: string,
+  op: string,
+  code: string,
+  detail: string,
+  providerTaskId?: string,
+  cause?: Error,
+): ProviderTransientError {
+  return new ProviderTransientError(redact(`${provider} ${op}: ${detail}`, apiKey), code, providerTaskId, cause ? { cause } : undefined);
+}
+
+/** A failed exchange (timeout, reset, refused, aborted by the caller) as a transient error. */
+export function transportFailure(
+  provider: string,
+  apiKey: string,
+  requestTimeoutMs: number,
+  op: string,
+  error: unknown,
+  signal?: AbortSignal,
+  providerTaskId?: string,
+): ProviderTransientError {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const rawCode = (original as Error & { code?: unknown }).code;
+  const originalCode = typeof rawCode === 'string' ? rawCode : undefined;
+  const code = signal?.aborted ? 'ABORTED' : ((originalCode && TRANSPORT_CODES[originalCode]) ?? 'NETWORK_ERROR');
+  const detail =
+    code === 'TIMEOUT'
+      ? `no answer within ${requestTimeoutMs} ms (${originalCode ?? original.name})`
+      : code === 'ABORTED'
+        ? 'aborted by the caller'
+        : `${original.message}${originalCode ? ` (${originalCode})` : ''}`;
+  return transientError(provider, apiKey, op, code, detail, providerTaskId, sanitizedCause(original, originalCode, apiKey));
+}
+
+/** A copy of a transport error with the key redacted everywhere and nothing attached (no socket, no nested cause). */
+export function sanitizedCause(original: Error, code: string | undefined, apiKey: string): Error {
+  const safe = new Error(redact(original.message, apiKey));
+  safe.name = original.name;
+  safe.stack = redact(original.stack ?? `${original.name}: ${original.message}`, apiKey);
+  if (code) Object.defineProperty(safe, 'code', { value: code, enumerable: true });
+  return safe;
+}
+
+/** The first 80 characters of a body, on one line, for error messages. */
+export function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}
