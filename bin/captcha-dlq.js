@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// `npx captcha-dlq` from a clone: runs the TypeScript CLI through tsx (no build step).
+// `npx captcha-dlq` from a clone: runs the TypeScript CLI through tsx (no build step). `tsx/cjs` compiles what the
+// CLI requires; tsx's full loader (ESM hooks too, as `node --import tsx`) covers the modules the CLI loads lazily
+// with import().
 'use strict';
 require('tsx/cjs');
-require('../src/cli.ts').main().then((code) => {
-  process.exitCode = code;
-});
+import('tsx')
+  .then(() => require('../src/cli.ts').main())
+  .then((code) => {
+    process.exitCode = code;
+  });

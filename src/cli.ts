@@ -10,37 +10,31 @@ import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  CaptchaSolveError,
-  CaptchaSolver,
-  DRAIN_SCHEDULE_ID,
-  INLINE_BATCH_LIMIT,
-  formatInterval,
-} from './client';
-import { ConfigError, loadConfig, type Config, type ProviderName } from './config';
-import { TaskValidationError, parseTask } from './shared/tasks';
-import { readTaskFile } from './shared/task-files';
-import { connectClient } from './temporal';
+// Only light modules load up front (--help and usage errors stay fast); the Temporal client, zod schemas and the
+// stack's modules load when a command needs them.
+import type { CaptchaSolveError, CaptchaSolver } from './client';
+import type { Config, ProviderName } from './config';
 import { version as VERSION } from '../package.json';
-import { DRAIN_DEFAULT_CLASSES } from '../workflows/drain';
-import {
-  DLQ_ENTRY_STATUSES,
-  type BatchProgress,
-  type BatchSummary,
-  type DlqEntry,
-  type DlqEntryStatus,
-  type DlqFilter,
-  type DlqOperationResult,
-  type DlqStats,
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval } from '../workflows/drain';
+import type {
+  BatchProgress,
+  BatchSummary,
+  DlqEntry,
+  DlqEntryStatus,
+  DlqFilter,
+  DlqOperationResult,
+  DlqStats,
 } from '../workflows/messages';
 import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaTask, type FailureClass } from '../workflows/types';
 
 /** CAPTCHA_PROVIDER's values (src/config.ts PROVIDERS), spelled out so that --help does not load the config module */
 const SIMULATED_PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly ProviderName[];
+
+const DLQ_ENTRY_STATUSES = ['dead', 'retrying', 'parked'] as const satisfies readonly DlqEntryStatus[];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Exit codes
@@ -93,14 +87,18 @@ class Session {
 
   constructor(readonly identity: string) {}
 
-  settings(): Readonly<Config> {
-    this.config ??= loadConfig();
+  async settings(): Promise<Readonly<Config>> {
+    if (!this.config) {
+      const { loadConfig } = await import('./config');
+      this.config = loadConfig();
+    }
     return this.config;
   }
 
   async solver(): Promise<CaptchaSolver> {
     if (this.solverInstance) return this.solverInstance;
-    const config = this.settings();
+    const config = await this.settings();
+    const [{ connectClient }, { CaptchaSolver }] = await Promise.all([import('./temporal'), import('./client')]);
     try {
       this.client = await connectClient(config, this.identity);
     } catch (err) {
@@ -117,6 +115,11 @@ class Session {
   async close(): Promise<void> {
     await this.client?.connection.close().catch(() => undefined);
   }
+}
+
+/** Errors are told apart by name: the modules that define them load lazily. */
+function isError(err: unknown, name: string): err is Error & { cause?: Error } {
+  return err instanceof Error && err.name === name;
 }
 
 let session: Session | undefined;
@@ -323,7 +326,7 @@ function addBatchCommands(program: Command): void {
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
-      new Option('--source <how>', `how tasks reach the workers: inline in the workflow input (≤ ${INLINE_BATCH_LIMIT} tasks) or by file path (workers must see the same path)`)
+      new Option('--source <how>', 'how tasks reach the workers: inline in the workflow input (auto: up to 1,000 tasks) or by file path (workers must see the same path)')
         .choices(['auto', 'inline', 'file'])
         .default('auto'),
     )
@@ -365,6 +368,23 @@ function addBatchCommands(program: Command): void {
     });
 
   batch
+    .command('resume')
+    .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed')
+    .argument('<batch-id>')
+    .option('--reason <why>', 'why it is safe to resume (logged by the batch)')
+    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const solver = await s.solver();
+      const { status } = await describeBatch(solver, id);
+      if (status !== 'RUNNING') {
+        out(`batch ${id} is ${status.toLowerCase()}: nothing to resume`);
+        return;
+      }
+      const p = await solver.batch(id).resume(o.reason ?? `resumed by ${s.identity}`);
+      out(`batch ${id} resumed: circuit ${p.circuit.open ? 'still open' : 'closed'}, ${p.solved + p.deadLettered + p.cancelled}/${p.total} done, ${p.inFlight} in flight`);
+    });
+
+  batch
     .command('results')
     .description('tokens solved lately (a batch keeps the freshest ones: tokens expire ~120 s after solving)')
     .argument('<batch-id>')
@@ -390,12 +410,12 @@ interface BatchStartOptions {
 
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
+  const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./shared/task-files'), import('./client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
     throw new CliError(`${parsed.tasks.length} tasks are too many to pass inline (≤ ${INLINE_BATCH_LIMIT}): use --source file`, EXIT.USAGE);
   }
-  s.settings();
   const solver = await s.solver();
   const started = await solver.startBatch({
     ...(o.batchId && { batchId: o.batchId }),
@@ -445,14 +465,14 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   const live = !!process.stderr.isTTY && process.env.TERM !== 'dumb';
   const bar = live ? progressBar(batchId) : undefined;
   let ticks = 0;
-  let last: BatchProgress | undefined;
+  let last: Counts | undefined;
   while (!settled) {
     try {
       last = await batch.progress();
       if (bar) renderBar(bar, last);
       else if (ticks % PLAIN_LINE_EVERY === 0) note(progressLine(last));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw err;
+      if (isError(err, 'WorkflowNotFoundError')) throw err;
       // no answer this time (a worker restarting, a run continuing as new): try again at the next tick
       if (!bar && ticks % PLAIN_LINE_EVERY === 0) note(`[${clock()}] ${batchId}: no progress answer yet (${message(err).split('\n')[0]})`);
     }
@@ -466,11 +486,12 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
     return EXIT.FAILED;
   }
   const summary = result.summary;
+  const final: Counts = { ...summary, inFlight: 0, window: last?.window ?? 0, circuit: { open: false, accountFailures: 0 } };
   if (bar) {
-    renderBar(bar, { ...(last ?? emptyProgress(batchId)), ...summary, status: summary.status, inFlight: 0, total: summary.total, elapsedMs: summary.elapsedMs });
+    renderBar(bar, final);
     bar.stop();
   } else {
-    note(progressLine({ ...(last ?? emptyProgress(batchId)), ...summary, inFlight: 0, total: summary.total }));
+    note(progressLine(final));
   }
   printSummary(summary, o.json);
   if (summary.status === 'cancelled') return EXIT.FAILED;
@@ -478,14 +499,20 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   return EXIT.OK;
 }
 
-function emptyProgress(batchId: string): BatchProgress {
-  return { batchId, status: 'running', total: 0, started: 0, solved: 0, deadLettered: 0, cancelled: 0, inFlight: 0, startedAt: '', elapsedMs: 0, run: 1, topErrors: [] };
+/** What the bar and the plain lines show: a progress answer, or a final summary. */
+type Counts = Pick<BatchProgress, 'batchId' | 'status' | 'total' | 'solved' | 'deadLettered' | 'cancelled' | 'inFlight' | 'elapsedMs'> &
+  Partial<Pick<BatchProgress, 'window' | 'circuit'>>;
+
+/** " · circuit OPEN (ERROR_ZERO_BALANCE): …" while account errors hold the batch */
+function circuitNote(p: Counts): string {
+  if (!p.circuit?.open) return '';
+  return ` · circuit OPEN (${p.circuit.code ?? 'account error'}): fix the account, then captcha-dlq batch resume ${p.batchId}`;
 }
 
 function progressBar(batchId: string): SingleBar {
   return new SingleBar({
     stream: process.stderr,
-    format: `${batchId} {stack} {percentage}% {value}/{total} | solved {solved} · dead-lettered {dead} · cancelled {cancelled} · in flight {inFlight} | {elapsed}{eta}`,
+    format: `${batchId} {stack} {percentage}% {value}/{total} | solved {solved} · dead-lettered {dead} · cancelled {cancelled} · in flight {inFlight} | {elapsed}{eta}{circuit}`,
     hideCursor: true,
     clearOnComplete: false,
     fps: 10,
@@ -502,9 +529,9 @@ function stackedBar(p: { solved: number; deadLettered: number; cancelled: number
   return '█'.repeat(solved) + '▒'.repeat(failed) + '░'.repeat(BAR_WIDTH - solved - failed);
 }
 
-function renderBar(bar: SingleBar, p: BatchProgress): void {
+function renderBar(bar: SingleBar, p: Counts): void {
   const done = p.solved + p.deadLettered + p.cancelled;
-  const total = p.total ?? Math.max(done + p.inFlight, 1);
+  const total = Math.max(p.total, 1);
   const rate = p.elapsedMs > 0 ? done / p.elapsedMs : 0;
   const eta = p.status === 'running' && rate > 0 && total > done ? ` · eta ${formatDuration((total - done) / rate)}` : '';
   const payload = {
@@ -515,6 +542,7 @@ function renderBar(bar: SingleBar, p: BatchProgress): void {
     inFlight: p.inFlight,
     elapsed: formatDuration(p.elapsedMs),
     eta,
+    circuit: circuitNote(p),
   };
   if (!bar.isActive) bar.start(total, done, payload);
   else {
@@ -523,13 +551,12 @@ function renderBar(bar: SingleBar, p: BatchProgress): void {
   }
 }
 
-function progressLine(p: BatchProgress): string {
+function progressLine(p: Counts): string {
   const done = p.solved + p.deadLettered + p.cancelled;
-  const total = p.total ?? '?';
-  const share = typeof total === 'number' && total > 0 ? ` (${Math.floor((100 * done) / total)}%)` : '';
+  const share = p.total > 0 ? ` (${Math.floor((100 * done) / p.total)}%)` : '';
   return (
-    `[${clock()}] ${p.batchId}: ${done}/${total} done${share} · solved ${p.solved} · dead-lettered ${p.deadLettered} · ` +
-    `cancelled ${p.cancelled} · in flight ${p.inFlight} · ${formatDuration(p.elapsedMs)} elapsed`
+    `[${clock()}] ${p.batchId}: ${done}/${p.total} done${share} · solved ${p.solved} · dead-lettered ${p.deadLettered} · ` +
+    `cancelled ${p.cancelled} · in flight ${p.inFlight} · ${formatDuration(p.elapsedMs)} elapsed${circuitNote(p)}`
   );
 }
 
@@ -559,7 +586,7 @@ async function describeBatch(solver: CaptchaSolver, batchId: string): Promise<{ 
     if (d.type !== 'captchaBatchWorkflow') throw new CliError(`${batchId} is a ${d.type}, not a batch`, EXIT.NOT_FOUND);
     return { status: d.status.name };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no batch ${batchId} (namespace ${solver.config.temporal.namespace})`, EXIT.NOT_FOUND);
+    if (isError(err, 'WorkflowNotFoundError')) throw new CliError(`no batch ${batchId} (namespace ${solver.config.temporal.namespace})`, EXIT.NOT_FOUND);
     throw err;
   }
 }
@@ -571,15 +598,16 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
     const p = await batch.progress();
     if (o.json) return printJson({ workflowStatus: status, progress: p }), EXIT.OK;
     const done = p.solved + p.deadLettered + p.cancelled;
-    out(`batch ${batchId} ${p.status}: ${done}/${p.total ?? '?'} done, ${formatDuration(p.elapsedMs)} elapsed (run ${p.run})`);
+    out(`batch ${batchId} ${p.status}: ${done}/${p.total} done, ${formatDuration(p.elapsedMs)} elapsed (run ${p.run})`);
     out(
       table(undefined, [
-        ['total', p.total ?? '… (reading)'],
+        ['total', p.total],
         ['started', p.started],
         ['solved', p.solved],
         ['dead-lettered', p.deadLettered],
         ['cancelled', p.cancelled],
-        ['in flight', p.inFlight],
+        ['in flight', `${p.inFlight} (window ${p.window})`],
+        ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`captcha-dlq batch resume ${batchId}\`` : 'closed'],
       ]),
     );
     if (p.topErrors.length) out(table(['top errors', 'count'], p.topErrors.map((e) => [e.code, e.count])));
@@ -696,6 +724,7 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
     ...(o.key !== undefined && { key: o.key }),
     ...(Object.keys(options).length && { options }),
   };
+  const { parseTask } = await import('./shared/tasks');
   const task = parseTask(raw); // TaskValidationError → exit 2
   const solver = await s.solver();
   const started = Date.now();
@@ -711,14 +740,15 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
     }
     return EXIT.OK;
   } catch (err) {
-    if (!(err instanceof CaptchaSolveError)) throw err;
-    const d = err.details;
+    if (!isError(err, 'CaptchaSolveError')) throw err;
+    const failure = err as CaptchaSolveError;
+    const d = failure.details;
     if (o.json) {
-      printJson({ error: { failureClass: err.failureClass, code: d?.code, message: err.message, attempts: d?.attempts, paidSubmits: d?.paidSubmits, dlqEntryId: d?.dlqEntryId } });
+      printJson({ error: { failureClass: failure.failureClass, code: d?.code, message: failure.message, attempts: d?.attempts, paidSubmits: d?.paidSubmits, dlqEntryId: d?.dlqEntryId } });
     } else {
       note(
-        `solve failed: ${err.failureClass} ${d?.code ?? ''} after ${d?.attempts ?? '?'} attempt${d?.attempts === 1 ? '' : 's'} ` +
-          `(${d?.paidSubmits ?? '?'} paid): ${err.message}`,
+        `solve failed: ${failure.failureClass} ${d?.code ?? ''} after ${d?.attempts ?? '?'} attempt${d?.attempts === 1 ? '' : 's'} ` +
+          `(${d?.paidSubmits ?? '?'} paid): ${failure.message}`,
       );
       if (d?.dlqEntryId) note(`dead-lettered as ${d.dlqEntryId}:  captcha-dlq dlq list --id ${d.dlqEntryId}`);
     }
@@ -831,13 +861,13 @@ async function dlqCall<T>(solver: CaptchaSolver, fn: () => Promise<T>): Promise<
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
+    if (isError(err, 'WorkflowNotFoundError')) {
       throw new CliError(
         `the DLQ (${solver.dlq().workflowId}, namespace ${solver.config.temporal.namespace}) is not running: no failure has been recorded yet`,
         EXIT.NOT_FOUND,
       );
     }
-    if (err instanceof WorkflowUpdateFailedError) throw new CliError(`the DLQ refused: ${err.cause?.message ?? err.message}`, EXIT.USAGE);
+    if (isError(err, 'WorkflowUpdateFailedError')) throw new CliError(`the DLQ refused: ${err.cause?.message ?? err.message}`, EXIT.USAGE);
     if (/^invalid (list|stats|audit) request|^cursor /.test(queryFailureMessage(err))) throw new CliError(queryFailureMessage(err), EXIT.USAGE);
     throw err;
   }
@@ -1017,7 +1047,7 @@ function addScheduleCommands(program: Command): void {
           by: s.identity,
         });
       } catch (err) {
-        if (err instanceof ScheduleAlreadyRunning) {
+        if (isError(err, 'ScheduleAlreadyRunning')) {
           throw new CliError(`schedule ${o.id} already exists: delete it first (captcha-dlq schedule delete --id ${o.id}) or pick another --id`, EXIT.FAILED);
         }
         throw err;
@@ -1080,7 +1110,7 @@ async function scheduleCall(id: string, fn: () => Promise<void>): Promise<void> 
   try {
     await fn();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new CliError(`no schedule ${id}`, EXIT.NOT_FOUND);
+    if (isError(err, 'ScheduleNotFoundError')) throw new CliError(`no schedule ${id}`, EXIT.NOT_FOUND);
     throw err;
   }
 }
@@ -1195,12 +1225,13 @@ function addStackCommands(program: Command): void {
 }
 
 async function runDev(s: Session, o: SimulatorCliOptions & { simPort: number; port: number; uiPort: number; db: string; inMemory?: boolean }): Promise<void> {
+  const { loadConfig } = await import('./config');
   const base = loadConfig(); // a bad environment fails before anything starts
   const { SEARCH_ATTRIBUTES, startDevServer } = await import('./temporal-server');
   const { startSimulator } = await import('./simulator/server');
   const { createProvider } = await import('./providers');
   const { createWorker } = await import('./worker');
-  const { connectWorker } = await import('./temporal');
+  const { connectClient, connectWorker } = await import('./temporal');
 
   note(`starting Temporal dev server on 127.0.0.1:${o.port}${o.inMemory ? ' (in memory)' : ` (${o.db})`} …`);
   let server: Awaited<ReturnType<typeof startDevServer>>;
@@ -1270,8 +1301,8 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) {
     return ['commander.helpDisplayed', 'commander.version'].includes(err.code) ? EXIT.OK : EXIT.USAGE;
   }
-  if (err instanceof ConfigError || err instanceof TaskValidationError) return EXIT.USAGE;
-  if (err instanceof WorkflowNotFoundError || err instanceof ScheduleNotFoundError) return EXIT.NOT_FOUND;
+  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError')) return EXIT.USAGE;
+  if (isError(err, 'WorkflowNotFoundError') || isError(err, 'ScheduleNotFoundError')) return EXIT.NOT_FOUND;
   if (isUnreachable(err)) return EXIT.UNREACHABLE;
   return EXIT.FAILED;
 }
@@ -1293,7 +1324,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const code = exitCodeOf(err);
     // commander has already printed its own errors and help
     if (!(err instanceof CommanderError)) {
-      const prefix = err instanceof CliError || err instanceof TaskValidationError || err instanceof ConfigError ? '' : 'error: ';
+      const prefix = err instanceof CliError || isError(err, 'TaskValidationError') || isError(err, 'ConfigError') ? '' : 'error: ';
       note(`${prefix}${message(err)}`);
       if (code === EXIT.FAILED && process.env.CAPTCHA_DLQ_DEBUG && err instanceof Error) note(err.stack ?? '');
     }

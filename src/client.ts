@@ -45,7 +45,7 @@ import {
   type DlqStatsRequest,
 } from '../workflows/messages';
 import { dlqShardWorkflowId } from '../workflows/dlq-routing';
-import { DRAIN_DEFAULT_CLASSES, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
 import type { CaptchaTask, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../workflows/types';
 import { describeTask } from '../workflows/batch';
@@ -317,8 +317,6 @@ export function asSolveError(err: unknown): unknown {
   return new CaptchaSolveError((err.cause.type ?? 'internal') as FailureClass, details, err.cause.message, { cause: err });
 }
 
-/** The drain schedule's id unless another is given. */
-export const DRAIN_SCHEDULE_ID = 'captcha-dlq-drain';
 
 export interface DrainScheduleOptions {
   /** the interval, in milliseconds (≥ 1 s) */
@@ -343,19 +341,6 @@ export interface DrainScheduleSummary {
   nextRunAt: Date | null;
 }
 
-/** 5400000 → "1h30m", 2000 → "2s". */
-export function formatInterval(ms: number): string {
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.join('') || `${ms}ms`;
-}
-
 /** The shard a list cursor belongs to: `"<shard>:<seq>"`; a bare `"<seq>"` or none is the front's. */
 function cursorShard(cursor: string | undefined): number {
   const m = /^(\d+):\d+$/.exec(cursor ?? '');
@@ -372,4 +357,5 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError;
 }
 
+export { DRAIN_SCHEDULE_ID, formatInterval };
 export type { CaptchaTask };
