@@ -10,23 +10,39 @@ const taskKey = z
   .max(200)
   .regex(/^[A-Za-z0-9._:@-]+$/, 'may contain only letters, digits and . _ : @ -');
 
-const options = z
-  .object({
-    invisible: z.boolean(),
-    enterprise: z.boolean(),
-    action: z.string().min(1).max(200),
-    minScore: z.union([z.literal(0.3), z.literal(0.7), z.literal(0.9)], { error: 'must be 0.3, 0.7 or 0.9' }),
-    data: z.string().max(10_000),
-    pageData: z.string().max(10_000),
-    userAgent: z.string().max(1_000),
-    proxy: z.string().regex(/^[^\s@]+(:[^\s@]*)?@[^\s:]+:\d{1,5}$|^[^\s:@]+:\d{1,5}$/, 'must be login:pass@host:port or host:port'),
-    proxyType: z.enum(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']),
-  })
-  .partial()
-  .strict();
+/** Every option, each with its rule; each captcha type accepts only the ones that mean something for it. */
+const option = {
+  invisible: z.boolean(),
+  enterprise: z.boolean(),
+  action: z.string().min(1).max(200),
+  minScore: z.union([z.literal(0.3), z.literal(0.7), z.literal(0.9)], { error: 'must be 0.3, 0.7 or 0.9' }),
+  data: z.string().max(10_000),
+  pageData: z.string().max(10_000),
+  userAgent: z.string().max(1_000),
+  proxy: z.string().regex(/^[^\s@]+(:[^\s@]*)?@[^\s:]+:\d{1,5}$|^[^\s:@]+:\d{1,5}$/, 'must be login:pass@host:port or host:port'),
+  proxyType: z.enum(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']),
+};
+type OptionName = keyof typeof option;
 
-const tokenTask = <T extends string>(type: T) =>
-  z.object({ type: z.literal(type), sitekey, pageUrl: httpUrl, key: taskKey.optional(), options: options.optional() }).strict();
+/** Options of one captcha type: the common ones (user agent, proxy) plus `names`; any other key is refused by name. */
+const optionsFor = (...names: OptionName[]) =>
+  z
+    .object(Object.fromEntries(['userAgent', 'proxy', 'proxyType', ...names].map((name) => [name, option[name as OptionName]])))
+    .partial()
+    .strict()
+    .refine((o) => o.proxyType === undefined || o.proxy !== undefined, { error: 'proxyType needs a proxy', path: ['proxyType'] });
+
+/** Per type: reCAPTCHA v2 (invisible, enterprise, data-s), v3 (action, min score, enterprise), hCaptcha (invisible, rqdata), Turnstile (action, cData, pagedata). */
+const OPTIONS = {
+  'recaptcha-v2': optionsFor('invisible', 'enterprise', 'data'),
+  'recaptcha-v3': optionsFor('action', 'minScore', 'enterprise'),
+  hcaptcha: optionsFor('invisible', 'data'),
+  turnstile: optionsFor('action', 'data', 'pageData'),
+  image: optionsFor(),
+};
+
+const tokenTask = <T extends Exclude<keyof typeof OPTIONS, 'image'>>(type: T) =>
+  z.object({ type: z.literal(type), sitekey, pageUrl: httpUrl, key: taskKey.optional(), options: OPTIONS[type].optional() }).strict();
 
 export const captchaTaskSchema = z.discriminatedUnion(
   'type',
@@ -40,7 +56,7 @@ export const captchaTaskSchema = z.discriminatedUnion(
         type: z.literal('image'),
         body: z.base64({ error: 'must be a base64 image' }).min(100, 'is too short to be an image'),
         key: taskKey.optional(),
-        options: options.optional(),
+        options: OPTIONS.image.optional(),
       })
       .strict(),
   ],
