@@ -1,0 +1,178 @@
+// Measurement 5: N final failures ingested by the DLQ through its deadLetter signal, sent exactly as the report
+// activity sends them (signal-with-start, routed to a shard by entry id). Measures the send rate, the time until the
+// front's stats are exact, the stats query latency (while ingesting and at rest), and the largest run history of every
+// DLQ workflow (front and shards, every continue-as-new run). Entries are spread so that a shard holds ~600 (each
+// run carries its entries through continue-as-new, and workflows/dlq.ts budgets ~800 per workflow).
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { routeDeadLetter } from '../activities/dlq';
+import { WORKFLOW_TYPES, deadLetterSignal, dlqStatsQuery, type DlqStats } from '../workflows/messages';
+import type { DeadLetterReport, FailureClass } from '../workflows/types';
+import { percentile, round, runLengths } from './histories';
+import { figure, type Figure, type MeasurementResult } from './report';
+import { benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+
+const ENTRIES_PER_SHARD = 600;
+const SEND_PARALLELISM = 64;
+const QUERIES_AT_REST = 200;
+
+/** A realistic mix of final failures: code, its class, and its share. */
+const FAILURES: [code: string, failureClass: FailureClass, share: number][] = [
+  ['ERROR_CAPTCHA_UNSOLVABLE', 'resubmit', 0.5],
+  ['POLL_DEADLINE', 'timeout', 0.2],
+  ['ERROR_NO_SLOT_AVAILABLE', 'transient', 0.15],
+  ['ERROR_PAGEURL', 'permanent', 0.1],
+  ['HTTP_503', 'transient', 0.05],
+];
+
+function failureOf(i: number): [string, FailureClass] {
+  let x = (i % 100) / 100;
+  for (const [code, failureClass, share] of FAILURES) {
+    if (x < share) return [code, failureClass];
+    x -= share;
+  }
+  return [FAILURES[0]![0], FAILURES[0]![1]];
+}
+
+/** What solve.ts reports after three unsolvable rounds, ~1 KB of JSON. */
+function report(prefix: string, i: number): DeadLetterReport {
+  const [code, failureClass] = failureOf(i);
+  const key = `task-${String(i).padStart(6, '0')}`;
+  const failedAt = new Date().toISOString();
+  return {
+    entryId: `${prefix}/${key}`,
+    task: { type: 'recaptcha-v2', sitekey: `6Le-SITEKEY-${i % 20}`, pageUrl: `https://shop.example.com/checkout?cart=${100_000 + i}`, key },
+    taskKey: key,
+    batchId: prefix,
+    provider: 'captchaai',
+    failureClass,
+    code,
+    message: `captchaai poll ${71_823_460 + i}: ${code}`,
+    attempts: 3,
+    paidSubmits: 3,
+    providerTaskIds: [0, 1, 2].map((r) => String(71_823_460 + i * 10 + r)),
+    history: [1, 2, 3].map((round) => ({ round, providerTaskId: String(71_823_460 + i * 10 + round - 1), failureClass, code, message: code, at: failedAt })),
+    failedAt,
+  };
+}
+
+export async function measureDlqScale(ctx: BenchContext): Promise<MeasurementResult> {
+  const figures: Figure[] = [];
+  const details: Record<string, unknown> = {};
+  for (const n of ctx.sizes.dlqEntries) {
+    const one = await ingest(ctx, n);
+    figures.push(...one.figures);
+    details[`dlq${n}`] = one.details;
+  }
+  return { figures, details: { dlqScale: details } };
+}
+
+async function ingest(ctx: BenchContext, n: number): Promise<MeasurementResult> {
+  const { stack } = ctx;
+  const shardCount = Math.max(1, Math.ceil(n / ENTRIES_PER_SHARD));
+  const sim = await startBenchSimulator(); // the worker needs a provider; the DLQ never calls it
+  const taskQueue = `bench-dlq-${n}`;
+  const front = `bench-dlq-${n}`;
+  try {
+    return await withWorker(stack, benchEnv(stack, taskQueue, sim, { DLQ_WORKFLOW_ID: front }), async () => {
+      const handle = stack.client.workflow.getHandle(front);
+      await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
+      const expected: Record<string, number> = {};
+      const busyLatencies: number[] = [];
+      let sending = true;
+      // stats queries while the reports arrive, one at a time
+      const querying = (async () => {
+        while (sending) {
+          const t = performance.now();
+          await handle.query(dlqStatsQuery, {});
+          busyLatencies.push(performance.now() - t);
+          await sleep(50);
+        }
+      })();
+
+      const started = performance.now();
+      let next = 0;
+      const lane = async () => {
+        while (next < n) {
+          const r = report(front, next++);
+          expected[r.code] = (expected[r.code] ?? 0) + 1;
+          const target = routeDeadLetter(front, shardCount, r.entryId);
+          await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
+            workflowId: target.workflowId,
+            taskQueue,
+            args: [target.args],
+            signal: deadLetterSignal,
+            signalArgs: [r],
+            workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          });
+          if (next % 10_000 === 0) ctx.log(`  ${next} of ${n} sent`);
+        }
+      };
+      await Promise.all(Array.from({ length: SEND_PARALLELISM }, lane));
+      const sentMs = performance.now() - started;
+      sending = false;
+      await querying;
+
+      // the front's stats are exact once every shard's snapshot has landed
+      let stats: DlqStats = await handle.query(dlqStatsQuery, {});
+      await withTimeout(
+        (async () => {
+          while (!(stats.total === n && stats.received === n)) {
+            await sleep(100);
+            stats = await handle.query(dlqStatsQuery, {});
+          }
+        })(),
+        Math.max(120_000, n * 5),
+        `DLQ stats reaching ${n}`,
+      );
+      const exactMs = performance.now() - started;
+
+      const restLatencies: number[] = [];
+      for (let i = 0; i < QUERIES_AT_REST; i++) {
+        const t = performance.now();
+        await handle.query(dlqStatsQuery, {});
+        restLatencies.push(performance.now() - t);
+      }
+      const exact = stats.total === n && sameCounts(stats.byCode, expected);
+      await sleep(1_000); // visibility catches up with the last continue-as-new
+      const runs = await runLengths(stack.client, `WorkflowType = '${WORKFLOW_TYPES.dlq}'`);
+      const ours = runs.filter((r) => r.workflowId === front || r.workflowId.startsWith(`${front}/`));
+      const largest = ours[0];
+      const p = (xs: number[], q: number) => round(percentile(xs, q), 1);
+      const label = `${n.toLocaleString('en-US')} entries`;
+      return {
+        figures: [
+          figure('5', `DLQ ingest, ${label}: send rate`, round(n / (sentMs / 1000), 0), 'signals/s', undefined, `${shardCount} DLQ workflows (front + shards), ${SEND_PARALLELISM} signals in flight`),
+          figure('5', `DLQ ingest, ${label}: until stats exact`, round(exactMs / 1000, 1), 's', undefined, `${round(n / (exactMs / 1000), 0)} entries/s end to end`),
+          figure('5', `DLQ ${label}: largest run history`, largest?.historyLength ?? null, 'events', { op: '<', value: 10_240 },
+            `${ours.length} runs across ${new Set(ours.map((r) => r.workflowId)).size} workflows; largest: ${largest?.workflowId}`),
+          figure('5', `DLQ ${label}: stats query p50 at rest`, p(restLatencies, 50), 'ms'),
+          figure('5', `DLQ ${label}: stats query p95 at rest`, p(restLatencies, 95), 'ms', { op: '<', value: 100 }),
+          figure('5', `DLQ ${label}: stats query p95 while ingesting`, p(busyLatencies, 95), 'ms', undefined, `p50 ${p(busyLatencies, 50)} ms over ${busyLatencies.length} queries`),
+          figure('5', `DLQ ${label}: stats exact (total and byCode)`, exact ? 1 : 0, undefined, { op: '=', value: 1 }, `total ${stats.total} of ${n}`),
+        ],
+        details: {
+          entries: n,
+          shardCount,
+          sentMs,
+          exactMs,
+          expectedByCode: expected,
+          stats: { total: stats.total, received: stats.received, byCode: stats.byCode, byClass: stats.byClass, alerts: stats.alerts },
+          queryMs: { atRest: summarize(restLatencies), whileIngesting: summarize(busyLatencies) },
+          runs: ours.length,
+          largestRuns: ours.slice(0, 5),
+        },
+      };
+    });
+  } finally {
+    await sim.close();
+  }
+}
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => (a[k] ?? 0) === (b[k] ?? 0));
+}
+
+function summarize(xs: number[]) {
+  return { n: xs.length, p50: round(percentile(xs, 50), 1), p95: round(percentile(xs, 95), 1), max: round(Math.max(...xs), 1) };
+}

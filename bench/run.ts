@@ -1,0 +1,134 @@
+// `npm run bench [-- --quick | --full] [--only 1,2,...]`: every measurement of issue 7 in one run, on one dev server,
+// with ratios measured side by side. Prints the summary table and writes bench/results/latest.{json,md}.
+// A missed target is reported, not thrown; a measurement that crashes makes the run exit 1.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measureBatchScale } from './batch-scale';
+import { measureDlqScale } from './dlq-scale';
+import { figure, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
+import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
+import { startBenchStack, type BenchContext, type Sizes } from './stack';
+import { measureDeadLetterCost } from './temporal-cost';
+import { measureThroughput } from './throughput';
+import { measureWorkerKill } from './worker-kill';
+
+const SIZES: Record<'quick' | 'full', Sizes> = {
+  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000 },
+  full: { throughputTasks: 1_000, throughputRounds: 3, concurrency: 100, seedTasks: 100, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
+};
+
+const METHODS = `## How each figure is measured
+
+See bench/README.md for the full description. In short:
+1. **Throughput**: a batch of instant solves (zero-latency simulator, no poll wait) vs. \`trivialBatchWorkflow\`, the
+   same window of children with two no-op activities each, on the same server and worker settings; rounds alternate,
+   best round of each.
+2. **Seed**: bench/seed-baseline.ts (the seed's loop ported) vs. our batch with every task in flight, each on its own
+   simulator with the same seed, 3 % unsolvable, and one clock: a real second is 50 ms (solves 0.75–3 s, poll 250 ms).
+3. **Provider calls / paid submits**: the simulators' counters of that same run; duplicates: a worker process SIGKILLed
+   once every task is polling, another started, paid submits − tasks.
+4. **Temporal cost**: events of every solve child's history; Cloud actions counted per docs.temporal.io/cloud/actions
+   (rules in bench/histories.ts), plus heartbeats that reached the server (its Prometheus counter).
+5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
+6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).`;
+
+function parseArgs(argv: string[]): { mode: 'quick' | 'full'; only?: Set<string> } {
+  let mode: 'quick' | 'full' = 'quick';
+  let only: Set<string> | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--full') mode = 'full';
+    else if (a === '--quick') mode = 'quick';
+    else if (a === '--only') only = new Set((argv[++i] ?? '').split(','));
+    else if (a.startsWith('--only=')) only = new Set(a.slice('--only='.length).split(','));
+    else throw new Error(`unknown argument ${a} (use --quick, --full, --only 1,2,…)`);
+  }
+  return { mode, ...(only && { only }) };
+}
+
+async function main(): Promise<number> {
+  const { mode, only } = parseArgs(process.argv.slice(2));
+  const wanted = (n: string) => !only || only.has(n);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const log = (line: string) => console.log(`[bench ${String(Math.round((performance.now() - t0) / 1000)).padStart(4)} s] ${line}`);
+  const sizes = SIZES[mode];
+  log(`${mode} mode: ${JSON.stringify(sizes)}`);
+  const stack = await startBenchStack(log);
+  const ctx: BenchContext = { stack, mode, sizes, log };
+  const report: BenchReport = {
+    mode,
+    startedAt: startedAt.toISOString(),
+    elapsedS: 0,
+    machine: machine(stack.temporalVersion),
+    sizes: { ...sizes },
+    figures: [],
+    crashed: [],
+    details: {},
+  };
+  const run = async (name: string, fn: () => Promise<MeasurementResult>): Promise<void> => {
+    log(`${name}…`);
+    try {
+      const result = await fn();
+      report.figures.push(...result.figures);
+      Object.assign(report.details, result.details);
+    } catch (err) {
+      log(`${name} CRASHED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      report.crashed.push({ measurement: name, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  try {
+    // the seed's sequential loop takes minutes of mostly sleeping: it runs in its own process meanwhile
+    let seed: Promise<SeedOutcome> | undefined;
+    if (wanted('2')) {
+      seed = startSeedBaseline(ctx);
+      seed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    }
+    let ours: Awaited<ReturnType<typeof runOursLikeSeed>>['ours'] | undefined;
+    if (wanted('2') || wanted('4')) {
+      await run('2+4 our batch on the seed clock, cost per solve', async () => {
+        const r = await runOursLikeSeed(ctx);
+        ours = r.ours;
+        return r.cost;
+      });
+    }
+    if (wanted('1')) await run('1 throughput vs the trivial shape', () => measureThroughput(ctx));
+    if (wanted('3')) await run('3 worker killed mid-poll', () => measureWorkerKill(ctx));
+    if (wanted('4')) await run('4 cost per dead-lettered task', () => measureDeadLetterCost(ctx));
+    if (wanted('5')) await run('5 DLQ scale', () => measureDlqScale(ctx));
+    if (wanted('6')) await run('6 batch scale', () => measureBatchScale(ctx));
+    if (seed) {
+      await run('2+3 seed comparison', async () => {
+        log('  waiting for the seed loop to finish');
+        const outcome = await seed!;
+        if (!ours) throw new Error('our side of the comparison did not run');
+        return seedComparison(ctx, ours, outcome);
+      });
+    }
+  } finally {
+    await stack.close();
+  }
+
+  report.elapsedS = (performance.now() - t0) / 1000;
+  report.figures.sort((a, b) => a.section.localeCompare(b.section));
+  report.figures.push(figure('-', 'bench wall time', Math.round(report.elapsedS), 's'));
+  console.log(`\n${summaryTable(report)}\n`);
+  const m = report.machine;
+  console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.temporal}, code ${m.commit}`);
+  console.log('Shared machine: absolute numbers are noisy; compare the ratios.');
+  // a partial run (--only) must not replace the committed results
+  const dir = only ? tmpdir() : join(__dirname, 'results');
+  const name = only ? 'captcha-bench-partial' : mode === 'quick' ? 'latest' : 'latest-full';
+  await writeReport(dir, name, report, METHODS);
+  console.log(`wrote ${join(dir, `${name}.json`)} and ${name}.md`);
+  return report.crashed.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

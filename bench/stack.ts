@@ -1,0 +1,193 @@
+// The benchmark's moving parts: one headless in-memory Temporal dev server (with its Prometheus endpoint, for the
+// heartbeat count), the two workflow bundles, a client, and helpers that run the product's worker in-process or in a
+// child process. Every measurement uses its own task queue, simulator and DLQ id, so they cannot disturb each other.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { loadConfig, type Config } from '../src/config';
+import { createProvider } from '../src/providers';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/server';
+import { SEARCH_ATTRIBUTES, resolveTemporalCli, startDevServer, type DevServer } from '../src/temporal-server';
+import { createWorker } from '../src/worker';
+
+/** How big each measurement is; quick and full mode differ only here (bench/run.ts). */
+export interface Sizes {
+  throughputTasks: number;
+  throughputRounds: number;
+  /** children in flight, for the pipeline and the trivial shape alike */
+  concurrency: number;
+  seedTasks: number;
+  killTasks: number;
+  deadLetterTasks: number;
+  dlqEntries: number[];
+  batchTasks: number;
+}
+
+export interface BenchContext {
+  stack: BenchStack;
+  mode: 'quick' | 'full';
+  sizes: Sizes;
+  log(line: string): void;
+}
+
+/** A 32-character key the simulator accepts; nothing real. */
+export const BENCH_API_KEY = 'BENCHKEY0123456789abcdef01234567';
+
+export interface BenchStack {
+  server: DevServer;
+  client: Client;
+  connection: NativeConnection;
+  /** the product's workflows (workflows/index.ts) and the trivial shape (bench/trivial-workflows.ts) */
+  bundle: WorkflowBundleWithSourceMap;
+  trivialBundle: WorkflowBundleWithSourceMap;
+  /** the product bundle on disk, for workers in child processes */
+  bundlePath: string;
+  tmpDir: string;
+  metricsUrl: string;
+  /** `temporal --version` */
+  temporalVersion: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchStack(log: (line: string) => void): Promise<BenchStack> {
+  if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const cli = await resolveTemporalCli({ allowInstall: true, allowDownload: false });
+  const tmpDir = await mkdtemp(join(tmpdir(), 'captcha-bench-'));
+  const metricsPort = await freePort();
+  log('starting the Temporal dev server and bundling the workflows');
+  const bundling = Promise.all([
+    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('./trivial-workflows'), logger: new DefaultLogger('WARN') }),
+  ]);
+  const server = await startDevServer({
+    headless: true,
+    searchAttributes: SEARCH_ATTRIBUTES,
+    extraArgs: ['--metrics-port', String(metricsPort)],
+  });
+  try {
+    const [bundle, trivialBundle] = await bundling;
+    const bundlePath = join(tmpDir, 'workflow-bundle.js');
+    await writeFile(bundlePath, bundle.code);
+    const connection = await NativeConnection.connect({ address: server.address });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
+    return {
+      server,
+      client,
+      connection,
+      bundle,
+      trivialBundle,
+      bundlePath,
+      tmpDir,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      temporalVersion: cli.path === null ? 'unknown' : cli.version,
+      async close() {
+        await client.connection.close();
+        await connection.close();
+        await server.stop();
+        await rm(tmpDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Simulator defaults for the bench: rate limits off (see bench/README.md), CaptchaAI quirks. */
+export function startBenchSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  return startSimulator({ provider: 'captchaai', rateLimits: { submitBurst: false, pollBudget: false }, ...options });
+}
+
+/** The product's environment for one measurement: its task queue, simulator and DLQ. */
+export function benchEnv(stack: BenchStack, taskQueue: string, sim: Simulator, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.server.address,
+    TEMPORAL_NAMESPACE: stack.server.namespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    CAPTCHA_API_KEY: BENCH_API_KEY,
+    CAPTCHA_BASE_URL: sim.url,
+    DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
+    ...extra,
+  };
+}
+
+/** Runs the product's worker in this process while `fn` runs. */
+export async function withWorker<T>(stack: BenchStack, env: Record<string, string>, fn: (config: Readonly<Config>) => Promise<T>): Promise<T> {
+  const config = loadConfig(env);
+  const provider = createProvider({ ...config.provider, apiKey: BENCH_API_KEY });
+  try {
+    const worker = await createWorker({ config, connection: stack.connection, client: stack.client, provider, workflowBundle: stack.bundle });
+    return await worker.runUntil(fn(config));
+  } finally {
+    await provider.close();
+  }
+}
+
+/** A worker in a child process (bench/worker-process.ts): killable, and its memory is its own. */
+export interface ChildWorker {
+  process: ChildProcess;
+  /** largest RSS sampled so far (bytes) */
+  peakRss: number;
+  exited: Promise<number | null>;
+  /** asks it to drain and exit; resolves with the exit code */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export async function spawnWorker(stack: BenchStack, env: Record<string, string>): Promise<ChildWorker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', require.resolve('./worker-process.ts')], {
+    env: { ...process.env, BENCH_WORKER_SPEC: JSON.stringify({ env, bundlePath: stack.bundlePath }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const worker: ChildWorker = {
+    process: child,
+    peakRss: 0,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.send('shutdown');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { type: string; rss?: number }) => {
+      if (m.type === 'rss' && m.rss) worker.peakRss = Math.max(worker.peakRss, m.rss);
+      if (m.type === 'ready') resolve();
+    });
+    void exited.then((code) => reject(new Error(`worker process exited (code ${code}) before it was ready`)));
+  });
+  return worker;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Rejects when `promise` takes longer than `ms`: a stuck measurement must fail, not hang the bench. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,95 @@
+// Measurement 1: solved captchas per second through the whole pipeline (batch → solve children → submit/poll
+// activities → provider client → simulator answering at once), against the same server running the trivial shape
+// (bench/trivial-workflows.ts: the same window of children, two no-op activities each). Rounds alternate the two, and
+// the best round of each is compared: on a shared machine the best round is the one least disturbed by others.
+import { Worker } from '@temporalio/worker';
+import { CaptchaSolver } from '../src/client';
+import { loadConfig } from '../src/config';
+import { round } from './histories';
+import { figure, type MeasurementResult } from './report';
+import { benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+import { trivialActivities } from './trivial-activities';
+import type { trivialBatchWorkflow } from './trivial-workflows';
+
+/** Zero latency, instant solves, and a poll policy that does not wait: only the machinery is left to measure. */
+const INSTANT = { scenarios: { sitekeys: { '*': { outcome: { type: 'solve' as const, afterMs: 0 } } } } };
+const NO_WAIT_POLICY = { submit: { initialIntervalMs: 10 }, poll: { firstDelayMs: 0, intervalMs: 10, deadlineMs: 30_000 } };
+
+export async function measureThroughput(ctx: BenchContext): Promise<MeasurementResult> {
+  const { sizes } = ctx;
+  const n = sizes.throughputTasks;
+  const sim = await startBenchSimulator(INSTANT);
+  const pipelineRounds: number[] = [];
+  const trivialRounds: number[] = [];
+  try {
+    for (let r = 1; r <= sizes.throughputRounds; r++) {
+      const trivialMs = await runTrivial(ctx, `bench-trivial-${r}`);
+      trivialRounds.push(n / (trivialMs / 1000));
+      const pipelineMs = await runPipeline(ctx, sim, `bench-throughput-${r}`);
+      pipelineRounds.push(n / (pipelineMs / 1000));
+      ctx.log(`  round ${r}: trivial ${round(trivialRounds.at(-1)!, 1)}/s, pipeline ${round(pipelineRounds.at(-1)!, 1)}/s`);
+    }
+  } finally {
+    await sim.close();
+  }
+  const pipeline = Math.max(...pipelineRounds);
+  const trivial = Math.max(...trivialRounds);
+  return {
+    figures: [
+      figure('1', `pipeline throughput (${n} tasks, ${sizes.concurrency} in flight)`, round(pipeline, 1), 'solves/s'),
+      figure('1', 'trivial-shape throughput (same server)', round(trivial, 1), 'children/s'),
+      figure('1', 'throughput ratio pipeline / trivial', round(pipeline / trivial, 2), undefined, { op: '>=', value: 0.8 },
+        `best of ${sizes.throughputRounds} alternating rounds each; every round: ${pipelineRounds.map((p, i) => round(p / trivialRounds[i]!, 2)).join(', ')}`),
+    ],
+    details: { throughput: { tasks: n, concurrency: sizes.concurrency, pipelinePerSecond: pipelineRounds, trivialPerSecond: trivialRounds } },
+  };
+}
+
+/** Wall time of one batch through the product, with a worker of its own. */
+async function runPipeline(ctx: BenchContext, sim: Awaited<ReturnType<typeof startBenchSimulator>>, batchId: string): Promise<number> {
+  const { stack, sizes } = ctx;
+  return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim), async (config) => {
+    const solver = new CaptchaSolver(stack.client, config);
+    const tasks = Array.from({ length: sizes.throughputTasks }, (_, i) => ({
+      type: 'recaptcha-v2',
+      sitekey: '6Le-SITEKEY',
+      pageUrl: `https://example.com/page/${i}`,
+      key: `t${i}`,
+    }));
+    const started = performance.now();
+    const { handle } = await solver.startBatch({ batchId, tasks, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
+    const summary = await withTimeout(handle.result(), 600_000, `pipeline batch ${batchId}`);
+    if (summary.solved !== tasks.length) throw new Error(`pipeline batch ${batchId}: ${summary.solved} of ${tasks.length} solved`);
+    return performance.now() - started;
+  });
+}
+
+/** Wall time of the trivial shape, on a worker with the product worker's concurrency settings. */
+async function runTrivial(ctx: BenchContext, workflowId: string): Promise<number> {
+  const { stack, sizes } = ctx;
+  const taskQueue = `q-${workflowId}`;
+  const defaults = loadConfig({}).worker;
+  const worker = await Worker.create({
+    connection: stack.connection,
+    namespace: stack.server.namespace,
+    taskQueue,
+    workflowBundle: stack.trivialBundle,
+    activities: trivialActivities,
+    maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
+  });
+  return worker.runUntil(async () => {
+    const started = performance.now();
+    const done = await withTimeout(
+      stack.client.workflow.execute<typeof trivialBatchWorkflow>('trivialBatchWorkflow', {
+        workflowId,
+        taskQueue,
+        args: [{ children: sizes.throughputTasks, concurrency: sizes.concurrency }],
+      }),
+      600_000,
+      `trivial batch ${workflowId}`,
+    );
+    if (done !== sizes.throughputTasks) throw new Error(`trivial batch ${workflowId}: ${done} of ${sizes.throughputTasks} children`);
+    return performance.now() - started;
+  });
+}
