@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { DeadLetterReport } from '../workflows/types';
 import { signalDeadLetter } from './dlq-report';
 import { readTaskFile, type KeyedTask, type TaskFile } from '../src/shared/task-files';
-import type { TaskSource } from '../workflows/messages';
+import type { DlqSettings, TaskSource } from '../workflows/messages';
 
 export interface ReadPageInput {
   source: Extract<TaskSource, { kind: 'file' }>;
@@ -18,11 +18,10 @@ export interface TaskPage {
 
 export interface ReportManyInput {
   dlqWorkflowId: string;
-  shardCount?: number;
   reports: Omit<DeadLetterReport, 'provider'>[];
 }
 
-export function createBatchActivities(client: Client | undefined, providerName: string) {
+export function createBatchActivities(client: Client | undefined, providerName: string, dlqSettings: DlqSettings) {
   // the last file read, kept parsed: a batch reads its file page after page
   let cached: Promise<TaskFile> | undefined;
   let cachedKey = '';
@@ -54,10 +53,10 @@ export function createBatchActivities(client: Client | undefined, providerName: 
     },
 
     /** Records many unsubmitted tasks at once (an open circuit); idempotent per entry id, so a retry is harmless. */
-    async reportDeadLetters({ dlqWorkflowId, shardCount, reports }: ReportManyInput): Promise<void> {
+    async reportDeadLetters({ dlqWorkflowId, reports }: ReportManyInput): Promise<void> {
       if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
       for (const report of reports) {
-        await signalDeadLetter(client, dlqWorkflowId, shardCount ?? 1, { ...report, provider: providerName });
+        await signalDeadLetter(client, dlqWorkflowId, dlqSettings, { ...report, provider: providerName });
         Context.current().heartbeat();
       }
     },

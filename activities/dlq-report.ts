@@ -3,12 +3,16 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
+import type { DlqSettings } from '../workflows/messages';
 import type { DeadLetterReport } from '../workflows/types';
 import { routeDeadLetter } from './dlq';
 
-/** `dlqWorkflowId` is the DLQ's front; with `shardCount` > 1 the entry goes to the shard its id hashes to. */
-export async function signalDeadLetter(client: Client, dlqWorkflowId: string, shardCount: number, report: DeadLetterReport): Promise<void> {
-  const target = routeDeadLetter(dlqWorkflowId, shardCount, report.entryId);
+/**
+ * `dlqWorkflowId` is the DLQ's front; with `settings.shardCount` > 1 the entry goes to the shard its id hashes to.
+ * `settings` (the worker's configuration) apply when this report is the one that starts the DLQ.
+ */
+export async function signalDeadLetter(client: Client, dlqWorkflowId: string, settings: DlqSettings, report: DeadLetterReport): Promise<void> {
+  const target = routeDeadLetter(dlqWorkflowId, settings, report.entryId);
   await client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
     workflowId: target.workflowId,
     taskQueue: Context.current().info.taskQueue,

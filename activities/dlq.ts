@@ -11,6 +11,7 @@ import {
   type DlqForwardedOrder,
   type DlqInput,
   type DlqOperationResult,
+  type DlqSettings,
   type DlqShardSnapshot,
 } from '../workflows/messages';
 import type { SolveFailureDetails } from '../workflows/types';
@@ -55,14 +56,12 @@ export interface RetryChildLookup {
   failure?: SolveFailureDetails;
 }
 
-/** Where a report for `entryId` goes, and how that workflow starts if it is not running. */
-export function routeDeadLetter(frontId: string, shardCount: number, entryId: string): { workflowId: string; args: DlqInput } {
+/** Where a report for `entryId` goes, and how that workflow starts (with `settings`) if it is not running. */
+export function routeDeadLetter(frontId: string, settings: DlqSettings, entryId: string): { workflowId: string; args: DlqInput } {
+  const shardCount = settings.shardCount ?? 1;
   const shard = dlqShardOf(shardCount, entryId);
-  if (shardCount <= 1) return { workflowId: frontId, args: {} };
-  return {
-    workflowId: dlqShardWorkflowId(frontId, shard),
-    args: shard === 0 ? { shardCount } : { role: 'shard', front: frontId, shard, shardCount },
-  };
+  if (shard === 0) return { workflowId: frontId, args: settings };
+  return { workflowId: dlqShardWorkflowId(frontId, shard), args: { ...settings, role: 'shard', front: frontId, shard } };
 }
 
 /** How many updates the forwarder keeps in flight. */

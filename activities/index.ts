@@ -8,12 +8,27 @@ import { signalDeadLetter } from './dlq-report';
 import { createDlqActivities } from './dlq';
 import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
-import type { CaptchaTask, DeadLetterReport, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
+import type { DlqSettings } from '../workflows/messages';
+import type { CaptchaTask, DeadLetterReport, FailureClass, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
+
+/** What the activities tell the worker about (its metrics). Called synchronously; a throwing hook is ignored. */
+export interface ActivityEvents {
+  /** a poll returned the token */
+  solved?(event: { provider: string }): void;
+  /** a submit or poll attempt failed (each attempt once; retries of the same task count again) */
+  failed?(event: { provider: string; stage: 'submit' | 'poll'; failureClass: FailureClass; code: string }): void;
+  /** a final failure was recorded in the DLQ */
+  deadLettered?(event: { provider: string; failureClass: FailureClass; code: string }): void;
+}
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
   /** for activities that message other workflows (DLQ reports); optional in tests of the solve path alone */
   client?: Client;
+  /** metrics hooks (src/metrics.ts) */
+  events?: ActivityEvents;
+  /** how a DLQ started by a report is configured, and how many shards the entries are spread over */
+  dlqSettings?: DlqSettings;
 }
 
 export interface SubmitInput {
@@ -47,16 +62,25 @@ export interface ReportInput {
   dlqWorkflowId: string;
   /** the provider's name is the worker's to add: the workflow does not know which one is configured */
   report: Omit<DeadLetterReport, 'provider'>;
-  /** DLQ workflows the entries are spread over (`dlqWorkflowId` is the front); default 1. See workflows/dlq-routing.ts */
-  shardCount?: number;
 }
 
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createActivities({ provider, client }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, events = {} }: ActivityDeps) {
+  const emit = <K extends keyof ActivityEvents>(kind: K, event: Parameters<NonNullable<ActivityEvents[K]>>[0]): void => {
+    try {
+      (events[kind] as ((e: typeof event) => void) | undefined)?.(event);
+    } catch {
+      // metrics never fail an activity
+    }
+  };
+  const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
+    const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
+    emit('failed', { provider: provider.name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
+  };
   return {
-    ...createBatchActivities(client, provider.name),
+    ...createBatchActivities(client, provider.name, dlqSettings),
     ...createDlqActivities({ client }),
     ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
@@ -67,7 +91,9 @@ export function createActivities({ provider, client }: ActivityDeps) {
         const providerTaskId = await provider.submit(task, cancellationSignal);
         return { providerTaskId, submittedAt: new Date().toISOString(), attempt };
       } catch (err) {
-        throw toFailure(err, attempt);
+        const failure = toFailure(err, attempt);
+        failed('submit', failure);
+        throw failure;
       }
     },
 
@@ -93,11 +119,17 @@ export function createActivities({ provider, client }: ActivityDeps) {
           answer = await provider.poll(providerTaskId, ctx.cancellationSignal);
         } catch (err) {
           heartbeat();
-          throw toFailure(err, ctx.info.attempt, providerTaskId);
+          const failure = toFailure(err, ctx.info.attempt, providerTaskId);
+          failed('poll', failure);
+          throw failure;
         }
         heartbeat();
-        if (answer.ready) return { token: answer.token, polls, solvedAt: new Date().toISOString() };
+        if (answer.ready) {
+          emit('solved', { provider: provider.name });
+          return { token: answer.token, polls, solvedAt: new Date().toISOString() };
+        }
         if (Date.now() + policy.intervalMs > deadline) {
+          emit('failed', { provider: provider.name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
           throw ApplicationFailure.create({
             type: 'timeout',
             message: `captcha ${providerTaskId} not ready after ${Math.round((Date.now() - submitted) / 1000)} s (${polls} polls)`,
@@ -109,10 +141,11 @@ export function createActivities({ provider, client }: ActivityDeps) {
     },
 
     /** Records a final failure in the DLQ, starting the DLQ if it is not running. Idempotent by `report.entryId`. */
-    async reportDeadLetter({ dlqWorkflowId, report: partial, shardCount }: ReportInput): Promise<void> {
+    async reportDeadLetter({ dlqWorkflowId, report: partial }: ReportInput): Promise<void> {
       const report: DeadLetterReport = { ...partial, provider: provider.name };
       if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-      await signalDeadLetter(client, dlqWorkflowId, shardCount ?? 1, report);
+      await signalDeadLetter(client, dlqWorkflowId, dlqSettings, report);
+      emit('deadLettered', { provider: provider.name, failureClass: report.failureClass, code: report.code });
       log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });
     },
   };

@@ -52,6 +52,12 @@ const envSchema = z.object({
   SOLVE_MAX_RESUBMITS: int(0, 10).optional(),
 
   DLQ_WORKFLOW_ID: z.string().min(1).default('captcha-dlq'),
+  /** one DLQ workflow holds ~2,000 entries within 1 MB of state; 100,000 entries want 50 shards */
+  DLQ_SHARD_COUNT: int(1, 1_000).default(1),
+  DLQ_SOFT_LIMIT: int(1).default(2_000),
+  DLQ_RETRY_CAP: int(0, 100).default(3),
+  DLQ_RETRY_CONCURRENCY: int(1, 500).default(10),
+  DLQ_RETRY_RATE_PER_SECOND: num(0.001).default(5),
   BATCH_CONCURRENCY: int(1, 500).default(50),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
@@ -88,6 +94,14 @@ export interface Config {
   };
   solvePolicy: SolvePolicy;
   dlqWorkflowId: string;
+  /** how the DLQ starts when the first failure creates it (`DlqSettings` in workflows/messages.ts) */
+  dlq: {
+    shardCount: number;
+    softLimit: number;
+    retryCap: number;
+    retryConcurrency: number;
+    retryRatePerSecond: number;
+  };
   batchConcurrency: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   worker: {
@@ -185,6 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     },
     solvePolicy,
     dlqWorkflowId: e.DLQ_WORKFLOW_ID,
+    dlq: {
+      shardCount: e.DLQ_SHARD_COUNT,
+      softLimit: e.DLQ_SOFT_LIMIT,
+      retryCap: e.DLQ_RETRY_CAP,
+      retryConcurrency: e.DLQ_RETRY_CONCURRENCY,
+      retryRatePerSecond: e.DLQ_RETRY_RATE_PER_SECOND,
+    },
     batchConcurrency: e.BATCH_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
     worker: {

@@ -27,7 +27,12 @@ export async function createWorker({ config, connection, client, provider, taskQ
     namespace: config.temporal.namespace,
     taskQueue: taskQueue ?? config.temporal.taskQueue,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ provider, client }),
+    activities: createActivities({
+      provider,
+      client,
+      // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
+      dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy },
+    }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,

@@ -602,7 +602,7 @@ void describe('dead-letter queue', () => {
       const codes = ['ERROR_CAPTCHA_UNSOLVABLE', 'POLL_DEADLINE', 'ERROR_NO_SLOT_AVAILABLE'] as const;
       const classes: Record<string, FailureClass> = { ERROR_CAPTCHA_UNSOLVABLE: 'resubmit', POLL_DEADLINE: 'timeout', ERROR_NO_SLOT_AVAILABLE: 'transient' };
       const send = async (r: DeadLetterReport) => {
-        const target = routeDeadLetter(front, 4, r.entryId);
+        const target = routeDeadLetter(front, { shardCount: 4 }, r.entryId);
         await s.client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
           workflowId: target.workflowId,
           taskQueue: s.taskQueue,
