@@ -1,7 +1,7 @@
 // The worker: runs the workflows and the activities. It alone holds the provider's API key.
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityEvents } from '../activities';
 import { loadConfig, requireProviderKey, type Config } from './config';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
@@ -18,9 +18,11 @@ export interface CreateWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** extra worker options (identity, tuning) */
   options?: Partial<WorkerOptions>;
+  /** what the activities report (the worker's metrics, src/metrics.ts) */
+  activityEvents?: ActivityEvents;
 }
 
-export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options }: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents }: CreateWorkerOptions): Promise<Worker> {
   const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
@@ -30,6 +32,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
     activities: createActivities({
       provider,
       client,
+      ...(activityEvents && { events: activityEvents }),
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy },
     }),
