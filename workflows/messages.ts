@@ -2,7 +2,7 @@
 // objects, so a name can never drift between sender and receiver. Workflow-safe: only @temporalio/workflow and types.
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from './types';
+import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from './types';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Typed search attributes: the Web UI's list filters on them ("all failed solves of batch X"). Registered by the local
@@ -170,22 +170,15 @@ export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequ
 export type DlqEntryStatus = 'dead' | 'retrying' | 'parked';
 export const DLQ_ENTRY_STATUSES: readonly DlqEntryStatus[] = ['dead', 'retrying', 'parked'];
 
-export interface DlqEntry {
+export interface DlqEntry extends FailureSummary {
   id: string;
   task: CaptchaTask;
   taskKey: string;
   batchId?: string;
   provider: string;
-  failureClass: FailureClass;
-  code: string;
-  message: string;
-  /** all submit attempts, across the original solve and every DLQ retry */
-  attempts: number;
-  paidSubmits: number;
+  /** attempts and paidSubmits add up the original solve and every DLQ retry */
   firstFailedAt: string;
   lastFailedAt: string;
-  /** the most recent attempts only (bounded) */
-  history: DeadLetterReport['history'];
   dlqRetries: number;
   status: DlqEntryStatus;
   /** arrival order in the workflow that holds the entry: the `list` cursor and the watermark of bulk orders */

@@ -107,16 +107,23 @@ export interface SolveResult {
   solvedAt: string;
 }
 
-/** Details of a solve workflow's final `ApplicationFailure` (its type is the failure class). */
-export interface SolveFailureDetails {
-  taskKey: string;
+/** What every final failure says about itself: in a solve's failure details, a DLQ report and a DLQ entry. */
+export interface FailureSummary {
   failureClass: FailureClass;
   code: string;
+  /** redacted */
   message: string;
+  /** submit attempts, paid or not */
   attempts: number;
   paidSubmits: number;
-  providerTaskIds: string[];
+  /** the most recent attempts (bounded) */
   history: AttemptRecord[];
+}
+
+/** Details of a solve workflow's final `ApplicationFailure` (its type is the failure class). */
+export interface SolveFailureDetails extends FailureSummary {
+  taskKey: string;
+  providerTaskIds: string[];
   /** the DLQ entry id when the failure was dead-lettered */
   dlqEntryId?: string;
 }
@@ -131,19 +138,13 @@ export interface ProviderFailureDetails {
 }
 
 /** A final failure on its way into the DLQ. */
-export interface DeadLetterReport {
+export interface DeadLetterReport extends FailureSummary {
   /** idempotency key: the solve workflow id of the original task */
   entryId: string;
   task: CaptchaTask;
   taskKey: string;
   batchId?: string;
   provider: string;
-  failureClass: FailureClass;
-  code: string;
-  message: string;
-  attempts: number;
-  paidSubmits: number;
   providerTaskIds: string[];
-  history: AttemptRecord[];
   failedAt: string;
 }
