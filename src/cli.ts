@@ -17,7 +17,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 // Only light modules load up front (--help and usage errors stay fast); the Temporal client, zod schemas and the
 // stack's modules load when a command needs them.
 import type { CaptchaSolveError, CaptchaSolver } from './client';
-import type { Config, ProviderName } from './config';
+import type { Config } from './config';
 import { version as VERSION } from '../package.json';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval } from '../workflows/drain';
 import type {
@@ -30,9 +30,6 @@ import type {
   DlqStats,
 } from '../workflows/messages';
 import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaTask, type FailureClass } from '../workflows/types';
-
-/** CAPTCHA_PROVIDER's values (src/config.ts PROVIDERS), spelled out so that --help does not load the config module */
-const SIMULATED_PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly ProviderName[];
 
 const DLQ_ENTRY_STATUSES = ['dead', 'retrying', 'parked'] as const satisfies readonly DlqEntryStatus[];
 
@@ -142,7 +139,12 @@ function printJson(value: unknown): void {
 }
 
 function table(head: string[] | undefined, rows: (string | number)[][]): string {
-  const t = new Table({ ...(head && { head }), style: { head: [], border: [] } });
+  const t = new Table({
+    ...(head && { head }),
+    style: { head: [], border: [] },
+    // no rule between rows: compact, still aligned
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   t.push(...rows.map((r) => r.map((c) => String(c))));
   return t.toString();
 }
@@ -512,7 +514,7 @@ function circuitNote(p: Counts): string {
 function progressBar(batchId: string): SingleBar {
   return new SingleBar({
     stream: process.stderr,
-    format: `${batchId} {stack} {percentage}% {value}/{total} | solved {solved} · dead-lettered {dead} · cancelled {cancelled} · in flight {inFlight} | {elapsed}{eta}{circuit}`,
+    format: `${batchId} {stack} {percentage}% {value}/{total} | solved {solved} · dead-lettered {dead} · cancelled {cancelled} · in flight {inFlight} | {elapsedText}{etaText}{circuitText}`,
     hideCursor: true,
     clearOnComplete: false,
     fps: 10,
@@ -540,9 +542,10 @@ function renderBar(bar: SingleBar, p: Counts): void {
     dead: p.deadLettered,
     cancelled: p.cancelled,
     inFlight: p.inFlight,
-    elapsed: formatDuration(p.elapsedMs),
-    eta,
-    circuit: circuitNote(p),
+    // not {eta} / {duration}: those are cli-progress's own tokens
+    elapsedText: formatDuration(p.elapsedMs),
+    etaText: eta,
+    circuitText: circuitNote(p),
   };
   if (!bar.isActive) bar.start(total, done, payload);
   else {
@@ -1118,38 +1121,27 @@ async function scheduleCall(id: string, fn: () => Promise<void>): Promise<void> 
 // ---------------------------------------------------------------------------------------------------------------------
 // worker, simulator, dev
 
-interface SimulatorCliOptions {
-  port: number;
-  host: string;
+/** The simulator knobs `dev` offers; `captcha-dlq simulator` takes every flag of src/simulator/main.ts. */
+interface DevSimulatorOptions {
+  simPort: number;
   timeScale: number;
   seed: number;
   chaos?: number;
   scenarios?: string;
   latency: number;
   unsolvableRate: number;
-  provider?: ProviderName;
-  numericIds?: boolean;
-  apiKey?: string;
   rateLimits: boolean;
 }
 
-function addSimulatorOptions(cmd: Command, defaults: { port: number; timeScale: number }): Command {
-  return cmd
-    .option('--sim-port <n>', 'simulator port (0: any free one)', intArg(0, 65535), defaults.port)
-    .option('--host <host>', 'simulator host', '127.0.0.1')
-    .option('--time-scale <x>', 'multiply every simulated solve time by this', numberArg(0, 1000), defaults.timeScale)
-    .option('--seed <n>', 'random seed', intArg(0, 2 ** 31), 1)
-    .option('--chaos <p>', 'probability of an injected transport fault per request', numberArg(0, 1))
-    .option('--scenarios <file>', 'a JSON scenario script (see src/simulator/scenarios.ts)')
-    .option('--latency <ms>', 'added to every answer', numberArg(0, 600_000), 0)
-    .option('--unsolvable-rate <p>', 'share of tasks that end ERROR_CAPTCHA_UNSOLVABLE', numberArg(0, 1), 0)
-    .addOption(new Option('--provider <name>', 'wire flavour (a JSON provider sets the dialect of /createTask …)').choices(SIMULATED_PROVIDERS))
-    .option('--numeric-ids', 'numeric task ids (like 2captcha)')
-    .option('--api-key <key>', 'accept only this API key')
-    .option('--no-rate-limits', 'no submit burst or poll budget limits');
+interface DevOptions extends DevSimulatorOptions {
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  port: number;
+  uiPort: number;
+  db: string;
+  inMemory?: boolean;
 }
 
-async function simulatorOptions(o: SimulatorCliOptions & { simPort: number }) {
+async function devSimulatorOptions(o: DevSimulatorOptions, provider: string, dialects: readonly string[]) {
   let scenarios: Record<string, unknown> | undefined;
   if (o.scenarios) {
     try {
@@ -1160,30 +1152,18 @@ async function simulatorOptions(o: SimulatorCliOptions & { simPort: number }) {
   }
   return {
     port: o.simPort,
-    host: o.host,
+    host: '127.0.0.1',
     timeScale: o.timeScale,
     seed: o.seed,
     latencyMs: o.latency,
     unsolvableRate: o.unsolvableRate,
-    ...(o.provider && { provider: o.provider }),
-    ...(o.numericIds && { numericIds: true }),
-    ...(o.apiKey && { apiKey: o.apiKey }),
+    // the simulator speaks the configured provider's wire format (and JSON dialect)
+    provider,
+    ...(dialects.includes(provider) && { dialect: provider }),
     ...(!o.rateLimits && { rateLimits: { submitBurst: false, pollBudget: false } }),
-    // the file's own chaos setting wins over --chaos
-    scenarios: { ...(o.chaos !== undefined && { chaos: o.chaos }), ...scenarios },
+    // --chaos wins over the file's chaos setting (as in src/simulator/main.ts)
+    scenarios: { ...scenarios, ...(o.chaos !== undefined && { chaos: o.chaos }) },
   };
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((res) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      res(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 function addStackCommands(program: Command): void {
@@ -1195,43 +1175,55 @@ function addStackCommands(program: Command): void {
       await main();
     });
 
-  addSimulatorOptions(program.command('simulator').description('run the provider simulator (in.php / res.php / admin endpoints) until Ctrl-C'), {
-    port: 8085,
-    timeScale: 1,
-  }).action(async (o: SimulatorCliOptions & { simPort: number }) => {
-    const options = await simulatorOptions(o);
-    const { startSimulator } = await import('./simulator/server');
-    const simulator = await startSimulator(options as Parameters<typeof startSimulator>[0]);
-    out(`simulator listening on ${simulator.url}`);
-    await waitForSignal();
-    await simulator.close();
-  });
+  // every flag of src/simulator/main.ts, passed through as they are: one parser, no drift (`simulator --help` is its usage)
+  program
+    .command('simulator')
+    .description('run the provider simulator (in.php / res.php, the JSON createTask family, /admin/) until Ctrl-C; flags: `captcha-dlq simulator --help`')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[flags...]', 'the flags of src/simulator/main.ts (--port, --time-scale, --seed, --chaos, --scenarios, --provider, …)')
+    .action(async (flags: string[]) => {
+      process.argv = [process.argv[0]!, require.resolve('./simulator/main'), ...flags];
+      await import('./simulator/main'); // parses process.argv, serves until SIGINT / SIGTERM, exits 2 on bad flags
+    });
 
-  addSimulatorOptions(
-    program
-      .command('dev')
-      .description(
-        'the whole local stack until Ctrl-C: a Temporal dev server persisted under .data/ with the Web UI and our search attributes, ' +
-          'the provider simulator, and a worker pointed at it',
-      )
-      .option('--port <n>', 'Temporal gRPC port', intArg(1, 65535), 7233)
-      .option('--ui-port <n>', 'Web UI port', intArg(1, 65535), 8233)
-      .option('--db <file>', 'the dev server\'s SQLite file', '.data/temporal.db')
-      .option('--in-memory', 'no database file: everything is gone at exit'),
-    { port: 0, timeScale: 0.2 },
-  ).action(async (o: SimulatorCliOptions & { simPort: number; port: number; uiPort: number; db: string; inMemory?: boolean }, cmd: Command) => {
-    await runDev(sessionOf(cmd), o);
-  });
+  program
+    .command('dev')
+    .description(
+      'the whole local stack until Ctrl-C: a Temporal dev server persisted under .data/ with the Web UI and our search attributes, ' +
+        'the provider simulator (speaking CAPTCHA_PROVIDER\'s protocol), and a worker pointed at both',
+    )
+    .option('--port <n>', 'Temporal gRPC port', intArg(1, 65535), 7233)
+    .option('--ui-port <n>', 'Web UI port', intArg(1, 65535), 8233)
+    .option('--db <file>', "the dev server's SQLite file", '.data/temporal.db')
+    .option('--in-memory', 'no database file: everything is gone at exit')
+    .option('--sim-port <n>', 'simulator port (0: any free one)', intArg(0, 65535), 0)
+    .option('--time-scale <x>', 'multiply every simulated solve time by this', numberArg(0, 1000), 0.2)
+    .option('--seed <n>', 'simulator random seed', intArg(0, 2 ** 31), 1)
+    .option('--chaos <p>', 'probability of an injected transport fault per request', numberArg(0, 1))
+    .option('--scenarios <file>', 'a JSON scenario script for the simulator (see src/simulator/scenarios.ts)')
+    .option('--latency <ms>', 'added to every simulator answer', numberArg(0, 600_000), 0)
+    .option('--unsolvable-rate <p>', 'share of tasks that end ERROR_CAPTCHA_UNSOLVABLE', numberArg(0, 1), 0)
+    .option('--no-rate-limits', 'no simulated submit burst or poll budget limits')
+    .addOption(new Option('--log-level <level>', "the worker's log level").choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'))
+    .action(async (o: DevOptions, cmd: Command) => {
+      await runDev(sessionOf(cmd), o);
+    });
 }
 
-async function runDev(s: Session, o: SimulatorCliOptions & { simPort: number; port: number; uiPort: number; db: string; inMemory?: boolean }): Promise<void> {
+const DEV_API_KEY = 'devsimulator00000000000000000000';
+
+async function runDev(s: Session, o: DevOptions): Promise<void> {
   const { loadConfig } = await import('./config');
   const base = loadConfig(); // a bad environment fails before anything starts
   const { SEARCH_ATTRIBUTES, startDevServer } = await import('./temporal-server');
-  const { startSimulator } = await import('./simulator/server');
+  const { JSON_DIALECTS, startSimulator } = await import('./simulator/server');
   const { createProvider } = await import('./providers');
   const { createWorker } = await import('./worker');
   const { connectClient, connectWorker } = await import('./temporal');
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger(o.logLevel) });
 
   note(`starting Temporal dev server on 127.0.0.1:${o.port}${o.inMemory ? ' (in memory)' : ` (${o.db})`} …`);
   let server: Awaited<ReturnType<typeof startDevServer>>;
@@ -1248,15 +1240,15 @@ async function runDev(s: Session, o: SimulatorCliOptions & { simPort: number; po
   }
   const stops: (() => Promise<unknown>)[] = [() => server.stop()];
   try {
-    const simulator = await startSimulator((await simulatorOptions({ ...o, provider: o.provider ?? base.provider.name })) as Parameters<typeof startSimulator>[0]);
+    const simulator = await startSimulator((await devSimulatorOptions(o, base.provider.name, JSON_DIALECTS)) as Parameters<typeof startSimulator>[0]);
     stops.unshift(() => simulator.close());
-    const apiKey = base.provider.apiKey ?? 'dev-simulator-key';
+    // the simulator accepts any well-formed key (providers' keys are 32 characters)
+    const apiKey = base.provider.apiKey ?? DEV_API_KEY;
     const config = loadConfig({
       ...process.env,
       TEMPORAL_ADDRESS: server.address,
       CAPTCHA_BASE_URL: simulator.url,
       CAPTCHA_API_KEY: apiKey,
-      CAPTCHA_PROVIDER: o.provider ?? base.provider.name,
     });
     const provider = createProvider({ ...config.provider, apiKey });
     stops.unshift(() => provider.close());
