@@ -322,6 +322,11 @@ export class JsonApi {
     return uuid;
   }
 
+  /** The engine's id of a task id as this dialect shows it (a number, or a CapSolver UUID); undefined when unknown. */
+  engineIdOf(wireId: string): string | undefined {
+    return this.dialect === 'capsolver' ? this.uuidToId.get(wireId) : wireId;
+  }
+
   private engineId(raw: unknown): string {
     const text = typeof raw === 'number' || typeof raw === 'string' ? String(raw) : '';
     if (this.dialect === 'capsolver') return this.uuidToId.get(text) ?? (text === '' ? '' : `unknown-${text}`);

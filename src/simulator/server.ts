@@ -53,6 +53,7 @@ export interface Simulator {
   resetStats(): void;
   /** merges a script into the running one (`replace: true` drops the old one first); throws on a malformed script */
   setScenarios(spec: ScenarioSpec): void;
+  /** a task by its id, as in.php or the JSON dialect showed it (CapSolver: the UUID) */
   task(id: string): TaskView | undefined;
   close(): Promise<void>;
 }
@@ -192,7 +193,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats: () => engine.counters.snapshot(),
     resetStats: () => engine.reset(),
     setScenarios: (spec) => engine.setScenarios(spec),
-    task: (id) => engine.task(id),
+    task: (id) => engine.task(id) ?? engine.task(jsonApi.engineIdOf(id) ?? id),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);

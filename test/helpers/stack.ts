@@ -3,8 +3,8 @@
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { CaptchaSolver } from '../../src/client';
-import { loadConfig, type Config } from '../../src/config';
-import { createProvider } from '../../src/providers';
+import { loadConfig, type Config, type ProviderName } from '../../src/config';
+import { createProvider, type ProviderConfig } from '../../src/providers';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { createWorker } from '../../src/worker';
 import { bundleWorkflows, uniqueTaskQueue, type TestEnv } from './temporal';
@@ -39,10 +39,16 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** extra worker options */
   worker?: Parameters<typeof createWorker>[0]['options'];
+  /** CAPTCHA_PROVIDER of the stack (default captchaai); a JSON provider also sets the simulator's dialect */
+  provider?: ProviderName;
+  /** extra createProvider options (a call hook, limits) */
+  providerOptions?: Pick<ProviderConfig, 'onCall' | 'limits'>;
+  /** extra createWorker options (activity events) */
+  workerExtras?: Pick<Parameters<typeof createWorker>[0], 'activityEvents'>;
 }
 
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
-  const sim = await startSimulator({ timeScale: 0.001, ...options.simulator });
+  const sim = await startSimulator({ timeScale: 0.001, ...(options.provider && { provider: options.provider }), ...options.simulator });
   const taskQueue = uniqueTaskQueue(options.name);
   const config = loadConfig({
     CAPTCHA_API_KEY: SENTINEL_KEY,
@@ -50,9 +56,10 @@ export async function startStack(testEnv: TestEnv, options: StackOptions): Promi
     TEMPORAL_TASK_QUEUE: taskQueue,
     DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
     ...FAST_ENV,
+    ...(options.provider && { CAPTCHA_PROVIDER: options.provider }),
     ...options.env,
   });
-  const provider = createProvider({ ...config.provider, apiKey: SENTINEL_KEY });
+  const provider = createProvider({ ...config.provider, apiKey: SENTINEL_KEY, ...options.providerOptions });
   const workflowBundle = await bundleWorkflows();
   const client = testEnv.client;
   const solver = new CaptchaSolver(client, config);
@@ -71,6 +78,7 @@ export async function startStack(testEnv: TestEnv, options: StackOptions): Promi
         provider,
         workflowBundle,
         ...(options.worker && { options: options.worker }),
+        ...options.workerExtras,
       });
       return worker.runUntil(fn());
     },
