@@ -50,7 +50,18 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
   return NativeConnection.connect(connectionOptions(config));
 }
 
-/** The worker runtime's log level (once per process, before any worker or connection). */
-export function installRuntime(level: Config['logLevel']): void {
-  Runtime.install({ logger: new DefaultLogger(level) });
+export interface RuntimeMetricsOptions {
+  /** `host:port` of the SDK's Prometheus exporter (worker and connection metrics, `temporal_` prefix, at /metrics) */
+  prometheusBindAddress: string;
+}
+
+/**
+ * The worker runtime's log level and, optionally, the SDK's Prometheus exporter (once per process, before any worker or
+ * connection). src/metrics.ts relays that exporter's text into the worker's own /metrics.
+ */
+export function installRuntime(level: Config['logLevel'], options: { metrics?: RuntimeMetricsOptions } = {}): void {
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    ...(options.metrics && { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metrics.prometheusBindAddress } } } }),
+  });
 }

@@ -1,10 +1,12 @@
 // The worker: runs the workflows and the activities. It alone holds the provider's API key.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityEvents } from '../activities';
 import { loadConfig, requireProviderKey, type Config } from './config';
+import { createWorkerMetrics, resolveBindAddress, sdkMetricsUrlOf, startMetricsServer, type MetricsServer } from './metrics';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
+import { dlqStatsQuery } from '../workflows/messages';
 import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
 
 export interface CreateWorkerOptions {
@@ -50,16 +52,41 @@ export async function createWorker({ config, connection, client, provider, taskQ
 export async function main(): Promise<void> {
   const config = loadConfig();
   const apiKey = requireProviderKey(config);
-  installRuntime(config.logLevel);
-  const provider = createProvider({ ...config.provider, apiKey });
+  const sdkBind = config.metrics && (await resolveBindAddress(config.metrics.sdkBindAddress));
+  installRuntime(config.logLevel, sdkBind ? { metrics: { prometheusBindAddress: sdkBind } } : {});
   const [connection, client] = await Promise.all([connectWorker(config), connectClient(config)]);
-  const worker = await createWorker({ config, connection, client, provider });
+  const metrics =
+    config.metrics &&
+    createWorkerMetrics({
+      dlqStats: () =>
+        client.workflow
+          .getHandle(config.dlqWorkflowId)
+          .query(dlqStatsQuery, { top: 1 })
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return undefined; // no failure yet: no DLQ, depth 0
+            throw err;
+          }),
+    });
+  const provider = createProvider({ ...config.provider, apiKey, ...(metrics && { onCall: metrics.providerCall }) });
+  const worker = await createWorker({ config, connection, client, provider, ...(metrics && { activityEvents: metrics.activityEvents }) });
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics && metrics && sdkBind) {
+    metricsServer = await startMetricsServer({
+      metrics,
+      host: config.metrics.host,
+      port: config.metrics.port,
+      sdkMetricsUrl: sdkMetricsUrlOf(sdkBind),
+      healthy: () => worker.getState() === 'RUNNING',
+    });
+    console.log(`metrics at ${metricsServer.url}/metrics (SDK exporter ${sdkBind}, relayed), health at ${metricsServer.url}/healthz`);
+  }
   console.log(
     `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), provider ${config.provider.name} at ${config.provider.baseUrl}`,
   );
   try {
     await worker.run();
   } finally {
+    await metricsServer?.close();
     await provider.close();
     await connection.close();
     await client.connection.close();
