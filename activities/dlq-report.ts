@@ -20,6 +20,20 @@ export async function signalDeadLetter(client: Client, dlqWorkflowId: string, se
     signal: deadLetterSignal,
     signalArgs: [report],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    staticSummary: 'dead-letter queue',
+    staticSummary: target.args.role === 'shard' ? `dead-letter queue shard ${target.args.shard} of ${dlqWorkflowId}` : 'dead-letter queue',
+    staticDetails: DLQ_DETAILS(dlqWorkflowId),
   });
 }
+
+/** The operator's commands, on the DLQ's page in the Web UI. */
+const DLQ_DETAILS = (id: string): string =>
+  [
+    'Failed captcha tasks, held until an operator retries or discards them.',
+    '',
+    '```',
+    `temporal workflow query  --workflow-id ${id} --type stats`,
+    `temporal workflow query  --workflow-id ${id} --type list --input '{"limit":20}'`,
+    `temporal workflow signal --workflow-id ${id} --name retry --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'`,
+    `temporal workflow update execute --workflow-id ${id} --name discardEntries --input '{"classes":["permanent"],"reason":"…","dryRun":true}'`,
+    '```',
+  ].join('\n');

@@ -1,5 +1,6 @@
 // The client library: solve one captcha, start and watch batches, operate the DLQ. Used by the CLI, demo and tests.
 import { randomUUID } from 'node:crypto';
+import { basename, resolve } from 'node:path';
 import {
   ApplicationFailure,
   ScheduleOverlapPolicy,
@@ -18,6 +19,7 @@ import { readTaskFile } from './shared/task-files';
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import {
   batchIdAttribute,
+  sitekeyAttribute,
   batchProgressQuery,
   batchResultsQuery,
   batchResumeUpdate,
@@ -47,7 +49,7 @@ import {
 import { dlqShardWorkflowId } from '../workflows/dlq-routing';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
-import type { CaptchaTask, FailureClass, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../workflows/types';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from '../workflows/types';
 import { describeTask } from '../workflows/batch';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
@@ -112,6 +114,7 @@ export class CaptchaSolver {
           },
         ],
         staticSummary: describeTask(valid),
+        ...(valid.sitekey && { typedSearchAttributes: [{ key: sitekeyAttribute, value: valid.sitekey }] }),
       });
     } catch (err) {
       throw asSolveError(err);
@@ -123,8 +126,8 @@ export class CaptchaSolver {
    * (`existing: true`) instead of doing the work twice.
    */
   async startBatch(options: StartBatchOptions): Promise<{ batchId: string; handle: WorkflowHandle<typeof captchaBatchWorkflow>; existing: boolean; total: number }> {
-    const source = await this.batchSource(options);
-    const total = source.kind === 'file' ? source.total : source.tasks.length;
+    const { source, tasks } = await this.batchSource(options);
+    const total = tasks.length;
     const batchId = options.batchId ?? `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
     const input: BatchInput = {
       batchId,
@@ -148,7 +151,8 @@ export class CaptchaSolver {
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         typedSearchAttributes: [{ key: batchIdAttribute, value: batchId }],
         memo: { startRequest },
-        staticSummary: batchSummaryLine(total, source),
+        staticSummary: batchSummaryLine(tasks),
+        staticDetails: batchDetails(input),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -287,28 +291,43 @@ export class CaptchaSolver {
     return this.client.schedule.getHandle(scheduleId);
   }
 
-  private async batchSource(options: StartBatchOptions): Promise<TaskSource> {
+  private async batchSource(options: StartBatchOptions): Promise<{ source: TaskSource; tasks: CaptchaTask[] }> {
     if (!!options.tasks === !!options.file) throw new Error('give either tasks or a file');
     if (options.file) {
-      const file = await readTaskFile(options.file, options.format);
-      return { kind: 'file', path: file.path, format: file.format, sha256: file.sha256, total: file.tasks.length };
+      // workers read the file: its absolute path, and its hash so that a changed file is noticed
+      const file = await readTaskFile(resolve(options.file), options.format);
+      return { source: { kind: 'file', path: file.path, format: file.format, sha256: file.sha256, total: file.tasks.length }, tasks: file.tasks };
     }
     const tasks = parseTasks(options.tasks!);
     if (tasks.length === 0) throw new Error('a batch needs at least one task');
     if (tasks.length > INLINE_BATCH_LIMIT) {
       throw new Error(`${tasks.length} tasks are too many to pass inline (limit ${INLINE_BATCH_LIMIT}): give them as a file`);
     }
-    return { kind: 'inline', tasks };
+    return { source: { kind: 'inline', tasks }, tasks };
   }
 }
 
-function batchSummaryLine(total: number, source: TaskSource): string {
-  const sample = source.kind === 'inline' ? source.tasks : [];
-  const types = [...new Set(sample.map((t) => t.type))];
-  const hosts = [...new Set(sample.map((t) => (t.pageUrl ? new URL(t.pageUrl).host : undefined)).filter(Boolean))];
-  const what = types.length === 1 ? `${types[0]} ` : '';
-  const where = hosts.length === 1 ? ` for ${hosts[0]}` : hosts.length > 1 ? ` for ${hosts.length} sites` : source.kind === 'file' ? ` from ${source.path}` : '';
-  return `${total} ${what}tasks${where}`;
+/** "120 reCAPTCHA v2 tasks for example.com" */
+function batchSummaryLine(tasks: readonly CaptchaTask[]): string {
+  const types = [...new Set(tasks.map((t) => t.type))];
+  const hosts = [...new Set(tasks.map((t) => (t.pageUrl ? new URL(t.pageUrl).host : undefined)).filter(Boolean))];
+  const what = types.length === 1 ? `${CAPTCHA_TYPE_LABELS[types[0]!]} ` : '';
+  const where = hosts.length === 1 ? ` for ${hosts[0]}` : hosts.length > 1 ? ` for ${hosts.length} sites` : '';
+  return `${tasks.length} ${what}tasks${where}`;
+}
+
+/** What the Web UI shows under "details": where the tasks come from and how the batch runs. */
+function batchDetails(input: BatchInput): string {
+  const from = input.source.kind === 'file' ? `file \`${basename(input.source.path)}\` (${input.source.format}, sha256 ${input.source.sha256.slice(0, 12)}…)` : 'inline';
+  return [
+    `| batch | ${input.batchId} |`,
+    '|---|---|',
+    `| tasks | ${from} |`,
+    `| concurrency | ${input.concurrency} |`,
+    `| dead letters | \`${input.dlqWorkflowId}\` |`,
+    '',
+    `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,
+  ].join('\n');
 }
 
 export function asSolveError(err: unknown): unknown {

@@ -260,7 +260,7 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
 
     // Web UI 2.54's list has no summary column (the list API returns no user metadata): each run's page shows it
     await page.goto(runUrl(batchId, 'user-metadata'));
-    await markdownText(page, 'user-metadata-summary', (t) => t.includes('12 recaptcha-v2 tasks for example.com'), 'the batch summary');
+    await markdownText(page, 'user-metadata-summary', (t) => t.includes('12 reCAPTCHA v2 tasks for example.com'), 'the batch summary');
     const { frame } = await markdownText(page, 'user-metadata-current-details', (t) => t.includes(`Batch ${batchId}`), "the batch's current details");
     const [counts] = await markdownTables(frame);
     const count = (name: string) => counts?.find((r) => r[0] === name)?.[1];
@@ -320,7 +320,7 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
     const page = await context.newPage();
     const id = `${batchId}/task-03`;
     await page.goto(runUrl(id, 'user-metadata'));
-    await markdownText(page, 'user-metadata-summary', (t) => t.includes(`recaptcha-v2 ${BAD_SITEKEY} on https://example.com/login/3`), 'the solve summary');
+    await markdownText(page, 'user-metadata-summary', (t) => t.includes(`reCAPTCHA v2 ${BAD_SITEKEY} on https://example.com/login/3`), 'the solve summary');
     await page.goto(runUrl(id, 'history'));
     await page.getByText(`submit ${BAD_SITEKEY} on https://example.com/login/3`).first().waitFor();
     await page.getByText('record in the DLQ').first().waitFor();

@@ -35,7 +35,7 @@ import {
   type SolveOutcome,
 } from './messages';
 import { REPORT_ACTIVITY_OPTIONS } from './policies';
-import type { CaptchaTask, SolveInput } from './types';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type SolveInput } from './types';
 
 const DEFAULTS = {
   concurrency: 50,
@@ -358,8 +358,9 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   }
 }
 
+/** One line for the Web UI: "reCAPTCHA v2 6Le-… on https://example.com/page/3". */
 export function describeTask(task: CaptchaTask): string {
-  return task.type === 'image' ? 'image captcha' : `${task.type} ${task.sitekey} on ${task.pageUrl}`;
+  return task.type === 'image' ? 'image captcha' : `${CAPTCHA_TYPE_LABELS[task.type]} ${task.sitekey} on ${task.pageUrl}`;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

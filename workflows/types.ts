@@ -2,6 +2,14 @@
 
 export const CAPTCHA_TYPES = ['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile', 'image'] as const;
 export type CaptchaType = (typeof CAPTCHA_TYPES)[number];
+/** How people write them (Web UI summaries, CLI). */
+export const CAPTCHA_TYPE_LABELS: Record<CaptchaType, string> = {
+  'recaptcha-v2': 'reCAPTCHA v2',
+  'recaptcha-v3': 'reCAPTCHA v3',
+  hcaptcha: 'hCaptcha',
+  turnstile: 'Turnstile',
+  image: 'image',
+};
 
 /** Per-task options; which ones apply depends on the captcha type. */
 export interface CaptchaOptions {
