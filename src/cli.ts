@@ -669,6 +669,7 @@ interface SolveCliOptions {
   action?: string;
   minScore?: number;
   data?: string;
+  pageData?: string;
   userAgent?: string;
   proxy?: string;
   proxyType?: string;
@@ -689,7 +690,8 @@ function addSolveCommand(program: Command): void {
     .option('--enterprise', 'reCAPTCHA Enterprise')
     .option('--action <action>', 'reCAPTCHA v3 / Turnstile action')
     .option('--min-score <score>', 'reCAPTCHA v3 minimum score (0.3, 0.7, 0.9)', numberArg(0, 1))
-    .option('--data <data>', 'Turnstile cData / reCAPTCHA data-s')
+    .option('--data <data>', 'reCAPTCHA data-s / hCaptcha rqdata / Turnstile cData')
+    .option('--page-data <data>', 'Turnstile pagedata')
     .option('--user-agent <ua>', 'user agent to solve with')
     .option('--proxy <proxy>', 'login:pass@host:port')
     .addOption(new Option('--proxy-type <type>').choices(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']))
@@ -707,6 +709,7 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
     ...(o.action && { action: o.action }),
     ...(o.minScore !== undefined && { minScore: o.minScore }),
     ...(o.data && { data: o.data }),
+    ...(o.pageData && { pageData: o.pageData }),
     ...(o.userAgent && { userAgent: o.userAgent }),
     ...(o.proxy && { proxy: o.proxy }),
     ...(o.proxyType && { proxyType: o.proxyType }),
