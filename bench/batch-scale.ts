@@ -7,17 +7,13 @@ import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
 import { round, runLengths } from './histories';
 import { figure, type MeasurementResult } from './report';
-import { benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext } from './stack';
+import { NO_WAIT_POLICY, benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext } from './stack';
 
 export async function measureBatchScale(ctx: BenchContext): Promise<MeasurementResult> {
   const { stack, sizes } = ctx;
   const n = sizes.batchTasks;
   const sim = await startBenchSimulator({ scenarios: { sitekeys: { '*': { outcome: { type: 'solve', afterMs: 0 } } } } });
-  const env = benchEnv(stack, `bench-batch-${n}`, sim, {
-    SOLVE_SUBMIT_INITIAL_INTERVAL_MS: '10',
-    SOLVE_POLL_FIRST_DELAY_MS: '0',
-    SOLVE_POLL_INTERVAL_MS: '10',
-  });
+  const env = benchEnv(stack, `bench-batch-${n}`, sim, NO_WAIT_POLICY);
   const file = join(stack.tmpDir, `batch-${n}.ndjson`);
   await writeFile(
     file,
@@ -27,7 +23,7 @@ export async function measureBatchScale(ctx: BenchContext): Promise<MeasurementR
   try {
     const solver = new CaptchaSolver(stack.client, loadConfig(env));
     const started = performance.now();
-    const { batchId, handle } = await solver.startBatch({ batchId: `bench-batch-${n}`, file, concurrency: sizes.concurrency });
+    const { batchId, handle } = await solver.startBatch({ batchId: `bench-batch-${n}`, file, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
     let lastLog = started;
     const progress = setInterval(() => {
       if (performance.now() - lastLog < 30_000) return;

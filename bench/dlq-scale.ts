@@ -9,7 +9,7 @@ import { WORKFLOW_TYPES, deadLetterSignal, dlqStatsQuery, type DlqStats } from '
 import type { DeadLetterReport, FailureClass } from '../workflows/types';
 import { percentile, round, runLengths } from './histories';
 import { figure, type Figure, type MeasurementResult } from './report';
-import { benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+import { NO_WAIT_POLICY, benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
 
 const ENTRIES_PER_SHARD = 600;
 const SEND_PARALLELISM = 64;
@@ -73,7 +73,7 @@ async function ingest(ctx: BenchContext, n: number): Promise<MeasurementResult> 
   const taskQueue = `bench-dlq-${n}`;
   const front = `bench-dlq-${n}`;
   try {
-    return await withWorker(stack, benchEnv(stack, taskQueue, sim, { DLQ_WORKFLOW_ID: front }), async () => {
+    return await withWorker(stack, benchEnv(stack, taskQueue, sim, NO_WAIT_POLICY, { DLQ_WORKFLOW_ID: front }), async () => {
       const handle = stack.client.workflow.getHandle(front);
       await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
       const expected: Record<string, number> = {};
@@ -95,7 +95,7 @@ async function ingest(ctx: BenchContext, n: number): Promise<MeasurementResult> 
         while (next < n) {
           const r = report(front, next++);
           expected[r.code] = (expected[r.code] ?? 0) + 1;
-          const target = routeDeadLetter(front, shardCount, r.entryId);
+          const target = routeDeadLetter(front, { shardCount }, r.entryId);
           await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
             workflowId: target.workflowId,
             taskQueue,

@@ -42,7 +42,7 @@ export interface BenchReport {
   machine: Machine;
   sizes: Record<string, unknown>;
   figures: Figure[];
-  crashed: { measurement: string; error: string }[];
+  crashed: { section: string; measurement: string; error: string }[];
   details: Record<string, unknown>;
 }
 
@@ -69,7 +69,7 @@ function formatTarget(t: Target | undefined): string {
 
 function rows(report: BenchReport): string[][] {
   const out = report.figures.map((f) => [f.section, f.label, formatValue(f), formatTarget(f.target), verdict(f)]);
-  for (const c of report.crashed) out.push([c.measurement, 'CRASHED', c.error.split('\n')[0]!.slice(0, 80), '', 'FAIL']);
+  for (const c of report.crashed) out.push([c.section, `CRASHED: ${c.measurement}`, c.error.split('\n')[0]!.slice(0, 80), '', 'FAIL']);
   return out;
 }
 

@@ -66,15 +66,15 @@ async function main(): Promise<number> {
     crashed: [],
     details: {},
   };
-  const run = async (name: string, fn: () => Promise<MeasurementResult>): Promise<void> => {
-    log(`${name}…`);
+  const run = async (section: string, name: string, fn: () => Promise<MeasurementResult>): Promise<void> => {
+    log(`${section} ${name}…`);
     try {
       const result = await fn();
       report.figures.push(...result.figures);
       Object.assign(report.details, result.details);
     } catch (err) {
-      log(`${name} CRASHED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      report.crashed.push({ measurement: name, error: err instanceof Error ? err.message : String(err) });
+      log(`${section} ${name} CRASHED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      report.crashed.push({ section, measurement: name, error: err instanceof Error ? err.message : String(err) });
     }
   };
 
@@ -87,19 +87,19 @@ async function main(): Promise<number> {
     }
     let ours: Awaited<ReturnType<typeof runOursLikeSeed>>['ours'] | undefined;
     if (wanted('2') || wanted('4')) {
-      await run('2+4 our batch on the seed clock, cost per solve', async () => {
+      await run('2', 'our batch on the seed clock, cost per solve', async () => {
         const r = await runOursLikeSeed(ctx);
         ours = r.ours;
         return r.cost;
       });
     }
-    if (wanted('1')) await run('1 throughput vs the trivial shape', () => measureThroughput(ctx));
-    if (wanted('3')) await run('3 worker killed mid-poll', () => measureWorkerKill(ctx));
-    if (wanted('4')) await run('4 cost per dead-lettered task', () => measureDeadLetterCost(ctx));
-    if (wanted('5')) await run('5 DLQ scale', () => measureDlqScale(ctx));
-    if (wanted('6')) await run('6 batch scale', () => measureBatchScale(ctx));
+    if (wanted('1')) await run('1', 'throughput vs the trivial shape', () => measureThroughput(ctx));
+    if (wanted('3')) await run('3', 'worker killed mid-poll', () => measureWorkerKill(ctx));
+    if (wanted('4')) await run('4', 'cost per dead-lettered task', () => measureDeadLetterCost(ctx));
+    if (wanted('5')) await run('5', 'DLQ scale', () => measureDlqScale(ctx));
+    if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
     if (seed) {
-      await run('2+3 seed comparison', async () => {
+      await run('2', 'seed comparison', async () => {
         log('  waiting for the seed loop to finish');
         const outcome = await seed!;
         if (!ours) throw new Error('our side of the comparison did not run');

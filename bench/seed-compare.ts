@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { CaptchaSolver } from '../src/client';
 import type { SimulatorOptions, SimulatorStats } from '../src/simulator/server';
-import type { SolvePolicyOverrides } from '../workflows/types';
+import { resolveSolvePolicy } from '../workflows/policies';
+import type { SolvePolicy } from '../workflows/types';
 import { heartbeatRequests, round } from './histories';
 import { figure, type MeasurementResult } from './report';
 import type { SeedRunResult } from './seed-baseline';
@@ -20,10 +21,10 @@ const TIME_SCALE = SECOND_MS / 1000;
 const SIMULATOR: SimulatorOptions = { timeScale: TIME_SCALE, seed: 7, unsolvableRate: 0.03 };
 
 /** The product's default policy (workflows/policies.ts), on the same clock. */
-const SCALED_POLICY: SolvePolicyOverrides = {
+const SCALED_POLICY: SolvePolicy = resolveSolvePolicy({
   submit: { initialIntervalMs: 1 * SECOND_MS, maxIntervalMs: 8 * SECOND_MS },
   poll: { firstDelayMs: 5 * SECOND_MS, intervalMs: 5 * SECOND_MS, deadlineMs: 120 * SECOND_MS, retryIntervalMs: 2 * SECOND_MS },
-};
+});
 
 export interface SeedOutcome {
   result: SeedRunResult;
@@ -71,7 +72,7 @@ export async function runOursLikeSeed(ctx: BenchContext): Promise<{ ours: OursLi
   const sim = await startBenchSimulator(SIMULATOR);
   const taskQueue = 'bench-seed-compare';
   try {
-    return await withWorker(stack, benchEnv(stack, taskQueue, sim), async (config) => {
+    return await withWorker(stack, benchEnv(stack, taskQueue, sim, SCALED_POLICY), async (config) => {
       const solver = new CaptchaSolver(stack.client, config);
       const tasks = seedTasks(ctx.sizes.seedTasks).map((t, i) => ({ type: 'recaptcha-v2', sitekey: t.sitekey, pageUrl: t.pageUrl, key: `p${i}` }));
       const heartbeatsBefore = await heartbeatRequests(stack.metricsUrl);

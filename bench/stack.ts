@@ -13,6 +13,8 @@ import { createProvider } from '../src/providers';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/server';
 import { SEARCH_ATTRIBUTES, resolveTemporalCli, startDevServer, type DevServer } from '../src/temporal-server';
 import { createWorker } from '../src/worker';
+import { resolveSolvePolicy } from '../workflows/policies';
+import type { SolvePolicy } from '../workflows/types';
 
 /** How big each measurement is; quick and full mode differ only here (bench/run.ts). */
 export interface Sizes {
@@ -102,18 +104,36 @@ export function startBenchSimulator(options: SimulatorOptions = {}): Promise<Sim
   return startSimulator({ provider: 'captchaai', rateLimits: { submitBurst: false, pollBudget: false }, ...options });
 }
 
-/** The product's environment for one measurement: its task queue, simulator and DLQ. */
-export function benchEnv(stack: BenchStack, taskQueue: string, sim: Simulator, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * The product's environment for one measurement: its task queue, simulator and DLQ, and its solve policy. The policy
+ * goes into the worker's configuration too, because the provider client spaces polls by the configured interval
+ * (CAPTCHA_MIN_POLL_INTERVAL_MS defaults to SOLVE_POLL_INTERVAL_MS), whatever interval a batch asks for. The client-side
+ * 60-submits-per-3-s rule is lifted like the simulator's (bench/README.md).
+ */
+export function benchEnv(stack: BenchStack, taskQueue: string, sim: Simulator, policy: SolvePolicy, extra: Record<string, string> = {}): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.server.address,
     TEMPORAL_NAMESPACE: stack.server.namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
     CAPTCHA_API_KEY: BENCH_API_KEY,
     CAPTCHA_BASE_URL: sim.url,
+    CAPTCHA_MAX_SUBMITS_PER_3S: '10000',
     DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
+    SOLVE_SUBMIT_MAX_ATTEMPTS: String(policy.submit.maxAttempts),
+    SOLVE_SUBMIT_INITIAL_INTERVAL_MS: String(policy.submit.initialIntervalMs),
+    SOLVE_POLL_FIRST_DELAY_MS: String(policy.poll.firstDelayMs),
+    SOLVE_POLL_INTERVAL_MS: String(policy.poll.intervalMs),
+    SOLVE_POLL_DEADLINE_MS: String(policy.poll.deadlineMs),
+    SOLVE_MAX_RESUBMITS: String(policy.maxResubmits),
     ...extra,
   };
 }
+
+/** A policy that does not wait: instant solves leave only the machinery to measure. */
+export const NO_WAIT_POLICY: SolvePolicy = resolveSolvePolicy({
+  submit: { initialIntervalMs: 10, maxIntervalMs: 100 },
+  poll: { firstDelayMs: 0, intervalMs: 10, deadlineMs: 30_000, retryIntervalMs: 10 },
+});
 
 /** Runs the product's worker in this process while `fn` runs. */
 export async function withWorker<T>(stack: BenchStack, env: Record<string, string>, fn: (config: Readonly<Config>) => Promise<T>): Promise<T> {

@@ -20,7 +20,7 @@ import {
   type History,
 } from './histories';
 import { figure, type MeasurementResult } from './report';
-import { benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+import { NO_WAIT_POLICY, benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
 
 export interface ChildCost {
   children: number;
@@ -102,7 +102,7 @@ export async function measureDeadLetterCost(ctx: BenchContext): Promise<Measurem
   const n = sizes.deadLetterTasks;
   const sim = await startBenchSimulator({ scenarios: { sitekeys: { '*': { outcome: { type: 'unsolvable', afterMs: 0 } } } } });
   const taskQueue = 'bench-dead-letter-cost';
-  const env = benchEnv(stack, taskQueue, sim);
+  const env = benchEnv(stack, taskQueue, sim, NO_WAIT_POLICY);
   try {
     return await withWorker(stack, env, async (config) => {
       const solver = new CaptchaSolver(stack.client, config);
@@ -112,7 +112,7 @@ export async function measureDeadLetterCost(ctx: BenchContext): Promise<Measurem
         batchId: 'bench-dead-letter-cost',
         tasks,
         concurrency: n,
-        policy: { submit: { initialIntervalMs: 10 }, poll: { firstDelayMs: 0, intervalMs: 10, deadlineMs: 10_000 } },
+        policy: NO_WAIT_POLICY,
       });
       const summary = await withTimeout(handle.result(), 120_000, 'dead-letter batch');
       // the DLQ takes the reports by signal: wait until it holds them all before reading its history

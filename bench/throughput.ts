@@ -7,13 +7,12 @@ import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
 import { round } from './histories';
 import { figure, type MeasurementResult } from './report';
-import { benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+import { NO_WAIT_POLICY, benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
 import { trivialActivities } from './trivial-activities';
 import type { trivialBatchWorkflow } from './trivial-workflows';
 
-/** Zero latency, instant solves, and a poll policy that does not wait: only the machinery is left to measure. */
+/** Zero latency and instant solves, with a policy that does not wait: only the machinery is left to measure. */
 const INSTANT = { scenarios: { sitekeys: { '*': { outcome: { type: 'solve' as const, afterMs: 0 } } } } };
-const NO_WAIT_POLICY = { submit: { initialIntervalMs: 10 }, poll: { firstDelayMs: 0, intervalMs: 10, deadlineMs: 30_000 } };
 
 export async function measureThroughput(ctx: BenchContext): Promise<MeasurementResult> {
   const { sizes } = ctx;
@@ -48,7 +47,7 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
 /** Wall time of one batch through the product, with a worker of its own. */
 async function runPipeline(ctx: BenchContext, sim: Awaited<ReturnType<typeof startBenchSimulator>>, batchId: string): Promise<number> {
   const { stack, sizes } = ctx;
-  return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim), async (config) => {
+  return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim, NO_WAIT_POLICY), async (config) => {
     const solver = new CaptchaSolver(stack.client, config);
     const tasks = Array.from({ length: sizes.throughputTasks }, (_, i) => ({
       type: 'recaptcha-v2',
