@@ -3,6 +3,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ProviderError } from '../src/providers/errors';
+import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
 import { signalDeadLetter } from './dlq-report';
 import { createDlqActivities } from './dlq';
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   events?: ActivityEvents;
   /** how a DLQ started by a report is configured, and how many shards the entries are spread over */
   dlqSettings?: DlqSettings;
+  /** where DLQ alerts are POSTed (ALERT_WEBHOOK_URL); they are logged either way */
+  alertWebhookUrl?: string;
 }
 
 export interface SubmitInput {
@@ -67,7 +70,7 @@ export interface ReportInput {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createActivities({ provider, client, dlqSettings = {}, events = {} }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events = {} }: ActivityDeps) {
   const emit = <K extends keyof ActivityEvents>(kind: K, event: Parameters<NonNullable<ActivityEvents[K]>>[0]): void => {
     try {
       (events[kind] as ((e: typeof event) => void) | undefined)?.(event);
@@ -82,6 +85,7 @@ export function createActivities({ provider, client, dlqSettings = {}, events = 
   return {
     ...createBatchActivities(client, provider.name, dlqSettings),
     ...createDlqActivities({ client }),
+    ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
     async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {

@@ -58,6 +58,8 @@ const envSchema = z.object({
   DLQ_RETRY_CAP: int(0, 100).default(3),
   DLQ_RETRY_CONCURRENCY: int(1, 500).default(10),
   DLQ_RETRY_RATE_PER_SECOND: num(0.001).default(5),
+  DLQ_OLDEST_AGE_ALERT_MS: int(1).default(24 * 3_600_000),
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   BATCH_CONCURRENCY: int(1, 500).default(50),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
@@ -101,7 +103,10 @@ export interface Config {
     retryCap: number;
     retryConcurrency: number;
     retryRatePerSecond: number;
+    oldestAgeAlertMs: number;
   };
+  /** DLQ alerts are POSTed here (JSON), besides being logged; a secret like the provider key: worker only */
+  alertWebhookUrl?: string;
   batchConcurrency: number;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   worker: {
@@ -128,7 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
-      const shown = variable.includes('KEY') ? '(hidden)' : JSON.stringify(env[variable]);
+      const shown = variable.includes('KEY') || variable === 'ALERT_WEBHOOK_URL' ? '(hidden)' : JSON.stringify(env[variable]);
       return `${variable}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -205,7 +210,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       retryCap: e.DLQ_RETRY_CAP,
       retryConcurrency: e.DLQ_RETRY_CONCURRENCY,
       retryRatePerSecond: e.DLQ_RETRY_RATE_PER_SECOND,
+      oldestAgeAlertMs: e.DLQ_OLDEST_AGE_ALERT_MS,
     },
+    ...compact({ alertWebhookUrl: e.ALERT_WEBHOOK_URL }),
     batchConcurrency: e.BATCH_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
     worker: {

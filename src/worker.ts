@@ -37,6 +37,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
       ...(activityEvents && { events: activityEvents }),
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy },
+      ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),
     }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,

@@ -4,6 +4,8 @@
 // of the continue-as-new state (the per-shard entry budget).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -673,6 +675,51 @@ void describe('dead-letter queue', () => {
       assert.notEqual((await dlq.describe()).runId, dlq.firstExecutionRunId, 'the suggested continue-as-new did not happen');
       assert.deepEqual((await listAll(s, dlq.workflowId)).entries.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
     });
+  });
+
+  void test('alerts: depth and oldest age raise one alert per crossing, logged and POSTed to the webhook', async () => {
+    const received: { kind: string; threshold: number; value: number; dlqWorkflowId: string }[] = [];
+    let failFirst = true;
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        // the first delivery meets a receiver that is down: the activity retries it
+        if (failFirst) {
+          failFirst = false;
+          res.writeHead(503).end();
+          return;
+        }
+        received.push(JSON.parse(body) as (typeof received)[number]);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`;
+    try {
+      await withStack(
+        'dlq-alerts',
+        async (s) => {
+          const dlq = await startDlq(s, { softLimit: 3, oldestAgeAlertMs: 2_000 });
+          for (let i = 0; i < 8; i++) await dlq.signal(deadLetterSignal, report(i));
+          await eventually('8 entries', () => stats(dlq), (x) => x.total === 8);
+          await eventually('both alerts', async () => received.length, (n) => n >= 2, 15_000);
+          for (let i = 8; i < 12; i++) await dlq.signal(deadLetterSignal, report(i));
+          await eventually('12 entries', () => stats(dlq), (x) => x.total === 12);
+          await sleep(1_500);
+          assert.deepEqual(received.map((a) => a.kind).sort(), ['depth', 'oldest-age'], 'one alert per crossing, not one per entry');
+          const depth = received.find((a) => a.kind === 'depth')!;
+          assert.deepEqual([depth.threshold, depth.value, depth.dlqWorkflowId], [3, 4, dlq.workflowId]);
+          const age = received.find((a) => a.kind === 'oldest-age')!;
+          assert.ok(age.value >= 2_000 && age.threshold === 2_000);
+          const st = await stats(dlq);
+          assert.deepEqual(st.alerts.map((a) => a.kind).sort(), ['depth', 'oldest-age']);
+        },
+        { env: { ALERT_WEBHOOK_URL: url } },
+      );
+    } finally {
+      hook.close();
+    }
   });
 
   void test('a retry child that ends without reporting (terminated) is found and its entry updated', async () => {

@@ -30,6 +30,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { AlertActivities } from '../activities/alerts';
 import type { DlqActivities, ForwardOrderOutput, RetryChildLookup } from '../activities/dlq';
 import { packEntries, unpackEntries } from './dlq-pack';
 import { dlqShardWorkflowId } from './dlq-routing';
@@ -67,7 +68,7 @@ import {
   type RetryRef,
   type SolveOutcome,
 } from './messages';
-import { DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from './policies';
+import { DLQ_ALERT_ACTIVITY_OPTIONS, DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from './policies';
 import type { solveCaptchaWorkflow } from './solve';
 import { FAILURE_CLASSES } from './types';
 import type { AttemptRecord, CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveInput, SolvePolicyOverrides } from './types';
@@ -77,6 +78,7 @@ export const DLQ_DEFAULTS = Object.freeze({
   retryConcurrency: 10,
   retryRatePerSecond: 5,
   softLimit: 10_000,
+  oldestAgeAlertMs: 24 * 3_600_000,
   maxMessagesPerRun: 2_000,
   shardCount: 1,
   snapshotIntervalMs: 1_000,
@@ -117,6 +119,7 @@ interface Settings {
   retryConcurrency: number;
   retryRatePerSecond: number;
   softLimit: number;
+  oldestAgeAlertMs: number;
   maxMessagesPerRun: number;
   shardCount: number;
   snapshotIntervalMs: number;
@@ -174,6 +177,7 @@ class DeadLetterQueue {
     forward: proxyActivities<DlqActivities>({ ...DLQ_FORWARD_ACTIVITY_OPTIONS, summary: 'forward order to DLQ shards' }),
     snapshot: proxyActivities<DlqActivities>({ ...DLQ_SNAPSHOT_ACTIVITY_OPTIONS, summary: 'push counts to the DLQ front' }),
     lookup: proxyActivities<DlqActivities>({ ...DLQ_LOOKUP_ACTIVITY_OPTIONS, summary: 'look up silent retry children' }),
+    alert: proxyActivities<AlertActivities>({ ...DLQ_ALERT_ACTIVITY_OPTIONS, summary: 'send a DLQ alert' }),
   };
 
   constructor(private readonly input: DlqInput) {
@@ -291,6 +295,7 @@ class DeadLetterQueue {
     for (;;) {
       this.stopping = false;
       const loops = [this.dispatchLoop(), this.sweepLoop(), this.detailsLoop()];
+      if (this.role === 'front') loops.push(this.ageLoop());
       if (this.role === 'shard') loops.push(this.snapshotLoop());
       await condition(() => this.messages >= threshold || (workflowInfo().continueAsNewSuggested && this.messages >= suggestedAfter));
       this.stopping = true;
@@ -456,6 +461,34 @@ class DeadLetterQueue {
       }
       if (this.stopping) return;
     }
+  }
+
+  /** The front raises one `oldest-age` alert per crossing: when the oldest entry (any shard) passes the threshold. */
+  private async ageLoop(): Promise<void> {
+    const threshold = this.settings.oldestAgeAlertMs;
+    for (;;) {
+      const oldest = this.oldestFailedAt();
+      const age = oldest === null ? 0 : Date.now() - Date.parse(oldest);
+      if (age < threshold) this.state.ageAlertArmed = true;
+      else if (this.state.ageAlertArmed !== false) {
+        this.state.ageAlertArmed = false;
+        log.warn('DLQ oldest entry is older than the alert threshold', { oldestFailedAt: oldest, ageMs: age, thresholdMs: threshold });
+        this.raise({ kind: 'oldest-age', threshold, value: age, raisedAt: nowIso() });
+      }
+      // wake when the oldest entry crosses the threshold, or when entries change (a new oldest, or it left)
+      const seen = oldest;
+      const wait = oldest === null || age >= threshold ? undefined : threshold - age + 1;
+      if (wait === undefined) await condition(() => this.stopping || this.oldestFailedAt() !== seen);
+      else await condition(() => this.stopping || this.oldestFailedAt() !== seen, wait);
+      if (this.stopping) return;
+    }
+  }
+
+  private oldestFailedAt(): string | null {
+    let oldest: string | null = null;
+    for (const e of Object.values(this.state.entries)) if (oldest === null || e.firstFailedAt < oldest) oldest = e.firstFailedAt;
+    for (const s of Object.values(this.state.shards)) if (s.oldestFailedAt && (oldest === null || s.oldestFailedAt < oldest)) oldest = s.oldestFailedAt;
+    return oldest;
   }
 
   private changed(): void {
@@ -795,6 +828,10 @@ class DeadLetterQueue {
   }
 
   private raise(alert: DlqAlert): void {
+    // the worker logs it and, when ALERT_WEBHOOK_URL is set, POSTs it; a lost webhook must not stop the DLQ
+    this.acts.alert.notifyDlqAlert({ dlqWorkflowId: this.frontId, shard: this.shard, alert }).catch((err: unknown) => {
+      log.error('could not deliver a DLQ alert', { kind: alert.kind, error: String(err) });
+    });
     this.state.alerts.push(alert);
     if (this.state.alerts.length > ALERTS_KEPT) this.state.alerts.splice(0, this.state.alerts.length - ALERTS_KEPT);
     this.detailsDirty = true;
@@ -991,6 +1028,7 @@ function resolveSettings(input: DlqSettings, adopted: DlqSettings | undefined, o
     retryConcurrency: pick('retryConcurrency', int(1, 500)),
     retryRatePerSecond: pick('retryRatePerSecond', (v) => Number.isFinite(v) && v > 0 && v <= 1_000),
     softLimit: pick('softLimit', int(1, Number.MAX_SAFE_INTEGER)),
+    oldestAgeAlertMs: pick('oldestAgeAlertMs', int(1, Number.MAX_SAFE_INTEGER)),
     maxMessagesPerRun: pick('maxMessagesPerRun', int(1, 9_000)),
     shardCount: pick('shardCount', int(1, 10_000)),
     snapshotIntervalMs: pick('snapshotIntervalMs', int(1, 3_600_000)),

@@ -350,6 +350,8 @@ export interface DlqSettings {
   retryRatePerSecond?: number;
   /** entries held (all shards) above which a `depth` alert is raised once; default 10,000 */
   softLimit?: number;
+  /** an `oldest-age` alert is raised once when the oldest entry is older than this; default 24 h */
+  oldestAgeAlertMs?: number;
   /** messages (signals and updates) one run takes before it continues as new; default 2,000 */
   maxMessagesPerRun?: number;
   /** workflows the entries are spread over (by a hash of the entry id); default 1 */
@@ -432,6 +434,8 @@ export interface DlqRunState {
   removed: [string, string][];
   alerts: DlqAlert[];
   depthAlertArmed: boolean;
+  /** false after an `oldest-age` alert, until the oldest entry is younger than the threshold again */
+  ageAlertArmed?: boolean;
   /** front: the latest snapshot of every shard, by workflow id */
   shards: Record<string, DlqShardSnapshot>;
   /** shard: the last snapshot seq pushed and whether the counts changed since */

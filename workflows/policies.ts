@@ -92,6 +92,12 @@ export const DLQ_SNAPSHOT_ACTIVITY_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 10, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 },
 };
 
+/** DLQ: an alert's webhook POST (the activity also logs it); a receiver down for ~2 minutes still gets it. */
+export const DLQ_ALERT_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 15_000,
+  retry: { maximumAttempts: 8, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 30_000 },
+};
+
 /** DLQ: looking up retry children that never reported (terminated, timed out). */
 export const DLQ_LOOKUP_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 30_000,
