@@ -1,11 +1,13 @@
 // Batches through the real pipeline: fan-out window, conservation of every task, continue-as-new with children in
 // flight, idempotent start, cancel, and input validation.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TaskValidationError } from '../src/shared/tasks';
+import { resolveTemporalCli } from '../src/temporal-server';
 import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
 import { startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
@@ -101,6 +103,19 @@ describe('batch', () => {
       assert.equal(stats.byCode.ERROR_PAGEURL, 40);
       assert.equal(stats.byCode.POLL_DEADLINE, 40);
       assert.equal(stats.byBatch[batchId], 120);
+
+      // the plain `temporal` CLI, with the names the README documents
+      const address = ['--address', env.env.address, '--namespace', env.namespace];
+      const query = `CaptchaBatchId='${batchId}' AND CaptchaOutcome='dead-lettered'`;
+      const failed = await untilValue(async () => {
+        const out = await temporalCli(['workflow', 'list', '--query', query, '--limit', '500', '-o', 'json', ...address]);
+        return (JSON.parse(out || '[]') as { execution: { workflowId: string } }[]).map((w) => w.execution.workflowId);
+      }, (ids) => ids.length === 120);
+      assert.deepEqual(failed.sort(), expected.sort());
+      const progress = JSON.parse(await temporalCli(['workflow', 'query', '--workflow-id', batchId, '--type', 'progress', '-o', 'json', ...address])) as {
+        queryResult: [{ solved: number; deadLettered: number }];
+      };
+      assert.deepEqual([progress.queryResult[0].solved, progress.queryResult[0].deadLettered], [80, 120]);
     });
   });
 
@@ -264,4 +279,21 @@ async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+async function untilValue<T>(get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The real `temporal` binary that the project provisions. */
+async function temporalCli(args: string[]): Promise<string> {
+  const cli = await resolveTemporalCli({ allowInstall: false });
+  return new Promise((resolve, reject) => {
+    execFile(cli.path!, args, { timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
 }
