@@ -97,6 +97,17 @@ export async function runLengths(client: Client, query: string): Promise<RunLeng
   return out.sort((a, b) => b.historyLength - a.historyLength);
 }
 
+/** Every history of a workflow id (all runs), once visibility shows `runs` of them. */
+export async function historiesOfRuns(client: Client, workflowId: string, minRuns = 1): Promise<History[]> {
+  for (let i = 0; ; i++) {
+    const runs = await runLengths(client, `WorkflowId = '${workflowId}'`);
+    if (runs.length >= minRuns || i >= 50) {
+      return Promise.all(runs.map((r) => client.workflow.getHandle(r.workflowId, r.runId).fetchHistory()));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** RecordActivityTaskHeartbeat(ById) requests the server's frontend has answered so far. */
 export async function heartbeatRequests(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();

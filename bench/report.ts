@@ -1,7 +1,7 @@
 // Figures, the summary table, and the two report files (bench/results/latest.json and latest.md).
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export interface Target {
@@ -33,6 +33,8 @@ export interface Machine {
   node: string;
   temporal: string;
   commit: string;
+  /** 1-minute load average at the start and the end of the run: how busy the machine was with others' work */
+  load: { start: number; end?: number };
 }
 
 export interface BenchReport {
@@ -89,7 +91,7 @@ export function markdown(report: BenchReport, methods: string): string {
     `# Benchmark results (${report.mode} mode)`,
     '',
     `Run ${report.startedAt}, ${Math.round(report.elapsedS)} s. Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; ` +
-      `Node ${m.node}; ${m.temporal}; code ${m.commit}.`,
+      `Node ${m.node}; ${m.temporal}; code ${m.commit}; load average ${m.load.start} at the start, ${m.load.end ?? '?'} at the end.`,
     '',
     'Absolute numbers depend on the machine and on whatever else runs on it; the ratios are measured in the same run ' +
       'and are what to compare.',
@@ -120,7 +122,12 @@ export function machine(temporalVersion: string): Machine {
     node: process.version,
     temporal: temporalVersion,
     commit: gitDescribe(),
+    load: { start: loadNow() },
   };
+}
+
+export function loadNow(): number {
+  return Math.round(loadavg()[0]! * 10) / 10;
 }
 
 /** The commit, and whether the working tree differs from it (teammates' uncommitted work is part of the run). */

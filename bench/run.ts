@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureBatchScale } from './batch-scale';
 import { measureDlqScale } from './dlq-scale';
-import { figure, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
+import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
 import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
 import { startBenchStack, type BenchContext, type Sizes } from './stack';
 import { measureDeadLetterCost } from './temporal-cost';
@@ -111,11 +111,12 @@ async function main(): Promise<number> {
   }
 
   report.elapsedS = (performance.now() - t0) / 1000;
+  report.machine.load.end = loadNow();
   report.figures.sort((a, b) => a.section.localeCompare(b.section));
   report.figures.push(figure('-', 'bench wall time', Math.round(report.elapsedS), 's'));
   console.log(`\n${summaryTable(report)}\n`);
   const m = report.machine;
-  console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.temporal}, code ${m.commit}`);
+  console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.temporal}, code ${m.commit}, load ${m.load.start} → ${m.load.end}`);
   console.log('Shared machine: absolute numbers are noisy; compare the ratios.');
   // a partial run (--only) must not replace the committed results
   const dir = only ? tmpdir() : join(__dirname, 'results');

@@ -9,12 +9,12 @@ import {
   divideActions,
   eventCount,
   fetchHistories,
+  historiesOfRuns,
   heartbeatRequests,
   isCompleted,
   mean,
   percentile,
   round,
-  runLengths,
   sumActions,
   type ActionCount,
   type History,
@@ -48,17 +48,6 @@ function childCost(histories: History[]): ChildCost {
     eventsMax: events.length ? Math.max(...events) : NaN,
     actions: divideActions(sumActions(histories.map(countActions)), Math.max(1, histories.length)),
   };
-}
-
-/** Every history of a workflow id (all runs), once visibility shows `runs` of them. */
-export async function historiesOfRuns(client: Client, workflowId: string, minRuns = 1): Promise<History[]> {
-  for (let i = 0; ; i++) {
-    const runs = await runLengths(client, `WorkflowId = '${workflowId}'`);
-    if (runs.length >= minRuns || i >= 50) {
-      return Promise.all(runs.map((r) => client.workflow.getHandle(r.workflowId, r.runId).fetchHistory()));
-    }
-    await sleep(200);
-  }
 }
 
 export async function costOfBatch(client: Client, batchId: string, childIds: string[], runs: number): Promise<BatchCost> {

@@ -5,7 +5,7 @@
 import { Worker } from '@temporalio/worker';
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
-import { round } from './histories';
+import { eventCount, historiesOfRuns, round } from './histories';
 import { figure, type MeasurementResult } from './report';
 import { NO_WAIT_POLICY, benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
 import { trivialActivities } from './trivial-activities';
@@ -20,12 +20,16 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
   const sim = await startBenchSimulator(INSTANT);
   const pipelineRounds: number[] = [];
   const trivialRounds: number[] = [];
+  // the parent is the one workflow every child goes through: its events per child say where the difference is
+  const parentEvents = { pipeline: 0, trivial: 0 };
   try {
     for (let r = 1; r <= sizes.throughputRounds; r++) {
-      const trivialMs = await runTrivial(ctx, `bench-trivial-${r}`);
-      trivialRounds.push(n / (trivialMs / 1000));
-      const pipelineMs = await runPipeline(ctx, sim, `bench-throughput-${r}`);
-      pipelineRounds.push(n / (pipelineMs / 1000));
+      const trivial = await runTrivial(ctx, `bench-trivial-${r}`);
+      trivialRounds.push(n / (trivial.ms / 1000));
+      const pipeline = await runPipeline(ctx, sim, `bench-throughput-${r}`);
+      pipelineRounds.push(n / (pipeline.ms / 1000));
+      parentEvents.trivial = trivial.parentEvents / n;
+      parentEvents.pipeline = pipeline.parentEvents / n;
       ctx.log(`  round ${r}: trivial ${round(trivialRounds.at(-1)!, 1)}/s, pipeline ${round(pipelineRounds.at(-1)!, 1)}/s`);
     }
   } finally {
@@ -38,14 +42,21 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
       figure('1', `pipeline throughput (${n} tasks, ${sizes.concurrency} in flight)`, round(pipeline, 1), 'solves/s'),
       figure('1', 'trivial-shape throughput (same server)', round(trivial, 1), 'children/s'),
       figure('1', 'throughput ratio pipeline / trivial', round(pipeline / trivial, 2), undefined, { op: '>=', value: 0.8 },
-        `best of ${sizes.throughputRounds} alternating rounds each; every round: ${pipelineRounds.map((p, i) => round(p / trivialRounds[i]!, 2)).join(', ')}`),
+        `best of ${sizes.throughputRounds} alternating rounds each; every round: ${pipelineRounds.map((p, i) => round(p / trivialRounds[i]!, 2)).join(', ')}; ` +
+          `parent events per child: pipeline ${round(parentEvents.pipeline, 2)}, trivial ${round(parentEvents.trivial, 2)}`),
     ],
-    details: { throughput: { tasks: n, concurrency: sizes.concurrency, pipelinePerSecond: pipelineRounds, trivialPerSecond: trivialRounds } },
+    details: { throughput: { tasks: n, concurrency: sizes.concurrency, pipelinePerSecond: pipelineRounds, trivialPerSecond: trivialRounds, parentEventsPerChild: parentEvents } },
   };
 }
 
+interface Round {
+  ms: number;
+  /** history events of the parent, all runs */
+  parentEvents: number;
+}
+
 /** Wall time of one batch through the product, with a worker of its own. */
-async function runPipeline(ctx: BenchContext, sim: Awaited<ReturnType<typeof startBenchSimulator>>, batchId: string): Promise<number> {
+async function runPipeline(ctx: BenchContext, sim: Awaited<ReturnType<typeof startBenchSimulator>>, batchId: string): Promise<Round> {
   const { stack, sizes } = ctx;
   return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim, NO_WAIT_POLICY), async (config) => {
     const solver = new CaptchaSolver(stack.client, config);
@@ -58,13 +69,15 @@ async function runPipeline(ctx: BenchContext, sim: Awaited<ReturnType<typeof sta
     const started = performance.now();
     const { handle } = await solver.startBatch({ batchId, tasks, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
     const summary = await withTimeout(handle.result(), 600_000, `pipeline batch ${batchId}`);
+    const ms = performance.now() - started;
     if (summary.solved !== tasks.length) throw new Error(`pipeline batch ${batchId}: ${summary.solved} of ${tasks.length} solved`);
-    return performance.now() - started;
+    const runs = await historiesOfRuns(stack.client, batchId, summary.runs);
+    return { ms, parentEvents: runs.reduce((sum, h) => sum + eventCount(h), 0) };
   });
 }
 
 /** Wall time of the trivial shape, on a worker with the product worker's concurrency settings. */
-async function runTrivial(ctx: BenchContext, workflowId: string): Promise<number> {
+async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round> {
   const { stack, sizes } = ctx;
   const taskQueue = `q-${workflowId}`;
   const defaults = loadConfig({}).worker;
@@ -88,7 +101,9 @@ async function runTrivial(ctx: BenchContext, workflowId: string): Promise<number
       600_000,
       `trivial batch ${workflowId}`,
     );
+    const ms = performance.now() - started;
     if (done !== sizes.throughputTasks) throw new Error(`trivial batch ${workflowId}: ${done} of ${sizes.throughputTasks} children`);
-    return performance.now() - started;
+    const { historyLength } = await stack.client.workflow.getHandle(workflowId).describe();
+    return { ms, parentEvents: historyLength };
   });
 }
