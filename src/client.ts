@@ -97,6 +97,11 @@ export class CaptchaSolver {
     readonly config: Readonly<Config>,
   ) {}
 
+  /** Search attributes are never encrypted: with payload encryption on, sitekeys are not indexed. */
+  private get indexSitekeys(): boolean {
+    return !this.config.temporal.codecKeys;
+  }
+
   /** Solves one captcha and waits for the token. Throws `CaptchaSolveError` on final failure. */
   async solve(task: unknown, options: SolveOptions = {}): Promise<SolveResult> {
     const valid = parseTask(task);
@@ -114,7 +119,7 @@ export class CaptchaSolver {
           },
         ],
         staticSummary: describeTask(valid),
-        ...(valid.sitekey && { typedSearchAttributes: [{ key: sitekeyAttribute, value: valid.sitekey }] }),
+        ...(valid.sitekey && this.indexSitekeys && { typedSearchAttributes: [{ key: sitekeyAttribute, value: valid.sitekey }] }),
       });
     } catch (err) {
       throw asSolveError(err);
@@ -137,6 +142,7 @@ export class CaptchaSolver {
       dlqWorkflowId: this.config.dlqWorkflowId,
       ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
       ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),
+      ...(!this.indexSitekeys && { indexSitekeys: false }),
       ...options.tuning,
     };
     const startRequest = randomUUID();

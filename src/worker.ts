@@ -36,7 +36,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
       client,
       ...(activityEvents && { events: activityEvents }),
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
-      dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy },
+      dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy, ...(config.temporal.codecKeys && { indexSitekeys: false }) },
       ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),
     }),
     ...(dataConverter && { dataConverter }),

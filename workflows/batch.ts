@@ -250,7 +250,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
         staticSummary: describeTask(task),
         typedSearchAttributes: [
           { key: batchIdAttribute, value: batchId },
-          ...(task.sitekey ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
+          ...(task.sitekey && settings.indexSitekeys !== false ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
         ],
       }),
     )

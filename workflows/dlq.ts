@@ -124,6 +124,7 @@ interface Settings {
   shardCount: number;
   snapshotIntervalMs: number;
   retryStaleAfterMs: number;
+  indexSitekeys: boolean;
   solvePolicy?: SolvePolicyOverrides;
   taskQueue: string;
 }
@@ -366,7 +367,7 @@ class DeadLetterQueue {
         staticSummary: `DLQ retry ${ref.generation} of ${ref.entryId}`,
         typedSearchAttributes: [
           ...(e.batchId ? [{ key: batchIdAttribute, value: e.batchId }] : []),
-          ...(e.task.sitekey ? [{ key: sitekeyAttribute, value: e.task.sitekey }] : []),
+          ...(e.task.sitekey && this.settings.indexSitekeys ? [{ key: sitekeyAttribute, value: e.task.sitekey }] : []),
         ],
       });
     } catch (err) {
@@ -1033,6 +1034,7 @@ function resolveSettings(input: DlqSettings, adopted: DlqSettings | undefined, o
     shardCount: pick('shardCount', int(1, 10_000)),
     snapshotIntervalMs: pick('snapshotIntervalMs', int(1, 3_600_000)),
     retryStaleAfterMs: pick('retryStaleAfterMs', int(1_000, 30 * 24 * 3_600_000)),
+    indexSitekeys: src.indexSitekeys !== false,
     ...(src.solvePolicy && typeof src.solvePolicy === 'object' && { solvePolicy: src.solvePolicy }),
     taskQueue: typeof src.taskQueue === 'string' && src.taskQueue ? src.taskQueue : ownTaskQueue,
   };

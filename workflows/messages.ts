@@ -71,6 +71,8 @@ export interface BatchInput {
   breakerThreshold?: number;
   /** what an open circuit does with the tasks not started: hold them until `resume` (default) or dead-letter them */
   onAccountFailure?: 'hold' | 'dead-letter';
+  /** set `CaptchaSitekey` on the children (default true); off with payload encryption: search attributes stay plain */
+  indexSitekeys?: boolean;
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -364,6 +366,8 @@ export interface DlqSettings {
   snapshotIntervalMs?: number;
   /** a retry child that has not reported after this long is looked up (terminated children report nothing); default 30 min */
   retryStaleAfterMs?: number;
+  /** set `CaptchaSitekey` on retry children (default true); off with payload encryption: search attributes stay plain */
+  indexSitekeys?: boolean;
 }
 
 export interface DlqInput extends DlqSettings {
