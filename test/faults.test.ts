@@ -13,6 +13,7 @@
 //   FAULT_SUITE_DATA_DIR     where the server's database goes; kept afterwards (default: a temp dir, removed)
 //   FAULT_SUITE_LOG_FILE     every log line of every process (worker runtime, worker processes, server) is appended
 //   FAULT_SUITE_CHAOS_TASKS  size of the chaos batch (default 500)
+//   FAULT_SUITE_TRACE        print the chaos batch's progress every 5 s (diagnostics)
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
