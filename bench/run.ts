@@ -66,6 +66,11 @@ async function main(): Promise<number> {
     crashed: [],
     details: {},
   };
+  // a background promise of some measurement failing is a crash too, but must not lose the other figures
+  process.on('unhandledRejection', (err) => {
+    log(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    report.crashed.push({ section: '-', measurement: 'unhandled rejection', error: err instanceof Error ? err.message : String(err) });
+  });
   const run = async (section: string, name: string, fn: () => Promise<MeasurementResult>): Promise<void> => {
     log(`${section} ${name}…`);
     try {
