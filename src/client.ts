@@ -51,6 +51,7 @@ import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval, type DrainInp
 import type { solveCaptchaWorkflow } from '../workflows/solve';
 import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from '../workflows/types';
 import { describeTask } from '../workflows/batch';
+import { resolveSolvePolicy } from '../workflows/policies';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
 export const INLINE_BATCH_LIMIT = 1_000;
@@ -114,7 +115,7 @@ export class CaptchaSolver {
           {
             task: valid,
             taskKey,
-            policy: { ...this.config.solvePolicy, ...options.policy },
+            policy: resolveSolvePolicy(this.config.solvePolicy, options.policy),
             dlqWorkflowId: options.deadLetter === false ? null : this.config.dlqWorkflowId,
           },
         ],
@@ -138,7 +139,7 @@ export class CaptchaSolver {
       batchId,
       source,
       concurrency: options.concurrency ?? this.config.batchConcurrency,
-      policy: { ...this.config.solvePolicy, ...options.policy },
+      policy: resolveSolvePolicy(this.config.solvePolicy, options.policy),
       dlqWorkflowId: this.config.dlqWorkflowId,
       ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
       ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),

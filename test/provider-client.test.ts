@@ -1,6 +1,8 @@
 // The legacy provider client against the simulator over real HTTP: parameter mapping, answers, classification of
 // every failure, transport faults, timeouts, redaction of the key, the connection pool.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
@@ -11,7 +13,7 @@ import {
   CaptchaResubmitError,
   ProviderAccountError,
   ProviderTransientError,
-  type ProviderError,
+  ProviderError,
 } from '../src/providers/errors';
 import { createProvider } from '../src/providers';
 import { createLegacyProvider, type LegacyProvider } from '../src/providers/legacy-client';
@@ -379,4 +381,23 @@ void describe('balance, reports, pool, lifecycle', () => {
     await provider.close();
     await rejection(provider.balance(), ProviderTransientError, 'CLIENT_CLOSED');
   });
+});
+
+test('an answer that echoes the key, in any case, never becomes a code or a message', async () => {
+  const key = 'abcdef0123456789abcdef0123456789';
+  const server = createServer((_req, res) => res.end(JSON.stringify({ status: 0, request: key.toUpperCase() })));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const provider = createLegacyProvider({ name: '2captcha', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: key });
+  try {
+    const err = await provider.poll('123').then(
+      () => assert.fail('expected an error'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.code, 'UNRECOGNIZED_ANSWER');
+    assert.ok(!inspect(err, { depth: 10 }).toLowerCase().includes(key), 'the key leaked');
+  } finally {
+    await provider.close();
+    server.close();
+  }
 });

@@ -135,8 +135,14 @@ export const JSON_ERROR_IDS: Readonly<Record<number, string>> = {
 export function normalizeProviderCode(code: string): string {
   const trimmed = code.trim().toUpperCase();
   const numbered = /^ERROR:\s*(\d+)$/.exec(trimmed);
-  return numbered ? `ERROR: ${numbered[1]}` : trimmed;
+  if (numbered) return `ERROR: ${numbered[1]}`;
+  // every provider code has an underscore (ERROR_…, CAPCHA_NOT_READY, IP_BANNED); anything else — an echoed key, an
+  // empty or huge string — must not become a code: codes travel into messages, the DLQ and search attributes
+  return /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(trimmed) && trimmed.length <= 64 ? trimmed : UNRECOGNIZED_ANSWER;
 }
+
+/** The code of a provider answer that is not a code. */
+export const UNRECOGNIZED_ANSWER = 'UNRECOGNIZED_ANSWER';
 
 /**
  * What the caller should do about a provider answer code. Unknown codes are transient: a code we have never seen

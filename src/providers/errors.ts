@@ -60,11 +60,9 @@ export class ProviderAccountError extends ProviderError {
   }
 }
 
-/** Replace every occurrence of the secret (raw and URL-encoded) in a string. */
+/** Replace every occurrence of the secret (raw or URL-encoded, in any letter case) in a string. */
 export function redact(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  let out = text.split(secret).join('[REDACTED]');
-  const encoded = encodeURIComponent(secret);
-  if (encoded !== secret) out = out.split(encoded).join('[REDACTED]');
-  return out;
+  const forms = [...new Set([secret, encodeURIComponent(secret)])].map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return text.replace(new RegExp(forms.join('|'), 'gi'), '[REDACTED]');
 }
