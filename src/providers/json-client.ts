@@ -14,9 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaOptions, CaptchaTask } from '../../workflows/types';
-import { JSON_ERROR_IDS, classifyProviderCode, normalizeProviderCode, providerErrorFor, type JsonProviderName } from './classify';
-import { redact, type ProviderError, type ProviderTransientError } from './errors';
-import { createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
+import type { ProviderError, ProviderTransientError } from './errors';
+import { answerError, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
 export type { JsonProviderName } from './classify';
@@ -56,6 +56,17 @@ interface Dialect {
 
 type TaskKind = 'recaptcha-v2' | 'recaptcha-v2-enterprise' | 'recaptcha-v3' | 'recaptcha-v3-enterprise' | 'hcaptcha' | 'turnstile' | 'image';
 
+/** The task type names 2captcha v2 and anti-captcha share (the others differ in a few). */
+const STANDARD_TASK_TYPES = {
+  'recaptcha-v2': 'RecaptchaV2TaskProxyless',
+  'recaptcha-v2-enterprise': 'RecaptchaV2EnterpriseTaskProxyless',
+  'recaptcha-v3': 'RecaptchaV3TaskProxyless',
+  'recaptcha-v3-enterprise': 'RecaptchaV3TaskProxyless',
+  hcaptcha: 'HCaptchaTaskProxyless',
+  turnstile: 'TurnstileTaskProxyless',
+  image: 'ImageToTextTask',
+} as const;
+
 export const JSON_DIALECTS: Readonly<Record<JsonProviderName, Readonly<Dialect>>> = {
   '2captcha-v2': {
     defaultBaseUrl: 'https://api.2captcha.com',
@@ -64,15 +75,7 @@ export const JSON_DIALECTS: Readonly<Record<JsonProviderName, Readonly<Dialect>>
     maxPollsPerTask: Infinity,
     softIdField: 'softId',
     proxylessSuffix: 'Proxyless',
-    taskTypes: {
-      'recaptcha-v2': 'RecaptchaV2TaskProxyless',
-      'recaptcha-v2-enterprise': 'RecaptchaV2EnterpriseTaskProxyless',
-      'recaptcha-v3': 'RecaptchaV3TaskProxyless',
-      'recaptcha-v3-enterprise': 'RecaptchaV3TaskProxyless',
-      hcaptcha: 'HCaptchaTaskProxyless',
-      turnstile: 'TurnstileTaskProxyless',
-      image: 'ImageToTextTask',
-    },
+    taskTypes: STANDARD_TASK_TYPES,
     report: (verdict, taskId) => ({ endpoint: verdict === 'good' ? 'reportCorrect' : 'reportIncorrect', body: { taskId } }),
   },
   anticaptcha: {
@@ -82,15 +85,7 @@ export const JSON_DIALECTS: Readonly<Record<JsonProviderName, Readonly<Dialect>>
     maxPollsPerTask: Infinity,
     softIdField: 'softId',
     proxylessSuffix: 'Proxyless',
-    taskTypes: {
-      'recaptcha-v2': 'RecaptchaV2TaskProxyless',
-      'recaptcha-v2-enterprise': 'RecaptchaV2EnterpriseTaskProxyless',
-      'recaptcha-v3': 'RecaptchaV3TaskProxyless',
-      'recaptcha-v3-enterprise': 'RecaptchaV3TaskProxyless',
-      hcaptcha: 'HCaptchaTaskProxyless',
-      turnstile: 'TurnstileTaskProxyless',
-      image: 'ImageToTextTask',
-    },
+    taskTypes: STANDARD_TASK_TYPES,
     report: (verdict, taskId) => ({ endpoint: verdict === 'good' ? 'reportCorrectRecaptcha' : 'reportIncorrectRecaptcha', body: { taskId } }),
   },
   capsolver: {
@@ -422,12 +417,7 @@ export class JsonProvider implements CaptchaProvider {
   // ---- errors (every message goes through redact) ----------------------------------------------------------------
 
   private failure(op: string, rawCode: string, text: string | undefined, providerTaskId?: string): ProviderError {
-    const code = normalizeProviderCode(rawCode);
-    const answerClass = classifyProviderCode(this.name, code);
-    // "not ready" is a status in this family, never an error; as an error code it is an answer we did not expect
-    if (answerClass === 'not-ready') return this.transient(op, code, `unexpected ${code}`, providerTaskId);
-    const message = `${this.name} ${op}: ${code}${text ? ` (${text})` : ''}`;
-    return providerErrorFor(answerClass, code, redact(message, this.apiKey), providerTaskId);
+    return answerError(this.name, this.apiKey, op, rawCode, text, providerTaskId);
   }
 
   private transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {

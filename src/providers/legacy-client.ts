@@ -3,9 +3,9 @@
 import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaTask } from '../../workflows/types';
-import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, providerErrorFor, type LegacyProviderName } from './classify';
-import { CaptchaPermanentError, redact, type ProviderError, type ProviderTransientError } from './errors';
-import { createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
+import { CaptchaPermanentError, type ProviderError, type ProviderTransientError } from './errors';
+import { answerError, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
 export interface LegacyProviderOptions {
@@ -254,12 +254,7 @@ export class LegacyProvider implements CaptchaProvider {
   // ---- errors (every message goes through redact) ----------------------------------------------------------------
 
   private failure(op: string, answer: { ok: false; code: string; text?: string }, providerTaskId?: string): ProviderError {
-    const code = normalizeProviderCode(answer.code);
-    const answerClass = classifyProviderCode(this.name, code);
-    const message = `${this.name} ${op}: ${code}${answer.text ? ` (${answer.text})` : ''}`;
-    // "not ready" only means something to a poll; anywhere else it is an answer we did not expect
-    if (answerClass === 'not-ready') return this.transient(op, code, `unexpected ${code}`, providerTaskId);
-    return providerErrorFor(answerClass, code, redact(message, this.apiKey), providerTaskId);
+    return answerError(this.name, this.apiKey, op, answer.code, answer.text, providerTaskId);
   }
 
   private transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {

@@ -1,7 +1,8 @@
 // What both wire families share below the protocol: the pooled undici dispatcher, and turning a failed exchange into
 // a transient ProviderError whose message and cause never carry the key.
 import { Agent } from 'undici';
-import { ProviderTransientError, redact } from './errors';
+import { classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
+import { ProviderTransientError, redact, type ProviderError } from './errors';
 
 /** Node and undici error codes of a failed exchange → our transient codes. */
 export const TRANSPORT_CODES: Readonly<Record<string, string>> = {
@@ -33,6 +34,21 @@ export function createDispatcher(connections: number, timeoutMs: number): Agent 
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+}
+
+/** A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect. */
+export function answerError(
+  provider: ClassifiedProviderName,
+  apiKey: string,
+  op: string,
+  rawCode: string,
+  text: string | undefined,
+  providerTaskId?: string,
+): ProviderError {
+  const code = normalizeProviderCode(rawCode);
+  const answerClass = classifyProviderCode(provider, code);
+  if (answerClass === 'not-ready') return transientError(provider, apiKey, op, code, `unexpected ${code}`, providerTaskId);
+  return providerErrorFor(answerClass, code, redact(`${provider} ${op}: ${code}${text ? ` (${text})` : ''}`, apiKey), providerTaskId);
 }
 
 /** A transient error of `provider` with the key redacted from the message (and from the cause, when given). */
