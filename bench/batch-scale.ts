@@ -30,7 +30,7 @@ export async function measureBatchScale(ctx: BenchContext): Promise<MeasurementR
       lastLog = performance.now();
       handle.query<{ solved: number }>('progress').then((p) => ctx.log(`  ${p.solved} of ${n} solved`), () => undefined);
     }, 1_000);
-    const summary = await withTimeout(handle.result(), Math.max(300_000, n * 200), `batch of ${n}`).finally(() => clearInterval(progress));
+    const summary = await worker.watch(withTimeout(handle.result(), Math.max(300_000, n * 200), `batch of ${n}`)).finally(() => clearInterval(progress));
     const wallMs = performance.now() - started;
     await sleep(1_000); // visibility catches up with the last run
     const runs = await runLengths(stack.client, `WorkflowId = '${batchId}'`);

@@ -8,8 +8,8 @@ import { routeDeadLetter } from '../activities/dlq';
 import { WORKFLOW_TYPES, deadLetterSignal, dlqStatsQuery, type DlqStats } from '../workflows/messages';
 import type { DeadLetterReport, FailureClass } from '../workflows/types';
 import { percentile, round, runLengths } from './histories';
-import { figure, type Figure, type MeasurementResult } from './report';
-import { NO_WAIT_POLICY, benchEnv, sleep, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
+import { figure, type MeasurementResult } from './report';
+import { NO_WAIT_POLICY, benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext, type ChildWorker } from './stack';
 
 const ENTRIES_PER_SHARD = 600;
 const SEND_PARALLELISM = 64;
@@ -55,25 +55,17 @@ function report(prefix: string, i: number): DeadLetterReport {
   };
 }
 
-export async function measureDlqScale(ctx: BenchContext): Promise<MeasurementResult> {
-  const figures: Figure[] = [];
-  const details: Record<string, unknown> = {};
-  for (const n of ctx.sizes.dlqEntries) {
-    const one = await ingest(ctx, n);
-    figures.push(...one.figures);
-    details[`dlq${n}`] = one.details;
-  }
-  return { figures, details: { dlqScale: details } };
-}
-
-async function ingest(ctx: BenchContext, n: number): Promise<MeasurementResult> {
+export async function measureDlqScale(ctx: BenchContext, n: number): Promise<MeasurementResult> {
   const { stack } = ctx;
   const shardCount = Math.max(1, Math.ceil(n / ENTRIES_PER_SHARD));
   const sim = await startBenchSimulator(); // the worker needs a provider; the DLQ never calls it
   const taskQueue = `bench-dlq-${n}`;
   const front = `bench-dlq-${n}`;
+  let worker: ChildWorker | undefined;
   try {
-    return await withWorker(stack, benchEnv(stack, taskQueue, sim, NO_WAIT_POLICY, { DLQ_WORKFLOW_ID: front }), async () => {
+    // the worker in a process of its own: its memory is its own, and if it dies the bench reports it and goes on
+    const w = (worker = await spawnWorker(stack, benchEnv(stack, taskQueue, sim, NO_WAIT_POLICY, { DLQ_WORKFLOW_ID: front })));
+    return await w.watch((async (): Promise<MeasurementResult> => {
       const handle = stack.client.workflow.getHandle(front);
       await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
       const expected: Record<string, number> = {};
@@ -150,22 +142,27 @@ async function ingest(ctx: BenchContext, n: number): Promise<MeasurementResult> 
           figure('5', `DLQ ${label}: stats query p95 while ingesting`, p(busyLatencies, 95), 'ms', undefined,
             `p50 ${p(busyLatencies, 50)} ms over ${busyLatencies.length} queries, ${failed.whileIngesting} of them failed (no worker answered in time)`),
           figure('5', `DLQ ${label}: stats exact (total and byCode)`, exact ? 1 : 0, undefined, { op: '=', value: 1 }, `total ${stats.total} of ${n}`),
+          figure('5', `DLQ ${label}: worker peak RSS`, round(w.peakRss / 2 ** 20, 0), 'MiB', undefined, 'the worker process alone, sampled every 200 ms'),
         ],
         details: {
-          entries: n,
-          shardCount,
-          sentMs,
-          exactMs,
-          expectedByCode: expected,
-          stats: { total: stats.total, received: stats.received, byCode: stats.byCode, byClass: stats.byClass, alerts: stats.alerts },
-          queryMs: { atRest: summarize(restLatencies), whileIngesting: summarize(busyLatencies) },
-          queriesFailed: failed,
-          runs: ours.length,
-          largestRuns: ours.slice(0, 5),
+          [`dlqScale${n}`]: {
+            entries: n,
+            shardCount,
+            sentMs,
+            exactMs,
+            expectedByCode: expected,
+            stats: { total: stats.total, received: stats.received, byCode: stats.byCode, byClass: stats.byClass, alerts: stats.alerts },
+            queryMs: { atRest: summarize(restLatencies), whileIngesting: summarize(busyLatencies) },
+            queriesFailed: failed,
+            runs: ours.length,
+            largestRuns: ours.slice(0, 5),
+            workerPeakRssBytes: w.peakRss,
+          },
         },
       };
-    });
+    })());
   } finally {
+    await worker?.stop();
     await sim.close();
   }
 }

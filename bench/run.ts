@@ -101,7 +101,7 @@ async function main(): Promise<number> {
     if (wanted('1')) await run('1', 'throughput vs the trivial shape', () => measureThroughput(ctx));
     if (wanted('3')) await run('3', 'worker killed mid-poll', () => measureWorkerKill(ctx));
     if (wanted('4')) await run('4', 'cost per dead-lettered task', () => measureDeadLetterCost(ctx));
-    if (wanted('5')) await run('5', 'DLQ scale', () => measureDlqScale(ctx));
+    if (wanted('5')) for (const n of sizes.dlqEntries) await run('5', `DLQ scale, ${n} entries`, () => measureDlqScale(ctx, n));
     if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
     if (seed) {
       await run('2', 'seed comparison', async () => {

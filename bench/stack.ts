@@ -153,6 +153,8 @@ export interface ChildWorker {
   /** largest RSS sampled so far (bytes) */
   peakRss: number;
   exited: Promise<number | null>;
+  /** `work`, unless the worker dies first (not by `stop` or `kill`): then an error saying how it died */
+  watch<T>(work: Promise<T>): Promise<T>;
   /** asks it to drain and exit; resolves with the exit code */
   stop(): Promise<number | null>;
   kill(): Promise<void>;
@@ -163,16 +165,25 @@ export async function spawnWorker(stack: BenchStack, env: Record<string, string>
     env: { ...process.env, BENCH_WORKER_SPEC: JSON.stringify({ env, bundlePath: stack.bundlePath }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  let ending = false;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const died = exited.then((code) => {
+    if (!ending) throw new Error(`the worker process died (exit code ${code}, signal ${child.signalCode}); its output is above`);
+    return new Promise<never>(() => undefined);
+  });
+  died.catch(() => undefined); // observed through watch()
   const worker: ChildWorker = {
     process: child,
     peakRss: 0,
     exited,
+    watch: (work) => Promise.race([work, died]),
     async stop() {
+      ending = true;
       if (child.exitCode === null && child.signalCode === null) child.send('shutdown');
       return exited;
     },
     async kill() {
+      ending = true;
       child.kill('SIGKILL');
       await exited;
     },

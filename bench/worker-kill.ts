@@ -30,7 +30,7 @@ export async function measureWorkerKill(ctx: BenchContext): Promise<MeasurementR
     await worker.kill();
     const killedAt = performance.now();
     worker = await spawnWorker(stack, env);
-    const summary = await withTimeout(handle.result(), 120_000, 'the batch after the kill');
+    const summary = await worker.watch(withTimeout(handle.result(), 120_000, 'the batch after the kill'));
     const recoveryMs = performance.now() - killedAt;
     const stats = sim.stats();
     const duplicates = stats.paidSubmits - n;
