@@ -219,11 +219,11 @@ describe('dialect answers and their classification', () => {
     const second = await raw('capsolver', 'getTaskResult', { clientKey: KEY, taskId: id });
     assert.equal(second.json.status, 'processing');
 
-    const before = sims.get('capsolver')!.stats().json.getTaskResult ?? 0;
     const imageId = await cs.submit({ type: 'image', body: image() });
+    const afterSubmit = sims.get('capsolver')!.stats().json.getTaskResult ?? 0;
     const answer = await cs.poll(imageId);
     assert.ok(answer.ready && /^[a-z0-9]{4,6}$/.test(answer.token));
-    assert.equal(sims.get('capsolver')!.stats().json.getTaskResult ?? 0, before + 1, 'the simulator read it once for createTask; the client polled nothing');
+    assert.equal(sims.get('capsolver')!.stats().json.getTaskResult ?? 0, afterSubmit, 'the answer came with createTask: the client polled nothing');
   });
 
   test('CapMonster: polls less than 2 s apart get ERROR_TOO_MUCH_REQUESTS (transient); the client keeps the spacing itself', async () => {
