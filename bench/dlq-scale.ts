@@ -65,6 +65,8 @@ export async function measureDlqScale(ctx: BenchContext, n: number): Promise<Mea
   try {
     // the worker in a process of its own: its memory is its own, and if it dies the bench reports it and goes on
     const w = (worker = await spawnWorker(stack, benchEnv(stack, taskQueue, sim, NO_WAIT_POLICY, { DLQ_WORKFLOW_ID: front })));
+    // once the worker is gone, the loops below stop too (watch() has already failed the measurement)
+    const alive = () => w.process.exitCode === null && w.process.signalCode === null;
     return await w.watch((async (): Promise<MeasurementResult> => {
       const handle = stack.client.workflow.getHandle(front);
       await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
@@ -74,7 +76,7 @@ export async function measureDlqScale(ctx: BenchContext, n: number): Promise<Mea
       let sending = true;
       // stats queries while the reports arrive, one at a time
       const querying = (async () => {
-        while (sending) {
+        while (sending && alive()) {
           busy.push(await timedStats(handle));
           await sleep(50);
         }
@@ -83,7 +85,7 @@ export async function measureDlqScale(ctx: BenchContext, n: number): Promise<Mea
       const started = performance.now();
       let next = 0;
       const lane = async () => {
-        while (next < n) {
+        while (next < n && alive()) {
           const i = next++;
           const r = report(front, i);
           expected[r.code] = (expected[r.code] ?? 0) + 1;
@@ -108,6 +110,7 @@ export async function measureDlqScale(ctx: BenchContext, n: number): Promise<Mea
       const converged = await withTimeout(
         (async () => {
           for (;;) {
+            if (!alive()) return new Promise<never>(() => undefined); // watch() reports the dead worker
             const { stats } = await timedStats(handle);
             if (stats?.total === n && stats.received === n) return stats;
             await sleep(100);
