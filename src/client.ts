@@ -8,11 +8,14 @@ import {
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  ServiceError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type ScheduleHandle,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { Config } from './config';
 import { parseTask, parseTasks } from './shared/tasks';
 import { readTaskFile } from './shared/task-files';
@@ -177,7 +180,7 @@ export class CaptchaSolver {
       results: (cursor?: number, limit?: number): Promise<BatchResultsPage> => handle.query(batchResultsQuery, { cursor, limit }),
       result: (): Promise<BatchSummary> => handle.result(),
       /** closes an open circuit once the provider account is fixed */
-      resume: (reason?: string): Promise<BatchProgress> => handle.executeUpdate(batchResumeUpdate, { args: [{ ...(reason && { reason }) }] }),
+      resume: (reason?: string): Promise<BatchProgress> => executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }) }] }),
       cancel: async (): Promise<void> => {
         await handle.cancel();
       },
@@ -206,9 +209,9 @@ export class CaptchaSolver {
       /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => handle.query(dlqAuditQuery, request),
-      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqRetryUpdate, order(request)),
-      discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqDiscardUpdate, order(request)),
-      purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => handle.executeUpdate(dlqPurgeUpdate, order(request)),
+      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request)),
+      discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request)),
+      purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request)),
     };
   }
 
@@ -335,6 +338,27 @@ function batchDetails(input: BatchInput): string {
     '',
     `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,
   ].join('\n');
+}
+
+/**
+ * An update that reaches a long-lived workflow in the middle of its continue-as-new is refused by the server (the run
+ * it targeted is closing); the next run takes it. Sent again a few times with the same update id — the workflows also
+ * dedupe orders by request id across runs — while a validator's or handler's refusal is final at once.
+ */
+export async function executeUpdateAcrossRuns<Ret, Args extends [unknown, ...unknown[]]>(
+  handle: WorkflowHandle,
+  def: UpdateDefinition<Ret, Args>,
+  options: { args: Args; updateId?: string },
+  attempts = 6,
+): Promise<Ret> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate(def, options);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || !(err instanceof ServiceError) || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
 }
 
 export function asSolveError(err: unknown): unknown {

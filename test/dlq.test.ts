@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { routeDeadLetter } from '../activities/dlq';
+import { executeUpdateAcrossRuns } from '../src/client';
 import { resolveTemporalCli } from '../src/temporal-server';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 import { packEntries, unpackEntries } from '../workflows/dlq-pack';
@@ -537,7 +538,7 @@ void describe('dead-letter queue', () => {
       await stack.run(async () => {
         for (const r of [...failing, ...slow]) await dlq.signal(deadLetterSignal, r);
         await eventually('30 entries', () => stats(dlq), (x) => x.total === 30);
-        const order = await dlq.executeUpdate(dlqRetryUpdate, { args: [{ all: true, requestId: 'can-retry' }] });
+        const order = await executeUpdateAcrossRuns(dlq, dlqRetryUpdate, { args: [{ all: true, requestId: 'can-retry' }] });
         assert.equal(order.matched, 30);
         for (const r of late.slice(0, 15)) {
           await dlq.signal(deadLetterSignal, r);
@@ -551,7 +552,7 @@ void describe('dead-letter queue', () => {
           await dlq.signal(deadLetterSignal, r);
           await sleep(15);
         }
-        const again = await dlq.executeUpdate(dlqRetryUpdate, { args: [{ all: true, requestId: 'can-retry' }] });
+        const again = await executeUpdateAcrossRuns(dlq, dlqRetryUpdate, { args: [{ all: true, requestId: 'can-retry' }] });
         assert.equal(again.duplicate, true, 'the repeated request id was forgotten across continue-as-new');
         const st = await eventually('every retry reported', () => stats(dlq), (x) => x.retriesInFlight === 0 && x.retriesQueued === 0 && x.received === 60, 60_000);
         assert.equal(st.recovered, 20);
