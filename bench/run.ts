@@ -66,11 +66,13 @@ async function main(): Promise<number> {
     crashed: [],
     details: {},
   };
-  // a background promise of some measurement failing is a crash too, but must not lose the other figures
-  process.on('unhandledRejection', (err) => {
-    log(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    report.crashed.push({ section: '-', measurement: 'unhandled rejection', error: err instanceof Error ? err.message : String(err) });
-  });
+  // a stray failure in the background of some measurement is a crash too, but must not lose the other figures
+  const stray = (kind: string) => (err: unknown) => {
+    log(`${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    report.crashed.push({ section: '-', measurement: kind, error: err instanceof Error ? err.message : String(err) });
+  };
+  process.on('unhandledRejection', stray('unhandled rejection'));
+  process.on('uncaughtException', stray('uncaught exception'));
   const run = async (section: string, name: string, fn: () => Promise<MeasurementResult>): Promise<void> => {
     log(`${section} ${name}…`);
     try {
@@ -111,10 +113,16 @@ async function main(): Promise<number> {
         return seedComparison(ctx, ours, outcome);
       });
     }
+    await finish(report, mode, only, t0);
   } finally {
+    // after the report is written: a straggling call of a crashed measurement cannot lose it
     await stack.close();
   }
+  return report.crashed.length ? 1 : 0;
+}
 
+/** Prints the summary table and writes the report files. */
+async function finish(report: BenchReport, mode: 'quick' | 'full', only: Set<string> | undefined, t0: number): Promise<void> {
   report.elapsedS = (performance.now() - t0) / 1000;
   report.machine.load.end = loadNow();
   report.figures.sort((a, b) => a.section.localeCompare(b.section));
@@ -128,7 +136,6 @@ async function main(): Promise<number> {
   const name = only ? 'captcha-bench-partial' : mode === 'quick' ? 'latest' : 'latest-full';
   await writeReport(dir, name, report, METHODS);
   console.log(`wrote ${join(dir, `${name}.json`)} and ${name}.md`);
-  return report.crashed.length ? 1 : 0;
 }
 
 main().then(
