@@ -29,7 +29,7 @@ import type {
   DlqOperationResult,
   DlqStats,
 } from '../workflows/messages';
-import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaTask, type FailureClass } from '../workflows/types';
+import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaOptions, type CaptchaTask, type FailureClass } from '../workflows/types';
 
 const DLQ_ENTRY_STATUSES = ['dead', 'retrying', 'parked'] as const satisfies readonly DlqEntryStatus[];
 
@@ -658,20 +658,13 @@ async function batchResults(solver: CaptchaSolver, batchId: string, o: { cursor?
 // ---------------------------------------------------------------------------------------------------------------------
 // solve
 
-interface SolveCliOptions {
+/** The task's options come straight from flags of the same names (proxyType is checked by the task schema). */
+interface SolveCliOptions extends Omit<CaptchaOptions, 'proxyType'> {
   type: CaptchaTask['type'];
   sitekey?: string;
   pageUrl?: string;
   image?: string;
   key?: string;
-  invisible?: boolean;
-  enterprise?: boolean;
-  action?: string;
-  minScore?: number;
-  data?: string;
-  pageData?: string;
-  userAgent?: string;
-  proxy?: string;
   proxyType?: string;
   deadLetter: boolean;
   json?: boolean;
