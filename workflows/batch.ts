@@ -1,8 +1,11 @@
-// A batch: one solve child per task, through a sliding window that never exceeds `concurrency`. Children report their
-// outcome by signal and are abandoned on close, so the batch may continue-as-new while they run. Final failures are
-// recorded in the DLQ by the children themselves; the batch keeps counts and a short window of fresh tokens.
+// A batch: one solve child per task, through a sliding window that never exceeds `concurrency`. The batch learns a
+// child's outcome from its completion event; children are abandoned on close, and before a continue-as-new the ones
+// still running are asked to report by signal instead, which reaches the next run. Final failures are recorded in the
+// DLQ by the children themselves; the batch keeps counts and a short window of fresh tokens.
 import {
+  ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
@@ -11,6 +14,7 @@ import {
   log,
   proxyActivities,
   setCurrentDetails,
+  TerminatedFailure,
   setHandler,
   startChild,
   workflowInfo,
@@ -24,6 +28,7 @@ import {
   batchResultsQuery,
   batchResumeSignal,
   batchResumeUpdate,
+  reportBySignalSignal,
   sitekeyAttribute,
   solveOutcomeSignal,
   type BatchInput,
@@ -35,7 +40,7 @@ import {
   type SolveOutcome,
 } from './messages';
 import { REPORT_ACTIVITY_OPTIONS } from './policies';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type SolveInput } from './types';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type SolveFailureDetails, type SolveInput } from './types';
 
 const DEFAULTS = {
   concurrency: 50,
@@ -78,6 +83,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   let starting = 0;
   let startedThisRun = 0;
   let cancelling = false;
+  /** children started by this run whose completion event this run awaits (the rest report by signal) */
+  const awaitingCompletion = new Set<string>();
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
   const { readTaskPage } = proxyActivities<Activities>({
@@ -86,8 +93,9 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     summary: 'read a page of tasks',
   });
 
-  setHandler(solveOutcomeSignal, (outcome: SolveOutcome) => {
-    if (!state.inFlight[outcome.taskKey]) return; // a duplicate, or not ours: already counted
+  setHandler(solveOutcomeSignal, onOutcome);
+  function onOutcome(outcome: SolveOutcome): void {
+    if (!state.inFlight[outcome.taskKey]) return; // a duplicate (signal and completion event), or not ours
     delete state.inFlight[outcome.taskKey];
     inFlight--;
     if (outcome.outcome === 'solved') {
@@ -108,7 +116,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     } else {
       state.cancelled++;
     }
-  });
+  }
   setHandler(batchProgressQuery, progress);
   const resume = ({ reason }: BatchResumeRequest = {}): BatchProgress => {
     if (state.circuit.open) log.info('circuit closed by an operator', { batchId, reason: reason ?? '' });
@@ -132,6 +140,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       if (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0) break;
       if (runIsFull()) {
         await condition(() => starting === 0);
+        await handOverToSignals();
         await condition(allHandlersFinished);
         const next: BatchInput = { ...input, state: { ...state, run: state.run + 1 } };
         if (source.kind === 'inline') {
@@ -238,30 +247,59 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ...(settings.policy && { policy: settings.policy }),
       dlqWorkflowId: settings.dlqWorkflowId,
       parentWorkflowId: workflowInfo().workflowId,
+      parentAwaitsCompletion: true,
     };
     // started outside the batch's cancellation scope: a cancelled batch cancels its children explicitly, by id,
     // which also reaches children started by an earlier run
-    void CancellationScope.nonCancellable(() =>
-      startChild(WORKFLOW_TYPES.solve, {
-        workflowId: childId(task.key),
-        args: [solveInput],
-        ...(settings.taskQueue && { taskQueue: settings.taskQueue }),
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: describeTask(task),
-        typedSearchAttributes: [
-          { key: batchIdAttribute, value: batchId },
-          ...(task.sitekey && settings.indexSitekeys !== false ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
-        ],
-      }),
-    )
-      .catch((err: unknown) => {
-        // the child exists already (a repeated start): it is running and will report to us
+    void CancellationScope.nonCancellable(async () => {
+      try {
+        const child = await startChild(WORKFLOW_TYPES.solve, {
+          workflowId: childId(task.key),
+          args: [solveInput],
+          ...(settings.taskQueue && { taskQueue: settings.taskQueue }),
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: describeTask(task),
+          typedSearchAttributes: [
+            { key: batchIdAttribute, value: batchId },
+            ...(task.sitekey && settings.indexSitekeys !== false ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
+          ],
+        });
+        awaitingCompletion.add(task.key);
+        void child
+          .result()
+          .then(
+            (result) => onOutcome({ taskKey: task.key, outcome: 'solved', result }),
+            (err: unknown) => onOutcome(outcomeOfFailure(task.key, err)),
+          )
+          .finally(() => awaitingCompletion.delete(task.key));
+      } catch (err) {
+        // the child exists already (a repeated start): it is running; it must report to us by signal
         if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
         log.info('solve child already exists', { batchId, taskKey: task.key });
-      })
-      .finally(() => {
+        await askForSignal(task.key);
+      } finally {
         starting--;
-      });
+      }
+    });
+  }
+
+  /** Before continue-as-new: the children this run still awaits must report to the next run, by signal. */
+  async function handOverToSignals(): Promise<void> {
+    await Promise.all([...awaitingCompletion].map(async (key) => {
+      if (await askForSignal(key)) awaitingCompletion.delete(key);
+    }));
+    // a child that closed before it heard us: its completion event reaches this run
+    await condition(() => awaitingCompletion.size === 0);
+  }
+
+  /** False when the child has closed already. */
+  async function askForSignal(key: string): Promise<boolean> {
+    try {
+      await getExternalWorkflowHandle(childId(key)).signal(reportBySignalSignal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async function cancelEverything(): Promise<BatchSummary> {
@@ -356,6 +394,16 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
         (errors ? `\n\n| top errors | count |\n|---|---|\n${errors}` : ''),
     );
   }
+}
+
+/** A child that failed or was stopped, as the outcome it would have signalled. */
+function outcomeOfFailure(taskKey: string, err: unknown): SolveOutcome {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as SolveFailureDetails | undefined) : undefined;
+  if (details?.failureClass) return { taskKey, outcome: 'failed', failure: details, deadLettered: details.dlqEntryId !== undefined };
+  // cancelled, or terminated by an operator: either way an operator discarded it
+  if (!isCancellation(err) && !(cause instanceof TerminatedFailure)) log.warn('solve child ended without an outcome', { taskKey, error: String(err) });
+  return { taskKey, outcome: 'cancelled' };
 }
 
 /** One line for the Web UI: "reCAPTCHA v2 6Le-… on https://example.com/page/3". */

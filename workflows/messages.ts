@@ -24,7 +24,8 @@ export const WORKFLOW_TYPES = {
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
-// while children are in flight: the signal reaches whichever run is current.
+// while children are in flight: the signal reaches whichever run is current. A batch hears most of its children through
+// their completion events instead (no signal, fewer events) and hands the rest over to signals before it continues-as-new.
 export type SolveOutcome =
   | { taskKey: string; outcome: 'solved'; result: SolveResult; retry?: RetryRef }
   | { taskKey: string; outcome: 'failed'; failure: SolveFailureDetails; deadLettered: boolean; retry?: RetryRef }
@@ -34,6 +35,8 @@ export interface RetryRef {
   generation: number;
 }
 export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
+/** Parent → child: "I am about to continue-as-new; report your outcome by signal from now on". */
+export const reportBySignalSignal = defineSignal('reportBySignal');
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Batch

@@ -9,6 +9,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,6 +18,7 @@ import {
   errorCodeAttribute,
   failureClassAttribute,
   outcomeAttribute,
+  reportBySignalSignal,
   solveOutcomeSignal,
   type SolveOutcome,
 } from './messages';
@@ -40,6 +42,21 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
   const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
+
+  // a parent that reads our completion event needs no signal, until it hands us over to its next run
+  let signalParent = !input.parentAwaitsCompletion;
+  setHandler(reportBySignalSignal, () => {
+    signalParent = true;
+  });
+  const notifyParent = async (outcome: SolveOutcome): Promise<void> => {
+    if (!input.parentWorkflowId || !signalParent) return;
+    try {
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal(solveOutcomeSignal, outcome);
+    } catch (err) {
+      // a parent that is gone is no reason to fail the solve
+      log.warn('could not notify the parent workflow', { parent: input.parentWorkflowId, error: String(err) });
+    }
+  };
 
   const startedAt = Date.now();
   let attempts = 0;
@@ -68,7 +85,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           solvedAt: polled.solvedAt,
         };
         upsertSearchAttributes([{ key: outcomeAttribute, value: 'solved' }]);
-        await notifyParent(input, { taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
+        await notifyParent({ taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
         return result;
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -91,7 +108,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     if (isCancellation(err)) {
       upsertSearchAttributes([{ key: outcomeAttribute, value: 'cancelled' }]);
       await CancellationScope.nonCancellable(() =>
-        notifyParent(input, { taskKey: input.taskKey, outcome: 'cancelled', ...retryRef(input) }),
+        notifyParent({ taskKey: input.taskKey, outcome: 'cancelled', ...retryRef(input) }),
       );
     }
     throw err;
@@ -132,7 +149,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     { key: errorCodeAttribute, value: final.code },
     { key: failureClassAttribute, value: final.failureClass },
   ]);
-  await notifyParent(input, {
+  await notifyParent({
     taskKey: input.taskKey,
     outcome: 'failed',
     failure: details,
@@ -149,16 +166,6 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
 
 function retryRef(input: SolveInput) {
   return input.retry ? { retry: input.retry } : {};
-}
-
-/** The parent tracks its children by these signals; a parent that is gone is no reason to fail the solve. */
-async function notifyParent(input: SolveInput, outcome: SolveOutcome): Promise<void> {
-  if (!input.parentWorkflowId) return;
-  try {
-    await getExternalWorkflowHandle(input.parentWorkflowId).signal(solveOutcomeSignal, outcome);
-  } catch (err) {
-    log.warn('could not notify the parent workflow', { parent: input.parentWorkflowId, error: String(err) });
-  }
 }
 
 /** Reads the class, code and attempt out of an activity failure. */

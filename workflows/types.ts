@@ -100,6 +100,11 @@ export interface SolveInput {
   dlqWorkflowId?: string | null;
   /** the batch workflow to notify with the outcome (it tracks children by signal, across its continue-as-new) */
   parentWorkflowId?: string;
+  /**
+   * The parent reads this child's completion event, so no outcome signal is sent until the parent asks for one
+   * (reportBySignalSignal, before it continues-as-new). Unset: always signal.
+   */
+  parentAwaitsCompletion?: boolean;
   /** set when the DLQ re-solves an entry */
   retry?: { entryId: string; generation: number };
 }
