@@ -37,8 +37,10 @@ export interface Machine {
   load: { start: number; end?: number };
 }
 
+import type { Mode } from './stack';
+
 export interface BenchReport {
-  mode: 'quick' | 'full';
+  mode: Mode;
   startedAt: string;
   elapsedS: number;
   machine: Machine;

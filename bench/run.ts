@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick | --full] [--only 1,2,...]`: every measurement of issue 7 in one run, on one dev server,
-// with ratios measured side by side. Prints the summary table and writes bench/results/latest.{json,md}.
+// `npm run bench [-- --quick | --full | --smoke] [--only 1,2,...] [--out DIR]`: every measurement of issue 7 in one run,
+// on one dev server, with ratios measured side by side. Prints the summary table and writes latest.{json,md} (quick) or
+// latest-full.{json,md} into bench/results; a partial (--only) or smoke run writes into the temp dir, or --out.
 // A missed target is reported, not thrown; a measurement that crashes makes the run exit 1.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,14 +8,15 @@ import { measureBatchScale } from './batch-scale';
 import { measureDlqScale } from './dlq-scale';
 import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
 import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
-import { startBenchStack, type BenchContext, type Sizes } from './stack';
+import { startBenchStack, type BenchContext, type Mode, type Sizes } from './stack';
 import { measureDeadLetterCost } from './temporal-cost';
 import { measureThroughput } from './throughput';
 import { measureWorkerKill } from './worker-kill';
 
-const SIZES: Record<'quick' | 'full', Sizes> = {
-  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000 },
-  full: { throughputTasks: 1_000, throughputRounds: 3, concurrency: 100, seedTasks: 100, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
+const SIZES: Record<Mode, Sizes> = {
+  smoke: { throughputTasks: 20, throughputRounds: 1, concurrency: 10, seedTasks: 5, seedSecondMs: 50, killTasks: 4, deadLetterTasks: 4, dlqEntries: [300], batchTasks: 60 },
+  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000 },
+  full: { throughputTasks: 1_000, throughputRounds: 3, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
 };
 
 const METHODS = `## How each figure is measured
@@ -23,8 +25,9 @@ See bench/README.md for the full description. In short:
 1. **Throughput**: a batch of instant solves (zero-latency simulator, no poll wait) vs. \`trivialBatchWorkflow\`, the
    same window of children with two no-op activities each, on the same server and worker settings; rounds alternate,
    best round of each.
-2. **Seed**: bench/seed-baseline.ts (the seed's loop ported) vs. our batch with every task in flight, each on its own
-   simulator with the same seed, 3 % unsolvable, and one clock: a real second is 50 ms (solves 0.75–3 s, poll 250 ms).
+2. **Seed**: bench/seed-baseline.ts (the seed's loop ported) vs. our batch with every task in flight (best of 2
+   rounds), each on its own simulator with the same seed and solves of 0.75–3 s; each side's own timings, unscaled:
+   the seed polls every 5 s, we use the product's default policy (smoke mode scales a second to 50 ms).
 3. **Provider calls / paid submits**: the simulators' counters of that same run; duplicates: a worker process SIGKILLed
    once every task is polling, another started, paid submits − tasks.
 4. **Temporal cost**: events of every solve child's history; Cloud actions counted per docs.temporal.io/cloud/actions
@@ -32,22 +35,25 @@ See bench/README.md for the full description. In short:
 5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
 6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).`;
 
-function parseArgs(argv: string[]): { mode: 'quick' | 'full'; only?: Set<string> } {
-  let mode: 'quick' | 'full' = 'quick';
+function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {
+  let mode: Mode = 'quick';
   let only: Set<string> | undefined;
+  let out: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--full') mode = 'full';
     else if (a === '--quick') mode = 'quick';
+    else if (a === '--smoke') mode = 'smoke';
     else if (a === '--only') only = new Set((argv[++i] ?? '').split(','));
     else if (a.startsWith('--only=')) only = new Set(a.slice('--only='.length).split(','));
-    else throw new Error(`unknown argument ${a} (use --quick, --full, --only 1,2,…)`);
+    else if (a === '--out') out = argv[++i];
+    else throw new Error(`unknown argument ${a} (use --quick, --full, --smoke, --only 1,2,…, --out DIR)`);
   }
-  return { mode, ...(only && { only }) };
+  return { mode, ...(only && { only }), ...(out && { out }) };
 }
 
 async function main(): Promise<number> {
-  const { mode, only } = parseArgs(process.argv.slice(2));
+  const { mode, only, out } = parseArgs(process.argv.slice(2));
   const wanted = (n: string) => !only || only.has(n);
   const startedAt = new Date();
   const t0 = performance.now();
@@ -113,7 +119,7 @@ async function main(): Promise<number> {
         return seedComparison(ctx, ours, outcome);
       });
     }
-    await finish(report, mode, only, t0);
+    await finish(report, out ?? (only || mode === 'smoke' ? tmpdir() : join(__dirname, 'results')), only ? 'captcha-bench-partial' : `latest${mode === 'quick' ? '' : `-${mode}`}`, t0);
   } finally {
     // after the report is written: a straggling call of a crashed measurement cannot lose it
     await stack.close();
@@ -122,7 +128,7 @@ async function main(): Promise<number> {
 }
 
 /** Prints the summary table and writes the report files. */
-async function finish(report: BenchReport, mode: 'quick' | 'full', only: Set<string> | undefined, t0: number): Promise<void> {
+async function finish(report: BenchReport, dir: string, name: string, t0: number): Promise<void> {
   report.elapsedS = (performance.now() - t0) / 1000;
   report.machine.load.end = loadNow();
   report.figures.sort((a, b) => a.section.localeCompare(b.section));
@@ -131,9 +137,6 @@ async function finish(report: BenchReport, mode: 'quick' | 'full', only: Set<str
   const m = report.machine;
   console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.temporal}, code ${m.commit}, load ${m.load.start} → ${m.load.end}`);
   console.log('Shared machine: absolute numbers are noisy; compare the ratios.');
-  // a partial run (--only) must not replace the committed results
-  const dir = only ? tmpdir() : join(__dirname, 'results');
-  const name = only ? 'captcha-bench-partial' : mode === 'quick' ? 'latest' : 'latest-full';
   await writeReport(dir, name, report, METHODS);
   console.log(`wrote ${join(dir, `${name}.json`)} and ${name}.md`);
 }

@@ -16,13 +16,18 @@ import { createWorker } from '../src/worker';
 import { resolveSolvePolicy } from '../workflows/policies';
 import type { SolvePolicy } from '../workflows/types';
 
-/** How big each measurement is; quick and full mode differ only here (bench/run.ts). */
+/** smoke: tiny sizes, for the test suite (it keeps the bench working, it measures nothing); quick: CI-sized; full. */
+export type Mode = 'smoke' | 'quick' | 'full';
+
+/** How big each measurement is; the modes differ only here (bench/run.ts). */
 export interface Sizes {
   throughputTasks: number;
   throughputRounds: number;
   /** children in flight, for the pipeline and the trivial shape alike */
   concurrency: number;
   seedTasks: number;
+  /** one of the seed's seconds, in real ms, for the seed comparison's clients (bench/seed-compare.ts) */
+  seedSecondMs: number;
   killTasks: number;
   deadLetterTasks: number;
   dlqEntries: number[];
@@ -31,7 +36,7 @@ export interface Sizes {
 
 export interface BenchContext {
   stack: BenchStack;
-  mode: 'quick' | 'full';
+  mode: Mode;
   sizes: Sizes;
   log(line: string): void;
 }

@@ -1,0 +1,56 @@
+// The benchmark in smoke mode (tiny sizes): keeps `npm run bench` working in CI. It asserts that every measurement ran
+// and reported a figure, and the figures that are facts rather than timings (duplicate paid submits, exact DLQ stats,
+// history sizes, every task accounted for). Timings are the bench's business (`npm run bench`), not the test's.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { BenchReport, Figure } from '../bench/report';
+
+const ROOT = join(__dirname, '..');
+
+describe('benchmark (smoke mode)', () => {
+  it('runs every measurement through a real server and simulator and writes the report', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'captcha-bench-smoke-'));
+    try {
+      const output: string[] = [];
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+        child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+        child.once('error', reject);
+        child.once('exit', resolve);
+      });
+      assert.equal(code, 0, `bench exited with ${code}:\n${output.join('').slice(-4000)}`);
+      const report = JSON.parse(await readFile(join(out, 'latest-smoke.json'), 'utf8')) as BenchReport;
+      assert.deepEqual(report.crashed, []);
+      assert.equal(report.mode, 'smoke');
+      const byLabel = (re: RegExp): Figure => {
+        const f = report.figures.find((x) => re.test(x.label));
+        assert.ok(f, `a figure matching ${re}; got ${report.figures.map((x) => x.label).join(' | ')}`);
+        return f;
+      };
+      for (const section of ['1', '2', '3', '4', '5', '6']) {
+        const figures = report.figures.filter((f) => f.section === section);
+        assert.ok(figures.length > 0, `section ${section} reported`);
+        for (const f of figures) assert.equal(typeof f.value, 'number', `${f.label} has a value`);
+      }
+      for (const re of [/throughput ratio/, /wall-time ratio seed/, /events per solved child \(mean\)/, /Cloud actions per solve/, /stats query p95 at rest/]) {
+        assert.ok(byLabel(re).value! > 0, `${re} > 0`);
+      }
+      // facts, not timings
+      assert.equal(byLabel(/duplicate paid submits/).value, 0);
+      assert.equal(byLabel(/stats exact \(total and byCode\)/).value, 1);
+      for (const f of report.figures.filter((x) => /largest run history/.test(x.label))) assert.ok(f.value! < 10_240, f.label);
+      const seed = report.details.seedCompare as { tasks: number; seed: { solved: number; deadLettered: number }; ours: { solved: number; deadLettered: number } };
+      assert.equal(seed.seed.solved + seed.seed.deadLettered, seed.tasks, 'the seed accounted for every task');
+      assert.equal(seed.ours.solved + seed.ours.deadLettered, seed.tasks, 'our batch accounted for every task');
+      const md = await readFile(join(out, 'latest-smoke.md'), 'utf8');
+      assert.match(md, /# Benchmark results \(smoke mode\)/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
