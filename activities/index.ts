@@ -113,8 +113,9 @@ export function createActivities({ provider, client, dlqSettings = {}, alertWebh
       const submitted = Date.parse(submittedAt);
       const deadline = submitted + policy.deadlineMs;
       let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
+      // no heartbeat before the first poll or after the answer: each one that reaches the server is a write (and a
+      // billed action on Temporal Cloud); the heartbeat timeout runs from the attempt's start all the same
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
-      heartbeat();
       for (;;) {
         await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
         polls++;
@@ -127,11 +128,11 @@ export function createActivities({ provider, client, dlqSettings = {}, alertWebh
           failed('poll', failure);
           throw failure;
         }
-        heartbeat();
         if (answer.ready) {
           emit('solved', { provider: provider.name });
           return { token: answer.token, polls, solvedAt: new Date().toISOString() };
         }
+        heartbeat();
         if (Date.now() + policy.intervalMs > deadline) {
           emit('failed', { provider: provider.name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
           throw ApplicationFailure.create({
