@@ -8,8 +8,10 @@
 // 2,000 entries per workflow. Beyond that the entries are spread over `shardCount` workflows of this same type by a
 // stable hash of the entry id (./dlq-routing): shard 0 is the front (`captcha-dlq`), shard i is
 // `captcha-dlq/shard-<i>`, started on demand by the report activity; 100,000 entries → shardCount 50. Each shard keeps
-// its own entries and pushes a compact snapshot of its counts (monotonic `seq`, latest wins) to the front, debounced;
-// the front's `stats` merges them (exact once the snapshots land; `asOf` says when). Operator orders go to the front,
+// its own entries and pushes a compact snapshot of its counts (monotonic `seq`, latest wins) to the front, debounced
+// and paced so that the front takes at most 5 snapshots/s from all shards together (one slot per shard in a cycle of
+// shardCount / 5 s; FRONT_SNAPSHOTS_PER_SECOND); the front's `stats` merges them (exact once the snapshots land;
+// `asOf` says when). No signal costs the front a pass over its entries or shards. Operator orders go to the front,
 // which applies them to its own entries and forwards them (same request id, same time watermark) to every shard, and
 // sums what they did. `list` pages through the front, then shard 1, 2, …: a page's `nextWorkflowId` says which
 // workflow the `nextCursor` belongs to. A state over 1 MB raises a `state-size` alert; over 1.8 MB the run does not
@@ -23,6 +25,7 @@ import {
   continueAsNew,
   currentUpdateInfo,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -110,6 +113,19 @@ const STATE_SIZE_ALERT = 1_000_000;
 const STATE_SIZE_MAX = 1_800_000;
 /** retry children looked up per sweep */
 const LOOKUP_BATCH = 100;
+/**
+ * Snapshots the front takes per second from all its shards together, at most. One workflow execution takes a few
+ * signals per second comfortably: each one is a write under the execution's lock, and while a workflow task is in
+ * flight they pile up in its buffer (the server fails the task when the buffer is full, and callers meet "Workflow is
+ * busy"). A front that every shard signalled once per `snapshotIntervalMs` (100,000 entries on 167 shards: up to 167
+ * signals/s) fell behind, lost its tasks, and then took thousands of signals in one activation. So each shard pushes in
+ * its own slot of a cycle of shardCount / FRONT_SNAPSHOTS_PER_SECOND seconds (never shorter than `snapshotIntervalMs`):
+ * 17 shards push every 3.4 s each, 50 shards every 10 s, 167 shards every 33 s, and the front takes ≤ 5 snapshots/s
+ * whatever the shard count. Stats are exact at most one cycle after the last failure lands.
+ */
+const FRONT_SNAPSHOTS_PER_SECOND = 5;
+/** `patched` id of the slotted snapshot pacing (runs started before it keep pushing first and waiting after) */
+const SNAPSHOT_SLOTS_PATCH = 'dlq-snapshot-slots';
 
 type Operation = DlqOperationResult['operation'];
 type Role = 'front' | 'shard';
@@ -174,6 +190,14 @@ class DeadLetterQueue {
   private messages = 0;
   private stopping = false;
   private detailsDirty = true;
+  /**
+   * Kept as signals land, so that no signal costs a pass over every entry or shard (conditions are checked after each
+   * signal of an activation): the sum of the shards' totals, and the oldest `firstFailedAt` of this workflow's entries
+   * and of the shards' snapshots — `undefined` when it must be recomputed (the oldest one left), once, on next use.
+   */
+  private shardsTotal = 0;
+  private ownOldest: { at: string | null } | undefined;
+  private shardsOldest: { at: string | null } | undefined;
   private readonly acts = {
     forward: proxyActivities<DlqActivities>({ ...DLQ_FORWARD_ACTIVITY_OPTIONS, summary: 'forward order to DLQ shards' }),
     snapshot: proxyActivities<DlqActivities>({ ...DLQ_SNAPSHOT_ACTIVITY_OPTIONS, summary: 'push counts to the DLQ front' }),
@@ -194,6 +218,7 @@ class DeadLetterQueue {
     this.settings = resolveSettings(input, this.state.adopted, info.taskQueue);
     for (const e of Object.values(this.state.entries)) addToAgg(this.agg, e, 1);
     for (const [id, at] of this.state.removed) this.removedKeys.add(removedKey(id, at));
+    for (const s of Object.values(this.state.shards)) this.shardsTotal += s.total;
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -431,11 +456,19 @@ class DeadLetterQueue {
     }
   }
 
-  /** Shards: push a snapshot of the counts to the front when they changed, at most one in flight, paced. */
+  /**
+   * Shards: push a snapshot of the counts to the front when they changed, at most one in flight, in this shard's own
+   * slot (see FRONT_SNAPSHOTS_PER_SECOND); changes that arrive meanwhile ride on the next push.
+   */
   private async snapshotLoop(): Promise<void> {
+    const slotted = patched(SNAPSHOT_SLOTS_PATCH);
     for (;;) {
       await condition(() => this.stopping || this.state.snapshot.dirty);
       if (this.stopping) return;
+      if (slotted) {
+        await condition(() => this.stopping, this.untilSnapshotSlot());
+        if (this.stopping) return; // still dirty: the next run pushes it
+      }
       this.state.snapshot.dirty = false;
       this.state.snapshot.seq++;
       try {
@@ -448,8 +481,19 @@ class DeadLetterQueue {
         log.warn('could not push the DLQ snapshot to the front', { front: this.frontId, error: String(err) });
         this.state.snapshot.dirty = true;
       }
-      await condition(() => this.stopping, this.settings.snapshotIntervalMs);
+      if (!slotted) await condition(() => this.stopping, this.settings.snapshotIntervalMs);
     }
+  }
+
+  /** Milliseconds until this shard's next slot: the slots of all shards are spread evenly over one cycle. */
+  private untilSnapshotSlot(): number {
+    const { shardCount, snapshotIntervalMs } = this.settings;
+    const spacing = 1000 / FRONT_SNAPSHOTS_PER_SECOND;
+    const cycle = Math.max(snapshotIntervalMs, shardCount * spacing);
+    const offset = (this.shard * spacing) % cycle;
+    const now = Date.now();
+    const next = Math.floor((now - offset) / cycle) * cycle + offset + cycle; // the first slot after now
+    return Math.max(1, Math.ceil(next - now));
   }
 
   /** Web UI: a small Markdown summary, rendered once per activation that changed something. */
@@ -485,11 +529,27 @@ class DeadLetterQueue {
     }
   }
 
+  /** The oldest `firstFailedAt` here and in every shard's snapshot. */
   private oldestFailedAt(): string | null {
-    let oldest: string | null = null;
-    for (const e of Object.values(this.state.entries)) if (oldest === null || e.firstFailedAt < oldest) oldest = e.firstFailedAt;
-    for (const s of Object.values(this.state.shards)) if (s.oldestFailedAt && (oldest === null || s.oldestFailedAt < oldest)) oldest = s.oldestFailedAt;
-    return oldest;
+    const own = this.ownOldestFailedAt();
+    if (this.role !== 'front') return own;
+    if (!this.shardsOldest) {
+      let at: string | null = null;
+      for (const s of Object.values(this.state.shards)) if (s.oldestFailedAt && (at === null || s.oldestFailedAt < at)) at = s.oldestFailedAt;
+      this.shardsOldest = { at };
+    }
+    const shards = this.shardsOldest.at;
+    return own === null || (shards !== null && shards < own) ? shards : own;
+  }
+
+  /** The oldest `firstFailedAt` of this workflow's own entries. */
+  private ownOldestFailedAt(): string | null {
+    if (!this.ownOldest) {
+      let at: string | null = null;
+      for (const e of Object.values(this.state.entries)) if (at === null || e.firstFailedAt < at) at = e.firstFailedAt;
+      this.ownOldest = { at };
+    }
+    return this.ownOldest.at;
   }
 
   private changed(): void {
@@ -514,6 +574,7 @@ class DeadLetterQueue {
 
   private remove(e: DlqEntry): void {
     addToAgg(this.agg, e, -1);
+    if (this.ownOldest?.at === e.firstFailedAt) this.ownOldest = undefined;
     delete this.state.entries[e.id];
     const removed = this.state.removed;
     removed.push([e.id, e.firstFailedAt]);
@@ -564,6 +625,7 @@ class DeadLetterQueue {
     };
     this.state.entries[e.id] = e;
     addToAgg(this.agg, e, 1);
+    if (this.ownOldest && (this.ownOldest.at === null || e.firstFailedAt < this.ownOldest.at)) this.ownOldest.at = e.firstFailedAt;
     this.changed();
   }
 
@@ -804,20 +866,25 @@ class DeadLetterQueue {
       return;
     }
     const s = raw as Partial<DlqShardSnapshot> | undefined;
-    if (!s || typeof s !== 'object' || typeof s.workflowId !== 'string' || typeof s.seq !== 'number' || typeof s.total !== 'number' || s.workflowId === '__proto__') {
+    if (!s || typeof s !== 'object' || typeof s.workflowId !== 'string' || typeof s.seq !== 'number' || typeof s.total !== 'number' || !Number.isFinite(s.total) || s.workflowId === '__proto__') {
       log.warn('ignored a malformed DLQ shard snapshot');
       return;
     }
     const known = Object.hasOwn(this.state.shards, s.workflowId) ? this.state.shards[s.workflowId] : undefined;
     if (known && known.seq >= s.seq) return; // stale or repeated
     this.state.shards[s.workflowId] = raw;
+    this.shardsTotal += raw.total - (known?.total ?? 0);
+    const at = raw.oldestFailedAt;
+    if (this.shardsOldest) {
+      if (known?.oldestFailedAt && known.oldestFailedAt === this.shardsOldest.at && at !== known.oldestFailedAt) this.shardsOldest = undefined;
+      else if (at && (this.shardsOldest.at === null || at < this.shardsOldest.at)) this.shardsOldest.at = at;
+    }
     this.changed();
   }
 
   private checkDepth(): void {
     if (this.role !== 'front') return;
-    let total = this.agg.total;
-    for (const s of Object.values(this.state.shards)) total += s.total;
+    const total = this.agg.total + this.shardsTotal;
     const limit = this.settings.softLimit;
     if (this.state.depthAlertArmed && total > limit) {
       this.state.depthAlertArmed = false;
@@ -851,8 +918,7 @@ class DeadLetterQueue {
   // Queries
 
   private counts(): Counts {
-    let oldest: string | null = null;
-    for (const e of Object.values(this.state.entries)) if (oldest === null || e.firstFailedAt < oldest) oldest = e.firstFailedAt;
+    const oldest = this.ownOldestFailedAt();
     const sitekeys = capKeys(this.agg.bySitekey);
     const batches = capKeys(this.agg.byBatch);
     const c = this.state.counters;
