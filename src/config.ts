@@ -63,7 +63,13 @@ const envSchema = z.object({
   BATCH_CONCURRENCY: int(1, 500).default(50),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(100),
+  /**
+   * Workflow tasks a worker holds at once. Their activations run one at a time on the worker's workflow thread, so a
+   * task held beyond what that thread runs promptly only waits inside the worker — with its 10 s timeout running and,
+   * for a busy DLQ, the signals that arrive meanwhile piling up in the server's buffer — instead of waiting on the
+   * server, where new signals simply join it. 100 let one 2-core worker time out and replay DLQ shards by the dozen.
+   */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: int(1, 10_000).default(20),
   WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: num(0.001).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 
