@@ -109,13 +109,38 @@ export function startBenchSimulator(options: SimulatorOptions = {}): Promise<Sim
   return startSimulator({ provider: 'captchaai', rateLimits: { submitBurst: false, pollBudget: false }, ...options });
 }
 
+/** A simulator in a child process (bench/simulator-process.ts), reached over HTTP like a provider. */
+export interface RemoteSimulator {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function spawnSimulator(options: SimulatorOptions = {}): Promise<RemoteSimulator> {
+  const child = spawn(process.execPath, ['--import', 'tsx', require.resolve('./simulator-process.ts')], {
+    env: { ...process.env, BENCH_SIMULATOR_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url: string }) => resolve(m.url));
+    void exited.then(() => reject(new Error('the simulator process exited before it was ready')));
+  });
+  return {
+    url,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.send('stop');
+      await exited;
+    },
+  };
+}
+
 /**
  * The product's environment for one measurement: its task queue, simulator and DLQ, and its solve policy. The policy
  * goes into the worker's configuration too, because the provider client spaces polls by the configured interval
  * (CAPTCHA_MIN_POLL_INTERVAL_MS defaults to SOLVE_POLL_INTERVAL_MS), whatever interval a batch asks for. The client-side
  * 60-submits-per-3-s rule is lifted like the simulator's (bench/README.md).
  */
-export function benchEnv(stack: BenchStack, taskQueue: string, sim: Simulator, policy: SolvePolicy, extra: Record<string, string> = {}): Record<string, string> {
+export function benchEnv(stack: BenchStack, taskQueue: string, sim: { url: string }, policy: SolvePolicy, extra: Record<string, string> = {}): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.server.address,
     TEMPORAL_NAMESPACE: stack.server.namespace,

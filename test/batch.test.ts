@@ -6,6 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
 import { TaskValidationError } from '../src/shared/tasks';
 import { resolveTemporalCli } from '../src/temporal-server';
 import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
@@ -54,6 +55,10 @@ async function childStatuses(s: Stack, batchId: string, tasks: { key: string }[]
         .then((d) => d.status.name as string, () => 'not started'),
     ),
   );
+}
+
+function signalNames(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): string[] {
+  return (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName ?? ''] : []));
 }
 
 function countBy(values: string[]): Record<string, number> {
@@ -127,9 +132,19 @@ describe('batch', () => {
       assert.ok(summary.runs >= 3, `expected several runs, got ${summary.runs}`);
       assert.equal(summary.solved, 150);
       assert.equal(s.sim.stats().paidSubmits, 150, 'a task was paid for twice');
-      // a child reports to its batch just before it completes: the last ones may still be closing
+      // a handed-over child signals its batch just before it completes: the last ones may still be closing
       const statuses = await untilValue(async () => countBy(await childStatuses(s, summary.batchId, tasks)), (c) => c.COMPLETED === 150);
       assert.deepEqual(statuses, { COMPLETED: 150 });
+      // most children were heard through their completion events; those still running at a continue-as-new were
+      // asked to report by signal, and each of those sent exactly one outcome signal, to a later run
+      const childSignals = await Promise.all(tasks.map(async (t) => signalNames(await s.client.workflow.getHandle(`${summary.batchId}/${t.key}`).fetchHistory())));
+      const handedOver = childSignals.filter((names) => names.includes('reportBySignal')).length;
+      assert.ok(handedOver > 0 && handedOver < 150, `${handedOver} children handed over to signals`);
+      const runs: string[] = [];
+      for await (const w of s.client.workflow.list({ query: `WorkflowId = '${summary.batchId}'` })) runs.push(w.runId);
+      assert.equal(runs.length, summary.runs);
+      const batchSignals = (await Promise.all(runs.map(async (r) => signalNames(await s.client.workflow.getHandle(summary.batchId, r).fetchHistory())))).flat();
+      assert.equal(batchSignals.filter((n) => n === 'solveOutcome').length, handedOver);
     });
   });
 

@@ -52,12 +52,15 @@ const SITE_OK = '6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI';
 const SITE_FAIL = '6LfD3PIbAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
 const SITE_SLOW = '6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf';
 const SITE_HANG = '6Lf7UL0cAAAAAIt_m-d24WG9mlw7KwhmpKDKvVsq';
+/** solves after 4 s: a retry of it is still running when the DLQ continues as new */
+const SITE_LATE = '6LdK7fEUAAAAAHcQm1ow_Tq0rDYwpHLm3Gnx9kVa';
 
 const SCENARIOS = {
   sitekeys: {
     [SITE_FAIL]: { outcome: { type: 'unsolvable' as const, afterMs: 5 } },
     [SITE_SLOW]: { outcome: { type: 'solve' as const, afterMs: 400 } },
     [SITE_HANG]: { outcome: { type: 'never-ready' as const } },
+    [SITE_LATE]: { outcome: { type: 'solve' as const, afterMs: 4_000 } },
   },
 };
 
@@ -529,9 +532,14 @@ void describe('dead-letter queue', () => {
   void test('continue-as-new with retries in flight, reports arriving and a worker restart: totals exact, nothing lost or duplicated', async () => {
     idPrefix = 'dlq-can';
     const failing = Array.from({ length: 10 }, (_, i) => report(i, { sitekey: SITE_FAIL }));
-    const slow = Array.from({ length: 20 }, (_, i) => report(100 + i, { sitekey: SITE_SLOW }));
+    // two retries outlive every burst of messages, so a continue-as-new certainly happens while they run
+    const slow = Array.from({ length: 20 }, (_, i) => report(100 + i, { sitekey: i < 2 ? SITE_LATE : SITE_SLOW }));
     const late = Array.from({ length: 30 }, (_, i) => report(200 + i));
-    const stack = await startStack(env, { name: 'dlq-can', simulator: { scenarios: SCENARIOS }, env: { SOLVE_MAX_RESUBMITS: '0' } });
+    const stack = await startStack(env, {
+      name: 'dlq-can',
+      simulator: { scenarios: SCENARIOS },
+      env: { SOLVE_MAX_RESUBMITS: '0', SOLVE_POLL_DEADLINE_MS: '20000' },
+    });
     try {
       const dlq = await startDlq(stack, { maxMessagesPerRun: 20, retryConcurrency: 8, retryRatePerSecond: 40 });
       // worker 1: ingest, order the retry, keep reporting while the retries run, then stop mid-retry
