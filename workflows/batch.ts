@@ -216,7 +216,13 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
 
   function runIsFull(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= settings.maxHistoryEvents || startedThisRun >= settings.maxChildrenPerRun;
+    // the children-per-run cap keeps room for what is still to start; with nothing left, the run just finishes
+    const moreToStart = state.pending.length > 0 || !state.sourceDone;
+    return (
+      info.continueAsNewSuggested ||
+      info.historyLength >= settings.maxHistoryEvents ||
+      (moreToStart && startedThisRun >= settings.maxChildrenPerRun)
+    );
   }
 
   async function readMore(): Promise<void> {
