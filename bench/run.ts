@@ -16,15 +16,15 @@ import { measureWorkerKill } from './worker-kill';
 const SIZES: Record<Mode, Sizes> = {
   smoke: { throughputTasks: 20, throughputRounds: 1, concurrency: 10, seedTasks: 5, seedSecondMs: 50, killTasks: 4, deadLetterTasks: 4, dlqEntries: [300], batchTasks: 60 },
   quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000 },
-  full: { throughputTasks: 1_000, throughputRounds: 3, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
+  full: { throughputTasks: 1_000, throughputRounds: 4, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
 };
 
 const METHODS = `## How each figure is measured
 
 See bench/README.md for the full description. In short:
 1. **Throughput**: a batch of instant solves (zero-latency simulator, no poll wait) vs. \`trivialBatchWorkflow\`, the
-   same window of children with two no-op activities each, on the same server and worker settings; rounds alternate,
-   best round of each.
+   same window of children with two no-op activities each, on the same server and worker settings; rounds in ABBA
+   order (trivial first, then pipeline first, …), means compared.
 2. **Seed**: bench/seed-baseline.ts (the seed's loop ported) vs. our batch with every task in flight (best of 2
    rounds), each on its own simulator with the same seed and solves of 0.75–3 s; each side's own timings, unscaled:
    the seed polls every 5 s, we use the product's default policy (smoke mode scales a second to 50 ms).
