@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   TerminatedFailure,
@@ -53,6 +54,8 @@ const DEFAULTS = {
   breakerThreshold: 3,
   onAccountFailure: 'hold' as 'hold' | 'dead-letter',
 };
+/** `patched` id of hearing children through completion events (before it, every child signalled its outcome). */
+const COMPLETION_EVENTS_PATCH = 'batch-completion-events';
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
 const CANCEL_GRACE_MS = 60_000;
 
@@ -85,6 +88,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   let cancelling = false;
   /** children started by this run whose completion event this run awaits (the rest report by signal) */
   const awaitingCompletion = new Set<string>();
+  // a run that began before children were heard through completion events replays as it ran: every child signals
+  const hearByCompletion = patched(COMPLETION_EVENTS_PATCH);
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
   const { readTaskPage } = proxyActivities<Activities>({
@@ -217,7 +222,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   function runIsFull(): boolean {
     const info = workflowInfo();
     // the children-per-run cap keeps room for what is still to start; with nothing left, the run just finishes
-    const moreToStart = state.pending.length > 0 || !state.sourceDone;
+    const moreToStart = !hearByCompletion || state.pending.length > 0 || !state.sourceDone;
     return (
       info.continueAsNewSuggested ||
       info.historyLength >= settings.maxHistoryEvents ||
@@ -253,7 +258,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ...(settings.policy && { policy: settings.policy }),
       dlqWorkflowId: settings.dlqWorkflowId,
       parentWorkflowId: workflowInfo().workflowId,
-      parentAwaitsCompletion: true,
+      ...(hearByCompletion && { parentAwaitsCompletion: true }),
     };
     // started outside the batch's cancellation scope: a cancelled batch cancels its children explicitly, by id,
     // which also reaches children started by an earlier run
@@ -270,7 +275,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
             ...(task.sitekey && settings.indexSitekeys !== false ? [{ key: sitekeyAttribute, value: task.sitekey }] : []),
           ],
         });
-        awaitingCompletion.add(task.key);
+        if (hearByCompletion) awaitingCompletion.add(task.key);
         void child
           .result()
           .then(
@@ -282,7 +287,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
         // the child exists already (a repeated start): it is running; it must report to us by signal
         if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
         log.info('solve child already exists', { batchId, taskKey: task.key });
-        await askForSignal(task.key);
+        if (hearByCompletion) await askForSignal(task.key);
       } finally {
         starting--;
       }

@@ -414,7 +414,7 @@ class DeadLetterQueue {
       await condition(() => this.stopping || Object.keys(this.state.inFlight).length > 0);
       if (this.stopping) return;
       const stale = this.settings.retryStaleAfterMs;
-      const now = Date.now();
+      const now = workflowNow();
       let due = Infinity;
       const overdue: { entryId: string; childId: string; generation: number }[] = [];
       for (const [entryId, f] of Object.entries(this.state.inFlight)) {
@@ -491,7 +491,7 @@ class DeadLetterQueue {
     const spacing = 1000 / FRONT_SNAPSHOTS_PER_SECOND;
     const cycle = Math.max(snapshotIntervalMs, shardCount * spacing);
     const offset = (this.shard * spacing) % cycle;
-    const now = Date.now();
+    const now = workflowNow();
     const next = Math.floor((now - offset) / cycle) * cycle + offset + cycle; // the first slot after now
     return Math.max(1, Math.ceil(next - now));
   }
@@ -513,7 +513,7 @@ class DeadLetterQueue {
     const threshold = this.settings.oldestAgeAlertMs;
     for (;;) {
       const oldest = this.oldestFailedAt();
-      const age = oldest === null ? 0 : Date.now() - Date.parse(oldest);
+      const age = oldest === null ? 0 : workflowNow() - Date.parse(oldest);
       if (age < threshold) this.state.ageAlertArmed = true;
       else if (this.state.ageAlertArmed !== false) {
         this.state.ageAlertArmed = false;
@@ -533,22 +533,13 @@ class DeadLetterQueue {
   private oldestFailedAt(): string | null {
     const own = this.ownOldestFailedAt();
     if (this.role !== 'front') return own;
-    if (!this.shardsOldest) {
-      let at: string | null = null;
-      for (const s of Object.values(this.state.shards)) if (s.oldestFailedAt && (at === null || s.oldestFailedAt < at)) at = s.oldestFailedAt;
-      this.shardsOldest = { at };
-    }
-    const shards = this.shardsOldest.at;
-    return own === null || (shards !== null && shards < own) ? shards : own;
+    this.shardsOldest ??= { at: earliest(Object.values(this.state.shards).map((s) => s.oldestFailedAt)) };
+    return earliest([own, this.shardsOldest.at]);
   }
 
   /** The oldest `firstFailedAt` of this workflow's own entries. */
   private ownOldestFailedAt(): string | null {
-    if (!this.ownOldest) {
-      let at: string | null = null;
-      for (const e of Object.values(this.state.entries)) if (at === null || e.firstFailedAt < at) at = e.firstFailedAt;
-      this.ownOldest = { at };
-    }
+    this.ownOldest ??= { at: earliest(Object.values(this.state.entries).map((e) => e.firstFailedAt)) };
     return this.ownOldest.at;
   }
 
@@ -1533,6 +1524,21 @@ function removedKey(id: string, failedAt: string): string {
   return `${id}\u0000${failedAt}`;
 }
 
+/**
+ * The workflow's clock: inside the sandbox the SDK makes Date the time of the current workflow task (frozen while an
+ * activation runs, the same on replay), which is what alerts, slots and stale checks must use to stay deterministic.
+ */
+function workflowNow(): number {
+  return Date.now();
+}
+
 function nowIso(): string {
-  return new Date().toISOString();
+  return new Date(workflowNow()).toISOString();
+}
+
+/** The earliest of some ISO times (they sort as strings); null when there is none. */
+function earliest(times: Iterable<string | null | undefined>): string | null {
+  let at: string | null = null;
+  for (const t of times) if (t && (at === null || t < at)) at = t;
+  return at;
 }
