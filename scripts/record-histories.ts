@@ -3,6 +3,8 @@
 // behind `patched()` fails to replay them). Recorded:
 //   dlq-shards-*   a DLQ of 3 shards: reports to every shard, a retry order forwarded to the shards, continue-as-new
 //   batch-can-*    a batch that continues as new (children per run capped), and one of its solve children
+// Histories of older code must stay: record new ones under a tag (`… record-histories.ts v2` writes `v2-*.json`); only
+// the files of that same tag are replaced.
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { startStack } from '../test/helpers/stack';
 import { startTestEnv } from '../test/helpers/temporal';
 
 const OUT = join(__dirname, '..', 'test', 'fixtures', 'histories');
+const TAG = process.argv[2] ? `${process.argv[2]}-` : '';
 const SITE_FAIL = '6LfD3PIbAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
 
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
@@ -60,14 +63,15 @@ async function save(client: Client, workflowId: string, name: string): Promise<n
   runs.sort((a, b) => a.start - b.start);
   for (const [i, r] of runs.entries()) {
     const history = await client.workflow.getHandle(workflowId, r.runId).fetchHistory();
-    writeFileSync(join(OUT, `${name}-${i + 1}.json`), historyToJson(history));
+    writeFileSync(join(OUT, `${TAG}${name}-${i + 1}.json`), historyToJson(history));
   }
   return runs.length;
 }
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  for (const f of readdirSync(OUT)) if (f.endsWith('.json')) rmSync(join(OUT, f));
+  const ours = (f: string) => f.endsWith('.json') && (TAG ? f.startsWith(TAG) : /^(dlq|batch)-/.test(f));
+  for (const f of readdirSync(OUT)) if (ours(f)) rmSync(join(OUT, f));
   const env = await startTestEnv({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 } });
   try {
     // (a) a DLQ of 3 shards
