@@ -1437,7 +1437,7 @@ function parseFilter(obj: Record<string, unknown>, problems: string[], valuesMax
     if (allowedValues) {
       const unknown = (v as string[]).filter((x) => !allowedValues.includes(x));
       if (unknown.length > 0) {
-        problems.push(`${name}: ${unknown.slice(0, 3).map(quote).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''} not one of ${allowedValues.join(', ')}`);
+        problems.push(`${name}: ${unknown.slice(0, 3).map(quote).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''} is not one of ${allowedValues.join(', ')}`);
         return undefined;
       }
     }
