@@ -18,6 +18,8 @@ import type { SolveFailureDetails } from '../workflows/types';
 
 export interface DlqActivityDeps {
   client?: Client;
+  /** the deployment's DLQ settings (the worker's configuration): every DLQ start carries them */
+  settings?: DlqSettings;
 }
 
 export interface ForwardOrderInput {
@@ -67,7 +69,7 @@ export function routeDeadLetter(frontId: string, settings: DlqSettings, entryId:
 /** How many updates the forwarder keeps in flight. */
 const FORWARD_PARALLELISM = 16;
 
-export function createDlqActivities({ client }: DlqActivityDeps) {
+export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) {
   const need = (): Client => {
     if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
     return client;
@@ -108,12 +110,15 @@ export function createDlqActivities({ client }: DlqActivityDeps) {
       return { results };
     },
 
-    /** Shard → front: the shard's latest counts (latest `seq` wins at the front). Starts the front if needed. */
+    /**
+     * Shard → front: the shard's latest counts (latest `seq` wins at the front). Starts the front if needed, on the
+     * deployment's settings (the shard's shard count where the shard knows it), never on the workflow's defaults.
+     */
     async pushDlqSnapshot({ frontWorkflowId, snapshot, frontArgs }: PushSnapshotInput): Promise<void> {
       await need().workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
         workflowId: frontWorkflowId,
         taskQueue: Context.current().info.taskQueue,
-        args: [frontArgs],
+        args: [{ ...settings, ...frontArgs }],
         signal: dlqShardSnapshotSignal,
         signalArgs: [snapshot],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,

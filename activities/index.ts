@@ -84,7 +84,7 @@ export function createActivities({ provider, client, dlqSettings = {}, alertWebh
   };
   return {
     ...createBatchActivities(client, provider.name, dlqSettings),
-    ...createDlqActivities({ client }),
+    ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
     /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */

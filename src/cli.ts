@@ -823,6 +823,25 @@ function addDlqCommands(program: Command): void {
   }
 
   dlq
+    .command('reset-shard')
+    .description('forget what one shard last reported to the front (a wrong or forged snapshot); its next snapshot counts again')
+    .argument('<shard>', 'the shard index (1 … shardCount − 1)', intArg(1, 10_000))
+    .requiredOption('--reason <why>', 'why: logged with your identity')
+    .option('--json', 'print the result as JSON')
+    .action(async (shard: number, o: { reason: string; json?: boolean }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+      const solver = await s.solver();
+      const result = await dlqCall(solver, () => solver.dlq().resetShard({ shard, reason: o.reason, by: s.identity }));
+      if (o.json) return printJson(result);
+      out(
+        result.hadSnapshot
+          ? `shard ${result.shard} (${result.workflowId}) reset: its ${result.removedTotal} entr${result.removedTotal === 1 ? 'y' : 'ies'} no longer counted until it reports again`
+          : `shard ${result.shard} (${result.workflowId}) had not reported: nothing to reset`,
+      );
+    });
+
+  dlq
     .command('audit')
     .description('who retried, discarded or purged what, when and why (newest first)')
     .option('--limit <n>', 'records at most (≤ 500)', intArg(1, 500), 50)
@@ -867,6 +886,7 @@ async function dlqCall<T>(solver: CaptchaSolver, fn: () => Promise<T>): Promise<
       );
     }
     if (isError(err, 'WorkflowUpdateFailedError')) throw new CliError(`the DLQ refused: ${err.cause?.message ?? err.message}`, EXIT.USAGE);
+    if (isError(err, 'DlqRequestTooLargeError')) throw new CliError(err.message, EXIT.USAGE);
     if (/^invalid (list|stats|audit) request|^cursor /.test(queryFailureMessage(err))) throw new CliError(queryFailureMessage(err), EXIT.USAGE);
     throw err;
   }
@@ -890,6 +910,7 @@ function printStats(workflowId: string, s: DlqStats): void {
       ['purged, ever', s.purged ?? 0],
       ['paid submits spent on held entries', s.paidSubmitsOnDead],
       ['reports received (duplicates)', `${s.received ?? s.total} (${s.duplicateReports ?? 0})`],
+      ...(s.unknownSignals?.count ? [['unknown signals (last name)', `${s.unknownSignals.count} (${s.unknownSignals.lastName})`]] : []),
     ]),
   );
   const section = (title: string, rows: (string | number)[][], head: string[]): void => {

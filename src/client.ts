@@ -35,8 +35,12 @@ import {
   dlqDiscardUpdate,
   dlqListQuery,
   dlqPurgeUpdate,
+  dlqResetShardUpdate,
   dlqRetryUpdate,
   dlqStatsQuery,
+  DLQ_REQUEST_CHARS_MAX,
+  type DlqResetShardRequest,
+  type DlqResetShardResult,
   type DlqAuditRecord,
   type DlqAuditRequest,
   type DlqDiscardRequest,
@@ -196,7 +200,7 @@ export class CaptchaSolver {
     const handle = this.client.workflow.getHandle(workflowId);
     // the update id dedupes a repeated order; a dry run must not swallow the real order that follows it
     const order = (request: { requestId?: string; dryRun?: boolean }) => ({
-      args: [request] as never,
+      args: [checkDlqRequest(request)] as never,
       ...(request.requestId && { updateId: request.dryRun ? `${request.requestId}:dry-run` : request.requestId }),
     });
     return {
@@ -212,6 +216,9 @@ export class CaptchaSolver {
       retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request)),
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request)),
       purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request)),
+      /** forgets what shard `request.shard` last reported (a wrong or forged snapshot): its next snapshot counts again */
+      resetShard: (request: DlqResetShardRequest): Promise<DlqResetShardResult> =>
+        executeUpdateAcrossRuns(handle, dlqResetShardUpdate, { args: [checkDlqRequest(request)] }),
     };
   }
 
@@ -345,6 +352,23 @@ function batchDetails(input: BatchInput): string {
  * it targeted is closing); the next run takes it. Sent again a few times with the same update id — the workflows also
  * dedupe orders by request id across runs — while a validator's or handler's refusal is final at once.
  */
+/** Thrown before anything is sent: a DLQ request over DLQ_REQUEST_CHARS_MAX (the DLQ would refuse it anyway). */
+export class DlqRequestTooLargeError extends Error {
+  override readonly name = 'DlqRequestTooLargeError';
+}
+
+/** The request itself, when it is small enough to send to the DLQ. */
+export function checkDlqRequest<T extends object>(request: T): T {
+  const fields = Object.entries(request).map(([k, v]) => [k, JSON.stringify(v)?.length ?? 0] as const);
+  const total = JSON.stringify(request).length;
+  if (total <= DLQ_REQUEST_CHARS_MAX) return request;
+  const [largest, size] = fields.reduce((a, b) => (b[1] > a[1] ? b : a));
+  throw new DlqRequestTooLargeError(
+    `the DLQ request is ${total.toLocaleString('en-US')} characters of JSON, at most ${DLQ_REQUEST_CHARS_MAX.toLocaleString('en-US')}: ` +
+      `"${largest.slice(0, 40)}" holds ${size.toLocaleString('en-US')}; shorten it or split the order`,
+  );
+}
+
 export async function executeUpdateAcrossRuns<Ret, Args extends [unknown, ...unknown[]]>(
   handle: WorkflowHandle,
   def: UpdateDefinition<Ret, Args>,

@@ -28,6 +28,7 @@ import {
   patched,
   proxyActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   startChild,
   uuid4,
@@ -40,6 +41,7 @@ import { dlqShardWorkflowId } from './dlq-routing';
 import {
   DLQ_ENTRY_STATUSES,
   DLQ_FILTER_FIELDS,
+  DLQ_REQUEST_CHARS_MAX,
   WORKFLOW_TYPES,
   batchIdAttribute,
   deadLetterSignal,
@@ -49,6 +51,7 @@ import {
   dlqForwardedOrderUpdate,
   dlqListQuery,
   dlqPurgeUpdate,
+  dlqResetShardUpdate,
   dlqRetrySignal,
   dlqRetryUpdate,
   dlqShardSnapshotSignal,
@@ -64,6 +67,7 @@ import {
   type DlqInput,
   type DlqListPage,
   type DlqOperationResult,
+  type DlqResetShardResult,
   type DlqRunState,
   type DlqSettings,
   type DlqShardSnapshot,
@@ -86,6 +90,7 @@ export const DLQ_DEFAULTS = Object.freeze({
   shardCount: 1,
   snapshotIntervalMs: 1_000,
   retryStaleAfterMs: 30 * 60_000,
+  stateSizeAlertChars: 1_000_000,
 });
 
 /** Attempts kept per entry (the most recent). */
@@ -103,9 +108,17 @@ const LIST_MAX = 500;
 const LIST_DEFAULT = 100;
 const SAMPLE_SIZE = 20;
 const FILTER_VALUES_MAX = 10_000;
+/** with BOUNDED_PATCH: values per filter field, characters of one order / report / snapshot (JSON) */
+const FILTER_VALUES_BOUNDED = 1_000;
+const REQUEST_CHARS_MAX = DLQ_REQUEST_CHARS_MAX;
+const REPORT_CHARS_MAX = 64_000;
+const SNAPSHOT_CHARS_MAX = 64_000;
+/** keys per count map of a snapshot; characters of a quoted piece of input in a rejection or log line */
+const SNAPSHOT_MAP_KEYS_MAX = 500;
+const QUOTE_MAX = 50;
+/** a rejection or log message built from input is cut here */
+const PROBLEMS_MAX = 300;
 const SNAPSHOT_KEYS_MAX = 50;
-/** continue-as-new state above this (JSON characters) raises a `state-size` alert: add shards */
-const STATE_SIZE_ALERT = 1_000_000;
 /**
  * Above this the run does not continue as new (the payload limit is 2 MB): it keeps running on a growing history and
  * alerts, until entries leave or the history limit ends it. Never reached with a sound `shardCount`.
@@ -126,6 +139,11 @@ const LOOKUP_BATCH = 100;
 const FRONT_SNAPSHOTS_PER_SECOND = 5;
 /** `patched` id of the slotted snapshot pacing (runs started before it keep pushing first and waiting after) */
 const SNAPSHOT_SLOTS_PATCH = 'dlq-snapshot-slots';
+/** `patched` ids of issue 12's guards; runs started before them keep the old behaviour until they continue as new */
+const OWN_SHARDS_PATCH = 'dlq-snapshots-from-own-shards';
+const BOUNDED_PATCH = 'dlq-bounded-messages';
+const UNKNOWN_SIGNALS_PATCH = 'dlq-unknown-signals';
+const AWAIT_ALERTS_PATCH = 'dlq-await-alerts-before-continue-as-new';
 
 type Operation = DlqOperationResult['operation'];
 type Role = 'front' | 'shard';
@@ -140,6 +158,7 @@ interface Settings {
   shardCount: number;
   snapshotIntervalMs: number;
   retryStaleAfterMs: number;
+  stateSizeAlertChars: number;
   indexSitekeys: boolean;
   solvePolicy?: SolvePolicyOverrides;
   taskQueue: string;
@@ -189,6 +208,10 @@ class DeadLetterQueue {
   private readonly pendingOrders = new Map<string, Promise<DlqOperationResult>>();
   private messages = 0;
   private stopping = false;
+  /** the guards of issue 12, each behind its patch (see install) */
+  private readonly guards = { ownShards: false, bounded: false, awaitAlerts: false };
+  /** alert deliveries not finished yet: awaited before continue-as-new */
+  private readonly deliveries = new Set<Promise<void>>();
   private detailsDirty = true;
   /**
    * Kept as signals land, so that no signal costs a pass over every entry or shard (conditions are checked after each
@@ -225,6 +248,9 @@ class DeadLetterQueue {
   // Handlers
 
   install(): void {
+    this.guards.ownShards = patched(OWN_SHARDS_PATCH);
+    this.guards.bounded = patched(BOUNDED_PATCH);
+    this.guards.awaitAlerts = patched(AWAIT_ALERTS_PATCH);
     setHandler(deadLetterSignal, (report) => {
       this.messages++;
       this.ingest(report);
@@ -244,7 +270,7 @@ class DeadLetterQueue {
     ] as const) {
       setHandler(def, async (raw: unknown) => {
         this.messages++;
-        const parsed = parseOrder(operation, raw);
+        const parsed = parseOrder(operation, raw, this.guards.bounded);
         if (!parsed.ok) {
           log.warn('ignored a malformed DLQ order', { signal: def.name, error: parsed.error });
           return;
@@ -267,13 +293,13 @@ class DeadLetterQueue {
         def,
         async (raw: unknown) => {
           this.messages++;
-          const parsed = parseOrder(operation, raw);
+          const parsed = parseOrder(operation, raw, this.guards.bounded);
           if (!parsed.ok) throw invalid(parsed.error); // unreachable: the validator rejected it
           return this.execute(operation, parsed.order, 'update');
         },
         {
           validator: (raw: unknown) => {
-            const parsed = parseOrder(operation, raw);
+            const parsed = parseOrder(operation, raw, this.guards.bounded);
             if (!parsed.ok) throw invalid(parsed.error);
           },
         },
@@ -289,12 +315,32 @@ class DeadLetterQueue {
       {
         validator: (order) => {
           if (this.role !== 'shard') throw invalid(`${this.selfId} is not a DLQ shard: send orders to it directly`);
-          const problem = checkForwarded(order);
+          const problem = checkForwarded(order, this.guards.bounded);
           if (problem) throw invalid(problem);
         },
       },
     );
 
+    setHandler(
+      dlqResetShardUpdate,
+      (raw) => {
+        this.messages++;
+        return this.resetShard(this.parseResetShard(raw));
+      },
+      { validator: (raw) => void this.parseResetShard(raw) },
+    );
+
+    // last: signals already buffered go to the handlers above first; only the ones left are unknown
+    if (patched(UNKNOWN_SIGNALS_PATCH)) {
+      setDefaultSignalHandler((name: string) => {
+        this.messages++;
+        const lastName = name.slice(0, QUOTE_MAX);
+        const count = (this.state.unknownSignals?.count ?? 0) + 1;
+        this.state.unknownSignals = { count, lastName };
+        log.warn('ignored a signal this DLQ does not know: check its name', { name: lastName, count, known: [deadLetterSignal.name, dlqRetrySignal.name, dlqDiscardSignal.name] });
+        this.detailsDirty = true;
+      });
+    }
     setHandler(dlqStatsQuery, (req) => this.stats(parseStatsRequest(req)));
     setHandler(dlqListQuery, (req) => this.list(req));
     setHandler(dlqAuditQuery, (req) => {
@@ -327,9 +373,18 @@ class DeadLetterQueue {
       this.stopping = true;
       await Promise.all(loops);
       await condition(allHandlersFinished);
-      const carried = this.carriedState();
-      const size = JSON.stringify(carried).length;
-      this.checkStateSize(size);
+      let carried: DlqRunState;
+      let size: number;
+      for (;;) {
+        carried = this.carriedState();
+        size = JSON.stringify(carried).length;
+        this.checkStateSize(size);
+        // alerts raised and not delivered yet (the state-size one just now) are delivered before this run closes; what
+        // arrived meanwhile is in the state taken again
+        if (!this.guards.awaitAlerts || this.deliveries.size === 0) break;
+        await Promise.all([...this.deliveries]);
+        await condition(allHandlersFinished);
+      }
       const state = { ...carried, alerts: this.state.alerts, sizeAlertArmed: this.state.sizeAlertArmed };
       if (size <= STATE_SIZE_MAX) {
         log.info('DLQ continuing as new', { run: this.state.run, messages: this.messages, entries: this.agg.total, stateChars: size });
@@ -582,7 +637,7 @@ class DeadLetterQueue {
 
   private ingest(raw: unknown): void {
     const now = nowIso();
-    const checked = checkReport(raw, now);
+    const checked = checkReport(raw, now, this.guards.bounded);
     if (!checked.ok) {
       log.warn('ignored a malformed dead-letter report', { error: checked.error });
       return;
@@ -624,12 +679,12 @@ class DeadLetterQueue {
     const o = raw as Partial<SolveOutcome> | undefined;
     const ref = o?.retry;
     if (!o || typeof o !== 'object' || !ref || typeof ref.entryId !== 'string') {
-      log.warn('ignored a solve outcome that is not a DLQ retry', { taskKey: o?.taskKey });
+      log.warn('ignored a solve outcome that is not a DLQ retry', { taskKey: quote(o?.taskKey) });
       return;
     }
     const f = Object.hasOwn(this.state.inFlight, ref.entryId) ? this.state.inFlight[ref.entryId] : undefined;
     if (!f || f.generation !== ref.generation) {
-      log.info('ignored an outcome of a retry that is not in flight (repeated or stale)', { ...ref });
+      log.info('ignored an outcome of a retry that is not in flight (repeated or stale)', { entryId: quote(ref.entryId), generation: quote(ref.generation) });
       return;
     }
     delete this.state.inFlight[ref.entryId];
@@ -798,7 +853,7 @@ class DeadLetterQueue {
   private async applyForwarded(fo: DlqForwardedOrder): Promise<DlqOperationResult> {
     this.state.adopted = { ...fo.settings };
     this.settings = resolveSettings(this.input, this.state.adopted, workflowInfo().taskQueue);
-    const parsed = parseOrder(fo.operation, fo.request);
+    const parsed = parseOrder(fo.operation, fo.request, this.guards.bounded);
     if (!parsed.ok) throw invalid(parsed.error); // the validator let it through: it cannot happen
     const { requestId } = fo.request;
     const repeated = this.repeated(fo.operation, requestId, parsed.order.dryRun);
@@ -829,6 +884,7 @@ class DeadLetterQueue {
       shardCount: s.shardCount,
       snapshotIntervalMs: s.snapshotIntervalMs,
       retryStaleAfterMs: s.retryStaleAfterMs,
+      stateSizeAlertChars: s.stateSizeAlertChars,
       taskQueue: s.taskQueue,
       ...(s.solvePolicy && { solvePolicy: s.solvePolicy }),
     };
@@ -853,13 +909,21 @@ class DeadLetterQueue {
 
   private onSnapshot(raw: DlqShardSnapshot): void {
     if (this.role !== 'front') {
-      log.warn('a DLQ shard received a shard snapshot: ignored', { from: (raw as Partial<DlqShardSnapshot>)?.workflowId });
+      log.warn('a DLQ shard received a shard snapshot: ignored', { from: quote((raw as Partial<DlqShardSnapshot>)?.workflowId) });
       return;
     }
     const s = raw as Partial<DlqShardSnapshot> | undefined;
     if (!s || typeof s !== 'object' || typeof s.workflowId !== 'string' || typeof s.seq !== 'number' || typeof s.total !== 'number' || !Number.isFinite(s.total) || s.workflowId === '__proto__') {
       log.warn('ignored a malformed DLQ shard snapshot');
       return;
+    }
+    if (this.guards.ownShards) {
+      const checked = checkSnapshot(raw, this.frontId, this.settings.shardCount);
+      if (!checked.ok) {
+        log.warn('ignored a DLQ shard snapshot', { error: checked.error });
+        return;
+      }
+      raw = checked.snapshot;
     }
     const known = Object.hasOwn(this.state.shards, s.workflowId) ? this.state.shards[s.workflowId] : undefined;
     if (known && known.seq >= s.seq) return; // stale or repeated
@@ -871,6 +935,38 @@ class DeadLetterQueue {
       else if (at && (this.shardsOldest.at === null || at < this.shardsOldest.at)) this.shardsOldest.at = at;
     }
     this.changed();
+  }
+
+  /** Validates a `resetShard` request: the front only, a shard index it has (by shardCount or by a snapshot), a reason. */
+  private parseResetShard(raw: unknown): { workflowId: string; shard: number; reason: string; by: string } {
+    if (this.role !== 'front') throw invalid(`${this.selfId} is a DLQ shard: send resetShard to its front ${this.frontId}`);
+    const example = '{"shard":1,"reason":"forged snapshot"}';
+    if (!isObject(raw)) throw invalid(`invalid resetShard request: expected a JSON object such as ${example}`);
+    const problems: string[] = [];
+    unknownFields(raw, ['shard', 'reason', 'by'], problems);
+    const reason = optionalText(raw, 'reason', problems);
+    const by = optionalText(raw, 'by', problems);
+    if (raw.reason === undefined) problems.push('reason is required: say why the shard is reset');
+    const { shard } = raw;
+    const workflowId = typeof shard === 'number' && Number.isSafeInteger(shard) ? dlqShardWorkflowId(this.frontId, shard) : '';
+    if (!workflowId || (shard as number) < 1 || ((shard as number) >= this.settings.shardCount && !Object.hasOwn(this.state.shards, workflowId))) {
+      problems.push(`shard ${quote(shard)} is not a shard of ${this.frontId}: give an index from 1 to ${this.settings.shardCount - 1}${this.settings.shardCount > 1 ? '' : ' (it has no shards)'}`);
+    }
+    if (problems.length > 0) throw invalid(clip(`invalid resetShard request: ${problems.join('; ')}`));
+    return { workflowId, shard: shard as number, reason: reason!, by: by ?? 'unknown' };
+  }
+
+  /** Forgets a shard's last snapshot, so that the shard's next one counts whatever its seq. */
+  private resetShard({ workflowId, shard, reason, by }: { workflowId: string; shard: number; reason: string; by: string }): DlqResetShardResult {
+    const known = Object.hasOwn(this.state.shards, workflowId) ? this.state.shards[workflowId] : undefined;
+    if (known) {
+      delete this.state.shards[workflowId];
+      this.shardsTotal -= known.total;
+      this.shardsOldest = undefined;
+      this.changed();
+    }
+    log.warn('DLQ shard snapshot reset by an operator', { workflowId, shard, by, reason, removedTotal: known?.total ?? 0 });
+    return { workflowId, shard, removedTotal: known?.total ?? 0, hadSnapshot: !!known };
   }
 
   private checkDepth(): void {
@@ -888,9 +984,11 @@ class DeadLetterQueue {
 
   private raise(alert: DlqAlert): void {
     // the worker logs it and, when ALERT_WEBHOOK_URL is set, POSTs it; a lost webhook must not stop the DLQ
-    this.acts.alert.notifyDlqAlert({ dlqWorkflowId: this.frontId, shard: this.shard, alert }).catch((err: unknown) => {
+    const delivery = this.acts.alert.notifyDlqAlert({ dlqWorkflowId: this.frontId, shard: this.shard, alert }).catch((err: unknown) => {
       log.error('could not deliver a DLQ alert', { kind: alert.kind, error: String(err) });
     });
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
     this.state.alerts.push(alert);
     if (this.state.alerts.length > ALERTS_KEPT) this.state.alerts.splice(0, this.state.alerts.length - ALERTS_KEPT);
     this.detailsDirty = true;
@@ -898,11 +996,12 @@ class DeadLetterQueue {
   }
 
   private checkStateSize(size: number): void {
-    if (size < STATE_SIZE_ALERT * 0.8) this.state.sizeAlertArmed = true;
-    if (size <= STATE_SIZE_ALERT || this.state.sizeAlertArmed === false) return;
+    const threshold = this.settings.stateSizeAlertChars;
+    if (size < threshold * 0.8) this.state.sizeAlertArmed = true;
+    if (size <= threshold || this.state.sizeAlertArmed === false) return;
     this.state.sizeAlertArmed = false;
     log.warn('DLQ continue-as-new state is large: raise shardCount', { chars: size, entries: this.agg.total, shard: this.shard });
-    this.raise({ kind: 'state-size', threshold: STATE_SIZE_ALERT, value: size, raisedAt: nowIso() });
+    this.raise({ kind: 'state-size', threshold, value: size, raisedAt: nowIso() });
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -975,6 +1074,7 @@ class DeadLetterQueue {
       retriesQueued: merged.retriesQueued,
       received: merged.received,
       duplicateReports: merged.duplicateReports,
+      unknownSignals: { count: this.state.unknownSignals?.count ?? 0, lastName: this.state.unknownSignals?.lastName ?? null },
       alerts: alerts.sort((a, b) => (a.raisedAt < b.raisedAt ? -1 : 1)),
       asOf,
       ...(shards.length > 0 && { shards: shards.sort((a, b) => a.shard - b.shard) }),
@@ -1091,6 +1191,7 @@ function resolveSettings(input: DlqSettings, adopted: DlqSettings | undefined, o
     shardCount: pick('shardCount', int(1, 10_000)),
     snapshotIntervalMs: pick('snapshotIntervalMs', int(1, 3_600_000)),
     retryStaleAfterMs: pick('retryStaleAfterMs', int(1_000, 30 * 24 * 3_600_000)),
+    stateSizeAlertChars: pick('stateSizeAlertChars', int(1_000, STATE_SIZE_MAX)),
     indexSitekeys: src.indexSitekeys !== false,
     ...(src.solvePolicy && typeof src.solvePolicy === 'object' && { solvePolicy: src.solvePolicy }),
     taskQueue: typeof src.taskQueue === 'string' && src.taskQueue ? src.taskQueue : ownTaskQueue,
@@ -1278,13 +1379,40 @@ function unknownFields(obj: Record<string, unknown>, allowed: readonly string[],
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue;
     if (key === 'filter') problems.push('"filter": put the filter fields at the top level, e.g. {"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}');
-    else problems.push(`unknown field "${key}"${HINTS[key] ? ` (did you mean "${HINTS[key]}"?)` : ''}`);
+    else problems.push(`unknown field ${quote(key)}${Object.hasOwn(HINTS, key) ? ` (did you mean "${HINTS[key]}"?)` : ''}`);
   }
+}
+
+/** A piece of input for a message: JSON, at most QUOTE_MAX characters (never the input in full). */
+function quote(v: unknown): string {
+  const text = (v === undefined ? 'undefined' : JSON.stringify(v)) ?? String(v);
+  return text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX - 1)}…` : text;
+}
+
+/** A message built from input, cut to PROBLEMS_MAX characters. */
+function clip(message: string): string {
+  return message.length > PROBLEMS_MAX ? `${message.slice(0, PROBLEMS_MAX - 1)}…` : message;
+}
+
+/**
+ * Undefined when `raw` serializes to at most `max` JSON characters; else one sentence naming its size and its largest
+ * field (quoted short).
+ */
+function oversized(what: string, raw: Record<string, unknown>, max: number): string | undefined {
+  let total = 2;
+  let largest: [string, number] | undefined;
+  for (const [key, value] of Object.entries(raw)) {
+    const n = key.length + (JSON.stringify(value)?.length ?? 0) + 4;
+    total += n;
+    if (!largest || n > largest[1]) largest = [key, n];
+  }
+  if (total <= max) return undefined;
+  return `${what} is ${total.toLocaleString('en-US')} characters of JSON, at most ${max.toLocaleString('en-US')}: ${quote(largest![0])} holds ${largest![1].toLocaleString('en-US')}`;
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 
-function parseFilter(obj: Record<string, unknown>, problems: string[]): DlqFilter {
+function parseFilter(obj: Record<string, unknown>, problems: string[], valuesMax = FILTER_VALUES_MAX): DlqFilter {
   const filter: DlqFilter = {};
   const list = (name: (typeof DLQ_FILTER_FIELDS)[number], allowedValues?: readonly string[]): string[] | undefined => {
     const v = obj[name];
@@ -1297,8 +1425,8 @@ function parseFilter(obj: Record<string, unknown>, problems: string[]): DlqFilte
       problems.push(`${name} must not be empty (leave it out to not filter on it)`);
       return undefined;
     }
-    if (v.length > FILTER_VALUES_MAX) {
-      problems.push(`${name} has ${v.length} values; at most ${FILTER_VALUES_MAX}`);
+    if (v.length > valuesMax) {
+      problems.push(`${name} has ${v.length} values; at most ${valuesMax}`);
       return undefined;
     }
     const bad = v.find((x) => typeof x !== 'string' || x.length === 0 || x.length > 1_000);
@@ -1309,7 +1437,7 @@ function parseFilter(obj: Record<string, unknown>, problems: string[]): DlqFilte
     if (allowedValues) {
       const unknown = (v as string[]).filter((x) => !allowedValues.includes(x));
       if (unknown.length > 0) {
-        problems.push(`${name}: ${unknown.map((x) => `"${x.slice(0, 50)}"`).join(', ')} is not one of ${allowedValues.join(', ')}`);
+        problems.push(`${name}: ${unknown.slice(0, 3).map(quote).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''} is not one of ${allowedValues.join(', ')}`);
         return undefined;
       }
     }
@@ -1366,12 +1494,14 @@ function optionalBool(obj: Record<string, unknown>, name: string, problems: stri
 }
 
 /** Validates and normalizes an operator order. */
-export function parseOrder(operation: Operation, raw: unknown): Parsed<{ order: Order }> {
+export function parseOrder(operation: Operation, raw: unknown, bounded = true): Parsed<{ order: Order }> {
   const example = operation === 'retry' ? '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}' : '{"errorCodes":["ERROR_PAGEURL"],"reason":"bad page URLs"}';
   if (!isObject(raw)) return { ok: false, error: `invalid ${operation} order: expected a JSON object such as ${example} (got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw})` };
+  const tooBig = bounded ? oversized(`the ${operation} order`, raw, REQUEST_CHARS_MAX) : undefined;
+  if (tooBig) return { ok: false, error: `invalid ${operation} order: ${tooBig}` };
   const problems: string[] = [];
   unknownFields(raw, ORDER_FIELDS, problems);
-  const filter = parseFilter(raw, problems);
+  const filter = parseFilter(raw, problems, bounded ? FILTER_VALUES_BOUNDED : FILTER_VALUES_MAX);
   const all = optionalBool(raw, 'all', problems);
   const dryRun = optionalBool(raw, 'dryRun', problems);
   const reason = optionalText(raw, 'reason', problems);
@@ -1382,7 +1512,7 @@ export function parseOrder(operation: Operation, raw: unknown): Parsed<{ order: 
   if (empty && all !== true && problems.length === 0) {
     problems.push(`empty filter: name the entries (${DLQ_FILTER_FIELDS.join(', ')}) or pass "all": true to act on all of them`);
   }
-  if (problems.length > 0) return { ok: false, error: `invalid ${operation} order: ${problems.join('; ')}` };
+  if (problems.length > 0) return { ok: false, error: clip(`invalid ${operation} order: ${problems.join('; ')}`) };
   return {
     ok: true,
     order: { filter, all: all === true, reason: reason ?? '', by: by ?? 'unknown', ...(requestId !== undefined && { requestId }), dryRun: dryRun === true },
@@ -1400,9 +1530,11 @@ interface ListRequest {
 export function parseList(raw: unknown): Parsed<ListRequest> {
   if (raw === undefined || raw === null) return { ok: true, filter: {}, limit: LIST_DEFAULT };
   if (!isObject(raw)) return { ok: false, error: 'invalid list request: expected a JSON object such as {"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"],"limit":50}' };
+  const tooBig = oversized('the list request', raw, REQUEST_CHARS_MAX);
+  if (tooBig) return { ok: false, error: `invalid list request: ${tooBig}` };
   const problems: string[] = [];
   unknownFields(raw, LIST_FIELDS, problems);
-  const filter = parseFilter(raw, problems);
+  const filter = parseFilter(raw, problems, FILTER_VALUES_BOUNDED);
   let limit = LIST_DEFAULT;
   if (raw.limit !== undefined) {
     if (typeof raw.limit !== 'number' || !Number.isInteger(raw.limit) || raw.limit < 1 || raw.limit > LIST_MAX) {
@@ -1418,7 +1550,7 @@ export function parseList(raw: unknown): Parsed<ListRequest> {
     if ((typeof raw.cursor !== 'string' && typeof raw.cursor !== 'number') || !m) problems.push(`cursor must be the nextCursor of a previous page (got ${JSON.stringify(raw.cursor)?.slice(0, 50)})`);
     else cursor = { ...(m[1] !== undefined && { shard: Number(m[1]) }), seq: Number(m[2]), text };
   }
-  if (problems.length > 0) return { ok: false, error: `invalid list request: ${problems.join('; ')}` };
+  if (problems.length > 0) return { ok: false, error: clip(`invalid list request: ${problems.join('; ')}`) };
   return { ok: true, filter, limit, ...(cursor && { cursor }) };
 }
 
@@ -1431,7 +1563,7 @@ function intField(raw: unknown, name: string, min: number, max: number, dflt: nu
   if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
     problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)?.slice(0, 50)})`);
   }
-  if (problems.length > 0) throw invalid(`invalid ${what} request: ${problems.join('; ')}`);
+  if (problems.length > 0) throw invalid(clip(`invalid ${what} request: ${problems.join('; ')}`));
   return typeof v === 'number' ? v : dflt;
 }
 
@@ -1439,14 +1571,83 @@ function parseStatsRequest(raw: unknown): { top: number } {
   return { top: intField(raw, 'top', 1, 1_000, 10, 'stats') };
 }
 
-function checkForwarded(o: DlqForwardedOrder): string | undefined {
+function checkForwarded(o: DlqForwardedOrder, bounded: boolean): string | undefined {
   if (!isObject(o)) return 'a forwarded order is a JSON object';
-  if (!['retry', 'discard', 'purge'].includes(o.operation)) return `unknown operation ${JSON.stringify(o.operation)}`;
+  if (!['retry', 'discard', 'purge'].includes(o.operation)) return `unknown operation ${quote(o.operation)}`;
   if (typeof o.watermarkAt !== 'string' || !Number.isFinite(Date.parse(o.watermarkAt))) return 'watermarkAt must be an ISO time';
   if (!isObject(o.request) || typeof o.request.requestId !== 'string') return 'request.requestId is required';
   if (!isObject(o.settings)) return 'settings must be an object';
-  const parsed = parseOrder(o.operation, o.request);
+  if (bounded && JSON.stringify(o.settings).length > REQUEST_CHARS_MAX) return `settings are over ${REQUEST_CHARS_MAX} characters of JSON`;
+  const parsed = parseOrder(o.operation, o.request, bounded);
   return parsed.ok ? undefined : parsed.error;
+}
+
+/**
+ * A shard snapshot the front accepts: from one of its own shards (the id `<front>/shard-<i>` with i from 1 to
+ * shardCount − 1, matching `shard`), with a positive integer seq, counts that are non-negative integers and add up
+ * (byStatus sums to total), bounded maps. Rebuilt field by field: nothing else is kept.
+ */
+function checkSnapshot(raw: unknown, frontId: string, shardCount: number): { ok: true; snapshot: DlqShardSnapshot } | { ok: false; error: string } {
+  if (!isObject(raw)) return { ok: false, error: 'a snapshot is a JSON object' };
+  const tooBig = oversized(`the snapshot of ${quote(raw.workflowId)}`, raw, SNAPSHOT_CHARS_MAX);
+  if (tooBig) return { ok: false, error: tooBig };
+  const { shard, workflowId } = raw;
+  if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 1 || shard >= shardCount || workflowId !== dlqShardWorkflowId(frontId, shard)) {
+    return { ok: false, error: `${quote(workflowId)} (shard ${quote(shard)}) is not a shard of ${frontId}, which has ${shardCount - 1} shard(s)` };
+  }
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const numbers = ['total', 'recovered', 'discarded', 'purged', 'paidSubmitsOnDead', 'retriesInFlight', 'retriesQueued', 'received', 'duplicateReports'] as const;
+  const bad = numbers.find((k) => !count(raw[k]));
+  if (bad) return { ok: false, error: `${workflowId}: ${bad} must be a non-negative integer` };
+  if (!count(raw.seq) || raw.seq === 0) return { ok: false, error: `${workflowId}: seq must be a positive integer` };
+  const byStatus = raw.byStatus;
+  if (!isObject(byStatus) || !DLQ_ENTRY_STATUSES.every((k) => count(byStatus[k]))) return { ok: false, error: `${workflowId}: byStatus must count ${DLQ_ENTRY_STATUSES.join(', ')}` };
+  const statusSum = DLQ_ENTRY_STATUSES.reduce((n, k) => n + (byStatus[k] as number), 0);
+  if (statusSum !== raw.total) return { ok: false, error: `${workflowId}: byStatus adds up to ${statusSum}, not total ${raw.total as number}` };
+  const maps = ['byCode', 'byClass', 'bySitekey', 'byHour', 'byBatch'] as const;
+  const out: Record<(typeof maps)[number], Record<string, number>> = { byCode: dict(), byClass: dict(), bySitekey: dict(), byHour: dict(), byBatch: dict() };
+  for (const name of maps) {
+    const m = raw[name];
+    if (!isObject(m) || Object.keys(m).length > SNAPSHOT_MAP_KEYS_MAX) return { ok: false, error: `${workflowId}: ${name} must be an object of at most ${SNAPSHOT_MAP_KEYS_MAX} counts` };
+    for (const [k, v] of Object.entries(m)) {
+      if (!count(v) || k.length > 1_000) return { ok: false, error: `${workflowId}: ${name}[${quote(k)}] must be a non-negative integer` };
+      out[name][k] = v;
+    }
+  }
+  const asOf = typeof raw.asOf === 'string' && ISO_TIME.test(raw.asOf) ? raw.asOf : null;
+  const oldest = raw.oldestFailedAt;
+  if (!asOf || (oldest !== null && (typeof oldest !== 'string' || !ISO_TIME.test(oldest)))) return { ok: false, error: `${workflowId}: asOf and oldestFailedAt must be ISO times` };
+  const alerts = Array.isArray(raw.alerts)
+    ? raw.alerts
+        .filter(isObject)
+        .slice(-5)
+        .filter((a) => ['depth', 'oldest-age', 'state-size'].includes(a.kind as string) && count(a.threshold) && count(a.value) && typeof a.raisedAt === 'string' && ISO_TIME.test(a.raisedAt))
+        .map((a) => ({ kind: a.kind, threshold: a.threshold, value: a.value, raisedAt: a.raisedAt }) as DlqAlert)
+    : [];
+  const n = (k: (typeof numbers)[number]): number => raw[k] as number;
+  return {
+    ok: true,
+    snapshot: {
+      workflowId,
+      shard,
+      seq: raw.seq,
+      asOf,
+      total: n('total'),
+      byStatus: { dead: byStatus.dead as number, retrying: byStatus.retrying as number, parked: byStatus.parked as number },
+      ...out,
+      ...(raw.truncated === true && { truncated: true }),
+      oldestFailedAt: oldest as string | null,
+      recovered: n('recovered'),
+      discarded: n('discarded'),
+      purged: n('purged'),
+      paidSubmitsOnDead: n('paidSubmitsOnDead'),
+      retriesInFlight: n('retriesInFlight'),
+      retriesQueued: n('retriesQueued'),
+      received: n('received'),
+      duplicateReports: n('duplicateReports'),
+      ...(alerts.length > 0 && { alerts }),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -1492,28 +1693,35 @@ function sanitizeHistory(raw: unknown, now: string): AttemptRecord[] {
 }
 
 /** Validates a report; lenient about details (nothing is dropped for a missing count), strict about identity. */
-function checkReport(raw: unknown, now: string): { ok: true; report: DeadLetterReport } | { ok: false; error: string } {
+function checkReport(raw: unknown, now: string, bounded: boolean): { ok: true; report: DeadLetterReport } | { ok: false; error: string } {
   if (!isObject(raw)) return { ok: false, error: 'a report is a JSON object' };
+  if (bounded) {
+    const tooBig = oversized(`the report of ${quote(raw.entryId)}`, raw, REPORT_CHARS_MAX);
+    if (tooBig) return { ok: false, error: tooBig };
+  }
+  const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v ? (bounded ? v.slice(0, max) : v) : undefined);
   const { entryId, task } = raw;
   if (typeof entryId !== 'string' || entryId.length === 0 || entryId.length > 1_000 || entryId === '__proto__') {
     return { ok: false, error: 'entryId must be a non-empty string (the solve workflow id)' };
   }
   if (!isObject(task) || typeof task.type !== 'string') return { ok: false, error: `task of ${entryId} must be a captcha task object` };
-  const taskKey = typeof raw.taskKey === 'string' && raw.taskKey ? raw.taskKey : typeof task.key === 'string' ? task.key : entryId;
+  const taskKey = text(raw.taskKey, 1_000) ?? text(task.key, 1_000) ?? entryId;
+  const batchId = text(raw.batchId, 1_000);
+  const providerTaskIds = Array.isArray(raw.providerTaskIds) ? raw.providerTaskIds.filter((x): x is string => typeof x === 'string') : [];
   return {
     ok: true,
     report: {
       entryId,
       task: JSON.parse(JSON.stringify(task)) as CaptchaTask,
       taskKey,
-      ...(typeof raw.batchId === 'string' && raw.batchId && { batchId: raw.batchId }),
-      provider: typeof raw.provider === 'string' && raw.provider ? raw.provider : 'unknown',
+      ...(batchId !== undefined && { batchId }),
+      provider: text(raw.provider, 100) ?? 'unknown',
       failureClass: knownClass(raw.failureClass),
       code: typeof raw.code === 'string' && raw.code ? raw.code.slice(0, 200) : 'UNKNOWN',
       message: redact(typeof raw.message === 'string' ? raw.message : ''),
       attempts: nonNegative(raw.attempts),
       paidSubmits: nonNegative(raw.paidSubmits),
-      providerTaskIds: Array.isArray(raw.providerTaskIds) ? raw.providerTaskIds.filter((x): x is string => typeof x === 'string') : [],
+      providerTaskIds: bounded ? providerTaskIds.slice(-HISTORY_LIMIT * 5).map((x) => x.slice(0, 100)) : providerTaskIds,
       history: sanitizeHistory(raw.history, now),
       failedAt: isoOr(raw.failedAt, now),
     },

@@ -269,6 +269,8 @@ export interface DlqStats {
   /** reports received, ever, and how many of them repeated an entry already held (idempotent no-ops) */
   received: number;
   duplicateReports: number;
+  /** signals sent to this DLQ under a name it does not know (a typo such as `retryAll`): how many, and the last name */
+  unknownSignals: { count: number; lastName: string | null };
   alerts: DlqAlert[];
   /** the oldest time the numbers are exact as of (shard snapshots land asynchronously) */
   asOf: string;
@@ -371,6 +373,8 @@ export interface DlqSettings {
   retryStaleAfterMs?: number;
   /** set `CaptchaSitekey` on retry children (default true); off with payload encryption: search attributes stay plain */
   indexSitekeys?: boolean;
+  /** continue-as-new state (JSON characters) above which a `state-size` alert is raised; default 1,000,000 */
+  stateSizeAlertChars?: number;
 }
 
 export interface DlqInput extends DlqSettings {
@@ -456,6 +460,8 @@ export interface DlqRunState {
   packed?: DlqPackedEntries;
   /** false after a `state-size` alert, until the state is well below the threshold again */
   sizeAlertArmed?: boolean;
+  /** signals under names this workflow does not handle */
+  unknownSignals?: { count: number; lastName: string | null };
 }
 
 /** Entries as positional rows with a table of the strings they share (see workflows/dlq-pack.ts). */
@@ -464,6 +470,13 @@ export interface DlqPackedEntries {
   strings: string[];
   rows: unknown[][];
 }
+
+/**
+ * An order, list or stats request, as JSON, is at most this long. The DLQ rejects longer ones; clients must not send
+ * them at all: over 2 MiB the SDK cannot even deliver the rejection (it quotes the request), and the DLQ's workflow
+ * task fails until the update times out.
+ */
+export const DLQ_REQUEST_CHARS_MAX = 100_000;
 
 export const deadLetterSignal = defineSignal<[DeadLetterReport]>('deadLetter');
 export const dlqStatsQuery = defineQuery<DlqStats, [DlqStatsRequest?]>('stats');
@@ -476,5 +489,22 @@ export const dlqDiscardUpdate = defineUpdate<DlqOperationResult, [DlqDiscardRequ
 export const dlqPurgeUpdate = defineUpdate<DlqOperationResult, [DlqDiscardRequest]>('purgeEntries');
 /** shard → front: its latest counts */
 export const dlqShardSnapshotSignal = defineSignal<[DlqShardSnapshot]>('shardSnapshot');
+/**
+ * Operator → front: forget what a shard last reported (a wrong or forged snapshot); the shard's next snapshot counts
+ * again, whatever its seq. `shard` is the index (1 … shardCount − 1).
+ */
+export interface DlqResetShardRequest {
+  shard: number;
+  reason: string;
+  by?: string;
+}
+export interface DlqResetShardResult {
+  workflowId: string;
+  shard: number;
+  /** the entries the forgotten snapshot counted (0 when there was none) */
+  removedTotal: number;
+  hadSnapshot: boolean;
+}
+export const dlqResetShardUpdate = defineUpdate<DlqResetShardResult, [DlqResetShardRequest]>('resetShard');
 /** front → shard: an operator order with the front's watermark; returns what the shard did */
 export const dlqForwardedOrderUpdate = defineUpdate<DlqOperationResult, [DlqForwardedOrder]>('applyForwardedOrder');
