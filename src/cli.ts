@@ -99,11 +99,8 @@ class Session {
     try {
       this.client = await connectClient(config, this.identity);
     } catch (err) {
-      throw new CliError(
-        `cannot reach Temporal at ${config.temporal.address} (namespace ${config.temporal.namespace}): ${message(err)}\n` +
-          'Is the server running? Set TEMPORAL_ADDRESS, or start a local stack with `captcha-dlq dev`.',
-        EXIT.UNREACHABLE,
-      );
+      // TemporalUnreachableError: one sentence naming the address and what to do
+      throw new CliError(message(err), EXIT.UNREACHABLE);
     }
     this.solverInstance = new CaptchaSolver(this.client, config);
     return this.solverInstance;
@@ -412,6 +409,10 @@ interface BatchStartOptions {
 
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
+  if (o.batchId !== undefined) {
+    const [{ checkBatchId }, config] = await Promise.all([import('./shared/ids'), s.settings()]);
+    checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
+  }
   const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./shared/task-files'), import('./client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
@@ -420,7 +421,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
   }
   const solver = await s.solver();
   const started = await solver.startBatch({
-    ...(o.batchId && { batchId: o.batchId }),
+    ...(o.batchId !== undefined && { batchId: o.batchId }),
     ...(o.concurrency && { concurrency: o.concurrency }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
@@ -1289,9 +1290,9 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) {
     return ['commander.helpDisplayed', 'commander.version'].includes(err.code) ? EXIT.OK : EXIT.USAGE;
   }
-  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError')) return EXIT.USAGE;
+  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError') || isError(err, 'InvalidIdError') || isError(err, 'WorkflowIdTakenError')) return EXIT.USAGE;
   if (isError(err, 'WorkflowNotFoundError') || isError(err, 'ScheduleNotFoundError')) return EXIT.NOT_FOUND;
-  if (isUnreachable(err)) return EXIT.UNREACHABLE;
+  if (isError(err, 'TemporalUnreachableError') || isUnreachable(err)) return EXIT.UNREACHABLE;
   return EXIT.FAILED;
 }
 
@@ -1312,7 +1313,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const code = exitCodeOf(err);
     // commander has already printed its own errors and help
     if (!(err instanceof CommanderError)) {
-      const prefix = err instanceof CliError || isError(err, 'TaskValidationError') || isError(err, 'ConfigError') ? '' : 'error: ';
+      const plain = ['TaskValidationError', 'ConfigError', 'InvalidIdError', 'WorkflowIdTakenError', 'TemporalUnreachableError'].some((name) => isError(err, name));
+      const prefix = err instanceof CliError || plain ? '' : 'error: ';
       note(`${prefix}${message(err)}`);
       if (code === EXIT.FAILED && process.env.CAPTCHA_DLQ_DEBUG && err instanceof Error) note(err.stack ?? '');
     }
