@@ -1169,7 +1169,14 @@ function addStackCommands(program: Command): void {
     .description('run a worker (workflows and activities) until Ctrl-C; needs CAPTCHA_API_KEY')
     .action(async () => {
       const { main } = await import('./worker');
-      await main();
+      try {
+        await main();
+      } catch (err) {
+        // the worker's connection attempt has no deadline of its own and would hold the process for ~30 s more
+        if (!isError(err, 'TemporalUnreachableError')) throw err;
+        note(message(err));
+        process.exit(EXIT.UNREACHABLE);
+      }
     });
 
   // every flag of src/simulator/main.ts, passed through as they are: one parser, no drift (`simulator --help` is its usage)

@@ -172,12 +172,11 @@ export class CaptchaSolver {
     } catch (err) {
       // the id is held by a closed workflow (reuse is refused): say what holds it
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const d = await this.client.workflow.getHandle(batchId).describe();
-      throw batchIdTaken(batchId, d.type, d.status.name);
+      throw await batchIdTaken(this.client.workflow.getHandle(batchId));
     }
     // USE_EXISTING hands back whatever runs under the id: attach only to a running batch
     const d = await handle.describe();
-    if (d.type !== WORKFLOW_TYPES.batch || d.status.name !== 'RUNNING') throw batchIdTaken(batchId, d.type, d.status.name);
+    if (d.type !== WORKFLOW_TYPES.batch || d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
     return { batchId, handle, existing: d.memo?.startRequest !== startRequest, total };
   }
 
@@ -426,13 +425,17 @@ export function dlqWorkflowOfCursor(frontId: string, cursor: string | undefined)
 }
 
 /** The refusal of a batch start whose id is held by a finished batch or by another type of workflow. */
-function batchIdTaken(batchId: string, type: string, status: string): WorkflowIdTakenError {
-  const state = status.toLowerCase().replace('_', ' ');
+async function batchIdTaken(handle: WorkflowHandle): Promise<WorkflowIdTakenError> {
+  const batchId = handle.workflowId;
+  const { type, status } = await handle.describe();
+  let state = status.name.toLowerCase().replace('_', ' ');
+  // a cancelled batch completes with a summary that says so
+  if (type === WORKFLOW_TYPES.batch && status.name === 'COMPLETED') state = ((await handle.result()) as BatchSummary).status;
   const message =
     type === WORKFLOW_TYPES.batch
       ? `batch ${showId(batchId)} already ran and is ${state}: it is not started again; start the tasks as a new batch under another id (or without one, for a generated id)`
       : `${showId(batchId)} is the id of a ${state} ${type}, not a batch: nothing was started; start the batch under another id`;
-  return new WorkflowIdTakenError(batchId, type, status, message);
+  return new WorkflowIdTakenError(batchId, type, status.name, message);
 }
 
 /** Throws `WorkflowIdTakenError` unless the workflow under `handle` is of `type` (`WorkflowNotFoundError` if none). */
