@@ -207,6 +207,14 @@ function listArg<T extends string = string>(allowed?: readonly T[]) {
   };
 }
 
+/** An existing batch's id: bounded and printable (the rules for new ids are checked at `batch start`). */
+function batchIdArg(value: string): string {
+  if (value === '') throw new InvalidArgumentError('must not be empty.');
+  if (value.length > 200) throw new InvalidArgumentError(`has ${value.length} characters: batch ids have at most 200.`);
+  if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError('must not contain control characters.');
+  return value;
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "1h30m", "90s", "2s", "500ms" → milliseconds. */
@@ -340,7 +348,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('watch')
     .description('a live progress bar and counts until the batch ends, then its summary (plain periodic lines when not a terminal)')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--fail-on-dead-letters', 'exit 1 when any task was dead-lettered')
     .option('--interval <duration>', 'progress refresh interval (plain lines: every 5 intervals)', intervalArg(100), 1000)
     .option('--json', 'print the summary as JSON')
@@ -351,7 +359,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('status')
     .description('progress of a running batch, or the summary of a finished one')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
       process.exitCode = await batchStatus(await sessionOf(cmd).solver(), id, o);
@@ -360,7 +368,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('cancel')
     .description('cancel a running batch: tasks not started never start, solves in flight are cancelled')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--wait', 'wait for the batch to wind down and print its summary')
     .action(async (id: string, o: { wait?: boolean }, cmd: Command) => {
       process.exitCode = await batchCancel(await sessionOf(cmd).solver(), id, o);
@@ -369,7 +377,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('resume')
     .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--reason <why>', 'why it is safe to resume (logged by the batch)')
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const s = sessionOf(cmd);
@@ -386,7 +394,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('results')
     .description('tokens solved lately (a batch keeps the freshest ones: tokens expire ~120 s after solving)')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--cursor <n>', 'the sequence number of the last result already seen', intArg(0, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'results at most (≤ 500)', intArg(1, 500), 100)
     .option('--full', 'print whole tokens in the table')

@@ -235,6 +235,12 @@ void describe('workflow ids and start-up errors', () => {
       oneSentence(run, 'a bad batch id');
       assert.match(run.stderr, message);
     }
+    // the commands that take an existing batch's id bound it too
+    for (const command of ['status', 'watch', 'cancel', 'resume', 'results']) {
+      const run = await cli(['batch', command, 'x'.repeat(2_000)], nowhere);
+      expectCode(run, 2, `batch ${command} with a 2,000-character id`);
+      assert.match(run.stderr, /has 2000 characters: batch ids have at most 200\./);
+    }
   });
 
   void test('an unreachable or silent server: one sentence naming the address and the variable (worker and client), exit 3', async () => {
