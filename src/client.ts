@@ -19,7 +19,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { Config } from './config';
 import { parseTask, parseTasks } from './shared/tasks';
 import { readTaskFile } from './shared/task-files';
-import { WorkflowIdTakenError, checkBatchId, showId } from './shared/ids';
+import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './shared/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import {
   WORKFLOW_TYPES,
@@ -114,7 +114,7 @@ export class CaptchaSolver {
     const taskKey = valid.key ?? randomUUID();
     try {
       return await this.client.workflow.execute<typeof solveCaptchaWorkflow>('solveCaptchaWorkflow', {
-        workflowId: options.workflowId ?? `solve/${taskKey}`,
+        workflowId: options.workflowId ?? `${SOLVE_PREFIX}/${taskKey}`,
         taskQueue: this.config.temporal.taskQueue,
         args: [
           {

@@ -2,6 +2,9 @@
 // DLQ live in one namespace: batch ids have no "/" (solves are `solve/<key>`, a batch's children `<batch>/<key>`, DLQ
 // shards `<dlq>/shard-<n>`) and may not be the DLQ's id; every start, signal and attach also checks the workflow type.
 
+/** One-off solves run as `solve/<task key>`: a batch of that name would give its tasks the same ids. */
+export const SOLVE_PREFIX = 'solve';
+
 /** Longest id a user may choose (Temporal's own limit is 1,000 bytes). */
 export const ID_MAX_LENGTH = 200;
 const ID_CHARS = /^[A-Za-z0-9._:@-]+$/;
@@ -23,6 +26,9 @@ export function checkBatchId(id: string, dlqWorkflowId: string): string {
     throw new InvalidIdError(`the batch id ${showId(id)} has ${id.length} characters: at most ${ID_MAX_LENGTH} are allowed`);
   }
   if (!ID_CHARS.test(id)) throw new InvalidIdError(`the batch id ${showId(id)} may contain only letters, digits and . _ : @ -`);
+  if (id === SOLVE_PREFIX) {
+    throw new InvalidIdError(`the batch id ${showId(id)} is reserved: its tasks would share ids with one-off solves (solve/<key>); pick another batch id`);
+  }
   if (id === dlqWorkflowId) throw new InvalidIdError(`the batch id ${showId(id)} is the DLQ's id (DLQ_WORKFLOW_ID): pick another batch id`);
   return id;
 }
