@@ -329,7 +329,7 @@ function addBatchCommands(program: Command): void {
         'Every task is validated first; a bad file names each bad line and field and starts nothing.',
     )
     .argument('<file>', 'the task file')
-    .option('--batch-id <id>', 'the batch id (default: batch-<date>-<random>); starting a running batch id again returns it')
+    .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(

@@ -133,8 +133,9 @@ export class CaptchaSolver {
   }
 
   /**
-   * Starts a batch; validates every task first. Starting the same batch id again returns the running batch
-   * (`existing: true`) instead of doing the work twice.
+   * Starts a batch; validates the id and every task first. Starting the id of a running batch again returns it
+   * (`existing: true`) instead of doing the work twice; the id of a batch that ended, or of a workflow of another type,
+   * throws `WorkflowIdTakenError` (nothing started); a malformed or reserved id throws `InvalidIdError`.
    */
   async startBatch(options: StartBatchOptions): Promise<{ batchId: string; handle: WorkflowHandle<typeof captchaBatchWorkflow>; existing: boolean; total: number }> {
     const batchId =
@@ -176,8 +177,10 @@ export class CaptchaSolver {
     }
     // USE_EXISTING hands back whatever runs under the id: attach only to a running batch
     const d = await handle.describe();
-    if (d.type !== WORKFLOW_TYPES.batch || d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
-    return { batchId, handle, existing: d.memo?.startRequest !== startRequest, total };
+    if (d.type !== WORKFLOW_TYPES.batch) throw await batchIdTaken(handle);
+    if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total };
+    if (d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
+    return { batchId, handle, existing: true, total };
   }
 
   batch(batchId: string) {
