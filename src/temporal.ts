@@ -71,7 +71,7 @@ async function probe(config: Config): Promise<void> {
   const m = /^\[?([^\]/]+?)\]?:(\d{1,5})$/.exec(config.temporal.address);
   if (!m || process.env.grpc_proxy || process.env.https_proxy || process.env.HTTPS_PROXY) return;
   const problem = await new Promise<Error | undefined>((resolvePromise) => {
-    const socket = netConnect({ host: m[1]!, port: Number(m[2]) });
+    const socket = netConnect({ host: m[1]!, port: Number(m[2]), autoSelectFamily: true });
     const done = (err?: Error) => {
       socket.destroy();
       resolvePromise(err);
