@@ -2,10 +2,11 @@
 // continues-as-new lands in the next run. The DLQ dedupes by entry id, so retried reports are harmless.
 import { Context } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
-import { WORKFLOW_TYPES, deadLetterSignal } from '../workflows/messages';
+import { deadLetterSignal } from '../workflows/messages';
 import type { DlqSettings } from '../workflows/messages';
 import type { DeadLetterReport } from '../workflows/types';
 import { routeDeadLetter } from './dlq';
+import { signalDlqWithStart } from './dlq-signal';
 
 /**
  * `dlqWorkflowId` is the DLQ's front; with `settings.shardCount` > 1 the entry goes to the shard its id hashes to.
@@ -13,7 +14,7 @@ import { routeDeadLetter } from './dlq';
  */
 export async function signalDeadLetter(client: Client, dlqWorkflowId: string, settings: DlqSettings, report: DeadLetterReport): Promise<void> {
   const target = routeDeadLetter(dlqWorkflowId, settings, report.entryId);
-  await client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
+  await signalDlqWithStart(client, {
     workflowId: target.workflowId,
     taskQueue: Context.current().info.taskQueue,
     args: [target.args],

@@ -4,8 +4,8 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { signalDlqWithStart } from './dlq-signal';
 import {
-  WORKFLOW_TYPES,
   dlqForwardedOrderUpdate,
   dlqShardSnapshotSignal,
   type DlqForwardedOrder,
@@ -115,7 +115,7 @@ export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) 
      * deployment's settings (the shard's shard count where the shard knows it), never on the workflow's defaults.
      */
     async pushDlqSnapshot({ frontWorkflowId, snapshot, frontArgs }: PushSnapshotInput): Promise<void> {
-      await need().workflow.signalWithStart(WORKFLOW_TYPES.dlq, {
+      await signalDlqWithStart(need(), {
         workflowId: frontWorkflowId,
         taskQueue: Context.current().info.taskQueue,
         args: [{ ...settings, ...frontArgs }],

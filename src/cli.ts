@@ -99,11 +99,8 @@ class Session {
     try {
       this.client = await connectClient(config, this.identity);
     } catch (err) {
-      throw new CliError(
-        `cannot reach Temporal at ${config.temporal.address} (namespace ${config.temporal.namespace}): ${message(err)}\n` +
-          'Is the server running? Set TEMPORAL_ADDRESS, or start a local stack with `captcha-dlq dev`.',
-        EXIT.UNREACHABLE,
-      );
+      // TemporalUnreachableError: one sentence naming the address and what to do
+      throw new CliError(message(err), EXIT.UNREACHABLE);
     }
     this.solverInstance = new CaptchaSolver(this.client, config);
     return this.solverInstance;
@@ -208,6 +205,14 @@ function listArg<T extends string = string>(allowed?: readonly T[]) {
     }
     return [...(previous ?? []), ...(items as T[])];
   };
+}
+
+/** An existing batch's id: bounded and printable (the rules for new ids are checked at `batch start`). */
+function batchIdArg(value: string): string {
+  if (value === '') throw new InvalidArgumentError('must not be empty.');
+  if (value.length > 200) throw new InvalidArgumentError(`has ${value.length} characters: batch ids have at most 200.`);
+  if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError('must not contain control characters.');
+  return value;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -324,7 +329,7 @@ function addBatchCommands(program: Command): void {
         'Every task is validated first; a bad file names each bad line and field and starts nothing.',
     )
     .argument('<file>', 'the task file')
-    .option('--batch-id <id>', 'the batch id (default: batch-<date>-<random>); starting a running batch id again returns it')
+    .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
@@ -343,7 +348,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('watch')
     .description('a live progress bar and counts until the batch ends, then its summary (plain periodic lines when not a terminal)')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--fail-on-dead-letters', 'exit 1 when any task was dead-lettered')
     .option('--interval <duration>', 'progress refresh interval (plain lines: every 5 intervals)', intervalArg(100), 1000)
     .option('--json', 'print the summary as JSON')
@@ -354,7 +359,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('status')
     .description('progress of a running batch, or the summary of a finished one')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
       process.exitCode = await batchStatus(await sessionOf(cmd).solver(), id, o);
@@ -363,7 +368,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('cancel')
     .description('cancel a running batch: tasks not started never start, solves in flight are cancelled')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--wait', 'wait for the batch to wind down and print its summary')
     .action(async (id: string, o: { wait?: boolean }, cmd: Command) => {
       process.exitCode = await batchCancel(await sessionOf(cmd).solver(), id, o);
@@ -372,7 +377,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('resume')
     .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--reason <why>', 'why it is safe to resume (logged by the batch)')
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const s = sessionOf(cmd);
@@ -389,7 +394,7 @@ function addBatchCommands(program: Command): void {
   batch
     .command('results')
     .description('tokens solved lately (a batch keeps the freshest ones: tokens expire ~120 s after solving)')
-    .argument('<batch-id>')
+    .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--cursor <n>', 'the sequence number of the last result already seen', intArg(0, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'results at most (≤ 500)', intArg(1, 500), 100)
     .option('--full', 'print whole tokens in the table')
@@ -412,6 +417,10 @@ interface BatchStartOptions {
 
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
+  if (o.batchId !== undefined) {
+    const [{ checkBatchId }, config] = await Promise.all([import('./shared/ids'), s.settings()]);
+    checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
+  }
   const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./shared/task-files'), import('./client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
@@ -420,7 +429,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
   }
   const solver = await s.solver();
   const started = await solver.startBatch({
-    ...(o.batchId && { batchId: o.batchId }),
+    ...(o.batchId !== undefined && { batchId: o.batchId }),
     ...(o.concurrency && { concurrency: o.concurrency }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
@@ -1189,7 +1198,14 @@ function addStackCommands(program: Command): void {
     .description('run a worker (workflows and activities) until Ctrl-C; needs CAPTCHA_API_KEY')
     .action(async () => {
       const { main } = await import('./worker');
-      await main();
+      try {
+        await main();
+      } catch (err) {
+        // the worker's connection attempt has no deadline of its own and would hold the process for ~30 s more
+        if (!isError(err, 'TemporalUnreachableError')) throw err;
+        note(message(err));
+        process.exit(EXIT.UNREACHABLE);
+      }
     });
 
   // every flag of src/simulator/main.ts, passed through as they are: one parser, no drift (`simulator --help` is its usage)
@@ -1310,9 +1326,9 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) {
     return ['commander.helpDisplayed', 'commander.version'].includes(err.code) ? EXIT.OK : EXIT.USAGE;
   }
-  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError')) return EXIT.USAGE;
+  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError') || isError(err, 'InvalidIdError') || isError(err, 'WorkflowIdTakenError')) return EXIT.USAGE;
   if (isError(err, 'WorkflowNotFoundError') || isError(err, 'ScheduleNotFoundError')) return EXIT.NOT_FOUND;
-  if (isUnreachable(err)) return EXIT.UNREACHABLE;
+  if (isError(err, 'TemporalUnreachableError') || isUnreachable(err)) return EXIT.UNREACHABLE;
   return EXIT.FAILED;
 }
 
@@ -1333,7 +1349,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const code = exitCodeOf(err);
     // commander has already printed its own errors and help
     if (!(err instanceof CommanderError)) {
-      const prefix = err instanceof CliError || isError(err, 'TaskValidationError') || isError(err, 'ConfigError') ? '' : 'error: ';
+      const plain = ['TaskValidationError', 'ConfigError', 'InvalidIdError', 'WorkflowIdTakenError', 'TemporalUnreachableError'].some((name) => isError(err, name));
+      const prefix = err instanceof CliError || plain ? '' : 'error: ';
       note(`${prefix}${message(err)}`);
       if (code === EXIT.FAILED && process.env.CAPTCHA_DLQ_DEBUG && err instanceof Error) note(err.stack ?? '');
     }

@@ -19,8 +19,10 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { Config } from './config';
 import { parseTask, parseTasks } from './shared/tasks';
 import { readTaskFile } from './shared/task-files';
+import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './shared/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import {
+  WORKFLOW_TYPES,
   batchIdAttribute,
   sitekeyAttribute,
   batchProgressQuery,
@@ -116,7 +118,7 @@ export class CaptchaSolver {
     const taskKey = valid.key ?? randomUUID();
     try {
       return await this.client.workflow.execute<typeof solveCaptchaWorkflow>('solveCaptchaWorkflow', {
-        workflowId: options.workflowId ?? `solve/${taskKey}`,
+        workflowId: options.workflowId ?? `${SOLVE_PREFIX}/${taskKey}`,
         taskQueue: this.config.temporal.taskQueue,
         args: [
           {
@@ -135,13 +137,17 @@ export class CaptchaSolver {
   }
 
   /**
-   * Starts a batch; validates every task first. Starting the same batch id again returns the running batch
-   * (`existing: true`) instead of doing the work twice.
+   * Starts a batch; validates the id and every task first. Starting the id of a running batch again returns it
+   * (`existing: true`) instead of doing the work twice; the id of a batch that ended, or of a workflow of another type,
+   * throws `WorkflowIdTakenError` (nothing started); a malformed or reserved id throws `InvalidIdError`.
    */
   async startBatch(options: StartBatchOptions): Promise<{ batchId: string; handle: WorkflowHandle<typeof captchaBatchWorkflow>; existing: boolean; total: number }> {
+    const batchId =
+      options.batchId !== undefined
+        ? checkBatchId(options.batchId, this.config.dlqWorkflowId)
+        : `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
     const { source, tasks } = await this.batchSource(options);
     const total = tasks.length;
-    const batchId = options.batchId ?? `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
     const input: BatchInput = {
       batchId,
       source,
@@ -169,23 +175,33 @@ export class CaptchaSolver {
         staticDetails: batchDetails(input),
       });
     } catch (err) {
+      // the id is held by a closed workflow (reuse is refused): say what holds it
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { batchId, handle: this.client.workflow.getHandle(batchId), existing: true, total };
+      throw await batchIdTaken(this.client.workflow.getHandle(batchId));
     }
-    const existing = (await handle.describe()).memo?.startRequest !== startRequest;
-    return { batchId, handle, existing, total };
+    // USE_EXISTING hands back whatever runs under the id: attach only to a running batch
+    const d = await handle.describe();
+    if (d.type !== WORKFLOW_TYPES.batch) throw await batchIdTaken(handle);
+    if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total };
+    if (d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
+    return { batchId, handle, existing: true, total };
   }
 
   batch(batchId: string) {
     const handle = this.client.workflow.getHandle<typeof captchaBatchWorkflow>(batchId);
     return {
       handle,
-      progress: (): Promise<BatchProgress> => handle.query(batchProgressQuery),
-      results: (cursor?: number, limit?: number): Promise<BatchResultsPage> => handle.query(batchResultsQuery, { cursor, limit }),
+      progress: (): Promise<BatchProgress> => typeChecked(handle, WORKFLOW_TYPES.batch, 'a batch', () => handle.query(batchProgressQuery)),
+      results: (cursor?: number, limit?: number): Promise<BatchResultsPage> =>
+        typeChecked(handle, WORKFLOW_TYPES.batch, 'a batch', () => handle.query(batchResultsQuery, { cursor, limit })),
       result: (): Promise<BatchSummary> => handle.result(),
       /** closes an open circuit once the provider account is fixed */
-      resume: (reason?: string): Promise<BatchProgress> => executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }) }] }),
+      resume: async (reason?: string): Promise<BatchProgress> => {
+        await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
+        return executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }) }] });
+      },
       cancel: async (): Promise<void> => {
+        await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
         await handle.cancel();
       },
     };
@@ -203,22 +219,30 @@ export class CaptchaSolver {
       args: [checkDlqRequest(request)] as never,
       ...(request.requestId && { updateId: request.dryRun ? `${request.requestId}:dry-run` : request.requestId }),
     });
+    // queries to another type fail harmlessly: its type is asked only then; an order is sent only to a DLQ
+    const asDlq = <T>(h: WorkflowHandle, fn: () => Promise<T>): Promise<T> => typeChecked(h, WORKFLOW_TYPES.dlq, 'the DLQ', fn);
+    const ordered = async <T>(fn: () => Promise<T>): Promise<T> => {
+      await expectType(handle, WORKFLOW_TYPES.dlq, 'the DLQ');
+      return fn();
+    };
     return {
       workflowId,
       handle,
-      stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => handle.query(dlqStatsQuery, request),
+      stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => asDlq(handle, () => handle.query(dlqStatsQuery, request)),
       /** one page, from the workflow that holds `request.cursor` (the front, or a shard for `"<shard>:<seq>"`) */
-      list: (request: DlqListRequest = {}): Promise<DlqListPage> =>
-        this.client.workflow.getHandle(dlqWorkflowOfCursor(workflowId, request.cursor)).query(dlqListQuery, request),
+      list: (request: DlqListRequest = {}): Promise<DlqListPage> => {
+        const h = this.client.workflow.getHandle(dlqWorkflowOfCursor(workflowId, request.cursor));
+        return asDlq(h, () => h.query(dlqListQuery, request));
+      },
       /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
-      audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => handle.query(dlqAuditQuery, request),
-      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request)),
-      discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request)),
-      purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request)),
+      audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => asDlq(handle, () => handle.query(dlqAuditQuery, request)),
+      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request))),
+      discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request))),
+      purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request))),
       /** forgets what shard `request.shard` last reported (a wrong or forged snapshot): its next snapshot counts again */
       resetShard: (request: DlqResetShardRequest): Promise<DlqResetShardResult> =>
-        executeUpdateAcrossRuns(handle, dlqResetShardUpdate, { args: [checkDlqRequest(request)] }),
+        ordered(() => executeUpdateAcrossRuns(handle, dlqResetShardUpdate, { args: [checkDlqRequest(request)] })),
     };
   }
 
@@ -230,7 +254,8 @@ export class CaptchaSolver {
     for (;;) {
       let page: DlqListPage;
       try {
-        page = await this.client.workflow.getHandle(from).query(dlqListQuery, { ...filter, limit: pageSize, ...(cursor && { cursor }) });
+        const h = this.client.workflow.getHandle(from);
+        page = await typeChecked(h, WORKFLOW_TYPES.dlq, 'the DLQ', () => h.query(dlqListQuery, { ...filter, limit: pageSize, ...(cursor && { cursor }) }));
       } catch (err) {
         // a shard that never received an entry does not exist and holds nothing: go on with the next one, if any
         const shard = cursorShard(cursor);
@@ -426,10 +451,51 @@ export function dlqWorkflowOfCursor(frontId: string, cursor: string | undefined)
   return dlqShardWorkflowId(frontId, cursorShard(cursor));
 }
 
+/** The refusal of a batch start whose id is held by a finished batch or by another type of workflow. */
+async function batchIdTaken(handle: WorkflowHandle): Promise<WorkflowIdTakenError> {
+  const batchId = handle.workflowId;
+  const { type, status } = await handle.describe();
+  let state = status.name.toLowerCase().replace('_', ' ');
+  // a cancelled batch completes with a summary that says so
+  if (type === WORKFLOW_TYPES.batch && status.name === 'COMPLETED') state = ((await handle.result()) as BatchSummary).status;
+  const message =
+    type === WORKFLOW_TYPES.batch
+      ? `batch ${showId(batchId)} already ran and is ${state}: it is not started again; start the tasks as a new batch under another id (or without one, for a generated id)`
+      : `${showId(batchId)} is the id of a ${state} ${type}, not a batch: nothing was started; start the batch under another id`;
+  return new WorkflowIdTakenError(batchId, type, status.name, message);
+}
+
+/** Throws `WorkflowIdTakenError` unless the workflow under `handle` is of `type` (`WorkflowNotFoundError` if none). */
+export async function expectType(handle: WorkflowHandle, type: string, what: string): Promise<void> {
+  const d = await handle.describe();
+  if (d.type === type) return;
+  const hint = type === WORKFLOW_TYPES.dlq ? ': check DLQ_WORKFLOW_ID' : '';
+  throw new WorkflowIdTakenError(
+    handle.workflowId,
+    d.type,
+    d.status.name,
+    `${showId(handle.workflowId)} is a ${d.type} (${d.status.name.toLowerCase()}), not ${what}${hint}`,
+  );
+}
+
+/** Runs `fn`; when it fails, a workflow of another type under the handle's id is named instead of the raw error. */
+async function typeChecked<T>(handle: WorkflowHandle, type: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw err;
+    await expectType(handle, type, what).catch((mismatch: unknown) => {
+      if (mismatch instanceof WorkflowIdTakenError) throw mismatch;
+    });
+    throw err;
+  }
+}
+
 /** True when `err` says the workflow (batch, DLQ) does not exist. */
 export function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError;
 }
 
 export { DRAIN_SCHEDULE_ID, formatInterval };
+export { InvalidIdError, WorkflowIdTakenError } from './shared/ids';
 export type { CaptchaTask };

@@ -32,6 +32,8 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** how long a client or worker waits for the server before saying it cannot reach it */
+  TEMPORAL_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
   /** payload encryption (src/codec.ts): `id:base64key,…`, the first encrypts, all decrypt */
   TEMPORAL_CODEC_KEYS: z.string().min(1).optional(),
 
@@ -51,7 +53,13 @@ const envSchema = z.object({
   SOLVE_POLL_DEADLINE_MS: int(1).optional(),
   SOLVE_MAX_RESUBMITS: int(0, 10).optional(),
 
-  DLQ_WORKFLOW_ID: z.string().min(1).default('captcha-dlq'),
+  DLQ_WORKFLOW_ID: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:@/-]+$/, 'may contain only letters, digits and . _ : @ / -')
+    .refine((id) => !id.startsWith('solve/'), 'must not start with solve/ (the ids of solves)')
+    .default('captcha-dlq'),
   /** one DLQ workflow holds ~2,000 entries within 1 MB of state; 100,000 entries want 50 shards */
   DLQ_SHARD_COUNT: int(1, 1_000).default(1),
   DLQ_SOFT_LIMIT: int(1).default(2_000),
@@ -85,6 +93,7 @@ export interface Config {
     address: string;
     namespace: string;
     taskQueue: string;
+    connectTimeoutMs: number;
     tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
     apiKey?: string;
     /** AES-256-GCM payload codec keys, current first (src/codec.ts); absent: payloads are stored as plain JSON */
@@ -186,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       address: e.TEMPORAL_ADDRESS,
       namespace,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      connectTimeoutMs: e.TEMPORAL_CONNECT_TIMEOUT_MS,
       ...(tlsWanted && {
         tls: compact({
           certPath: e.TEMPORAL_TLS_CERT_PATH,

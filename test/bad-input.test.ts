@@ -20,7 +20,8 @@ import fc from 'fast-check';
 import { createLegacyProvider } from '../src/providers/legacy-client';
 import { ProviderError } from '../src/providers/errors';
 import { TaskValidationError } from '../src/shared/tasks';
-import { parseTaskText, type TaskFileFormat } from '../src/shared/task-files';
+import { parseTaskText, readTaskFile, type TaskFileFormat } from '../src/shared/task-files';
+import { InvalidIdError, checkBatchId } from '../src/shared/ids';
 import {
   DLQ_FILTER_FIELDS,
   WORKFLOW_TYPES,
@@ -60,6 +61,33 @@ const VALID = { type: 'recaptcha-v2', sitekey: '6Le-BAD-INPUT-sitekey', pageUrl:
 /** One way to break a task, and the field the error must name. CSV can only hold strings. */
 type Breakage = { field: string; apply: (t: Record<string, unknown>) => Record<string, unknown>; csv: boolean };
 
+/** NUL, BEL, backspace, tab, LF, CR, ESC, DEL, NEL, LINE SEPARATOR */
+const CONTROL_CHARS = ['\u0000', '\u0007', '\b', '\t', '\n', '\r', '\u001b', '\u007f', '\u0085', '\u2028'];
+
+/** `text` with a control character inside (never at either end: CSV cells and sitekeys are trimmed). */
+function withControl(text: string): fc.Arbitrary<string> {
+  return fc.tuple(fc.constantFrom(...CONTROL_CHARS), fc.integer({ min: 1, max: text.length - 1 })).map(([c, at]) => text.slice(0, at) + c + text.slice(at));
+}
+
+function wireBreakages(): fc.Arbitrary<Breakage>[] {
+  const option = (type: string, name: string, value: fc.Arbitrary<string>): fc.Arbitrary<Breakage> =>
+    value.map((v): Breakage => ({ field: `options.${name}`, apply: (t) => ({ ...t, type, options: { [name]: v } }), csv: false }));
+  return [
+    // (a CSV cell with a line break spans two lines: the problem is reported on the record's last one)
+    withControl('6Le-BAD-INPUT-sitekey').map((sitekey): Breakage => ({ field: 'sitekey', apply: (t) => ({ ...t, sitekey }), csv: !/[\r\n]/.test(sitekey) })),
+    withControl('https://example.com/login').map((pageUrl): Breakage => ({ field: 'pageUrl', apply: (t) => ({ ...t, pageUrl }), csv: !/[\r\n]/.test(pageUrl) })),
+    option('recaptcha-v2', 'userAgent', withControl('Mozilla/5.0 (X11; Linux x86_64)')),
+    option('recaptcha-v2', 'proxy', withControl('user:pass@10.0.0.1:8080')),
+    option('recaptcha-v2', 'data', withControl('data-s-value-0123')),
+    option('recaptcha-v3', 'action', withControl('login_form')),
+    option('turnstile', 'pageData', withControl('page-data-0123')),
+    fc.constant<Breakage>({ field: 'sitekey', apply: (t) => ({ ...t, sitekey: `6Le${'x'.repeat(200)}` }), csv: true }),
+    fc.constant<Breakage>({ field: 'pageUrl', apply: (t) => ({ ...t, pageUrl: `https://example.com/${'p'.repeat(2_000)}` }), csv: true }),
+    option('recaptcha-v2', 'userAgent', fc.constant('U'.repeat(1_001))),
+    option('recaptcha-v2', 'proxy', fc.constant(`user:${'p'.repeat(500)}@10.0.0.1:8080`)),
+  ];
+}
+
 const breakageArb: fc.Arbitrary<Breakage> = fc.oneof(
   fc.string({ maxLength: 12 }).filter((s) => !['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile', 'image'].includes(s)).map(
     (type): Breakage => ({ field: 'type', apply: (t) => ({ ...t, type }), csv: type.trim() !== '' }),
@@ -80,6 +108,8 @@ const breakageArb: fc.Arbitrary<Breakage> = fc.oneof(
   fc.constantFrom('FTP', 'socks', '').map((proxyType): Breakage => ({ field: 'options.proxyType', apply: (t) => ({ ...t, options: { proxyType } }), csv: false })),
   fc.constantFrom(42, null, true, ['6Le-x']).map((sitekey): Breakage => ({ field: 'sitekey', apply: (t) => ({ ...t, sitekey }), csv: false })),
   fc.constant<Breakage>({ field: 'sitekey', apply: ({ sitekey: _omit, ...t }) => t, csv: false }),
+  // every field that goes on the wire to the provider: no control character, a bounded length
+  ...wireBreakages(),
 );
 
 function csvCell(v: unknown): string {
@@ -279,6 +309,51 @@ void describe('bad input', () => {
         (err: unknown) => err instanceof TaskValidationError && err.problems.some((p) => p.line === lineOf(2, format) && p.field === 'key'),
       );
     }
+  });
+
+  void test('a UTF-8 byte order mark is accepted in JSON, NDJSON and CSV files alike', async () => {
+    const formats: TaskFileFormat[] = ['json', 'ndjson', 'csv'];
+    fc.assert(
+      fc.property(fc.constantFrom(...formats), fc.array(fc.stringMatching(/^[A-Za-z0-9_-]{8,40}$/), { minLength: 1, maxLength: 5 }), (format, sitekeys) => {
+        const text = render(sitekeys.map((sitekey, i) => ({ ...VALID, sitekey, key: `k${i}` })), format);
+        assert.deepEqual(parseTaskText(`\uFEFF${text}`, format), parseTaskText(text, format));
+      }),
+      { numRuns: 60, seed: SEED },
+    );
+    // from disk, as an editor writes it: the bytes EF BB BF first
+    for (const format of formats) {
+      const file = join(scratch, `bom.${format}`);
+      await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(render([VALID], format))]));
+      const read = await readTaskFile(file);
+      assert.deepEqual(read.tasks.map((t) => t.sitekey), [VALID.sitekey], format);
+    }
+  });
+
+  void test('batch ids: empty, too long, malformed or the DLQ id are refused in one bounded sentence; good ids pass', () => {
+    const dlq = 'captcha-dlq';
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9._:@-]{1,200}$/), (id) => {
+        fc.pre(id !== dlq && id !== 'solve');
+        assert.equal(checkBatchId(id, dlq), id);
+      }),
+      { numRuns: 200, seed: SEED },
+    );
+    const badId = fc.oneof(
+      fc.constant(''),
+      fc.constant(dlq),
+      fc.constant('solve'),
+      fc.string({ minLength: 201, maxLength: 3_000 }),
+      fc.tuple(fc.stringMatching(/^[a-z]{0,10}$/), fc.constantFrom('/', ' ', '\u0000', '\n', '"', 'é', '*', '\u2028'), fc.stringMatching(/^[a-z]{0,10}$/)).map(([a, c, b]) => a + c + b),
+    );
+    fc.assert(
+      fc.property(badId, (id) => {
+        assert.throws(
+          () => checkBatchId(id, dlq),
+          (err: unknown) => err instanceof InvalidIdError && /^the batch id /.test(err.message) && !err.message.includes('\n') && err.message.length < 200,
+        );
+      }),
+      { numRuns: 200, seed: SEED },
+    );
   });
 
   void test('malformed CLI arguments: exit 2, the option named, no stack trace, nothing started', async () => {

@@ -156,8 +156,12 @@ describe('batch', () => {
       assert.equal(first.existing, false);
       assert.equal(second.existing, true);
       const summary = await first.handle.result();
-      const third = await s.solver.startBatch({ tasks, batchId: `idem-${s.taskQueue}` });
-      assert.equal(third.existing, true, 'a finished batch id is not run again');
+      // a finished batch id is not run again: refused, naming its status
+      await assert.rejects(s.solver.startBatch({ tasks, batchId: `idem-${s.taskQueue}` }), (err: Error) => {
+        assert.equal(err.name, 'WorkflowIdTakenError');
+        assert.match(err.message, /already ran and is completed: it is not started again/);
+        return true;
+      });
       assert.equal(summary.solved, 20);
       assert.equal(s.sim.stats().paidSubmits, 20);
     });

@@ -39,7 +39,8 @@ export async function readTaskFile(path: string, explicitFormat?: string): Promi
 
 /** Parses and validates every task; keys default to the 0-based item index and must be unique. */
 export function parseTaskText(text: string, format: TaskFileFormat): KeyedTask[] {
-  const items = rawItems(text, format);
+  // a UTF-8 byte order mark (Windows editors write one) is not part of the content, in any format
+  const items = rawItems(text.replace(/^\uFEFF/, ''), format);
   const problems: TaskValidationError['problems'] = [];
   const seen = new Map<string, number>();
   const tasks: KeyedTask[] = [];

@@ -2,24 +2,45 @@
 import { z } from 'zod';
 import type { CaptchaTask } from '../../workflows/types';
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
-const sitekey = z.string().trim().min(8, 'must be a sitekey of at least 8 characters').max(200);
+// Every field here goes on the wire to the provider: bounded, and free of control characters (NUL, BEL, CR, LF, …),
+// which a URL parser would silently drop and a provider would see.
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+const noControl = { error: 'must not contain control characters (NUL, tab, newline, …)' };
+const wireText = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((v) => !CONTROL.test(v), noControl);
+const httpUrl = z
+  .string()
+  .max(2_000, 'must be at most 2,000 characters')
+  .refine((v) => !CONTROL.test(v), noControl)
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }));
+const sitekey = z
+  .string()
+  .trim()
+  .min(8, 'must be a sitekey of at least 8 characters')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[\x21-\x7E]+$/, 'may contain only printable ASCII characters without spaces');
 const taskKey = z
   .string()
   .min(1)
   .max(200)
   .regex(/^[A-Za-z0-9._:@-]+$/, 'may contain only letters, digits and . _ : @ -');
 
+/** Largest image body: ~1 MB of image (providers take far less; one payload must stay under Temporal's 2 MB). */
+const IMAGE_BASE64_MAX = 1_400_000;
+
 /** Every option, each with its rule; each captcha type accepts only the ones that mean something for it. */
 const option = {
   invisible: z.boolean(),
   enterprise: z.boolean(),
-  action: z.string().min(1).max(200),
+  action: wireText(200).min(1, 'must not be empty'),
   minScore: z.union([z.literal(0.3), z.literal(0.7), z.literal(0.9)], { error: 'must be 0.3, 0.7 or 0.9' }),
-  data: z.string().max(10_000),
-  pageData: z.string().max(10_000),
-  userAgent: z.string().max(1_000),
-  proxy: z.string().regex(/^[^\s@]+(:[^\s@]*)?@[^\s:]+:\d{1,5}$|^[^\s:@]+:\d{1,5}$/, 'must be login:pass@host:port or host:port'),
+  data: wireText(10_000),
+  pageData: wireText(10_000),
+  userAgent: wireText(1_000),
+  proxy: wireText(500).regex(/^[^\s@]+(:[^\s@]*)?@[^\s:]+:\d{1,5}$|^[^\s:@]+:\d{1,5}$/, 'must be login:pass@host:port or host:port'),
   proxyType: z.enum(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']),
 };
 type OptionName = keyof typeof option;
@@ -54,7 +75,10 @@ export const captchaTaskSchema = z.discriminatedUnion(
     z
       .object({
         type: z.literal('image'),
-        body: z.base64({ error: 'must be a base64 image' }).min(100, 'is too short to be an image'),
+        body: z
+          .base64({ error: 'must be a base64 image' })
+          .min(100, 'is too short to be an image')
+          .max(IMAGE_BASE64_MAX, `must be at most ${IMAGE_BASE64_MAX} base64 characters (a ~1 MB image)`),
         key: taskKey.optional(),
         options: OPTIONS.image.optional(),
       })
