@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config';
+import { createWorkerMetrics } from '../src/metrics';
 import { ProviderTransientError, createProvider } from '../src/providers';
 import { startSimulator } from '../src/simulator/server';
 import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
@@ -115,7 +116,7 @@ describe('a slow submit is paid once', () => {
   });
 
   test('an answer lost after the provider was paid is counted as a possible duplicate; an answered failure is not', async () => {
-    const counted: number[] = [];
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
     const stack = await startStack(env, {
       name: 'possible-duplicate',
       // a short submit timeout, so that the lost answer (the remaining case) happens quickly
@@ -128,7 +129,7 @@ describe('a slow submit is paid once', () => {
           },
         },
       },
-      workerExtras: { activityEvents: { possibleDuplicateSubmit: ({ count }) => counted.push(count) } },
+      workerExtras: { activityEvents: metrics.activityEvents },
     });
     try {
       const [lost, answered] = await stack.run(() =>
@@ -139,7 +140,8 @@ describe('a slow submit is paid once', () => {
       assert.equal(lost.possibleDuplicateSubmits, 1);
       assert.equal(answered.attempts, 2);
       assert.equal(answered.possibleDuplicateSubmits, undefined, 'a 503 answer paid nothing');
-      assert.deepEqual(counted, [1]);
+      const scrape = await metrics.registry.metrics();
+      assert.match(scrape, /^captcha_possible_duplicate_submits_total\{provider="captchaai"\} 1$/m, 'the worker metric counts it');
       const stats = stack.sim.stats();
       assert.equal(stats.duplicatePaidSubmits, 1, 'the ledger agrees: one task paid twice');
       assert.equal(stats.mostPaidTasks.length, 1);
