@@ -2,7 +2,7 @@
 // receives its dependencies: the worker holds the API key inside `provider`; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ProviderError } from '../src/providers/errors';
+import { ProviderError, ProviderTransientError } from '../src/providers/errors';
 import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
 import { signalDeadLetter } from './dlq-report';
@@ -18,6 +18,11 @@ export interface ActivityEvents {
   solved?(event: { provider: string }): void;
   /** a submit or poll attempt failed (each attempt once; retries of the same task count again) */
   failed?(event: { provider: string; stage: 'submit' | 'poll'; failureClass: FailureClass; code: string }): void;
+  /**
+   * a submit was paid after earlier attempts of the same activity sent one and never learnt its outcome (their worker
+   * died, or the exchange broke after sending): `count` provider tasks may have been paid for nothing
+   */
+  possibleDuplicateSubmit?(event: { provider: string; count: number }): void;
   /** a final failure was recorded in the DLQ */
   deadLettered?(event: { provider: string; failureClass: FailureClass; code: string }): void;
 }
@@ -43,6 +48,18 @@ export interface Submitted {
   submittedAt: string;
   /** the activity attempt that succeeded (1 = first try) */
   attempt: number;
+  /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
+  possibleDuplicates?: number;
+}
+
+/**
+ * What a submit attempt leaves behind for the next one: whether its request was out (or may have been: `sending`
+ * stays true when the attempt died or its exchange broke after sending), and how many earlier attempts ended so.
+ */
+export interface SubmitHeartbeat {
+  attempt: number;
+  sending: boolean;
+  unsettled: number;
 }
 
 export interface PollInput {
@@ -87,17 +104,35 @@ export function createActivities({ provider, client, dlqSettings = {}, alertWebh
     ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
-    /** Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. */
+    /**
+     * Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. A
+     * heartbeat just before the request (and while it is out) tells a retried attempt that a submit may have been
+     * paid: the worker died, or the exchange broke after sending. Such a retry counts a possible duplicate.
+     */
     async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
-      const { info, cancellationSignal } = Context.current();
+      const ctx = Context.current();
+      const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
+      const previous = info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined;
+      const unsettled = nonNegativeInt(previous?.unsettled) + (previous?.sending === true && (previous.attempt ?? 0) < attempt ? 1 : 0);
+      const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
+      beat(true);
+      const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
       try {
         const providerTaskId = await provider.submit(task, cancellationSignal);
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt };
+        if (unsettled > 0) {
+          emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
+          log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
+        }
+        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
       } catch (err) {
+        // answered, or provably never sent: this attempt paid nothing
+        if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
         const failure = toFailure(err, attempt);
         failed('submit', failure);
         throw failure;
+      } finally {
+        clearInterval(beating);
       }
     },
 
@@ -166,10 +201,15 @@ function toFailure(err: unknown, attempt: number, providerTaskId?: string): unkn
     code: err.code,
     failureClass: err.failureClass,
     attempt,
+    ...(err instanceof ProviderTransientError && err.requestOutcome !== 'answered' && { requestOutcome: err.requestOutcome }),
     ...((err.providerTaskId ?? providerTaskId) !== undefined && { providerTaskId: err.providerTaskId ?? providerTaskId }),
   };
   // the message is already redacted at the provider boundary; the cause (an undici error) is not carried along
   return ApplicationFailure.create({ type: err.failureClass, message: err.message, details: [details] });
+}
+
+function nonNegativeInt(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {

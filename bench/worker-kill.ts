@@ -40,7 +40,20 @@ export async function measureWorkerKill(ctx: BenchContext): Promise<MeasurementR
           `${unsolvedAtKill} of ${n} tasks polling at the kill; ${summary.solved}/${n} solved, ${stats.paidSubmits} paid submits; ` +
             `the next worker finished the batch ${Math.round(recoveryMs / 100) / 10} s after the kill`),
       ],
-      details: { workerKill: { tasks: n, unsolvedAtKill, summary, paidSubmits: stats.paidSubmits, pollsBeforeKill, pollsTotal: stats.requests['res.php'], recoveryMs } },
+      details: {
+        workerKill: {
+          tasks: n,
+          unsolvedAtKill,
+          summary,
+          paidSubmits: stats.paidSubmits,
+          // the simulator's ledger against what the product reported (a kill mid-submit can cost one per task)
+          duplicatePaidSubmits: stats.duplicatePaidSubmits,
+          possibleDuplicateSubmits: summary.possibleDuplicateSubmits ?? 0,
+          pollsBeforeKill,
+          pollsTotal: stats.requests['res.php'],
+          recoveryMs,
+        },
+      },
     };
   } finally {
     await worker.stop();

@@ -586,6 +586,8 @@ function printSummary(summary: BatchSummary, json?: boolean): void {
       ['dead-lettered', `${summary.deadLettered} (${pct(summary.deadLettered, summary.total)})`],
       ['cancelled', summary.cancelled],
       ...(summary.notStarted ? [['of them never started', summary.notStarted] as [string, number]] : []),
+      // a worker died (or an answer was lost) after the provider accepted a submit: it may have been paid twice
+      ...(summary.possibleDuplicateSubmits ? [['possible duplicate paid submits', summary.possibleDuplicateSubmits] as [string, number]] : []),
     ]),
   );
   if (summary.topErrors.length) out(table(['top errors', 'count'], summary.topErrors.map((e) => [e.code, e.count])));
@@ -743,7 +745,8 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
       out(result.token);
       note(
         `solved in ${formatDuration(Date.now() - started)}: ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}, ` +
-          `${result.paidSubmits} paid submit${result.paidSubmits === 1 ? '' : 's'}, provider task ${result.providerTaskId}`,
+          `${result.paidSubmits} paid submit${result.paidSubmits === 1 ? '' : 's'}` +
+          `${result.possibleDuplicateSubmits ? ` (+ ${result.possibleDuplicateSubmits} possibly paid twice)` : ''}, provider task ${result.providerTaskId}`,
       );
     }
     return EXIT.OK;

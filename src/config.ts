@@ -1,7 +1,8 @@
 // The environment, parsed once by zod into one frozen Config. A bad value fails with the variable's name.
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
-import { resolveSolvePolicy } from '../workflows/policies';
+import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
+import { resolveSolvePolicy, submitActivityTimeoutMs } from '../workflows/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from '../workflows/types';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
@@ -41,6 +42,8 @@ const envSchema = z.object({
   CAPTCHA_API_KEY: z.string().min(1).optional(),
   CAPTCHA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CAPTCHA_REQUEST_TIMEOUT_MS: int(100).default(15_000),
+  /** a sent submit may be paid whatever happens next: it is waited for this long, well above a slow provider's answer */
+  CAPTCHA_SUBMIT_TIMEOUT_MS: int(1_000, 600_000).default(DEFAULT_SUBMIT_TIMEOUT_MS),
   CAPTCHA_CONNECTIONS: int(1, 1024).default(32),
   /** client-side ban rules (src/providers/rate-limit.ts): in.php calls per 3 s, and the gap between polls of one task */
   CAPTCHA_MAX_SUBMITS_PER_3S: int(1, 10_000).default(60),
@@ -105,6 +108,8 @@ export interface Config {
     apiKey?: string;
     baseUrl: string;
     requestTimeoutMs: number;
+    /** how long a sent submit waits for its answer (the submit activity's timeout is made to fit it) */
+    submitTimeoutMs: number;
     connections: number;
     /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
     limits: { submitsPer3s: number; minPollIntervalMs: number };
@@ -181,7 +186,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }
   }
   const policyOverrides: SolvePolicyOverrides = {
-    submit: compact({ maxAttempts: e.SOLVE_SUBMIT_MAX_ATTEMPTS, initialIntervalMs: e.SOLVE_SUBMIT_INITIAL_INTERVAL_MS }),
+    submit: compact({
+      maxAttempts: e.SOLVE_SUBMIT_MAX_ATTEMPTS,
+      initialIntervalMs: e.SOLVE_SUBMIT_INITIAL_INTERVAL_MS,
+      // the submit activity must outlast the submit's own wait, or it is retried while the first one may be paid
+      timeoutMs: submitActivityTimeoutMs(e.CAPTCHA_SUBMIT_TIMEOUT_MS),
+    }),
     poll: compact({
       firstDelayMs: e.SOLVE_POLL_FIRST_DELAY_MS,
       intervalMs: e.SOLVE_POLL_INTERVAL_MS,
@@ -212,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       ...compact({ apiKey: e.CAPTCHA_API_KEY }),
       baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
       requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
+      submitTimeoutMs: e.CAPTCHA_SUBMIT_TIMEOUT_MS,
       connections: e.CAPTCHA_CONNECTIONS,
       limits: {
         submitsPer3s: e.CAPTCHA_MAX_SUBMITS_PER_3S,

@@ -8,6 +8,8 @@
 //   captcha_solved_total{provider}                               tokens returned by the poll activity
 //   captcha_failures_total{provider,stage,class}                 submit / poll attempts that failed, by failure class
 //   captcha_dead_lettered_total{provider,class}                  final failures recorded in the DLQ
+//   captcha_possible_duplicate_submits_total{provider}           submits that may have been paid twice (a worker died
+//                                                                or an answer was lost after sending; see README)
 //   captcha_provider_calls_total{provider,endpoint,outcome}      every provider request (in.php, res.php, createTask, …)
 //   captcha_provider_call_duration_seconds{provider,endpoint}    their latency
 //   captcha_dlq_depth / captcha_dlq_entries{status}              entries held by the DLQ (its stats query, on scrape)
@@ -57,6 +59,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: 'captcha_dead_lettered_total',
     help: 'Final failures recorded in the dead-letter queue, by failure class',
     labelNames: ['provider', 'class'],
+    registers: [registry],
+  });
+  const possibleDuplicates = new Counter({
+    name: 'captcha_possible_duplicate_submits_total',
+    help: 'Submits that may have been paid besides the one used: an earlier attempt sent one and died or lost its answer',
+    labelNames: ['provider'],
     registers: [registry],
   });
   const calls = new Counter({
@@ -141,6 +149,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       solved: ({ provider }) => solved.inc({ provider }),
       failed: ({ provider, stage, failureClass }) => failures.inc({ provider, stage, class: failureClass }),
       deadLettered: ({ provider, failureClass }) => deadLettered.inc({ provider, class: failureClass }),
+      possibleDuplicateSubmit: ({ provider, count }) => possibleDuplicates.inc({ provider }, count),
     },
   };
 }

@@ -33,7 +33,7 @@ before(async () => {
     startSimulator({ timeScale: 0.001, seed: 5 }),
     startSimulator({ provider: 'captchaai', timeScale: 0.001, seed: 5, apiKey: KEY }),
   ]);
-  twoCaptcha = createLegacyProvider({ name: '2captcha', baseUrl: twoCaptchaSim.url, apiKey: KEY, requestTimeoutMs: 400, softId: 4242 });
+  twoCaptcha = createLegacyProvider({ name: '2captcha', baseUrl: twoCaptchaSim.url, apiKey: KEY, requestTimeoutMs: 400, submitTimeoutMs: 400, softId: 4242 });
   captchaAi = createLegacyProvider({ name: 'captchaai', baseUrl: `${captchaAiSim.url}/`, apiKey: KEY, requestTimeoutMs: 400 });
 });
 after(async () => {
@@ -285,9 +285,10 @@ void describe('transport faults', () => {
     assert.equal((error.cause as Error & { code?: string }).code, 'UND_ERR_SOCKET');
   });
 
-  void test('a slow answer beyond the request timeout → TIMEOUT; the pool still works after it', async () => {
+  void test('a slow answer beyond the submit timeout → TIMEOUT with an unknown outcome; the pool still works after it', async () => {
     const started = Date.now();
-    await rejection(twoCaptcha.submit(faulty({ type: 'slow', delayMs: 1_500 })), ProviderTransientError, 'TIMEOUT');
+    const error = await rejection(twoCaptcha.submit(faulty({ type: 'slow', delayMs: 1_500 })), ProviderTransientError, 'TIMEOUT');
+    assert.equal(error.requestOutcome, 'unknown', 'the submit was sent: it may have been paid');
     assert.ok(Date.now() - started < 1_200, 'gave up at the 400 ms timeout');
     assert.match(await twoCaptcha.submit(v2(sitekey('after-timeout'))), /^\d+$/);
   });
@@ -305,7 +306,8 @@ void describe('transport faults', () => {
   void test('a refused connection and a caller abort are transient too', async () => {
     const dead = createLegacyProvider({ name: '2captcha', baseUrl: 'http://127.0.0.1:9', apiKey: KEY, requestTimeoutMs: 1_000 });
     extraClients.push(dead);
-    await rejection(dead.poll('123'), ProviderTransientError, 'ECONNREFUSED');
+    const refused = await rejection(dead.poll('123'), ProviderTransientError, 'ECONNREFUSED');
+    assert.equal(refused.requestOutcome, 'not-sent');
     const site = sitekey('abort');
     twoCaptchaSim.setScenarios({ sitekeys: { [site]: { submit: [{ type: 'slow', delayMs: 300, times: 1 }] } } });
     await rejection(twoCaptcha.submit(v2(site), AbortSignal.timeout(50)), ProviderTransientError, 'ABORTED');

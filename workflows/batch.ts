@@ -103,6 +103,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     if (!state.inFlight[outcome.taskKey]) return; // a duplicate (signal and completion event), or not ours
     delete state.inFlight[outcome.taskKey];
     inFlight--;
+    const duplicates = outcome.outcome === 'solved' ? outcome.result.possibleDuplicateSubmits : outcome.outcome === 'failed' ? outcome.failure.possibleDuplicateSubmits : undefined;
+    if (duplicates) state.possibleDuplicateSubmits = (state.possibleDuplicateSubmits ?? 0) + duplicates;
     if (outcome.outcome === 'solved') {
       state.solved++;
       state.results.push({ ...outcome.result, seq: state.nextSeq++ });
@@ -353,6 +355,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       .map(([code, count]) => ({ code, count }));
   }
 
+  function duplicateCount(): { possibleDuplicateSubmits?: number } {
+    return state.possibleDuplicateSubmits ? { possibleDuplicateSubmits: state.possibleDuplicateSubmits } : {};
+  }
+
   function progress(): BatchProgress {
     return {
       batchId,
@@ -361,6 +367,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       started: state.started,
       solved: state.solved,
       deadLettered: state.deadLettered,
+      ...duplicateCount(),
       cancelled: state.cancelled,
       inFlight,
       startedAt: state.startedAt,
@@ -379,6 +386,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       total: state.total,
       solved: state.solved,
       deadLettered: state.deadLettered,
+      ...duplicateCount(),
       cancelled: state.cancelled,
       notStarted,
       elapsedMs: Date.now() - Date.parse(state.startedAt),

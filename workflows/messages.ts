@@ -93,6 +93,8 @@ export interface BatchState {
   inFlight: Record<string, true>;
   started: number;
   solved: number;
+  /** possible duplicate paid submits reported by the tasks (SolveResult / failure details); absent: none */
+  possibleDuplicateSubmits?: number;
   deadLettered: number;
   cancelled: number;
   errors: Record<string, number>;
@@ -117,6 +119,8 @@ export interface BatchSummary {
   total: number;
   solved: number;
   deadLettered: number;
+  /** submits that may have been paid twice (a worker died or an answer was lost after sending); absent: none */
+  possibleDuplicateSubmits?: number;
   cancelled: number;
   /** of the cancelled: tasks that never started */
   notStarted: number;
@@ -132,6 +136,8 @@ export interface BatchProgress {
   started: number;
   solved: number;
   deadLettered: number;
+  /** submits that may have been paid twice (a worker died or an answer was lost after sending); absent: none */
+  possibleDuplicateSubmits?: number;
   cancelled: number;
   inFlight: number;
   startedAt: string;

@@ -10,7 +10,8 @@ export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
     initialIntervalMs: 1_000,
     backoffCoefficient: 2,
     maxIntervalMs: 8_000,
-    timeoutMs: 30_000,
+    // a sent submit waits 60 s for its answer (CAPTCHA_SUBMIT_TIMEOUT_MS), plus room for the client's rate limit
+    timeoutMs: 90_000,
   }),
   poll: Object.freeze({
     firstDelayMs: 5_000,
@@ -38,7 +39,27 @@ export function resolveSolvePolicy(...layers: (SolvePolicyOverrides | undefined)
   return policy;
 }
 
+/** Room in the submit activity beyond the submit's own wait: the client's rate-limit wait and the connect. */
+export const SUBMIT_ACTIVITY_MARGIN_MS = 30_000;
+
+/** The submit activity's per-attempt timeout that fits a submit waiting `submitTimeoutMs` for its answer. */
+export function submitActivityTimeoutMs(submitTimeoutMs: number): number {
+  return submitTimeoutMs + SUBMIT_ACTIVITY_MARGIN_MS;
+}
+
+/**
+ * The submit activity heartbeats while its request is out, so a dead worker is noticed after this long rather than
+ * after the whole per-attempt timeout. Its first heartbeat, just before the request, tells the next attempt that a
+ * submit may have been paid (a possible duplicate).
+ */
+export const SUBMIT_HEARTBEAT_TIMEOUT_MS = 15_000;
+
 export function submitActivityOptions(policy: SolvePolicy): ActivityOptions {
+  return { ...submitActivityOptionsV1(policy), heartbeatTimeout: SUBMIT_HEARTBEAT_TIMEOUT_MS };
+}
+
+/** Before the submit heartbeat (histories without the `submit-heartbeat` patch). */
+export function submitActivityOptionsV1(policy: SolvePolicy): ActivityOptions {
   const s = policy.submit;
   return {
     startToCloseTimeout: s.timeoutMs,

@@ -8,6 +8,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -22,7 +23,7 @@ import {
   solveOutcomeSignal,
   type SolveOutcome,
 } from './messages';
-import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from './policies';
+import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from './policies';
 import { FAILURE_CLASSES } from './types';
 import type {
   AttemptRecord,
@@ -40,7 +41,10 @@ const HISTORY_LIMIT = 10;
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
-  const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
+  // the submit heartbeats while its request is out, and a retry after an unknown outcome counts a possible duplicate
+  const submitHeartbeats = patched('submit-heartbeat-possible-duplicates');
+  const submitOptions = submitHeartbeats ? submitActivityOptions(policy) : submitActivityOptionsV1(policy);
+  const { submitCaptcha } = proxyActivities<Activities>({ ...submitOptions, summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
 
   // a parent that reads our completion event needs no signal, until it hands us over to its next run
@@ -61,6 +65,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   const startedAt = Date.now();
   let attempts = 0;
   let paidSubmits = 0;
+  let possibleDuplicateSubmits = 0;
+  const duplicates = () => (submitHeartbeats && possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
   const providerTaskIds: string[] = [];
   const history: AttemptRecord[] = [];
   let last: { failureClass: FailureClass; code: string; message: string } | undefined;
@@ -72,6 +78,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         const submitted = await submitCaptcha({ task: input.task, taskKey: input.taskKey });
         attempts += submitted.attempt;
         paidSubmits++;
+        possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
         const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
@@ -81,6 +88,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           providerTaskId,
           attempts,
           paidSubmits,
+          ...duplicates(),
           elapsedMs: Date.now() - startedAt,
           solvedAt: polled.solvedAt,
         };
@@ -118,6 +126,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   const final = last ?? { failureClass: 'internal' as const, code: 'UNKNOWN', message: 'no attempt was made' };
   const details: SolveFailureDetails = {
     taskKey: input.taskKey,
+    ...duplicates(),
     ...final,
     attempts,
     paidSubmits,

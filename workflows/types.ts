@@ -116,6 +116,11 @@ export interface SolveResult {
   /** submit attempts, paid or not, across all rounds */
   attempts: number;
   paidSubmits: number;
+  /**
+   * submits that may have been paid besides `paidSubmits`: sent by an attempt that died or lost its answer before a
+   * later attempt was paid (absent: none seen)
+   */
+  possibleDuplicateSubmits?: number;
   elapsedMs: number;
   solvedAt: string;
 }
@@ -136,6 +141,8 @@ export interface FailureSummary {
 /** Details of a solve workflow's final `ApplicationFailure` (its type is the failure class). */
 export interface SolveFailureDetails extends FailureSummary {
   taskKey: string;
+  /** as in SolveResult */
+  possibleDuplicateSubmits?: number;
   providerTaskIds: string[];
   /** the DLQ entry id when the failure was dead-lettered */
   dlqEntryId?: string;
@@ -148,6 +155,8 @@ export interface ProviderFailureDetails {
   /** activity attempt that failed (1-based) */
   attempt: number;
   providerTaskId?: string;
+  /** a failed exchange: its request provably never left (`not-sent`), or may have reached the provider (`unknown`) */
+  requestOutcome?: 'not-sent' | 'unknown';
 }
 
 /** A final failure on its way into the DLQ. */

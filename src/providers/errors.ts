@@ -4,6 +4,13 @@ import type { FailureClass } from '../../workflows/types';
 /** `not-ready` is the normal "poll again" answer; the others are failure classes shared with the workflows. */
 export type ProviderAnswerClass = 'not-ready' | Exclude<FailureClass, 'timeout' | 'internal'>;
 
+/**
+ * What became of the request behind a failure: `answered` (the provider said no: nothing was paid), `not-sent` (the
+ * request provably never left: connect refused, DNS, no route, connect timeout, a closed client) or `unknown` (it may
+ * have reached the provider: a timeout or a broken connection after sending; a submit may have been paid).
+ */
+export type RequestOutcome = 'answered' | 'not-sent' | 'unknown';
+
 export class ProviderError extends Error {
   override readonly name: string = 'ProviderError';
   constructor(
@@ -31,7 +38,14 @@ export class CaptchaNotReadyError extends ProviderError {
 /** Capacity, rate limit, 5xx, unparsable body or a broken connection: the same request may succeed later. */
 export class ProviderTransientError extends ProviderError {
   override readonly name = 'ProviderTransientError';
-  constructor(message: string, code: string, providerTaskId?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    code: string,
+    providerTaskId?: string,
+    options?: { cause?: unknown },
+    /** `answered` unless the exchange itself failed (./transport) */
+    readonly requestOutcome: RequestOutcome = 'answered',
+  ) {
     super(message, 'transient', code, providerTaskId, options);
   }
 }

@@ -23,6 +23,8 @@ export interface ProviderConfig {
   baseUrl?: string;
   /** default 15 000 */
   requestTimeoutMs?: number;
+  /** how long a sent submit waits for its answer; default 60 000 (a submit that reached the provider is paid) */
+  submitTimeoutMs?: number;
   /** default 32 */
   connections?: number;
   softId?: string | number;

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import type { CaptchaOptions, CaptchaTask } from '../../workflows/types';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
 import type { ProviderError, ProviderTransientError } from './errors';
-import { answerError, createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
 export type { JsonProviderName } from './classify';
@@ -29,6 +29,12 @@ export interface JsonProviderOptions {
   apiKey: string;
   /** limit of each phase of one exchange (connect, headers, body); default 15 000 ms */
   requestTimeoutMs?: number;
+  /**
+   * How long a submit waits for its answer once sent (default 60 000 ms). A submit that reached the provider is paid
+   * whether or not its answer arrives: giving up early and submitting again pays twice, so this is well above a slow
+   * provider's answer time, and separate from `requestTimeoutMs` (polls and the rest).
+   */
+  submitTimeoutMs?: number;
   /** keep-alive connections to the provider (default 32) */
   connections?: number;
   /** `softId` (anti-captcha, 2captcha v2) or `appId` (CapSolver) sent with every createTask */
@@ -250,6 +256,7 @@ export class JsonProvider implements CaptchaProvider {
   private readonly apiKey: string;
   private readonly baseUrl: string;
   private readonly requestTimeoutMs: number;
+  private readonly submitTimeoutMs: number;
   private readonly softId: string | number | undefined;
   private readonly minPollIntervalMs: number;
   private readonly maxPollsPerTask: number;
@@ -267,6 +274,7 @@ export class JsonProvider implements CaptchaProvider {
     this.apiKey = options.apiKey;
     this.baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.submitTimeoutMs = options.submitTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
     this.softId = options.softId;
     this.minPollIntervalMs = options.minPollIntervalMs ?? this.dialect.minPollIntervalMs;
     this.maxPollsPerTask = options.maxPollsPerTask ?? this.dialect.maxPollsPerTask;
@@ -376,12 +384,15 @@ export class JsonProvider implements CaptchaProvider {
     providerTaskId?: string,
   ): Promise<Answer> {
     if (this.closed) throw this.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
+    // a sent submit is waited for longer: it may be paid, and another one would be paid again
+    const timeoutMs = op === 'submit' ? this.submitTimeoutMs : this.requestTimeoutMs;
     let status: number;
     let body: string;
     try {
       const response = await request(`${this.baseUrl}${endpoint}`, {
         method: 'POST',
         dispatcher: this.dispatcher,
+        ...answerTimeouts(timeoutMs),
         ...(signal && { signal }),
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ clientKey: this.apiKey, ...fields }),
@@ -389,7 +400,7 @@ export class JsonProvider implements CaptchaProvider {
       status = response.statusCode;
       body = await response.body.text();
     } catch (error) {
-      throw this.transportFailure(op, error, signal, providerTaskId);
+      throw this.transportFailure(op, error, signal, providerTaskId, timeoutMs);
     }
     const httpOk = status >= 200 && status <= 299;
     const text = body.trim();
@@ -428,8 +439,8 @@ export class JsonProvider implements CaptchaProvider {
     return this.transient(op, 'BAD_BODY', detail, providerTaskId);
   }
 
-  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string): ProviderTransientError {
-    return transportFailure(this.name, this.apiKey, this.requestTimeoutMs, op, error, signal, providerTaskId);
+  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string, timeoutMs = this.requestTimeoutMs): ProviderTransientError {
+    return transportFailure(this.name, this.apiKey, timeoutMs, op, error, signal, providerTaskId);
   }
 }
 

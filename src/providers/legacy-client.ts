@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { CaptchaTask } from '../../workflows/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
 import { CaptchaPermanentError, type ProviderError, type ProviderTransientError } from './errors';
-import { answerError, createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
 export interface LegacyProviderOptions {
@@ -19,6 +19,12 @@ export interface LegacyProviderOptions {
    * connection under load is not a provider timeout; the caller's signal bounds that wait.
    */
   requestTimeoutMs?: number;
+  /**
+   * How long a submit waits for its answer once sent (default 60 000 ms). A submit that reached the provider is paid
+   * whether or not its answer arrives: giving up early and submitting again pays twice, so this is well above a slow
+   * provider's answer time, and separate from `requestTimeoutMs` (polls and the rest).
+   */
+  submitTimeoutMs?: number;
   /** keep-alive connections to the provider (default 32) */
   connections?: number;
   /** `soft_id` sent with every submit */
@@ -108,6 +114,7 @@ export class LegacyProvider implements CaptchaProvider {
   private readonly apiKey: string;
   private readonly baseUrl: string;
   private readonly requestTimeoutMs: number;
+  private readonly submitTimeoutMs: number;
   private readonly softId: string | undefined;
   private readonly dispatcher: Agent;
   private closed = false;
@@ -118,6 +125,7 @@ export class LegacyProvider implements CaptchaProvider {
     this.apiKey = options.apiKey;
     this.baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.submitTimeoutMs = options.submitTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
     this.softId = options.softId === undefined ? undefined : String(options.softId);
     this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
   }
@@ -212,12 +220,15 @@ export class LegacyProvider implements CaptchaProvider {
     providerTaskId?: string,
   ): Promise<WireAnswer> {
     if (this.closed) throw this.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
+    // a sent submit is waited for longer: it may be paid, and another one would be paid again
+    const timeoutMs = op === 'submit' ? this.submitTimeoutMs : this.requestTimeoutMs;
     let status: number;
     let body: string;
     try {
       const response = await request(method === 'GET' ? `${this.baseUrl}${endpoint}?${params}` : `${this.baseUrl}${endpoint}`, {
         method,
         dispatcher: this.dispatcher,
+        ...answerTimeouts(timeoutMs),
         ...(signal && { signal }),
         ...(method === 'POST' && {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -227,7 +238,7 @@ export class LegacyProvider implements CaptchaProvider {
       status = response.statusCode;
       body = await response.body.text();
     } catch (error) {
-      throw this.transportFailure(op, error, signal, providerTaskId);
+      throw this.transportFailure(op, error, signal, providerTaskId, timeoutMs);
     }
     if (status < 200 || status > 299) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
     return this.parse(op, body, providerTaskId);
@@ -265,8 +276,8 @@ export class LegacyProvider implements CaptchaProvider {
     return this.transient(op, 'BAD_BODY', detail, providerTaskId);
   }
 
-  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string): ProviderTransientError {
-    return transportFailure(this.name, this.apiKey, this.requestTimeoutMs, op, error, signal, providerTaskId);
+  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string, timeoutMs = this.requestTimeoutMs): ProviderTransientError {
+    return transportFailure(this.name, this.apiKey, timeoutMs, op, error, signal, providerTaskId);
   }
 }
 

@@ -2,7 +2,10 @@
 // a transient ProviderError whose message and cause never carry the key.
 import { Agent } from 'undici';
 import { classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
-import { ProviderTransientError, redact, type ProviderError } from './errors';
+import { ProviderTransientError, redact, type ProviderError, type RequestOutcome } from './errors';
+
+/** How long a sent submit waits for its answer by default (CAPTCHA_SUBMIT_TIMEOUT_MS). */
+export const DEFAULT_SUBMIT_TIMEOUT_MS = 60_000;
 
 /** Node and undici error codes of a failed exchange → our transient codes. */
 export const TRANSPORT_CODES: Readonly<Record<string, string>> = {
@@ -23,8 +26,30 @@ export const TRANSPORT_CODES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Node and undici error codes of an exchange that provably never sent its request: no connection was made (refused,
+ * no address, no route, connect timeout) or the client was closed. Every other transport fault may come after the
+ * request reached the provider: its outcome is unknown (a submit may have been paid).
+ */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
+
+/** Whether a failed exchange's request may have reached the provider, by the Node / undici error code. */
+export function requestOutcomeOf(originalCode: string | undefined, aborted: boolean): Exclude<RequestOutcome, 'answered'> {
+  return !aborted && originalCode !== undefined && NOT_SENT_CODES.has(originalCode) ? 'not-sent' : 'unknown';
+}
+
+/**
  * One keep-alive pool per client. `timeoutMs` limits each phase of one exchange (connect, headers, body); the clock
  * starts when the request leaves the pool, so waiting for a free connection under load is not a provider timeout.
+ * A submit overrides the headers and body limits per request (`answerTimeouts`).
  */
 export function createDispatcher(connections: number, timeoutMs: number): Agent {
   return new Agent({
@@ -34,6 +59,11 @@ export function createDispatcher(connections: number, timeoutMs: number): Agent 
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+}
+
+/** Per-request limits of waiting for an answer that was sent: undici's `headersTimeout` and `bodyTimeout`. */
+export function answerTimeouts(timeoutMs: number): { headersTimeout: number; bodyTimeout: number } {
+  return { headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
 }
 
 /** A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect. */
@@ -60,11 +90,15 @@ export function transientError(
   detail: string,
   providerTaskId?: string,
   cause?: Error,
+  requestOutcome: RequestOutcome = 'answered',
 ): ProviderTransientError {
-  return new ProviderTransientError(redact(`${provider} ${op}: ${detail}`, apiKey), code, providerTaskId, cause ? { cause } : undefined);
+  return new ProviderTransientError(redact(`${provider} ${op}: ${detail}`, apiKey), code, providerTaskId, cause ? { cause } : undefined, requestOutcome);
 }
 
-/** A failed exchange (timeout, reset, refused, aborted by the caller) as a transient error. */
+/**
+ * A failed exchange (timeout, reset, refused, aborted by the caller) as a transient error, with whether its request
+ * may have reached the provider. `requestTimeoutMs` is the limit that applied to this exchange (submit or poll).
+ */
 export function transportFailure(
   provider: string,
   apiKey: string,
@@ -84,7 +118,8 @@ export function transportFailure(
       : code === 'ABORTED'
         ? 'aborted by the caller'
         : `${original.message}${originalCode ? ` (${originalCode})` : ''}`;
-  return transientError(provider, apiKey, op, code, detail, providerTaskId, sanitizedCause(original, originalCode, apiKey));
+  const outcome = requestOutcomeOf(originalCode, code === 'ABORTED');
+  return transientError(provider, apiKey, op, code, detail, providerTaskId, sanitizedCause(original, originalCode, apiKey), outcome);
 }
 
 /** A copy of a transport error with the key redacted everywhere and nothing attached (no socket, no nested cause). */

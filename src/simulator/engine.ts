@@ -1,5 +1,6 @@
 // The simulated provider's behaviour, independent of HTTP: validation, tasks and their outcomes, scripted rules,
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
+import { createHash } from 'node:crypto';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -138,6 +139,15 @@ const PROXY_FORMAT = /^(?:[^\s:@]+(?::[^\s@]*)?@)?[^\s:@]+:\d{1,5}$/;
 /** ids look like the real ones (11 digits) */
 const FIRST_ID = 73_000_000_000;
 
+/**
+ * What the ledger calls one task: its type, sitekey and page URL, or the image's digest. Two paid submits of the same
+ * task are a double payment (or a deliberate resubmit after an unsolvable answer).
+ */
+function ledgerKey(submission: Exclude<Submission, { code: string }>, params: ReadonlyMap<string, string>): string {
+  const image = submission.image ? createHash('sha256').update(submission.image).digest('hex').slice(0, 16) : '';
+  return [submission.type, submission.sitekey ?? '', params.get('pageurl') ?? '', image].join(' ');
+}
+
 type Submission = { type: SimCaptchaType; sitekey?: string; image?: Buffer; imageText?: ImageTextOptions } | { code: string };
 
 export class SimulatorEngine {
@@ -246,7 +256,7 @@ export class SimulatorEngine {
 
     const task = this.createTask(key, submission, scenarioKey, params, now);
     this.balance = roundMoney(this.balance - this.price);
-    this.counters.paidSubmit();
+    this.counters.paidSubmit(ledgerKey(submission, params));
     this.limiter.captchaAccepted(key, now);
     const numeric = this.numericIds && params.get('method') === 'userrecaptcha';
     return ok(numeric ? Number(task.id) : task.id, `OK|${task.id}`, 'OK');

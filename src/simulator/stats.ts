@@ -24,6 +24,15 @@ export interface SimulatorStats {
   faults: Record<string, number>;
   /** accepted in.php submits: each one is paid */
   paidSubmits: number;
+  /**
+   * The ledger: paid submits of a task already paid for once (a task is its type, sitekey and page URL, or its image),
+   * and how many tasks were paid more than once. A slow answer retried by the client shows up here; so does a
+   * deliberate resubmit after an unsolvable answer.
+   */
+  duplicatePaidSubmits: number;
+  tasksPaidMoreThanOnce: number;
+  /** the tasks paid most often (at most 20), most first */
+  mostPaidTasks: { task: string; paid: number }[];
   /** final answers delivered by res.php */
   solved: number;
   failed: number;
@@ -50,6 +59,10 @@ export class SimulatorCounters {
   private outcomes: Record<Endpoint, Record<string, number>> = { 'in.php': {}, 'res.php': {} };
   private faults: Record<string, number> = {};
   private paidSubmits = 0;
+  /** paid submits per task (see ledger key in ./engine) */
+  private ledger = new Map<string, number>();
+  private duplicatePaidSubmits = 0;
+  private tasksPaidMoreThanOnce = 0;
   private solved = 0;
   private failed = 0;
   private reports = { good: 0, bad: 0 };
@@ -76,8 +89,12 @@ export class SimulatorCounters {
     increment(this.faults, kind);
   }
 
-  paidSubmit(): void {
+  paidSubmit(task: string): void {
     this.paidSubmits++;
+    const paid = (this.ledger.get(task) ?? 0) + 1;
+    this.ledger.set(task, paid);
+    if (paid > 1) this.duplicatePaidSubmits++;
+    if (paid === 2) this.tasksPaidMoreThanOnce++;
   }
 
   delivered(final: 'solved' | 'failed'): void {
@@ -121,12 +138,24 @@ export class SimulatorCounters {
     this.outcomes = { 'in.php': {}, 'res.php': {} };
     this.faults = {};
     this.paidSubmits = 0;
+    this.ledger = new Map();
+    this.duplicatePaidSubmits = 0;
+    this.tasksPaidMoreThanOnce = 0;
     this.solved = 0;
     this.failed = 0;
     this.reports = { good: 0, bad: 0 };
     this.bans = { total: 0, MAX_USER_TURN: 0, 'ERROR: 1005': 0 };
     this.peakActiveTasks = this.activeTasks;
     this.peakInflightRequests = this.inflightRequests;
+  }
+
+  private mostPaid(n: number): { task: string; paid: number }[] {
+    if (this.tasksPaidMoreThanOnce === 0) return [];
+    return [...this.ledger]
+      .filter(([, paid]) => paid > 1)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([task, paid]) => ({ task, paid }));
   }
 
   snapshot(): SimulatorStats {
@@ -138,6 +167,9 @@ export class SimulatorCounters {
       outcomes: this.outcomes,
       faults: this.faults,
       paidSubmits: this.paidSubmits,
+      duplicatePaidSubmits: this.duplicatePaidSubmits,
+      tasksPaidMoreThanOnce: this.tasksPaidMoreThanOnce,
+      mostPaidTasks: this.mostPaid(20),
       solved: this.solved,
       failed: this.failed,
       reports: this.reports,

@@ -1,0 +1,153 @@
+// A sent submit is paid whether or not its answer arrives (issue 12.2): slow submit answers must not be paid twice.
+//   - the provider clients tell a request that never left (connect refused) from one that may have been paid (a
+//     timeout after sending), and a submit waits CAPTCHA_SUBMIT_TIMEOUT_MS, not the poll's request timeout;
+//   - submit answers up to 45 s, with the default submit timeout, are paid once each (the simulator's ledger);
+//   - what remains (an answer lost after the provider was paid) is counted as a possible duplicate.
+// The worker SIGKILLed mid-submit is in test/faults.test.ts (d).
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../src/config';
+import { createWorkerMetrics } from '../src/metrics';
+import { ProviderTransientError, createProvider } from '../src/providers';
+import { startSimulator } from '../src/simulator/server';
+import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
+import { startTestEnv, type TestEnv } from './helpers/temporal';
+
+let env: TestEnv;
+before(async () => {
+  env = await startTestEnv();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+const task = (sitekey: string, page = 0) => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/slow/${page}` });
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function submitError(provider: ReturnType<typeof createProvider>, t: unknown): Promise<ProviderTransientError> {
+  const err = await provider.submit(t as never).then(
+    () => assert.fail('expected the submit to fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ProviderTransientError, `expected a ProviderTransientError, got ${String(err)}`);
+  return err;
+}
+
+describe('a slow submit is paid once', () => {
+  test('configuration: the submit waits 60 s by default, apart from the request timeout, and the activity outlasts it', () => {
+    const config = loadConfig({});
+    assert.equal(config.provider.submitTimeoutMs, 60_000);
+    assert.equal(config.provider.requestTimeoutMs, 15_000);
+    assert.ok(config.solvePolicy.submit.timeoutMs >= 60_000 + 30_000, `submit activity timeout ${config.solvePolicy.submit.timeoutMs}`);
+    const longer = loadConfig({ CAPTCHA_SUBMIT_TIMEOUT_MS: '120000' });
+    assert.equal(longer.provider.submitTimeoutMs, 120_000);
+    assert.equal(longer.solvePolicy.submit.timeoutMs, 150_000);
+    assert.throws(() => loadConfig({ CAPTCHA_SUBMIT_TIMEOUT_MS: '10' }), /CAPTCHA_SUBMIT_TIMEOUT_MS="10"/);
+  });
+
+  test('transport faults are classified: connect refused never left, a timeout after sending has an unknown outcome', async () => {
+    for (const name of ['captchaai', 'anticaptcha'] as const) {
+      const refused = createProvider({ name, apiKey: SENTINEL_KEY, baseUrl: `http://127.0.0.1:${await closedPort()}`, limits: false });
+      try {
+        const err = await submitError(refused, task('sk-refused'));
+        assert.equal(err.code, 'ECONNREFUSED');
+        assert.equal(err.requestOutcome, 'not-sent', `${name}: ${err.message}`);
+      } finally {
+        await refused.close();
+      }
+
+      const sim = await startSimulator({
+        provider: name,
+        scenarios: { sitekeys: { 'sk-late': { submit: [{ type: 'slow', delayMs: 2_500 }] } } },
+      });
+      // the request timeout (polls) is shorter than the answer; only the submit timeout applies to a submit
+      const slow = createProvider({ name, apiKey: SENTINEL_KEY, baseUrl: sim.url, requestTimeoutMs: 500, submitTimeoutMs: 1_000, limits: false });
+      try {
+        const err = await submitError(slow, task('sk-late'));
+        assert.equal(err.code, 'TIMEOUT');
+        assert.equal(err.requestOutcome, 'unknown', `${name}: ${err.message}`);
+        assert.match(err.message, /no answer within 1000 ms/);
+        assert.equal(sim.stats().paidSubmits, 1, 'the simulator was paid for the submit it never answered in time');
+        sim.setScenarios({ sitekeys: { 'sk-in-time': { submit: [{ type: 'slow', delayMs: 700 }] } } });
+        assert.ok((await slow.submit(task('sk-in-time') as never)).length > 0, 'a submit answered after the request timeout but within the submit timeout');
+      } finally {
+        await slow.close();
+        await sim.close();
+      }
+    }
+  });
+
+  test('submit answers up to 45 s with the default submit timeout: every task solved, each paid exactly once', async () => {
+    const delays = [5_000, 16_000, 30_000, 45_000];
+    const run = async (provider: 'captchaai' | 'anticaptcha'): Promise<void> => {
+      const sitekeys = Object.fromEntries(delays.map((delayMs) => [`sk-${provider}-${delayMs}`, { submit: [{ type: 'slow' as const, delayMs }] }]));
+      const stack: Stack = await startStack(env, { name: `slow-submit-${provider}`, provider, simulator: { scenarios: { sitekeys } } });
+      try {
+        // the request timeout of the stack is 2 s (polls); the submit timeout is the default
+        assert.equal(stack.config.provider.submitTimeoutMs, 60_000);
+        assert.ok(stack.config.provider.requestTimeoutMs < delays[0]!);
+        const results = await stack.run(() => Promise.all(delays.map((delayMs, i) => stack.solver.solve(task(`sk-${provider}-${delayMs}`, i)))));
+        for (const result of results) {
+          assert.equal(result.paidSubmits, 1);
+          assert.equal(result.attempts, 1, 'no submit was retried');
+          assert.equal(result.possibleDuplicateSubmits, undefined);
+        }
+        const stats = stack.sim.stats();
+        assert.equal(stats.solved, delays.length);
+        assert.equal(stats.paidSubmits, delays.length, JSON.stringify(stats.mostPaidTasks));
+        assert.equal(stats.duplicatePaidSubmits, 0, JSON.stringify(stats.mostPaidTasks));
+        assert.equal(stats.tasksPaidMoreThanOnce, 0);
+        assert.equal(stats.faults.slow, delays.length);
+        console.log(`${provider}: ${delays.length} submits answered after ${delays.map((d) => d / 1000).join(', ')} s: ${stats.paidSubmits} paid, ${stats.duplicatePaidSubmits} double payments`);
+      } finally {
+        await stack.close();
+      }
+    };
+    await Promise.all([run('captchaai'), run('anticaptcha')]);
+  });
+
+  test('an answer lost after the provider was paid is counted as a possible duplicate; an answered failure is not', async () => {
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    const stack = await startStack(env, {
+      name: 'possible-duplicate',
+      // a short submit timeout, so that the lost answer (the remaining case) happens quickly
+      env: { CAPTCHA_SUBMIT_TIMEOUT_MS: '1000' },
+      simulator: {
+        scenarios: {
+          sitekeys: {
+            'sk-lost-answer': { submit: [{ type: 'slow', delayMs: 3_000, times: 1 }] },
+            'sk-answered-503': { submit: [{ type: 'http', status: 503, times: 1 }] },
+          },
+        },
+      },
+      workerExtras: { activityEvents: metrics.activityEvents },
+    });
+    try {
+      const [lost, answered] = await stack.run(() =>
+        Promise.all([stack.solver.solve(task('sk-lost-answer', 1)), stack.solver.solve(task('sk-answered-503', 2))]),
+      );
+      assert.equal(lost.paidSubmits, 1);
+      assert.equal(lost.attempts, 2);
+      assert.equal(lost.possibleDuplicateSubmits, 1);
+      assert.equal(answered.attempts, 2);
+      assert.equal(answered.possibleDuplicateSubmits, undefined, 'a 503 answer paid nothing');
+      const scrape = await metrics.registry.metrics();
+      assert.match(scrape, /^captcha_possible_duplicate_submits_total\{provider="captchaai"\} 1$/m, 'the worker metric counts it');
+      const stats = stack.sim.stats();
+      assert.equal(stats.duplicatePaidSubmits, 1, 'the ledger agrees: one task paid twice');
+      assert.equal(stats.mostPaidTasks.length, 1);
+      assert.match(stats.mostPaidTasks[0]!.task, /sk-lost-answer/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
