@@ -44,7 +44,11 @@ export type JsonReply = { kind: 'json'; status: number; body: Record<string, unk
 
 type Kind = SimCaptchaType;
 
-/** Task type names each dialect accepts (their proxy variants drop the Proxyless / ProxyLess suffix). */
+/**
+ * Task type names each dialect accepts (their proxy variants drop the Proxyless / ProxyLess suffix), the legacy names
+ * included: anti-captcha and CapMonster still take `NoCaptchaTask` / `NoCaptchaTaskProxyless` for reCAPTCHA v2
+ * (https://anti-captcha.com/apidoc/task-types/NoCaptchaTaskProxyless; CapMonster's official JS client sends them).
+ */
 const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
   '2captcha-v2': withProxyVariants('Proxyless', {
     RecaptchaV2TaskProxyless: 'recaptcha-v2',
@@ -56,6 +60,7 @@ const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
   }),
   anticaptcha: withProxyVariants('Proxyless', {
     RecaptchaV2TaskProxyless: 'recaptcha-v2',
+    NoCaptchaTaskProxyless: 'recaptcha-v2',
     RecaptchaV2EnterpriseTaskProxyless: 'recaptcha-v2',
     RecaptchaV3TaskProxyless: 'recaptcha-v3',
     HCaptchaTaskProxyless: 'hcaptcha',
@@ -73,6 +78,7 @@ const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
   }),
   capmonster: withProxyVariants('Proxyless', {
     RecaptchaV2TaskProxyless: 'recaptcha-v2',
+    NoCaptchaTaskProxyless: 'recaptcha-v2',
     RecaptchaV2EnterpriseTask: 'recaptcha-v2',
     RecaptchaV3TaskProxyless: 'recaptcha-v3',
     HCaptchaTaskProxyless: 'hcaptcha',
@@ -80,6 +86,15 @@ const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
     ImageToTextTask: 'image',
   }),
 };
+
+/**
+ * Kinds whose polls must be spaced (CapMonster): its error list words ERROR_TOO_MUCH_REQUESTS as "request the result
+ * of the task no more than 1 time in 2 seconds" (https://zennolab.atlassian.net/wiki/spaces/APIS/pages/295396/Error+Types),
+ * while recognition tasks are answered "within an interval from 300ms to 6s"
+ * (https://docs.capmonster.cloud/docs/captchas/image-to-text) and its official client polls them at 350 ms then every
+ * 200 ms: the 2-s rule covers token tasks, not image recognition.
+ */
+const SPACED_KINDS: ReadonlySet<Kind> = new Set(['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile']);
 
 function withProxyVariants(suffix: string, types: Record<string, Kind>): Record<string, Kind> {
   const out: Record<string, Kind> = { ...types };
@@ -126,6 +141,96 @@ const CAPSOLVER_CODES: Record<string, string> = {
   'ERROR: 1005': 'ERROR_RATE_LIMIT',
   'ERROR: 1001': 'ERROR_RATE_LIMIT',
   IP_BANNED: 'ERROR_IP_BANNED',
+};
+
+/** CapMonster answers an unknown task type with ERROR_NO_SUCH_METHOD ("Incorrect captcha type"; Error Types page above). */
+const CAPMONSTER_CODES: Record<string, string> = {
+  ...COMMON_CODES,
+  ERROR_TASK_NOT_SUPPORTED: 'ERROR_NO_SUCH_METHOD',
+  IP_BANNED: 'ERROR_IP_BANNED',
+};
+
+/**
+ * Each dialect's own errorDescription texts, from its published error list:
+ * 2captcha v2 https://2captcha.com/api-docs/error-codes, anti-captcha https://anti-captcha.com/apidoc/errors,
+ * CapSolver https://docs.capsolver.com/guide/api-error, CapMonster (Error Types page above). A code a list lacks gets
+ * the dialect's generic text, never the legacy in.php one.
+ */
+const ERROR_DESCRIPTIONS: Record<JsonDialect, Record<string, string>> = {
+  '2captcha-v2': {
+    ERROR_KEY_DOES_NOT_EXIST: 'Your API key is incorrect. Make sure you set the key correctly and copied it from the dashboard.',
+    ERROR_NO_SLOT_AVAILABLE: 'Your bid is too low for the captcha you submit or the queue of your captchas is too long.',
+    ERROR_ZERO_CAPTCHA_FILESIZE: 'Image size is less than 100 bytes.',
+    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'Image size is more than 100 kB or image is bigger than 600px on any side.',
+    ERROR_ZERO_BALANCE: 'You don\'t have funds on your account.',
+    ERROR_IP_NOT_ALLOWED: 'The request is sent from the IP that is not on the list of your trusted IPs.',
+    ERROR_CAPTCHA_UNSOLVABLE: 'We are unable to solve your captcha - three of our workers were unable to solve it.',
+    ERROR_NO_SUCH_CAPCHA_ID: 'You\'ve provided incorrect captcha ID in the request.',
+    ERROR_IP_BLOCKED: 'Your IP address is banned due to improper use of the API.',
+    ERROR_TASK_ABSENT: 'task property is missing in your call to createTask method.',
+    ERROR_TASK_NOT_SUPPORTED: 'task property in your call to createTask method contains the type of task that is not supported by our API or you have an error in type property.',
+    ERROR_RECAPTCHA_INVALID_SITEKEY: 'The sitekey value provided in your request is not valid.',
+    ERROR_BAD_PARAMETERS: 'The required captcha parameters in your request are missing or have incorrect format.',
+    ERROR_IMAGE_TYPE_NOT_SUPPORTED: 'The server cannot recognize the image file type.',
+  },
+  anticaptcha: {
+    ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system. Make sure you copied it correctly without spaces or tabulation signs.',
+    ERROR_NO_SLOT_AVAILABLE: 'No idle captcha workers are available at the moment.',
+    ERROR_ZERO_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is less than 100 bytes.',
+    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is more than 500,000 bytes.',
+    ERROR_ZERO_BALANCE: 'Account has zero or negative balance.',
+    ERROR_IP_NOT_ALLOWED: 'You are not allowed to make requests from your IP with your current account key.',
+    ERROR_CAPTCHA_UNSOLVABLE: '5 different workers were unable to solve the captcha.',
+    ERROR_NO_SUCH_METHOD: 'Request to API made with method which does not exist.',
+    ERROR_IMAGE_TYPE_NOT_SUPPORTED: 'Could not determine captcha file type by its exif header or image type is not supported.',
+    ERROR_NO_SUCH_CAPCHA_ID: 'The captcha you are requesting does not exist in your current captchas list or has been expired.',
+    ERROR_IP_BLOCKED: 'Your IP is blocked due to API inproper use.',
+    ERROR_TASK_ABSENT: 'Task property is empty or not set in the createTask method.',
+    ERROR_TASK_NOT_SUPPORTED: 'Task type is not supported or inproperly printed. Please check "type" parameter in task object.',
+    ERROR_RECAPTCHA_INVALID_SITEKEY: 'Recaptcha server reported that site key is invalid.',
+    ERROR_BAD_PARAMETERS: 'Some task parameters are missing or have incorrect values.',
+  },
+  capsolver: {
+    ERROR_SERVICE_UNAVALIABLE: 'Service is temporarily unavailable',
+    ERROR_RATE_LIMIT: 'Request frequency/rate limit',
+    ERROR_BAD_REQUEST: 'Error Request',
+    ERROR_TASKID_INVALID: 'Task ID does not exist or is invalid',
+    ERROR_TASK_TIMEOUT: 'The task has timed out',
+    ERROR_KEY_DENIED_ACCESS: 'Access denied: the clientKey is wrong or disabled',
+    ERROR_ZERO_BALANCE: 'Insufficient balance',
+    ERROR_CAPTCHA_SOLVE_FAILED: 'Captcha recognition failed',
+    ERROR_INVALID_IMAGE: 'Invalid image',
+    ERROR_IP_BANNED: 'IP banned',
+  },
+  capmonster: {
+    ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system or has incorrect format.',
+    ERROR_ZERO_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is less than 100 bytes.',
+    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is more than 500,000 bytes.',
+    ERROR_ZERO_BALANCE: 'Account has zero balance. Add funds to continue recognition.',
+    ERROR_IP_NOT_ALLOWED: 'Request with current account key is not allowed from your IP.',
+    ERROR_CAPTCHA_UNSOLVABLE: 'This type of captchas is not supported by the service or the image does not contain an answer.',
+    ERROR_NO_SUCH_CAPCHA_ID: 'The captcha that you are requesting was not found. Make sure you are requesting a status update only within 5 minutes of uploading.',
+    ERROR_IP_BANNED: 'You have exceeded the limit of requests with the wrong api key.',
+    ERROR_NO_SUCH_METHOD: 'Incorrect captcha type (value of the «type» parameter).',
+    ERROR_TOO_MUCH_REQUESTS: 'You have exceeded the limit of requests to receive an answer for one task. Try to request the result of the task no more than 1 time in 2 seconds.',
+    ERROR_NO_SLOT_AVAILABLE: 'No idle workers are available at the moment.',
+    ERROR_RECAPTCHA_INVALID_SITEKEY: 'The site key is invalid.',
+  },
+};
+/** CapSolver words ERROR_INVALID_TASK_DATA as "invalid task data: …", naming what is wrong. */
+const CAPSOLVER_TASK_DATA: Record<string, string> = {
+  ERROR_TASK_NOT_SUPPORTED: 'task type is not supported',
+  ERROR_TASK_ABSENT: 'task is missing',
+  ERROR_GOOGLEKEY: 'websiteKey is missing or invalid',
+  ERROR_SITEKEY: 'websiteKey is missing or invalid',
+  ERROR_PAGEURL: 'websiteURL is missing',
+  ERROR_PROXY_FORMAT: 'proxy is invalid',
+};
+const GENERIC_DESCRIPTION: Record<JsonDialect, string> = {
+  '2captcha-v2': 'The request could not be processed.',
+  anticaptcha: 'The request could not be processed.',
+  capsolver: 'Error Request',
+  capmonster: 'The request could not be processed.',
 };
 
 /** 2captcha v2 and anti-captcha number their errors (provider-api.md); the others answer every error with 1. */
@@ -217,17 +322,18 @@ export class JsonApi {
     if (reply.kind === 'fault') return { reply, delayMs: handled.delayMs };
     if (!reply.ok) {
       const code = reply.request === 'ERROR_NO_SUCH_METHOD' ? absentCode : String(reply.request);
-      return { reply: this.error(code, reply.errorText), delayMs: handled.delayMs };
+      return { reply: this.error(code, reply.scriptedText), delayMs: handled.delayMs };
     }
     const id = String(reply.request);
     const taskId = this.wireId(id);
     if (this.dialect === 'capsolver' && kind === 'image') {
-      // CapSolver recognises images synchronously: the answer comes with createTask
+      // CapSolver recognises images synchronously: the answer comes with createTask. The result is read at the task's
+      // exact ready time (not the ms-truncated ISO string of the view, nor a timer that may fire a little early).
       await wait(handled.delayMs);
-      const view = this.engine.task(id);
-      const readyAt = view?.readyAt ? Date.parse(view.readyAt) : Date.now();
+      const readyAt = this.engine.readyAtMs(id) ?? Date.now();
+      const syncLimit = Date.now() + 30_000;
       await wait(Math.min(30_000, Math.max(0, readyAt - Date.now())));
-      const result = this.getTaskResult(key, taskId, Date.now());
+      const result = this.getTaskResult(key, taskId, readyAt <= syncLimit ? Math.max(Date.now(), readyAt) : Date.now());
       if (result.reply.kind === 'json' && result.reply.body.errorId === 0 && result.reply.body.status === 'ready') {
         return { reply: { kind: 'json', status: 200, body: { ...result.reply.body, taskId } }, delayMs: result.delayMs };
       }
@@ -242,8 +348,10 @@ export class JsonApi {
     const id = this.engineId(rawId);
     const state = this.polls.get(id) ?? { polls: 0, lastPollAt: -Infinity, idleShown: false };
     // the dialect's own poll rules answer before the engine sees the request
-    if (this.engine.task(id)) {
-      if (now - state.lastPollAt < this.minPollIntervalMs) return { reply: this.localError('ERROR_TOO_MUCH_REQUESTS'), delayMs: 0 };
+    const view = this.engine.task(id);
+    if (view) {
+      const spaced = SPACED_KINDS.has(view.type);
+      if (spaced && now - state.lastPollAt < this.minPollIntervalMs) return { reply: this.localError('ERROR_TOO_MUCH_REQUESTS'), delayMs: 0 };
       if (state.polls >= this.maxPollsPerTask) return { reply: this.localError('ERROR_NO_SUCH_CAPCHA_ID'), delayMs: 0 };
       state.polls++;
       state.lastPollAt = now;
@@ -255,7 +363,6 @@ export class JsonApi {
     const withId = this.dialect === 'capsolver' ? { taskId: this.wireId(id) } : {};
     if (reply.ok) {
       this.polls.delete(id);
-      const view = this.engine.task(id);
       const solution = solutionFor(this.dialect, view?.type ?? 'recaptcha-v2', String(reply.request));
       const createTime = view ? Math.floor(Date.parse(view.createdAt) / 1000) : Math.floor(now / 1000);
       return {
@@ -274,7 +381,7 @@ export class JsonApi {
       return { reply: { kind: 'json', status: 200, body: { errorId: 0, ...withId, status } }, delayMs: handled.delayMs };
     }
     this.polls.delete(id);
-    return { reply: this.error(String(reply.request), reply.errorText), delayMs: handled.delayMs };
+    return { reply: this.error(String(reply.request), reply.scriptedText), delayMs: handled.delayMs };
   }
 
   // ---- shared ----------------------------------------------------------------------------------------------------
@@ -288,7 +395,7 @@ export class JsonApi {
     const handled = this.engine.handle({ endpoint, params: new Map(Object.entries({ ...params, json: '1' })), files: new Map() }, now);
     const reply = handled.reply;
     if (reply.kind === 'fault') return { reply, delayMs: handled.delayMs };
-    if (!reply.ok) return { reply: this.error(String(reply.request), reply.errorText), delayMs: handled.delayMs };
+    if (!reply.ok) return { reply: this.error(String(reply.request), reply.scriptedText), delayMs: handled.delayMs };
     return { reply: { kind: 'json', status: 200, body: body(reply.request) }, delayMs: handled.delayMs };
   }
 
@@ -300,13 +407,16 @@ export class JsonApi {
     return reply;
   }
 
-  private error(legacyCode: string, text?: string): JsonReply {
-    const table = this.dialect === 'capsolver' ? CAPSOLVER_CODES : COMMON_CODES;
+  /** `scriptedText`: a scenario rule's own errorText, which wins; the engine's legacy texts are never reused. */
+  private error(legacyCode: string, scriptedText?: string): JsonReply {
+    const table = this.dialect === 'capsolver' ? CAPSOLVER_CODES : this.dialect === 'capmonster' ? CAPMONSTER_CODES : COMMON_CODES;
     const code = table[legacyCode] ?? legacyCode;
     const numbered = this.dialect === '2captcha-v2' || this.dialect === 'anticaptcha';
     const errorId = numbered ? (ERROR_IDS[code] ?? 100) : 1;
     const status = this.dialect === 'capsolver' ? (ACCOUNT_CODES.has(code) ? 401 : 400) : 200;
-    return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: text ?? code.replace(/^ERROR_/, '').replace(/_/g, ' ').toLowerCase() } };
+    const taskData = code === 'ERROR_INVALID_TASK_DATA' && `invalid task data: ${CAPSOLVER_TASK_DATA[legacyCode] ?? 'some parameters are invalid'}`;
+    const description = scriptedText ?? (taskData || (ERROR_DESCRIPTIONS[this.dialect][code] ?? GENERIC_DESCRIPTION[this.dialect]));
+    return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: description } };
   }
 
   /** The id the dialect shows for an engine id: a number, or (CapSolver) a UUID. */

@@ -277,6 +277,7 @@ function render(handled: Handled, params: ReadonlyMap<string, string>, req: Inco
     sendJson(res, 200, {
       status: reply.ok ? 1 : 0,
       request: reply.request,
+      ...reply.fields,
       ...(reply.errorText !== undefined && { error_text: reply.errorText }),
     });
   } else {
