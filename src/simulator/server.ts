@@ -248,7 +248,9 @@ async function decodeRequest(
       if (typeof value === 'string') params.set(name, value);
       else files.set(name, { filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
     }
-  } else if (contentType.startsWith('application/json')) {
+  } else if (contentType.startsWith('application/json') || looksLikeJsonObject(body)) {
+    // a JSON object body is read as JSON whatever its content type: the legacy `2captcha` npm client posts
+    // `{"body": …}` as text/plain, and 2captcha accepts it
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
@@ -265,6 +267,17 @@ async function decodeRequest(
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.set(name, value);
   }
   return { params, files };
+}
+
+function looksLikeJsonObject(body: Buffer): boolean {
+  const text = body.toString('utf8').trim();
+  if (!text.startsWith('{') || !text.endsWith('}')) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 // ---- rendering ----------------------------------------------------------------------------------------------------
