@@ -1,9 +1,13 @@
 // Conformance (issue 14): the vendors' own npm clients — code we did not write — pointed at the simulator, each in its
 // own dialect and at its own polling pace. Each solves a reCAPTCHA v2 and an image captcha, reads the balance and
 // reports a token good and one bad where the client can. A failure here is a wire-level deviation of the simulator.
-// CaptchaAI and CapSolver publish no official npm client (their official SDKs are on PyPI) and are not covered here.
+// CaptchaAI publishes its official SDK on PyPI only: a Python script drives it (pinned, installed into .data/).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Solver as TwoCaptchaSolver } from '@2captcha/captcha-solver';
 import * as capmonster from '@zennolab_com/capmonstercloud-client';
@@ -150,5 +154,47 @@ void describe('@zennolab_com/capmonstercloud-client (CapMonster JSON)', () => {
     const stats = sim.stats();
     assert.equal(stats.outcomes['res.php']?.ERROR_TOO_MUCH_REQUESTS ?? 0, 0, 'the client’s own pace is within the rules');
     // the client has no report method; CapMonster's reports go through our own client (test/providers-json.test.ts)
+  });
+});
+
+/** CaptchaAI's official SDK and its dependencies, pinned (`--no-deps`, so nothing floats). */
+const CAPTCHAAI_SDK = ['captchaai==1.0.1', 'httpx==0.28.1', 'httpcore==1.0.9', 'h11==0.16.0', 'anyio==4.16.0', 'idna==3.20', 'certifi==2026.10.19.post1', 'typing_extensions==4.16.0'];
+const run = promisify(execFile);
+
+/** Installs the pinned packages once into .data/conformance-py/<hash of the pins>; returns that directory. */
+async function pythonPackages(pins: readonly string[]): Promise<string> {
+  const root = join(__dirname, '..', '.data', 'conformance-py');
+  const dir = join(root, Buffer.from(pins.join(' ')).toString('base64url').slice(0, 48));
+  const done = join(dir, '.installed');
+  if (await access(done).then(() => true, () => false)) return dir;
+  await mkdir(root, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await run('python3', ['-m', 'pip', 'install', '--target', tmp, '--no-deps', '--disable-pip-version-check', '--no-input', '-q', ...pins], {
+    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
+    timeout: 10 * 60_000,
+  });
+  await writeFile(join(tmp, '.installed'), `${pins.join('\n')}\n`);
+  await rename(tmp, dir).catch(async () => rm(tmp, { recursive: true, force: true })); // another run got there first
+  return dir;
+}
+
+void describe('captchaai (CaptchaAI official Python SDK, in.php / res.php)', () => {
+  test('constructs (threadsinfo), reads the thread plan, solves a reCAPTCHA v2 and an image at its own pace', async () => {
+    const sim = await simulator({ provider: 'captchaai' });
+    const packages = await pythonPackages(CAPTCHAAI_SDK);
+    // the SDK takes its host as an option (base_url)
+    const { stdout } = await run('python3', [join(__dirname, 'conformance', 'captchaai_sdk.py'), sim.url, KEY, SITEKEY, PAGE, IMAGE], {
+      env: { ...process.env, PYTHONPATH: packages },
+      timeout: 5 * 60_000,
+    });
+    const result = JSON.parse(stdout) as { threads: { threads: number; working_threads: number }; recaptcha: { token: string; id: string }; image: { text: string; id: string } };
+    assert.deepEqual(result.threads, { threads: 10, working_threads: 0 });
+    assert.match(result.recaptcha.token, /^03AGdBq2/);
+    assert.equal(sim.task(result.recaptcha.id)?.type, 'recaptcha-v2');
+    assert.match(result.image.text, /^[a-z0-9]{4,6}$/);
+    assert.equal(sim.task(result.image.id)?.type, 'image');
+    assert.ok((sim.stats().resActions.threadsinfo ?? 0) >= 2, 'the SDK asked for the thread plan');
+    // the SDK has no balance or report calls (CaptchaAI plans are thread-based)
   });
 });
