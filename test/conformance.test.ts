@@ -1,7 +1,8 @@
 // Conformance (issue 14): the vendors' own npm clients — code we did not write — pointed at the simulator, each in its
 // own dialect and at its own polling pace. Each solves a reCAPTCHA v2 and an image captcha, reads the balance and
 // reports a token good and one bad where the client can. A failure here is a wire-level deviation of the simulator.
-// CaptchaAI publishes its official SDK on PyPI only: a Python script drives it (pinned, installed into .data/).
+// CaptchaAI and CapSolver publish their official SDKs on PyPI only: a Python script drives each (pinned, installed
+// into .data/).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -159,6 +160,8 @@ void describe('@zennolab_com/capmonstercloud-client (CapMonster JSON)', () => {
 
 /** CaptchaAI's official SDK and its dependencies, pinned (`--no-deps`, so nothing floats). */
 const CAPTCHAAI_SDK = ['captchaai==1.0.1', 'httpx==0.28.1', 'httpcore==1.0.9', 'h11==0.16.0', 'anyio==4.16.0', 'idna==3.20', 'certifi==2026.10.19.post1', 'typing_extensions==4.16.0'];
+/** CapSolver's official SDK (github.com/capsolver/capsolver-python) and its dependencies, pinned. */
+const CAPSOLVER_SDK = ['capsolver==1.0.7', 'requests==2.34.2', 'urllib3==2.8.0', 'charset_normalizer==3.5.3', 'idna==3.20', 'certifi==2026.10.19.post1'];
 const run = promisify(execFile);
 
 /** Installs the pinned packages once into .data/conformance-py/<hash of the pins>; returns that directory. */
@@ -196,5 +199,26 @@ void describe('captchaai (CaptchaAI official Python SDK, in.php / res.php)', () 
     assert.equal(sim.task(result.image.id)?.type, 'image');
     assert.ok((sim.stats().resActions.threadsinfo ?? 0) >= 2, 'the SDK asked for the thread plan');
     // the SDK has no balance or report calls (CaptchaAI plans are thread-based)
+  });
+});
+
+void describe('capsolver (CapSolver official Python SDK, JSON)', () => {
+  test('balance, a reCAPTCHA v2 polled at its own 1-s pace, an image answered by createTask', async () => {
+    const sim = await simulator({ dialect: 'capsolver' });
+    const packages = await pythonPackages(CAPSOLVER_SDK);
+    const { stdout } = await run('python3', [join(__dirname, 'conformance', 'capsolver_sdk.py'), sim.url, KEY, SITEKEY, PAGE, IMAGE], {
+      env: { ...process.env, PYTHONPATH: packages },
+      timeout: 5 * 60_000,
+    });
+    const result = JSON.parse(stdout) as { balance: { errorId: number; balance: number }; recaptcha: { gRecaptchaResponse: string }; image: { text: string } };
+    assert.deepEqual(result.balance, { errorId: 0, balance: 1000 });
+    assert.match(result.recaptcha.gRecaptchaResponse, /^03AGdBq2/);
+    assert.match(result.image.text, /^[a-z0-9]{4,6}$/);
+    assert.equal(sim.stats().json.createTask, 2);
+    // the image (the second task) was answered by createTask: its one read is the simulator's own, none from the SDK
+    const imageTask = sim.task('73000000002');
+    assert.equal(imageTask?.type, 'image');
+    assert.equal(imageTask.polls, 1);
+    // the SDK has no report (feedbackTask) call
   });
 });
