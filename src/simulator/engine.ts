@@ -1,5 +1,6 @@
 // The simulated provider's behaviour, independent of HTTP: validation, tasks and their outcomes, scripted rules,
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
+import { LEGACY_CAPABILITIES, supportsKind } from '../providers/capabilities';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -29,7 +30,7 @@ export interface EngineOptions {
   timeScale?: number;
   /** share of tasks that end ERROR_CAPTCHA_UNSOLVABLE without a script (default 0) */
   unsolvableRate?: number;
-  /** whose quirks to imitate (default '2captcha'): captchaai answers hCaptcha with ERROR_SERVER_ERROR */
+  /** whose quirks to imitate (default '2captcha'): captchaai answers hCaptcha with ERROR_SERVER_ERROR (capability table) */
   provider?: SimulatedProvider;
   /** CaptchaAI style: `request` is a JSON number for userrecaptcha submits (default: provider === 'captchaai') */
   numericIds?: boolean;
@@ -329,7 +330,7 @@ export class SimulatorEngine {
       case 'reportbad':
         return this.report(params.get('id'), key, action === 'reportgood' ? 'good' : 'bad');
       case 'threadsinfo':
-        return this.provider === 'captchaai' ? this.threadsInfo(key, now) : this.error('ERROR_EMPTY_ACTION');
+        return LEGACY_CAPABILITIES[this.provider].extraActions.includes('threadsinfo') ? this.threadsInfo(key, now) : this.error('ERROR_EMPTY_ACTION');
       default:
         return this.error('ERROR_EMPTY_ACTION');
     }
@@ -532,7 +533,8 @@ function parseSubmission(params: ReadonlyMap<string, string>, files: ReadonlyMap
     }
     case 'hcaptcha':
     case 'turnstile': {
-      if (method === 'hcaptcha' && provider === 'captchaai') return { code: 'ERROR_SERVER_ERROR' };
+      // a kind the provider does not offer (CaptchaAI: hCaptcha) fails like the real service does
+      if (!supportsKind(provider, method)) return { code: 'ERROR_SERVER_ERROR' };
       const sitekey = params.get('sitekey');
       if (!sitekey) return { code: 'ERROR_SITEKEY' };
       if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };

@@ -8,9 +8,11 @@
 //
 // Dialects: `2captcha-v2` and `anticaptcha` (HTTP 200, numbered errorIds, integer task ids), `capsolver` (HTTP 400 /
 // 401 with errorId 1, UUID task ids, `idle` before `processing`, image tasks answered synchronously by createTask,
-// at most 120 polls per task), `capmonster` (HTTP 200, errorId 1, integer ids, polls of one task at least 2 s apart
-// or ERROR_TOO_MUCH_REQUESTS, at most 120 polls per task).
+// at most 120 polls per task), `capmonster` (HTTP 200, errorId 1, integer ids, polls of one token task at least 2 s
+// apart or ERROR_TOO_MUCH_REQUESTS, at most 120 polls per task). Type names, poll rules and error texts come from the
+// capability table shared with our clients (src/providers/capabilities.ts).
 import { createHash } from 'node:crypto';
+import { JSON_CAPABILITIES, acceptedTypeNames, type JsonCapabilities } from '../providers/capabilities';
 import type { SimulatorEngine } from './engine';
 import type { FaultRule } from './scenarios';
 import type { SimCaptchaType } from './tokens';
@@ -43,64 +45,6 @@ export interface JsonApiOptions {
 export type JsonReply = { kind: 'json'; status: number; body: Record<string, unknown> } | { kind: 'fault'; rule: FaultRule };
 
 type Kind = SimCaptchaType;
-
-/**
- * Task type names each dialect accepts (their proxy variants drop the Proxyless / ProxyLess suffix), the legacy names
- * included: anti-captcha and CapMonster still take `NoCaptchaTask` / `NoCaptchaTaskProxyless` for reCAPTCHA v2
- * (https://anti-captcha.com/apidoc/task-types/NoCaptchaTaskProxyless; CapMonster's official JS client sends them).
- */
-const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
-  '2captcha-v2': withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTaskProxyless: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  anticaptcha: withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    NoCaptchaTaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTaskProxyless: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  capsolver: withProxyVariants('ProxyLess', {
-    ReCaptchaV2TaskProxyLess: 'recaptcha-v2',
-    ReCaptchaV2EnterpriseTaskProxyLess: 'recaptcha-v2',
-    ReCaptchaV3TaskProxyLess: 'recaptcha-v3',
-    ReCaptchaV3EnterpriseTaskProxyLess: 'recaptcha-v3',
-    HCaptchaTaskProxyLess: 'hcaptcha',
-    AntiTurnstileTaskProxyLess: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  capmonster: withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    NoCaptchaTaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTask: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-};
-
-/**
- * Kinds whose polls must be spaced (CapMonster): its error list words ERROR_TOO_MUCH_REQUESTS as "request the result
- * of the task no more than 1 time in 2 seconds" (https://zennolab.atlassian.net/wiki/spaces/APIS/pages/295396/Error+Types),
- * while recognition tasks are answered "within an interval from 300ms to 6s"
- * (https://docs.capmonster.cloud/docs/captchas/image-to-text) and its official client polls them at 350 ms then every
- * 200 ms: the 2-s rule covers token tasks, not image recognition.
- */
-const SPACED_KINDS: ReadonlySet<Kind> = new Set(['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile']);
-
-function withProxyVariants(suffix: string, types: Record<string, Kind>): Record<string, Kind> {
-  const out: Record<string, Kind> = { ...types };
-  for (const [name, kind] of Object.entries(types)) if (name.endsWith(suffix)) out[name.slice(0, -suffix.length)] = kind;
-  return out;
-}
 
 /** Legacy codes (the engine's and the scripts') → each dialect's spelling. */
 const COMMON_CODES: Record<string, string> = {
@@ -143,80 +87,13 @@ const CAPSOLVER_CODES: Record<string, string> = {
   IP_BANNED: 'ERROR_IP_BANNED',
 };
 
-/** CapMonster answers an unknown task type with ERROR_NO_SUCH_METHOD ("Incorrect captcha type"; Error Types page above). */
+/** CapMonster answers an unknown task type with ERROR_NO_SUCH_METHOD ("Incorrect captcha type", its error list). */
 const CAPMONSTER_CODES: Record<string, string> = {
   ...COMMON_CODES,
   ERROR_TASK_NOT_SUPPORTED: 'ERROR_NO_SUCH_METHOD',
   IP_BANNED: 'ERROR_IP_BANNED',
 };
 
-/**
- * Each dialect's own errorDescription texts, from its published error list:
- * 2captcha v2 https://2captcha.com/api-docs/error-codes, anti-captcha https://anti-captcha.com/apidoc/errors,
- * CapSolver https://docs.capsolver.com/guide/api-error, CapMonster (Error Types page above). A code a list lacks gets
- * the dialect's generic text, never the legacy in.php one.
- */
-const ERROR_DESCRIPTIONS: Record<JsonDialect, Record<string, string>> = {
-  '2captcha-v2': {
-    ERROR_KEY_DOES_NOT_EXIST: 'Your API key is incorrect. Make sure you set the key correctly and copied it from the dashboard.',
-    ERROR_NO_SLOT_AVAILABLE: 'Your bid is too low for the captcha you submit or the queue of your captchas is too long.',
-    ERROR_ZERO_CAPTCHA_FILESIZE: 'Image size is less than 100 bytes.',
-    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'Image size is more than 100 kB or image is bigger than 600px on any side.',
-    ERROR_ZERO_BALANCE: 'You don\'t have funds on your account.',
-    ERROR_IP_NOT_ALLOWED: 'The request is sent from the IP that is not on the list of your trusted IPs.',
-    ERROR_CAPTCHA_UNSOLVABLE: 'We are unable to solve your captcha - three of our workers were unable to solve it.',
-    ERROR_NO_SUCH_CAPCHA_ID: 'You\'ve provided incorrect captcha ID in the request.',
-    ERROR_IP_BLOCKED: 'Your IP address is banned due to improper use of the API.',
-    ERROR_TASK_ABSENT: 'task property is missing in your call to createTask method.',
-    ERROR_TASK_NOT_SUPPORTED: 'task property in your call to createTask method contains the type of task that is not supported by our API or you have an error in type property.',
-    ERROR_RECAPTCHA_INVALID_SITEKEY: 'The sitekey value provided in your request is not valid.',
-    ERROR_BAD_PARAMETERS: 'The required captcha parameters in your request are missing or have incorrect format.',
-    ERROR_IMAGE_TYPE_NOT_SUPPORTED: 'The server cannot recognize the image file type.',
-  },
-  anticaptcha: {
-    ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system. Make sure you copied it correctly without spaces or tabulation signs.',
-    ERROR_NO_SLOT_AVAILABLE: 'No idle captcha workers are available at the moment.',
-    ERROR_ZERO_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is less than 100 bytes.',
-    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is more than 500,000 bytes.',
-    ERROR_ZERO_BALANCE: 'Account has zero or negative balance.',
-    ERROR_IP_NOT_ALLOWED: 'You are not allowed to make requests from your IP with your current account key.',
-    ERROR_CAPTCHA_UNSOLVABLE: '5 different workers were unable to solve the captcha.',
-    ERROR_NO_SUCH_METHOD: 'Request to API made with method which does not exist.',
-    ERROR_IMAGE_TYPE_NOT_SUPPORTED: 'Could not determine captcha file type by its exif header or image type is not supported.',
-    ERROR_NO_SUCH_CAPCHA_ID: 'The captcha you are requesting does not exist in your current captchas list or has been expired.',
-    ERROR_IP_BLOCKED: 'Your IP is blocked due to API inproper use.',
-    ERROR_TASK_ABSENT: 'Task property is empty or not set in the createTask method.',
-    ERROR_TASK_NOT_SUPPORTED: 'Task type is not supported or inproperly printed. Please check "type" parameter in task object.',
-    ERROR_RECAPTCHA_INVALID_SITEKEY: 'Recaptcha server reported that site key is invalid.',
-    ERROR_BAD_PARAMETERS: 'Some task parameters are missing or have incorrect values.',
-  },
-  capsolver: {
-    ERROR_SERVICE_UNAVALIABLE: 'Service is temporarily unavailable',
-    ERROR_RATE_LIMIT: 'Request frequency/rate limit',
-    ERROR_BAD_REQUEST: 'Error Request',
-    ERROR_TASKID_INVALID: 'Task ID does not exist or is invalid',
-    ERROR_TASK_TIMEOUT: 'The task has timed out',
-    ERROR_KEY_DENIED_ACCESS: 'Access denied: the clientKey is wrong or disabled',
-    ERROR_ZERO_BALANCE: 'Insufficient balance',
-    ERROR_CAPTCHA_SOLVE_FAILED: 'Captcha recognition failed',
-    ERROR_INVALID_IMAGE: 'Invalid image',
-    ERROR_IP_BANNED: 'IP banned',
-  },
-  capmonster: {
-    ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system or has incorrect format.',
-    ERROR_ZERO_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is less than 100 bytes.',
-    ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'The size of the captcha you are uploading is more than 500,000 bytes.',
-    ERROR_ZERO_BALANCE: 'Account has zero balance. Add funds to continue recognition.',
-    ERROR_IP_NOT_ALLOWED: 'Request with current account key is not allowed from your IP.',
-    ERROR_CAPTCHA_UNSOLVABLE: 'This type of captchas is not supported by the service or the image does not contain an answer.',
-    ERROR_NO_SUCH_CAPCHA_ID: 'The captcha that you are requesting was not found. Make sure you are requesting a status update only within 5 minutes of uploading.',
-    ERROR_IP_BANNED: 'You have exceeded the limit of requests with the wrong api key.',
-    ERROR_NO_SUCH_METHOD: 'Incorrect captcha type (value of the «type» parameter).',
-    ERROR_TOO_MUCH_REQUESTS: 'You have exceeded the limit of requests to receive an answer for one task. Try to request the result of the task no more than 1 time in 2 seconds.',
-    ERROR_NO_SLOT_AVAILABLE: 'No idle workers are available at the moment.',
-    ERROR_RECAPTCHA_INVALID_SITEKEY: 'The site key is invalid.',
-  },
-};
 /** CapSolver words ERROR_INVALID_TASK_DATA as "invalid task data: …", naming what is wrong. */
 const CAPSOLVER_TASK_DATA: Record<string, string> = {
   ERROR_TASK_NOT_SUPPORTED: 'task type is not supported',
@@ -226,13 +103,6 @@ const CAPSOLVER_TASK_DATA: Record<string, string> = {
   ERROR_PAGEURL: 'websiteURL is missing',
   ERROR_PROXY_FORMAT: 'proxy is invalid',
 };
-const GENERIC_DESCRIPTION: Record<JsonDialect, string> = {
-  '2captcha-v2': 'The request could not be processed.',
-  anticaptcha: 'The request could not be processed.',
-  capsolver: 'Error Request',
-  capmonster: 'The request could not be processed.',
-};
-
 /** 2captcha v2 and anti-captcha number their errors (provider-api.md); the others answer every error with 1. */
 const ERROR_IDS: Record<string, number> = {
   ERROR_KEY_DOES_NOT_EXIST: 1,
@@ -266,6 +136,9 @@ interface PollState {
 /** The JSON face of one engine. */
 export class JsonApi {
   readonly dialect: JsonDialect;
+  /** the dialect's row of the shared capability table (type names, poll rules, error texts) */
+  private readonly caps: JsonCapabilities;
+  private readonly typeNames: ReadonlyMap<string, Kind>;
   private readonly minPollIntervalMs: number;
   private readonly maxPollsPerTask: number;
   /** CapSolver: UUID ↔ engine id */
@@ -278,8 +151,10 @@ export class JsonApi {
     options: JsonApiOptions,
   ) {
     this.dialect = options.dialect;
-    this.minPollIntervalMs = options.minPollIntervalMs ?? (this.dialect === 'capmonster' ? 2_000 : 0);
-    this.maxPollsPerTask = options.maxPollsPerTask ?? (this.dialect === 'capmonster' || this.dialect === 'capsolver' ? 120 : Infinity);
+    this.caps = JSON_CAPABILITIES[this.dialect];
+    this.typeNames = acceptedTypeNames(this.dialect);
+    this.minPollIntervalMs = options.minPollIntervalMs ?? this.caps.poll.minIntervalMs;
+    this.maxPollsPerTask = options.maxPollsPerTask ?? this.caps.poll.maxPollsPerTask;
   }
 
   /**
@@ -313,7 +188,7 @@ export class JsonApi {
   private async createTask(key: string, rawTask: unknown, wait: (ms: number) => Promise<void>, now: number): Promise<{ reply: JsonReply; delayMs: number }> {
     const task = rawTask && typeof rawTask === 'object' && !Array.isArray(rawTask) ? (rawTask as Record<string, unknown>) : undefined;
     const type = typeof task?.type === 'string' ? task.type : undefined;
-    const kind = type !== undefined ? TASK_TYPES[this.dialect][type] : undefined;
+    const kind = type !== undefined ? this.typeNames.get(type) : undefined;
     // an unknown or absent task still goes through the engine (key check, rules, counters) as an unknown method
     const params = task && kind ? legacyParams(kind, type ?? '', task) : { method: task ? 'unsupported' : '' };
     const absentCode = task ? 'ERROR_TASK_NOT_SUPPORTED' : 'ERROR_TASK_ABSENT';
@@ -350,7 +225,7 @@ export class JsonApi {
     // the dialect's own poll rules answer before the engine sees the request
     const view = this.engine.task(id);
     if (view) {
-      const spaced = SPACED_KINDS.has(view.type);
+      const spaced = this.caps.poll.spacedKinds.includes(view.type);
       if (spaced && now - state.lastPollAt < this.minPollIntervalMs) return { reply: this.localError('ERROR_TOO_MUCH_REQUESTS'), delayMs: 0 };
       if (state.polls >= this.maxPollsPerTask) return { reply: this.localError('ERROR_NO_SUCH_CAPCHA_ID'), delayMs: 0 };
       state.polls++;
@@ -415,7 +290,7 @@ export class JsonApi {
     const errorId = numbered ? (ERROR_IDS[code] ?? 100) : 1;
     const status = this.dialect === 'capsolver' ? (ACCOUNT_CODES.has(code) ? 401 : 400) : 200;
     const taskData = code === 'ERROR_INVALID_TASK_DATA' && `invalid task data: ${CAPSOLVER_TASK_DATA[legacyCode] ?? 'some parameters are invalid'}`;
-    const description = scriptedText ?? (taskData || (ERROR_DESCRIPTIONS[this.dialect][code] ?? GENERIC_DESCRIPTION[this.dialect]));
+    const description = scriptedText ?? (taskData || (this.caps.errorTexts[code] ?? this.caps.genericErrorText));
     return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: description } };
   }
 
