@@ -253,7 +253,9 @@ export class JsonApi {
       // CapSolver: a task waits `idle` in its queue before workers pick it up
       const status = this.dialect === 'capsolver' && !state.idleShown ? 'idle' : 'processing';
       state.idleShown = true;
-      return { reply: { kind: 'json', status: 200, body: { errorId: 0, ...withId, status } }, delayMs: handled.delayMs };
+      // CapMonster spells out the empty error fields (https://docs.capmonster.cloud/docs/api/methods/get-task-result/)
+      const nulls = this.dialect === 'capmonster' ? { errorCode: null, errorDescription: null } : {};
+      return { reply: { kind: 'json', status: 200, body: { ...nulls, errorId: 0, ...withId, status } }, delayMs: handled.delayMs };
     }
     this.polls.delete(id);
     return { reply: this.error(String(reply.request), reply.scriptedText), delayMs: handled.delayMs };
