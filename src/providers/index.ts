@@ -61,6 +61,7 @@ export { createLegacyProvider, LegacyProvider, legacySubmitParams, type LegacyPr
 export { createJsonProvider, JsonProvider, jsonTaskFor, JSON_DIALECTS, JSON_PROVIDERS, type JsonProviderName, type JsonProviderOptions } from './json-client';
 export { withCallObserver, wireEndpoint, type ProviderCall, type ProviderCallHook, type ProviderCallOutcome } from './observe';
 export { classifyProviderCode, providerErrorFor } from './classify';
+export { CAPABILITIES, CAPTCHA_KINDS, JSON_CAPABILITIES, LEGACY_CAPABILITIES, acceptedTypeNames, providersSupporting, supportsKind, type CaptchaKind } from './capabilities';
 export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';
 export type { CaptchaProvider, PollAnswer } from './types';

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaOptions, CaptchaTask } from '../../workflows/types';
+import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
 import type { ProviderError, ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
@@ -60,74 +61,41 @@ interface Dialect {
   report?: (verdict: 'good' | 'bad', taskId: string | number) => { endpoint: string; body: Record<string, unknown> } | undefined;
 }
 
-type TaskKind = 'recaptcha-v2' | 'recaptcha-v2-enterprise' | 'recaptcha-v3' | 'recaptcha-v3-enterprise' | 'hcaptcha' | 'turnstile' | 'image';
+type TaskKind = JsonTaskKind;
 
-/** The task type names 2captcha v2 and anti-captcha share (the others differ in a few). */
-const STANDARD_TASK_TYPES = {
-  'recaptcha-v2': 'RecaptchaV2TaskProxyless',
-  'recaptcha-v2-enterprise': 'RecaptchaV2EnterpriseTaskProxyless',
-  'recaptcha-v3': 'RecaptchaV3TaskProxyless',
-  'recaptcha-v3-enterprise': 'RecaptchaV3TaskProxyless',
-  hcaptcha: 'HCaptchaTaskProxyless',
-  turnstile: 'TurnstileTaskProxyless',
-  image: 'ImageToTextTask',
-} as const;
+/** The capability table's rows our client reads: the names it sends and the poll rules it keeps. */
+function fromTable(name: JsonProviderName): Pick<Dialect, 'taskTypes' | 'proxylessSuffix' | 'minPollIntervalMs' | 'maxPollsPerTask'> {
+  const caps = JSON_CAPABILITIES[name];
+  return { taskTypes: caps.typeNames, proxylessSuffix: caps.proxylessSuffix, minPollIntervalMs: caps.poll.minIntervalMs, maxPollsPerTask: caps.poll.maxPollsPerTask };
+}
 
 export const JSON_DIALECTS: Readonly<Record<JsonProviderName, Readonly<Dialect>>> = {
   '2captcha-v2': {
+    ...fromTable('2captcha-v2'),
     defaultBaseUrl: 'https://api.2captcha.com',
     taskIdType: 'integer',
-    minPollIntervalMs: 0,
-    maxPollsPerTask: Infinity,
     softIdField: 'softId',
-    proxylessSuffix: 'Proxyless',
-    taskTypes: STANDARD_TASK_TYPES,
     report: (verdict, taskId) => ({ endpoint: verdict === 'good' ? 'reportCorrect' : 'reportIncorrect', body: { taskId } }),
   },
   anticaptcha: {
+    ...fromTable('anticaptcha'),
     defaultBaseUrl: 'https://api.anti-captcha.com',
     taskIdType: 'integer',
-    minPollIntervalMs: 0,
-    maxPollsPerTask: Infinity,
     softIdField: 'softId',
-    proxylessSuffix: 'Proxyless',
-    taskTypes: STANDARD_TASK_TYPES,
     report: (verdict, taskId) => ({ endpoint: verdict === 'good' ? 'reportCorrectRecaptcha' : 'reportIncorrectRecaptcha', body: { taskId } }),
   },
   capsolver: {
+    ...fromTable('capsolver'),
     defaultBaseUrl: 'https://api.capsolver.com',
     taskIdType: 'uuid',
-    minPollIntervalMs: 0,
-    maxPollsPerTask: 120,
     softIdField: 'appId',
-    proxylessSuffix: 'ProxyLess',
-    taskTypes: {
-      'recaptcha-v2': 'ReCaptchaV2TaskProxyLess',
-      'recaptcha-v2-enterprise': 'ReCaptchaV2EnterpriseTaskProxyLess',
-      'recaptcha-v3': 'ReCaptchaV3TaskProxyLess',
-      'recaptcha-v3-enterprise': 'ReCaptchaV3EnterpriseTaskProxyLess',
-      hcaptcha: 'HCaptchaTaskProxyLess',
-      turnstile: 'AntiTurnstileTaskProxyLess',
-      image: 'ImageToTextTask',
-    },
     report: (verdict, taskId) => ({ endpoint: 'feedbackTask', body: { taskId, result: { invalid: verdict === 'bad' } } }),
   },
   capmonster: {
+    ...fromTable('capmonster'),
     defaultBaseUrl: 'https://api.capmonster.cloud',
     taskIdType: 'integer',
-    minPollIntervalMs: 2_000,
-    maxPollsPerTask: 120,
     softIdField: undefined,
-    proxylessSuffix: 'Proxyless',
-    taskTypes: {
-      'recaptcha-v2': 'RecaptchaV2TaskProxyless',
-      'recaptcha-v2-enterprise': 'RecaptchaV2EnterpriseTask',
-      'recaptcha-v3': 'RecaptchaV3TaskProxyless',
-      'recaptcha-v3-enterprise': 'RecaptchaV3TaskProxyless',
-      hcaptcha: 'HCaptchaTaskProxyless',
-      turnstile: 'TurnstileTaskProxyless',
-      image: 'ImageToTextTask',
-    },
     report: undefined,
   },
 };

@@ -1,6 +1,7 @@
 // The simulated provider's behaviour, independent of HTTP: validation, tasks and their outcomes, scripted rules,
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
 import { createHash } from 'node:crypto';
+import { LEGACY_CAPABILITIES, supportsKind } from '../providers/capabilities';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -30,7 +31,7 @@ export interface EngineOptions {
   timeScale?: number;
   /** share of tasks that end ERROR_CAPTCHA_UNSOLVABLE without a script (default 0) */
   unsolvableRate?: number;
-  /** whose quirks to imitate (default '2captcha'): captchaai answers hCaptcha with ERROR_SERVER_ERROR */
+  /** whose quirks to imitate (default '2captcha'): captchaai answers hCaptcha with ERROR_SERVER_ERROR (capability table) */
   provider?: SimulatedProvider;
   /** CaptchaAI style: `request` is a JSON number for userrecaptcha submits (default: provider === 'captchaai') */
   numericIds?: boolean;
@@ -46,6 +47,8 @@ export interface EngineOptions {
   taskTtlMs?: number;
   /** scripts in force from the start */
   scenarios?: ScenarioSpec;
+  /** CaptchaAI: threads in the account's plan, answered by `res.php?action=threadsinfo` (default 10) */
+  threads?: number;
 }
 
 export interface Upload {
@@ -61,7 +64,18 @@ export interface ProviderRequest {
 
 /** A protocol answer (rendered as JSON with json=1, else as `plain`) or a transport fault to inject. */
 export type Reply =
-  | { kind: 'answer'; ok: boolean; request: string | number; plain: string; errorText?: string; label: string }
+  | {
+      kind: 'answer';
+      ok: boolean;
+      request: string | number;
+      plain: string;
+      errorText?: string;
+      label: string;
+      /** an error text a scenario rule set (JSON dialects answer it as is; otherwise each uses its own texts) */
+      scriptedText?: string;
+      /** top-level fields of the json=1 answer besides status and request (CaptchaAI's threadsinfo) */
+      fields?: Record<string, number>;
+    }
   | { kind: 'fault'; rule: FaultRule };
 
 export interface Handled {
@@ -166,6 +180,7 @@ export class SimulatorEngine {
   private readonly apiKeys: ReadonlySet<string> | undefined;
   private readonly price: number;
   private readonly taskTtlMs: number;
+  private readonly threads: number;
   private balance: number;
   private sequence = 0;
 
@@ -179,6 +194,7 @@ export class SimulatorEngine {
     this.balance = options.balance ?? 1000;
     this.price = options.pricePerSubmit ?? 0.00299;
     this.taskTtlMs = options.taskTtlMs ?? 900_000;
+    this.threads = options.threads ?? 10;
     this.chaosRng = mulberry32(mixSeed(this.seed, 0xc4a05));
     this.limiter = new RateLimiter(options.rateLimits, (code) => this.counters.ban(code));
     if (options.scenarios) this.setScenarios(options.scenarios);
@@ -235,6 +251,12 @@ export class SimulatorEngine {
       ...(task.deliveredAt !== undefined && { deliveredAt: new Date(task.deliveredAt).toISOString() }),
       ...(task.report && { report: task.report }),
     };
+  }
+
+  /** The exact time (ms, fractional) a task's outcome is due; undefined for a task never ready or unknown. */
+  readyAtMs(id: string): number | undefined {
+    const outcome = this.tasks.get(id)?.outcome;
+    return outcome && outcome.kind !== 'never' ? outcome.readyAt : undefined;
   }
 
   // ---- in.php --------------------------------------------------------------------------------------------------
@@ -317,6 +339,8 @@ export class SimulatorEngine {
       case 'reportgood':
       case 'reportbad':
         return this.report(params.get('id'), key, action === 'reportgood' ? 'good' : 'bad');
+      case 'threadsinfo':
+        return LEGACY_CAPABILITIES[this.provider].extraActions.includes('threadsinfo') ? this.threadsInfo(key, now) : this.error('ERROR_EMPTY_ACTION');
       default:
         return this.error('ERROR_EMPTY_ACTION');
     }
@@ -361,6 +385,20 @@ export class SimulatorEngine {
     return ok('OK_REPORT_RECORDED', 'OK_REPORT_RECORDED', 'OK_REPORT_RECORDED');
   }
 
+  /**
+   * CaptchaAI's thread plan (https://docs.captchaai.com, "threadsinfo"; its official SDK calls it when constructed):
+   * `threads` in the plan, `working_threads` busy with this key's unsolved tasks, `free_threads` left.
+   */
+  private threadsInfo(key: string, now: number): Reply {
+    let working = 0;
+    for (const task of this.tasks.values()) {
+      if (task.account === key && task.active && (task.outcome.kind === 'never' || now < task.outcome.readyAt)) working++;
+    }
+    const fields = { threads: this.threads, working_threads: Math.min(working, this.threads), free_threads: Math.max(0, this.threads - working) };
+    // the plain answer carries the same fields as JSON: the docs show only the json=1 form
+    return { kind: 'answer', ok: true, request: 'OK', plain: JSON.stringify(fields), label: 'THREADSINFO', fields };
+  }
+
   /** The task's answer now; a final answer marks it delivered (it leaves the active gauge once). */
   private settle(task: SimTask, now: number): 'CAPCHA_NOT_READY' | { token: string; code?: undefined } | { token?: undefined; code: string } {
     const outcome = task.outcome;
@@ -395,7 +433,10 @@ export class SimulatorEngine {
       this.counters.fault('slow');
       return undefined;
     }
-    if (rule.type === 'error') return this.error(rule.code, rule.errorText);
+    if (rule.type === 'error') {
+      const reply = this.error(rule.code, rule.errorText);
+      return reply.kind === 'answer' && rule.errorText !== undefined ? { ...reply, scriptedText: rule.errorText } : reply;
+    }
     this.counters.fault(rule.type);
     return { kind: 'fault', rule };
   }
@@ -445,7 +486,7 @@ function faultLabel(rule: FaultRule): string {
 function resAction(params: ReadonlyMap<string, string>): string {
   const action = params.get('action');
   if (action === 'get') return params.has('ids') && !params.has('id') ? 'get-multi' : 'get';
-  return action === 'reportgood' || action === 'reportbad' || action === 'getbalance' ? action : 'other';
+  return action === 'reportgood' || action === 'reportbad' || action === 'getbalance' || action === 'threadsinfo' ? action : 'other';
 }
 
 function roundMoney(value: number): number {
@@ -502,7 +543,8 @@ function parseSubmission(params: ReadonlyMap<string, string>, files: ReadonlyMap
     }
     case 'hcaptcha':
     case 'turnstile': {
-      if (method === 'hcaptcha' && provider === 'captchaai') return { code: 'ERROR_SERVER_ERROR' };
+      // a kind the provider does not offer (CaptchaAI: hCaptcha) fails like the real service does
+      if (!supportsKind(provider, method)) return { code: 'ERROR_SERVER_ERROR' };
       const sitekey = params.get('sitekey');
       if (!sitekey) return { code: 'ERROR_SITEKEY' };
       if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };

@@ -8,9 +8,11 @@
 //
 // Dialects: `2captcha-v2` and `anticaptcha` (HTTP 200, numbered errorIds, integer task ids), `capsolver` (HTTP 400 /
 // 401 with errorId 1, UUID task ids, `idle` before `processing`, image tasks answered synchronously by createTask,
-// at most 120 polls per task), `capmonster` (HTTP 200, errorId 1, integer ids, polls of one task at least 2 s apart
-// or ERROR_TOO_MUCH_REQUESTS, at most 120 polls per task).
+// at most 120 polls per task), `capmonster` (HTTP 200, errorId 1, integer ids, polls of one token task at least 2 s
+// apart or ERROR_TOO_MUCH_REQUESTS, at most 120 polls per task). Type names, poll rules and error texts come from the
+// capability table shared with our clients (src/providers/capabilities.ts).
 import { createHash } from 'node:crypto';
+import { JSON_CAPABILITIES, acceptedTypeNames, type JsonCapabilities } from '../providers/capabilities';
 import type { SimulatorEngine } from './engine';
 import type { FaultRule } from './scenarios';
 import type { SimCaptchaType } from './tokens';
@@ -43,49 +45,6 @@ export interface JsonApiOptions {
 export type JsonReply = { kind: 'json'; status: number; body: Record<string, unknown> } | { kind: 'fault'; rule: FaultRule };
 
 type Kind = SimCaptchaType;
-
-/** Task type names each dialect accepts (their proxy variants drop the Proxyless / ProxyLess suffix). */
-const TASK_TYPES: Record<JsonDialect, Record<string, Kind>> = {
-  '2captcha-v2': withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTaskProxyless: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  anticaptcha: withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTaskProxyless: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  capsolver: withProxyVariants('ProxyLess', {
-    ReCaptchaV2TaskProxyLess: 'recaptcha-v2',
-    ReCaptchaV2EnterpriseTaskProxyLess: 'recaptcha-v2',
-    ReCaptchaV3TaskProxyLess: 'recaptcha-v3',
-    ReCaptchaV3EnterpriseTaskProxyLess: 'recaptcha-v3',
-    HCaptchaTaskProxyLess: 'hcaptcha',
-    AntiTurnstileTaskProxyLess: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-  capmonster: withProxyVariants('Proxyless', {
-    RecaptchaV2TaskProxyless: 'recaptcha-v2',
-    RecaptchaV2EnterpriseTask: 'recaptcha-v2',
-    RecaptchaV3TaskProxyless: 'recaptcha-v3',
-    HCaptchaTaskProxyless: 'hcaptcha',
-    TurnstileTaskProxyless: 'turnstile',
-    ImageToTextTask: 'image',
-  }),
-};
-
-function withProxyVariants(suffix: string, types: Record<string, Kind>): Record<string, Kind> {
-  const out: Record<string, Kind> = { ...types };
-  for (const [name, kind] of Object.entries(types)) if (name.endsWith(suffix)) out[name.slice(0, -suffix.length)] = kind;
-  return out;
-}
 
 /** Legacy codes (the engine's and the scripts') → each dialect's spelling. */
 const COMMON_CODES: Record<string, string> = {
@@ -128,6 +87,22 @@ const CAPSOLVER_CODES: Record<string, string> = {
   IP_BANNED: 'ERROR_IP_BANNED',
 };
 
+/** CapMonster answers an unknown task type with ERROR_NO_SUCH_METHOD ("Incorrect captcha type", its error list). */
+const CAPMONSTER_CODES: Record<string, string> = {
+  ...COMMON_CODES,
+  ERROR_TASK_NOT_SUPPORTED: 'ERROR_NO_SUCH_METHOD',
+  IP_BANNED: 'ERROR_IP_BANNED',
+};
+
+/** CapSolver words ERROR_INVALID_TASK_DATA as "invalid task data: …", naming what is wrong. */
+const CAPSOLVER_TASK_DATA: Record<string, string> = {
+  ERROR_TASK_NOT_SUPPORTED: 'task type is not supported',
+  ERROR_TASK_ABSENT: 'task is missing',
+  ERROR_GOOGLEKEY: 'websiteKey is missing or invalid',
+  ERROR_SITEKEY: 'websiteKey is missing or invalid',
+  ERROR_PAGEURL: 'websiteURL is missing',
+  ERROR_PROXY_FORMAT: 'proxy is invalid',
+};
 /** 2captcha v2 and anti-captcha number their errors (provider-api.md); the others answer every error with 1. */
 const ERROR_IDS: Record<string, number> = {
   ERROR_KEY_DOES_NOT_EXIST: 1,
@@ -161,6 +136,9 @@ interface PollState {
 /** The JSON face of one engine. */
 export class JsonApi {
   readonly dialect: JsonDialect;
+  /** the dialect's row of the shared capability table (type names, poll rules, error texts) */
+  private readonly caps: JsonCapabilities;
+  private readonly typeNames: ReadonlyMap<string, Kind>;
   private readonly minPollIntervalMs: number;
   private readonly maxPollsPerTask: number;
   /** CapSolver: UUID ↔ engine id */
@@ -173,8 +151,10 @@ export class JsonApi {
     options: JsonApiOptions,
   ) {
     this.dialect = options.dialect;
-    this.minPollIntervalMs = options.minPollIntervalMs ?? (this.dialect === 'capmonster' ? 2_000 : 0);
-    this.maxPollsPerTask = options.maxPollsPerTask ?? (this.dialect === 'capmonster' || this.dialect === 'capsolver' ? 120 : Infinity);
+    this.caps = JSON_CAPABILITIES[this.dialect];
+    this.typeNames = acceptedTypeNames(this.dialect);
+    this.minPollIntervalMs = options.minPollIntervalMs ?? this.caps.poll.minIntervalMs;
+    this.maxPollsPerTask = options.maxPollsPerTask ?? this.caps.poll.maxPollsPerTask;
   }
 
   /**
@@ -208,7 +188,7 @@ export class JsonApi {
   private async createTask(key: string, rawTask: unknown, wait: (ms: number) => Promise<void>, now: number): Promise<{ reply: JsonReply; delayMs: number }> {
     const task = rawTask && typeof rawTask === 'object' && !Array.isArray(rawTask) ? (rawTask as Record<string, unknown>) : undefined;
     const type = typeof task?.type === 'string' ? task.type : undefined;
-    const kind = type !== undefined ? TASK_TYPES[this.dialect][type] : undefined;
+    const kind = type !== undefined ? this.typeNames.get(type) : undefined;
     // an unknown or absent task still goes through the engine (key check, rules, counters) as an unknown method
     const params = task && kind ? legacyParams(kind, type ?? '', task) : { method: task ? 'unsupported' : '' };
     const absentCode = task ? 'ERROR_TASK_NOT_SUPPORTED' : 'ERROR_TASK_ABSENT';
@@ -217,17 +197,18 @@ export class JsonApi {
     if (reply.kind === 'fault') return { reply, delayMs: handled.delayMs };
     if (!reply.ok) {
       const code = reply.request === 'ERROR_NO_SUCH_METHOD' ? absentCode : String(reply.request);
-      return { reply: this.error(code, reply.errorText), delayMs: handled.delayMs };
+      return { reply: this.error(code, reply.scriptedText), delayMs: handled.delayMs };
     }
     const id = String(reply.request);
     const taskId = this.wireId(id);
     if (this.dialect === 'capsolver' && kind === 'image') {
-      // CapSolver recognises images synchronously: the answer comes with createTask
+      // CapSolver recognises images synchronously: the answer comes with createTask. The result is read at the task's
+      // exact ready time (not the ms-truncated ISO string of the view, nor a timer that may fire a little early).
       await wait(handled.delayMs);
-      const view = this.engine.task(id);
-      const readyAt = view?.readyAt ? Date.parse(view.readyAt) : Date.now();
+      const readyAt = this.engine.readyAtMs(id) ?? Date.now();
+      const syncLimit = Date.now() + 30_000;
       await wait(Math.min(30_000, Math.max(0, readyAt - Date.now())));
-      const result = this.getTaskResult(key, taskId, Date.now());
+      const result = this.getTaskResult(key, taskId, readyAt <= syncLimit ? Math.max(Date.now(), readyAt) : Date.now());
       if (result.reply.kind === 'json' && result.reply.body.errorId === 0 && result.reply.body.status === 'ready') {
         return { reply: { kind: 'json', status: 200, body: { ...result.reply.body, taskId } }, delayMs: result.delayMs };
       }
@@ -242,8 +223,10 @@ export class JsonApi {
     const id = this.engineId(rawId);
     const state = this.polls.get(id) ?? { polls: 0, lastPollAt: -Infinity, idleShown: false };
     // the dialect's own poll rules answer before the engine sees the request
-    if (this.engine.task(id)) {
-      if (now - state.lastPollAt < this.minPollIntervalMs) return { reply: this.localError('ERROR_TOO_MUCH_REQUESTS'), delayMs: 0 };
+    const view = this.engine.task(id);
+    if (view) {
+      const spaced = this.caps.poll.spacedKinds.includes(view.type);
+      if (spaced && now - state.lastPollAt < this.minPollIntervalMs) return { reply: this.localError('ERROR_TOO_MUCH_REQUESTS'), delayMs: 0 };
       if (state.polls >= this.maxPollsPerTask) return { reply: this.localError('ERROR_NO_SUCH_CAPCHA_ID'), delayMs: 0 };
       state.polls++;
       state.lastPollAt = now;
@@ -255,7 +238,6 @@ export class JsonApi {
     const withId = this.dialect === 'capsolver' ? { taskId: this.wireId(id) } : {};
     if (reply.ok) {
       this.polls.delete(id);
-      const view = this.engine.task(id);
       const solution = solutionFor(this.dialect, view?.type ?? 'recaptcha-v2', String(reply.request));
       const createTime = view ? Math.floor(Date.parse(view.createdAt) / 1000) : Math.floor(now / 1000);
       return {
@@ -271,10 +253,12 @@ export class JsonApi {
       // CapSolver: a task waits `idle` in its queue before workers pick it up
       const status = this.dialect === 'capsolver' && !state.idleShown ? 'idle' : 'processing';
       state.idleShown = true;
-      return { reply: { kind: 'json', status: 200, body: { errorId: 0, ...withId, status } }, delayMs: handled.delayMs };
+      // CapMonster spells out the empty error fields (https://docs.capmonster.cloud/docs/api/methods/get-task-result/)
+      const nulls = this.dialect === 'capmonster' ? { errorCode: null, errorDescription: null } : {};
+      return { reply: { kind: 'json', status: 200, body: { ...nulls, errorId: 0, ...withId, status } }, delayMs: handled.delayMs };
     }
     this.polls.delete(id);
-    return { reply: this.error(String(reply.request), reply.errorText), delayMs: handled.delayMs };
+    return { reply: this.error(String(reply.request), reply.scriptedText), delayMs: handled.delayMs };
   }
 
   // ---- shared ----------------------------------------------------------------------------------------------------
@@ -288,7 +272,7 @@ export class JsonApi {
     const handled = this.engine.handle({ endpoint, params: new Map(Object.entries({ ...params, json: '1' })), files: new Map() }, now);
     const reply = handled.reply;
     if (reply.kind === 'fault') return { reply, delayMs: handled.delayMs };
-    if (!reply.ok) return { reply: this.error(String(reply.request), reply.errorText), delayMs: handled.delayMs };
+    if (!reply.ok) return { reply: this.error(String(reply.request), reply.scriptedText), delayMs: handled.delayMs };
     return { reply: { kind: 'json', status: 200, body: body(reply.request) }, delayMs: handled.delayMs };
   }
 
@@ -300,13 +284,16 @@ export class JsonApi {
     return reply;
   }
 
-  private error(legacyCode: string, text?: string): JsonReply {
-    const table = this.dialect === 'capsolver' ? CAPSOLVER_CODES : COMMON_CODES;
+  /** `scriptedText`: a scenario rule's own errorText, which wins; the engine's legacy texts are never reused. */
+  private error(legacyCode: string, scriptedText?: string): JsonReply {
+    const table = this.dialect === 'capsolver' ? CAPSOLVER_CODES : this.dialect === 'capmonster' ? CAPMONSTER_CODES : COMMON_CODES;
     const code = table[legacyCode] ?? legacyCode;
     const numbered = this.dialect === '2captcha-v2' || this.dialect === 'anticaptcha';
     const errorId = numbered ? (ERROR_IDS[code] ?? 100) : 1;
     const status = this.dialect === 'capsolver' ? (ACCOUNT_CODES.has(code) ? 401 : 400) : 200;
-    return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: text ?? code.replace(/^ERROR_/, '').replace(/_/g, ' ').toLowerCase() } };
+    const taskData = code === 'ERROR_INVALID_TASK_DATA' && `invalid task data: ${CAPSOLVER_TASK_DATA[legacyCode] ?? 'some parameters are invalid'}`;
+    const description = scriptedText ?? (taskData || (this.caps.errorTexts[code] ?? this.caps.genericErrorText));
+    return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: description } };
   }
 
   /** The id the dialect shows for an engine id: a number, or (CapSolver) a UUID. */

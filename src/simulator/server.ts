@@ -248,7 +248,9 @@ async function decodeRequest(
       if (typeof value === 'string') params.set(name, value);
       else files.set(name, { filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
     }
-  } else if (contentType.startsWith('application/json')) {
+  } else if (contentType.startsWith('application/json') || looksLikeJsonObject(body)) {
+    // a JSON object body is read as JSON whatever its content type: the legacy `2captcha` npm client posts
+    // `{"body": …}` as text/plain, and 2captcha accepts it
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
@@ -267,6 +269,17 @@ async function decodeRequest(
   return { params, files };
 }
 
+function looksLikeJsonObject(body: Buffer): boolean {
+  const text = body.toString('utf8').trim();
+  if (!text.startsWith('{') || !text.endsWith('}')) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
 // ---- rendering ----------------------------------------------------------------------------------------------------
 
 function render(handled: Handled, params: ReadonlyMap<string, string>, req: IncomingMessage, res: ServerResponse): void {
@@ -277,6 +290,7 @@ function render(handled: Handled, params: ReadonlyMap<string, string>, req: Inco
     sendJson(res, 200, {
       status: reply.ok ? 1 : 0,
       request: reply.request,
+      ...reply.fields,
       ...(reply.errorText !== undefined && { error_text: reply.errorText }),
     });
   } else {

@@ -6,7 +6,7 @@ export interface SimulatorStats {
   since: string;
   /** in.php / res.php requests received (faulted ones included) */
   requests: Record<Endpoint, number>;
-  /** res.php requests by action: get, get-multi (ids=), reportgood, reportbad, getbalance, other */
+  /** res.php requests by action: get, get-multi (ids=), reportgood, reportbad, getbalance, threadsinfo, other */
   resActions: Record<string, number>;
   /**
    * JSON-family requests by path (createTask, getTaskResult, getBalance, reportIncorrect, …). Each is also counted
