@@ -40,9 +40,34 @@ export default tseslint.config(
             { name: 'zod', message: 'Validate in the client or an activity, not in workflow code.', allowTypeImports: true },
           ],
           patterns: [
-            { group: ['../src/*', '../activities/*', '../activities'], message: 'Workflows import activities and src modules as types only.', allowTypeImports: true },
+            {
+              regex: '^(\\.\\./)+(src/(?!domain/)|activities(/|$))',
+              message: 'Workflows import only src/domain/ (the shared domain); activities and other src modules as types only.',
+              allowTypeImports: true,
+            },
           ],
         },
+      ],
+    },
+  },
+  {
+    // The shared domain is plain data and pure rules, imported by everyone, workflows included: it imports nothing of
+    // ours but itself, and no library but @temporalio/common.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\./|@temporalio/common(/|$))', message: 'src/domain/ imports only itself and @temporalio/common.' }] },
+      ],
+    },
+  },
+  {
+    // The provider boundary (clients, simulator) knows the domain, never the workflows that orchestrate it.
+    files: ['src/providers/**/*.ts', 'src/simulator/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+(workflows|activities)(/|$)', message: 'Providers and the simulator never import workflows or activities.' }] },
       ],
     },
   },

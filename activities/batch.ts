@@ -1,9 +1,9 @@
 // The batch's page reader: a large batch's tasks stay in their file and reach the workflow a page at a time.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { DeadLetterReport } from '../workflows/types';
+import type { DeadLetterReport } from '../src/domain/types';
 import { signalDeadLetter } from './dlq-report';
-import { readTaskFile, type KeyedTask, type TaskFile } from '../src/shared/task-files';
+import { readTaskFile, type KeyedTask, type TaskFile } from '../src/tasks/files';
 import type { DlqSettings, TaskSource } from '../workflows/messages';
 
 export interface ReadPageInput {

@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { deadLetterSignal } from '../workflows/messages';
 import type { DlqSettings } from '../workflows/messages';
-import type { DeadLetterReport } from '../workflows/types';
+import type { DeadLetterReport } from '../src/domain/types';
 import { routeDeadLetter } from './dlq';
 import { signalDlqWithStart } from './dlq-signal';
 

@@ -1,7 +1,7 @@
 // Every signal to a DLQ workflow goes through here: signal-with-start that never signals a workflow of another type.
 import { ApplicationFailure, WorkflowNotFoundError, type Client, type WorkflowSignalWithStartOptions } from '@temporalio/client';
 import type { WithWorkflowArgs } from '@temporalio/common';
-import { WORKFLOW_TYPES } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 
 /** DLQ ids this worker found to be DLQs lately: the type is asked again after `VERIFIED_FOR_MS`. */

@@ -14,7 +14,7 @@ import {
   type DlqSettings,
   type DlqShardSnapshot,
 } from '../workflows/messages';
-import type { SolveFailureDetails } from '../workflows/types';
+import type { SolveFailureDetails } from '../src/domain/types';
 
 export interface DlqActivityDeps {
   client?: Client;

@@ -10,7 +10,7 @@ import { createDlqActivities } from './dlq';
 import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { DlqSettings } from '../workflows/messages';
-import type { CaptchaTask, DeadLetterReport, FailureClass, ProviderFailureDetails, SolvePolicy } from '../workflows/types';
+import type { CaptchaTask, DeadLetterReport, FailureClass, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 
 /** What the activities tell the worker about (its metrics). Called synchronously; a throwing hook is ignored. */
 export interface ActivityEvents {

@@ -5,8 +5,9 @@
 // run carries its entries through continue-as-new, and workflows/dlq.ts budgets ~800 per workflow).
 import { WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { routeDeadLetter } from '../activities/dlq';
-import { WORKFLOW_TYPES, deadLetterSignal, dlqStatsQuery, type DlqStats } from '../workflows/messages';
-import type { DeadLetterReport, FailureClass } from '../workflows/types';
+import { deadLetterSignal, dlqStatsQuery, type DlqStats } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import type { DeadLetterReport, FailureClass } from '../src/domain/types';
 import { percentile, round, runLengths } from './histories';
 import { figure, type MeasurementResult } from './report';
 import { NO_WAIT_POLICY, benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext, type ChildWorker } from './stack';

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { CaptchaSolver } from '../src/client';
 import type { SimulatorOptions, SimulatorStats } from '../src/simulator/server';
-import { resolveSolvePolicy } from '../workflows/policies';
-import type { SolvePolicy } from '../workflows/types';
+import { resolveSolvePolicy } from '../src/domain/policies';
+import type { SolvePolicy } from '../src/domain/types';
 import { heartbeatRequests, round } from './histories';
 import { figure, type MeasurementResult } from './report';
 import type { SeedRunResult } from './seed-baseline';

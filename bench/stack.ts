@@ -11,10 +11,11 @@ import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Work
 import { loadConfig, type Config } from '../src/config';
 import { createProvider } from '../src/providers';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/server';
-import { SEARCH_ATTRIBUTES, resolveTemporalCli, startDevServer, type DevServer } from '../src/temporal-server';
+import { resolveTemporalCli, startDevServer, type DevServer } from '../src/temporal-server';
+import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { createWorker } from '../src/worker';
-import { resolveSolvePolicy } from '../workflows/policies';
-import type { SolvePolicy } from '../workflows/types';
+import { resolveSolvePolicy } from '../src/domain/policies';
+import type { SolvePolicy } from '../src/domain/types';
 
 /** smoke: tiny sizes, for the test suite (it keeps the bench working, it measures nothing); quick: CI-sized; full. */
 export type Mode = 'smoke' | 'quick' | 'full';

@@ -3,7 +3,7 @@
 // The poll heartbeat carries the provider task id, so the retried poll resumes it; the simulator counts paid submits.
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
-import { resolveSolvePolicy } from '../workflows/policies';
+import { resolveSolvePolicy } from '../src/domain/policies';
 import { figure, type MeasurementResult } from './report';
 import { benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext } from './stack';
 

@@ -12,8 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 
 import { routeDeadLetter } from '../activities/dlq';
-import { WORKFLOW_TYPES, deadLetterSignal, dlqRetryUpdate, dlqStatsQuery, type DlqStats } from '../workflows/messages';
-import type { DeadLetterReport } from '../workflows/types';
+import { deadLetterSignal, dlqRetryUpdate, dlqStatsQuery, type DlqStats } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import type { DeadLetterReport } from '../src/domain/types';
 import { historyToJson } from '../test/helpers/histories';
 import { startStack } from '../test/helpers/stack';
 import { startTestEnv } from '../test/helpers/temporal';

@@ -19,7 +19,8 @@ import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
 import { createProvider } from '../src/providers';
 import { startSimulator } from '../src/simulator/server';
-import { SEARCH_ATTRIBUTES, startDevServer } from '../src/temporal-server';
+import { startDevServer } from '../src/temporal-server';
+import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { createWorker } from '../src/worker';
 
 const ROOT = resolve(__dirname, '..');

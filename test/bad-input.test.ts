@@ -19,24 +19,12 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import fc from 'fast-check';
 import { createLegacyProvider } from '../src/providers/legacy-client';
 import { ProviderError } from '../src/providers/errors';
-import { TaskValidationError } from '../src/shared/tasks';
-import { parseTaskText, readTaskFile, type TaskFileFormat } from '../src/shared/task-files';
-import { InvalidIdError, checkBatchId } from '../src/shared/ids';
-import {
-  DLQ_FILTER_FIELDS,
-  WORKFLOW_TYPES,
-  deadLetterSignal,
-  dlqDiscardSignal,
-  dlqDiscardUpdate,
-  dlqPurgeUpdate,
-  dlqRetrySignal,
-  dlqRetryUpdate,
-  dlqShardSnapshotSignal,
-  dlqStatsQuery,
-  solveOutcomeSignal,
-  type DlqStats,
-} from '../workflows/messages';
-import type { DeadLetterReport } from '../workflows/types';
+import { TaskValidationError } from '../src/tasks/schema';
+import { parseTaskText, readTaskFile, type TaskFileFormat } from '../src/tasks/files';
+import { InvalidIdError, checkBatchId } from '../src/domain/ids';
+import { DLQ_FILTER_FIELDS, deadLetterSignal, dlqDiscardSignal, dlqDiscardUpdate, dlqPurgeUpdate, dlqRetrySignal, dlqRetryUpdate, dlqShardSnapshotSignal, dlqStatsQuery, solveOutcomeSignal, type DlqStats } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import type { DeadLetterReport } from '../src/domain/types';
 import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 

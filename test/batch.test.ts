@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TaskValidationError } from '../src/shared/tasks';
+import { TaskValidationError } from '../src/tasks/schema';
 import { resolveTemporalCli } from '../src/temporal-server';
 import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
 import { startStack, type Stack, type StackOptions } from './helpers/stack';

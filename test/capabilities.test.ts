@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { CAPTCHA_KINDS, JSON_CAPABILITIES, LEGACY_CAPABILITIES, acceptedTypeNames, providersSupporting, type CaptchaKind } from '../src/providers/capabilities';
 import { JSON_PROVIDERS, jsonTaskFor } from '../src/providers/json-client';
 import { startSimulator, type Simulator } from '../src/simulator/server';
-import type { CaptchaTask } from '../workflows/types';
+import type { CaptchaTask } from '../src/domain/types';
 
 const KEY = 'CAPABILITY0123456789abcdef012345';
 const PAGE = 'https://example.com/capabilities';

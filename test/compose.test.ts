@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { loadConfig, PROVIDERS } from '../src/config';
-import { SEARCH_ATTRIBUTES } from '../src/temporal-server';
+import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { COMPOSE_FILE, PROJECT_ROOT, composeConfig, resolveDockerCompose, type ComposeModel, type DockerCompose } from '../scripts/compose-check';
 
 let compose: DockerCompose;

@@ -12,20 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq-routing';
-import {
-  WORKFLOW_TYPES,
-  deadLetterSignal,
-  dlqDiscardUpdate,
-  dlqListQuery,
-  dlqResetShardUpdate,
-  dlqRetryUpdate,
-  dlqShardSnapshotSignal,
-  dlqStatsQuery,
-  type DlqInput,
-  type DlqShardSnapshot,
-  type DlqStats,
-} from '../workflows/messages';
-import type { DeadLetterReport } from '../workflows/types';
+import { deadLetterSignal, dlqDiscardUpdate, dlqListQuery, dlqResetShardUpdate, dlqRetryUpdate, dlqShardSnapshotSignal, dlqStatsQuery, type DlqInput, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import type { DeadLetterReport } from '../src/domain/types';
 import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 

@@ -16,23 +16,9 @@ import { resolveTemporalCli } from '../src/temporal-server';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 import { packEntries, unpackEntries } from '../workflows/dlq-pack';
 import { dlqShardOf } from '../workflows/dlq-routing';
-import {
-  WORKFLOW_TYPES,
-  deadLetterSignal,
-  dlqAuditQuery,
-  dlqDiscardSignal,
-  dlqDiscardUpdate,
-  dlqListQuery,
-  dlqPurgeUpdate,
-  dlqRetrySignal,
-  dlqRetryUpdate,
-  dlqStatsQuery,
-  type DlqEntry,
-  type DlqInput,
-  type DlqListPage,
-  type DlqStats,
-} from '../workflows/messages';
-import type { DeadLetterReport, FailureClass } from '../workflows/types';
+import { deadLetterSignal, dlqAuditQuery, dlqDiscardSignal, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqRetrySignal, dlqRetryUpdate, dlqStatsQuery, type DlqEntry, type DlqInput, type DlqListPage, type DlqStats } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import type { DeadLetterReport, FailureClass } from '../src/domain/types';
 import { startStack, type Stack, type StackOptions } from './helpers/stack';
 import { bundleWorkflows, startTestEnv, type TestEnv } from './helpers/temporal';
 

@@ -14,8 +14,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { WORKFLOW_TYPES, dlqStatsQuery, type BatchInput, type BatchSummary } from '../workflows/messages';
-import { resolveSolvePolicy } from '../workflows/policies';
+import { dlqStatsQuery, type BatchInput, type BatchSummary } from '../workflows/messages';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import { resolveSolvePolicy } from '../src/domain/policies';
 import { FAST_ENV, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 

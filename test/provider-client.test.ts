@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
-import type { CaptchaTask } from '../workflows/types';
+import type { CaptchaTask } from '../src/domain/types';
 import { classifyProviderCode } from '../src/providers/classify';
 import {
   CaptchaPermanentError,

@@ -10,7 +10,7 @@ import { createProvider } from '../src/providers';
 import { CaptchaPermanentError, CaptchaResubmitError, ProviderAccountError, ProviderTransientError, type ProviderError } from '../src/providers/errors';
 import { JSON_PROVIDERS, createJsonProvider, type JsonProvider, type JsonProviderName } from '../src/providers/json-client';
 import { startSimulator, type ScenarioSpec, type Simulator } from '../src/simulator/server';
-import type { CaptchaTask, FailureClass } from '../workflows/types';
+import type { CaptchaTask, FailureClass } from '../src/domain/types';
 import { startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 

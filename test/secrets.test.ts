@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES, startDevServer } from '../src/temporal-server';
+import { startDevServer } from '../src/temporal-server';
+import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { allHistoriesText } from './helpers/stack';
 
 /** 32 characters, as the simulator wants; used nowhere else. */

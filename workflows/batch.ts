@@ -22,30 +22,15 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import {
-  WORKFLOW_TYPES,
-  batchIdAttribute,
-  batchProgressQuery,
-  batchResultsQuery,
-  batchResumeSignal,
-  batchResumeUpdate,
-  reportBySignalSignal,
-  sitekeyAttribute,
-  solveOutcomeSignal,
-  type BatchInput,
-  type BatchProgress,
-  type BatchResumeRequest,
-  type BatchResultsPage,
-  type BatchState,
-  type BatchSummary,
-  type SolveOutcome,
-} from './messages';
-import { REPORT_ACTIVITY_OPTIONS } from './policies';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type SolveFailureDetails, type SolveInput } from './types';
+import { batchProgressQuery, batchResultsQuery, batchResumeSignal, batchResumeUpdate, reportBySignalSignal, solveOutcomeSignal, type BatchInput, type BatchProgress, type BatchResumeRequest, type BatchResultsPage, type BatchState, type BatchSummary, type SolveOutcome } from './messages';
+import { DEFAULT_DLQ_WORKFLOW_ID, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from '../src/domain/names';
+import { REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
+import { describeTask } from '../src/domain/describe';
+import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
 
 const DEFAULTS = {
   concurrency: 50,
-  dlqWorkflowId: 'captcha-dlq',
+  dlqWorkflowId: DEFAULT_DLQ_WORKFLOW_ID,
   pageSize: 500,
   maxHistoryEvents: 8_000,
   maxChildrenPerRun: 1_000,
@@ -423,11 +408,6 @@ function outcomeOfFailure(taskKey: string, err: unknown): SolveOutcome {
   // cancelled, or terminated by an operator: either way an operator discarded it
   if (!isCancellation(err) && !(cause instanceof TerminatedFailure)) log.warn('solve child ended without an outcome', { taskKey, error: String(err) });
   return { taskKey, outcome: 'cancelled' };
-}
-
-/** One line for the Web UI: "reCAPTCHA v2 6Le-… on https://example.com/page/3". */
-export function describeTask(task: CaptchaTask): string {
-  return task.type === 'image' ? 'image captcha' : `${CAPTCHA_TYPE_LABELS[task.type]} ${task.sitekey} on ${task.pageUrl}`;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -38,47 +38,12 @@ import type { AlertActivities } from '../activities/alerts';
 import type { DlqActivities, ForwardOrderOutput, RetryChildLookup } from '../activities/dlq';
 import { packEntries, unpackEntries } from './dlq-pack';
 import { dlqShardWorkflowId } from './dlq-routing';
-import {
-  DLQ_ENTRY_STATUSES,
-  DLQ_FILTER_FIELDS,
-  DLQ_REQUEST_CHARS_MAX,
-  WORKFLOW_TYPES,
-  batchIdAttribute,
-  deadLetterSignal,
-  dlqAuditQuery,
-  dlqDiscardSignal,
-  dlqDiscardUpdate,
-  dlqForwardedOrderUpdate,
-  dlqListQuery,
-  dlqPurgeUpdate,
-  dlqResetShardUpdate,
-  dlqRetrySignal,
-  dlqRetryUpdate,
-  dlqShardSnapshotSignal,
-  dlqStatsQuery,
-  sitekeyAttribute,
-  solveOutcomeSignal,
-  type DlqAlert,
-  type DlqAuditRecord,
-  type DlqEntry,
-  type DlqEntryStatus,
-  type DlqFilter,
-  type DlqForwardedOrder,
-  type DlqInput,
-  type DlqListPage,
-  type DlqOperationResult,
-  type DlqResetShardResult,
-  type DlqRunState,
-  type DlqSettings,
-  type DlqShardSnapshot,
-  type DlqStats,
-  type RetryRef,
-  type SolveOutcome,
-} from './messages';
-import { DLQ_ALERT_ACTIVITY_OPTIONS, DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from './policies';
+import { DLQ_FILTER_FIELDS, DLQ_REQUEST_CHARS_MAX, deadLetterSignal, dlqAuditQuery, dlqDiscardSignal, dlqDiscardUpdate, dlqForwardedOrderUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetrySignal, dlqRetryUpdate, dlqShardSnapshotSignal, dlqStatsQuery, solveOutcomeSignal, type DlqAlert, type DlqAuditRecord, type DlqEntry, type DlqFilter, type DlqForwardedOrder, type DlqInput, type DlqListPage, type DlqOperationResult, type DlqResetShardResult, type DlqRunState, type DlqSettings, type DlqShardSnapshot, type DlqStats, type RetryRef, type SolveOutcome } from './messages';
+import { DLQ_ENTRY_STATUSES, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, type DlqEntryStatus } from '../src/domain/names';
+import { DLQ_ALERT_ACTIVITY_OPTIONS, DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import type { solveCaptchaWorkflow } from './solve';
-import { FAILURE_CLASSES } from './types';
-import type { AttemptRecord, CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveInput, SolvePolicyOverrides } from './types';
+import { FAILURE_CLASSES } from '../src/domain/types';
+import type { AttemptRecord, CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveInput, SolvePolicyOverrides } from '../src/domain/types';
 
 export const DLQ_DEFAULTS = Object.freeze({
   retryCap: 3,

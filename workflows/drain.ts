@@ -4,13 +4,8 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DrainActivities } from '../activities/drain';
 import type { DlqRetryRequest } from './messages';
-import type { FailureClass } from './types';
-
-/** The drain schedule's id unless another is given. */
-export const DRAIN_SCHEDULE_ID = 'captcha-dlq-drain';
-
-/** What a drain retries unless told otherwise: the classes a later attempt can fix. */
-export const DRAIN_DEFAULT_CLASSES: readonly FailureClass[] = ['transient', 'resubmit', 'timeout'];
+import type { FailureClass } from '../src/domain/types';
+import { DRAIN_DEFAULT_CLASSES } from '../src/domain/names';
 
 export interface DrainInput {
   dlqWorkflowId: string;
@@ -48,17 +43,4 @@ export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> 
     requestId: workflowInfo().workflowId,
   };
   return await drainDeadLetters({ dlqWorkflowId: input.dlqWorkflowId, request });
-}
-
-/** 5400000 → "1h30m", 2000 → "2s" (schedule intervals, as people write them). */
-export function formatInterval(ms: number): string {
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.join('') || `${ms}ms`;
 }

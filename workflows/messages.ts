@@ -1,26 +1,8 @@
 // Every signal, query and update of the product, defined once. Client, CLI, activities and workflows import these very
 // objects, so a name can never drift between sender and receiver. Workflow-safe: only @temporalio/workflow and types.
-import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from './types';
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Typed search attributes: the Web UI's list filters on them ("all failed solves of batch X"). Registered by the local
-// dev server (src/temporal-server.ts) and, on a real cluster, by `temporal operator search-attribute create`.
-const keyword = (name: string): SearchAttributeKey<'KEYWORD'> => ({ name, type: 'KEYWORD' });
-export const batchIdAttribute = keyword('CaptchaBatchId');
-export const sitekeyAttribute = keyword('CaptchaSitekey');
-/** solved | dead-lettered | cancelled */
-export const outcomeAttribute = keyword('CaptchaOutcome');
-export const errorCodeAttribute = keyword('CaptchaErrorCode');
-export const failureClassAttribute = keyword('CaptchaFailureClass');
-
-// Workflow type names, for callers that start workflows by name (activities, CLI) without importing workflow code.
-export const WORKFLOW_TYPES = {
-  solve: 'solveCaptchaWorkflow',
-  batch: 'captchaBatchWorkflow',
-  dlq: 'deadLetterQueueWorkflow',
-} as const;
+import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
+import type { DlqEntryStatus } from '../src/domain/names';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
@@ -178,8 +160,6 @@ export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequ
 //   temporal workflow query  --workflow-id captcha-dlq --type list --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"],"limit":20}'
 //   temporal workflow signal --workflow-id captcha-dlq --name retry --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'
 //   temporal workflow update execute --workflow-id captcha-dlq --name discardEntries --input '{"all":true,"reason":"x","dryRun":true}'
-export type DlqEntryStatus = 'dead' | 'retrying' | 'parked';
-export const DLQ_ENTRY_STATUSES: readonly DlqEntryStatus[] = ['dead', 'retrying', 'parked'];
 
 export interface DlqEntry extends FailureSummary {
   id: string;

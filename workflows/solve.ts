@@ -15,16 +15,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import {
-  errorCodeAttribute,
-  failureClassAttribute,
-  outcomeAttribute,
-  reportBySignalSignal,
-  solveOutcomeSignal,
-  type SolveOutcome,
-} from './messages';
-import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from './policies';
-import { FAILURE_CLASSES } from './types';
+import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
+import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
+import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
+import { FAILURE_CLASSES } from '../src/domain/types';
 import type {
   AttemptRecord,
   DeadLetterReport,
@@ -33,7 +27,7 @@ import type {
   SolveFailureDetails,
   SolveInput,
   SolveResult,
-} from './types';
+} from '../src/domain/types';
 
 /** Attempts kept on a failure (the most recent ones). */
 const HISTORY_LIMIT = 10;

@@ -1,5 +1,5 @@
 // Every provider failure is born here, once, with its class and the provider's code. Messages never contain the key.
-import type { FailureClass } from '../../workflows/types';
+import type { FailureClass } from '../domain/types';
 
 /** `not-ready` is the normal "poll again" answer; the others are failure classes shared with the workflows. */
 export type ProviderAnswerClass = 'not-ready' | Exclude<FailureClass, 'timeout' | 'internal'>;

@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Agent } from 'undici';
 import { z } from 'zod';
-import type { CaptchaOptions, CaptchaTask } from '../../workflows/types';
+import type { CaptchaOptions, CaptchaTask } from '../domain/types';
 import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
 import type { ProviderError, ProviderTransientError } from './errors';

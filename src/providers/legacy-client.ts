@@ -2,7 +2,7 @@
 // Every failure is classified here, once, into the classes of ./errors; the API key never leaves in an error.
 import { request, type Agent } from 'undici';
 import { z } from 'zod';
-import type { CaptchaTask } from '../../workflows/types';
+import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
 import { CaptchaPermanentError, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';

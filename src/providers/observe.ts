@@ -1,6 +1,6 @@
 // One place that sees every provider call: a decorator that reports each call's wire endpoint, outcome and duration
 // to a hook (the worker's metrics). The clients stay free of counters.
-import type { CaptchaTask } from '../../workflows/types';
+import type { CaptchaTask } from '../domain/types';
 import { ProviderError } from './errors';
 import type { CaptchaProvider, PollAnswer } from './types';
 

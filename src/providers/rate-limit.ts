@@ -11,7 +11,7 @@
 //
 // The limits hold per process. Several workers sharing one provider account must split them (e.g. 60 / N each:
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
-import type { CaptchaTask } from '../../workflows/types';
+import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
 import type { CaptchaProvider, PollAnswer } from './types';
 

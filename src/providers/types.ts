@@ -1,4 +1,4 @@
-import type { CaptchaTask } from '../../workflows/types';
+import type { CaptchaTask } from '../domain/types';
 
 export type PollAnswer = { ready: false } | { ready: true; token: string };
 

@@ -18,8 +18,9 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { LogLevel, NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES, resolveTemporalCli } from '../../src/temporal-server';
-import type { SearchAttributeTypeName } from '../../src/temporal-server';
+import { resolveTemporalCli } from '../../src/temporal-server';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/names';
+import type { SearchAttributeTypeName } from '../../src/domain/names';
 
 export interface TestEnvOptions {
   /** Registered in addition to our product's `SEARCH_ATTRIBUTES` (always registered). */

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { CaptchaTask } from '../../workflows/types';
-import { TaskValidationError, parseTask } from './tasks';
+import type { CaptchaTask } from '../domain/types';
+import { TaskValidationError, parseTask } from './schema';
 
 export type TaskFileFormat = 'json' | 'ndjson' | 'csv';
 export type KeyedTask = CaptchaTask & { key: string };

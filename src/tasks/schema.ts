@@ -1,6 +1,6 @@
 // Captcha tasks as users write them, validated with zod before anything starts. Errors point at the item and field.
 import { z } from 'zod';
-import type { CaptchaTask } from '../../workflows/types';
+import type { CaptchaTask } from '../domain/types';
 
 // Every field here goes on the wire to the provider: bounded, and free of control characters (NUL, BEL, CR, LF, …),
 // which a URL parser would silently drop and a provider would see.
