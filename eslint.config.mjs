@@ -40,7 +40,7 @@ export default tseslint.config(
             { name: 'zod', message: 'Validate in the client or an activity, not in workflow code.', allowTypeImports: true },
           ],
           patterns: [
-            { group: ['../src/*', '../activities/*', '../activities'], message: 'Workflows import activities and src modules as types only.', allowTypeImports: true },
+            { group: ['../src/*', '../activities/*', '../activities', '../../src/*', '../../activities/*', '../../activities'], message: 'Workflows import activities and src modules as types only.', allowTypeImports: true },
           ],
         },
       ],

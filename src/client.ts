@@ -53,7 +53,7 @@ import {
   type DlqStats,
   type DlqStatsRequest,
 } from '../workflows/messages';
-import { dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { dlqShardWorkflowId } from '../workflows/dlq';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID, formatInterval, type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
 import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from '../workflows/types';

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
-import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq';
 import {
   WORKFLOW_TYPES,
   deadLetterSignal,

@@ -14,8 +14,7 @@ import { routeDeadLetter } from '../activities/dlq';
 import { executeUpdateAcrossRuns } from '../src/client';
 import { resolveTemporalCli } from '../src/temporal-server';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
-import { packEntries, unpackEntries } from '../workflows/dlq-pack';
-import { dlqShardOf } from '../workflows/dlq-routing';
+import { dlqShardOf, packEntries, unpackEntries } from '../workflows/dlq';
 import {
   WORKFLOW_TYPES,
   deadLetterSignal,

@@ -5,8 +5,8 @@
 // a positional row, those strings are stored once in a table and referenced by number, and times are milliseconds
 // relative to the first failure: about a fifth of the size (measured in test/dlq.test.ts). Rows keep any field this
 // version does not know in a trailing object, so a newer entry shape survives an older packer unchanged.
-import type { DlqEntry, DlqEntryStatus, DlqPackedEntries } from './messages';
-import type { AttemptRecord, CaptchaTask, FailureClass } from './types';
+import type { DlqEntry, DlqEntryStatus, DlqPackedEntries } from '../messages';
+import type { AttemptRecord, CaptchaTask, FailureClass } from '../types';
 
 const STATUSES: readonly DlqEntryStatus[] = ['dead', 'retrying', 'parked'];
 const ENTRY_FIELDS = new Set([

@@ -3,10 +3,10 @@
 // ignored) or by validated update (returns what it did). It never completes on its own: it continues as new.
 //
 // Capacity. State is plain JSON (`DlqRunState`) carried by continue-as-new, so one run holds what fits in one payload
-// (2 MB hard limit; we aim at ≤ 1 MB). Entries travel as packed rows (./dlq-pack): ~240 B for a fresh token-captcha
+// (2 MB hard limit; we aim at ≤ 1 MB). Entries travel as packed rows (./pack): ~240 B for a fresh token-captcha
 // entry, ~400 B with ten attempts of history (plain JSON: ~1.3 KB and ~2.8 KB) — measured by test/dlq.test.ts. Budget:
 // 2,000 entries per workflow. Beyond that the entries are spread over `shardCount` workflows of this same type by a
-// stable hash of the entry id (./dlq-routing): shard 0 is the front (`captcha-dlq`), shard i is
+// stable hash of the entry id (./routing): shard 0 is the front (`captcha-dlq`), shard i is
 // `captcha-dlq/shard-<i>`, started on demand by the report activity; 100,000 entries → shardCount 50. Each shard keeps
 // its own entries and pushes a compact snapshot of its counts (monotonic `seq`, latest wins) to the front, debounced
 // and paced so that the front takes at most 5 snapshots/s from all shards together (one slot per shard in a cycle of
@@ -34,10 +34,10 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { AlertActivities } from '../activities/alerts';
-import type { DlqActivities, ForwardOrderOutput, RetryChildLookup } from '../activities/dlq';
-import { packEntries, unpackEntries } from './dlq-pack';
-import { dlqShardWorkflowId } from './dlq-routing';
+import type { AlertActivities } from '../../activities/alerts';
+import type { DlqActivities, ForwardOrderOutput, RetryChildLookup } from '../../activities/dlq';
+import { packEntries, unpackEntries } from './pack';
+import { dlqShardWorkflowId } from './routing';
 import {
   DLQ_ENTRY_STATUSES,
   DLQ_FILTER_FIELDS,
@@ -74,11 +74,11 @@ import {
   type DlqStats,
   type RetryRef,
   type SolveOutcome,
-} from './messages';
-import { DLQ_ALERT_ACTIVITY_OPTIONS, DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from './policies';
-import type { solveCaptchaWorkflow } from './solve';
-import { FAILURE_CLASSES } from './types';
-import type { AttemptRecord, CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveInput, SolvePolicyOverrides } from './types';
+} from '../messages';
+import { DLQ_ALERT_ACTIVITY_OPTIONS, DLQ_FORWARD_ACTIVITY_OPTIONS, DLQ_LOOKUP_ACTIVITY_OPTIONS, DLQ_SNAPSHOT_ACTIVITY_OPTIONS } from '../policies';
+import type { solveCaptchaWorkflow } from '../solve';
+import { FAILURE_CLASSES } from '../types';
+import type { AttemptRecord, CaptchaTask, DeadLetterReport, FailureClass, SolveFailureDetails, SolveInput, SolvePolicyOverrides } from '../types';
 
 export const DLQ_DEFAULTS = Object.freeze({
   retryCap: 3,
