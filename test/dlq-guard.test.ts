@@ -10,8 +10,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { deadLetterQueueWorkflow } from '../workflows/dlq';
-import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq';
+import { dlqShardOf, dlqShardWorkflowId, type deadLetterQueueWorkflow } from '../workflows/dlq';
 import {
   WORKFLOW_TYPES,
   deadLetterSignal,

@@ -13,8 +13,7 @@ import { Worker } from '@temporalio/worker';
 import { routeDeadLetter } from '../activities/dlq';
 import { executeUpdateAcrossRuns } from '../src/client';
 import { resolveTemporalCli } from '../src/temporal-server';
-import type { deadLetterQueueWorkflow } from '../workflows/dlq';
-import { dlqShardOf, packEntries, unpackEntries } from '../workflows/dlq';
+import { dlqShardOf, packEntries, unpackEntries, type deadLetterQueueWorkflow } from '../workflows/dlq';
 import {
   WORKFLOW_TYPES,
   deadLetterSignal,
