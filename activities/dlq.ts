@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { dlqShardOf, dlqShardWorkflowId } from '../src/domain/dlq-routing';
 import { signalDlqWithStart } from './dlq-signal';
 import {
   dlqForwardedOrderUpdate,

@@ -23,7 +23,7 @@ import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './doma
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest } from '../workflows/messages';
 import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from './domain/names';
-import { dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { dlqShardWorkflowId } from './domain/dlq-routing';
 import { type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
 import { formatInterval } from './domain/describe';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';

@@ -8,8 +8,8 @@ import { ESLint } from 'eslint';
 const eslint = new ESLint({ cwd: process.cwd() });
 
 async function crossings(filePath: string, code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath });
-  return result.messages.filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports').map((m) => m.message);
+  const results = await eslint.lintText(code, { filePath });
+  return results.flatMap((r) => r.messages).filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports').map((m) => m.message);
 }
 
 const cases: { file: string; code: string; refused: boolean; why: string }[] = [
