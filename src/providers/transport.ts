@@ -1,8 +1,8 @@
 // What both wire families share below the protocol: the pooled undici dispatcher, and turning a failed exchange into
 // a transient ProviderError whose message and cause never carry the key.
 import { Agent } from 'undici';
-import { classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
-import { ProviderTransientError, redact, type ProviderError } from './errors';
+import { UNRECOGNIZED_ANSWER, classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
+import { ProviderTransientError, containsSecret, redact, type ProviderError } from './errors';
 
 /** Node and undici error codes of a failed exchange → our transient codes. */
 export const TRANSPORT_CODES: Readonly<Record<string, string>> = {
@@ -36,7 +36,10 @@ export function createDispatcher(connections: number, timeoutMs: number): Agent 
   });
 }
 
-/** A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect. */
+/**
+ * A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect.
+ * An answer that is not a code (one that echoes the key above all) becomes `UNRECOGNIZED_ANSWER`, never a code.
+ */
 export function answerError(
   provider: ClassifiedProviderName,
   apiKey: string,
@@ -45,10 +48,13 @@ export function answerError(
   text: string | undefined,
   providerTaskId?: string,
 ): ProviderError {
-  const code = normalizeProviderCode(rawCode);
+  const code = normalizeProviderCode(rawCode, apiKey);
   const answerClass = classifyProviderCode(provider, code);
   if (answerClass === 'not-ready') return transientError(provider, apiKey, op, code, `unexpected ${code}`, providerTaskId);
-  return providerErrorFor(answerClass, code, redact(`${provider} ${op}: ${code}${text ? ` (${text})` : ''}`, apiKey), providerTaskId);
+  const unrecognized =
+    code !== UNRECOGNIZED_ANSWER ? '' : containsSecret(rawCode, apiKey) ? ' (the answer held the API key: not shown)' : ` (answer: ${snippet(rawCode)})`;
+  const message = `${provider} ${op}: ${code}${unrecognized}${text ? ` (${text})` : ''}`;
+  return providerErrorFor(answerClass, code, redact(message, apiKey), providerTaskId);
 }
 
 /** A transient error of `provider` with the key redacted from the message (and from the cause, when given). */
