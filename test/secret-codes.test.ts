@@ -139,6 +139,7 @@ void describe('an answer code that echoes the key', () => {
       const file = join(dir, `${provider}.json`);
       await writeFile(file, JSON.stringify(tasks));
       const outputs: string[] = [];
+      let listed = '';
       try {
         await stack.run(async () => {
           const started = await cli(stack, ['batch', 'start', file, '--batch-id', batchId, '--watch', '--interval', '1s']);
@@ -165,11 +166,12 @@ void describe('an answer code that echoes the key', () => {
             const run = await cli(stack, args);
             assert.equal(run.code, 0, `${args.join(' ')}: ${run.output}`);
             outputs.push(run.output);
+            if (args.includes('list') && args.includes('--json')) listed = run.output;
           }
         });
 
         // the submit-stage failures end with the code itself; the poll-stage ones carry it in their attempts
-        const entries = JSON.parse(outputs.at(-4)!) as { entries: { task: { sitekey?: string }; code: string; message: string }[] };
+        const entries = JSON.parse(listed) as { entries: { task: { sitekey?: string }; code: string; message: string }[] };
         assert.equal(entries.entries.length, tasks.length);
         for (const entry of entries.entries) {
           if (entry.task.sitekey?.startsWith('sk-echo-submit-')) assert.equal(entry.code, 'UNRECOGNIZED_ANSWER', inspect(entry));
