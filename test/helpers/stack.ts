@@ -35,6 +35,8 @@ export interface Stack {
 export interface StackOptions {
   name: string;
   simulator?: SimulatorOptions;
+  /** the provider key of the worker (default SENTINEL_KEY) */
+  apiKey?: string;
   /** extra environment for loadConfig */
   env?: Record<string, string>;
   /** extra worker options */
@@ -50,8 +52,9 @@ export interface StackOptions {
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
   const sim = await startSimulator({ timeScale: 0.001, ...(options.provider && { provider: options.provider }), ...options.simulator });
   const taskQueue = uniqueTaskQueue(options.name);
+  const apiKey = options.apiKey ?? SENTINEL_KEY;
   const config = loadConfig({
-    CAPTCHA_API_KEY: SENTINEL_KEY,
+    CAPTCHA_API_KEY: apiKey,
     CAPTCHA_BASE_URL: sim.url,
     TEMPORAL_TASK_QUEUE: taskQueue,
     DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
@@ -59,7 +62,7 @@ export async function startStack(testEnv: TestEnv, options: StackOptions): Promi
     ...(options.provider && { CAPTCHA_PROVIDER: options.provider }),
     ...options.env,
   });
-  const provider = createProvider({ ...config.provider, apiKey: SENTINEL_KEY, ...options.providerOptions });
+  const provider = createProvider({ ...config.provider, apiKey, ...options.providerOptions });
   const workflowBundle = await bundleWorkflows();
   const client = testEnv.client;
   const solver = new CaptchaSolver(client, config);
