@@ -3,29 +3,8 @@
 // the DLQ itself skips parked and account-class entries and dedupes the order by its request id (this run's id).
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DrainActivities } from '../activities/drain';
-import type { DlqRetryRequest } from './messages';
-import type { FailureClass } from '../src/domain/types';
+import type { DlqRetryRequest, DrainInput, DrainResult } from './messages';
 import { DRAIN_DEFAULT_CLASSES } from '../src/domain/names';
-
-export interface DrainInput {
-  dlqWorkflowId: string;
-  /** default DRAIN_DEFAULT_CLASSES */
-  classes?: FailureClass[];
-  /** narrows further to these error codes */
-  errorCodes?: string[];
-  /** for the audit log */
-  reason: string;
-  by: string;
-}
-
-export interface DrainResult {
-  /** false when the DLQ workflow is not running (nothing to drain) */
-  dlqRunning: boolean;
-  requestId: string;
-  matched: number;
-  skipped: number;
-  sample: string[];
-}
 
 export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> {
   const { drainDeadLetters } = proxyActivities<DrainActivities>({
