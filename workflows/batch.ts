@@ -24,7 +24,7 @@ import {
 import type { Activities } from '../activities';
 import { batchProgressQuery, batchResultsQuery, batchResumeSignal, batchResumeUpdate, reportBySignalSignal, solveOutcomeSignal, type BatchInput, type BatchProgress, type BatchResumeRequest, type BatchResultsPage, type BatchState, type BatchSummary, type SolveOutcome } from './messages';
 import { DEFAULT_DLQ_WORKFLOW_ID, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
+import { READ_TASK_PAGE_ACTIVITY_OPTIONS, REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import { describeTask } from '../src/domain/describe';
 import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
 
@@ -77,11 +77,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   const hearByCompletion = patched(COMPLETION_EVENTS_PATCH);
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
-  const { readTaskPage } = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['BatchSourceError'] },
-    summary: 'read a page of tasks',
-  });
+  const { readTaskPage } = proxyActivities<Activities>({ ...READ_TASK_PAGE_ACTIVITY_OPTIONS, summary: 'read a page of tasks' });
 
   setHandler(solveOutcomeSignal, onOutcome);
   function onOutcome(outcome: SolveOutcome): void {

@@ -5,11 +5,11 @@ import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DrainActivities } from '../activities/drain';
 import type { DlqRetryRequest, DrainInput, DrainResult } from './messages';
 import { DRAIN_DEFAULT_CLASSES } from '../src/domain/names';
+import { DRAIN_ACTIVITY_OPTIONS } from '../src/domain/policies';
 
 export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> {
   const { drainDeadLetters } = proxyActivities<DrainActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['DrainRejected'] },
+    ...DRAIN_ACTIVITY_OPTIONS,
     summary: `retry ${(input.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries of ${input.dlqWorkflowId}`,
   });
   // a scheduled run's id is `<schedule id>-<fire time>`: unique per fire, so a retried activity repeats nothing
