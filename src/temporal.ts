@@ -106,7 +106,10 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
   try {
     return await Promise.race([connecting, deadline]);
   } catch (err) {
-    void connecting.then((late) => late.close()).catch(() => undefined);
+    void connecting.then(
+      (late) => late.close(), // it came after the deadline: nobody will use it
+      () => undefined, // it failed: that failure is the one reported below, or came after the deadline
+    );
     throw new TemporalUnreachableError(config, err);
   } finally {
     clearTimeout(timer);
