@@ -16,14 +16,14 @@ import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 // Only light modules load up front (--help and usage errors stay fast); the Temporal client, zod schemas and the
 // stack's modules load when a command needs them.
-import type { CaptchaSolveError, CaptchaSolver } from './client';
-import type { Config } from './config';
-import { version as VERSION } from '../package.json';
-import { formatInterval } from './domain/describe';
-import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
-import type { BatchProgress, BatchSummary, DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../workflows/messages';
-import { DLQ_ENTRY_STATUSES, WORKFLOW_TYPES, type DlqEntryStatus } from './domain/names';
-import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaOptions, type CaptchaTask, type FailureClass } from './domain/types';
+import type { CaptchaSolveError, CaptchaSolver } from '../client';
+import type { Config } from '../config';
+import { version as VERSION } from '../../package.json';
+import { formatInterval } from '../domain/describe';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../domain/names';
+import type { BatchProgress, BatchSummary, DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../workflows/messages';
+import { DLQ_ENTRY_STATUSES, WORKFLOW_TYPES, type DlqEntryStatus } from '../domain/names';
+import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaOptions, type CaptchaTask, type FailureClass } from '../domain/types';
 
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class Session {
 
   async settings(): Promise<Readonly<Config>> {
     if (!this.config) {
-      const { loadConfig } = await import('./config');
+      const { loadConfig } = await import('../config');
       this.config = loadConfig();
     }
     return this.config;
@@ -88,7 +88,7 @@ class Session {
   async solver(): Promise<CaptchaSolver> {
     if (this.solverInstance) return this.solverInstance;
     const config = await this.settings();
-    const [{ connectClient }, { CaptchaSolver }] = await Promise.all([import('./temporal'), import('./client')]);
+    const [{ connectClient }, { CaptchaSolver }] = await Promise.all([import('../temporal'), import('../client')]);
     try {
       this.client = await connectClient(config, this.identity);
     } catch (err) {
@@ -411,10 +411,10 @@ interface BatchStartOptions {
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
   if (o.batchId !== undefined) {
-    const [{ checkBatchId }, config] = await Promise.all([import('./domain/ids'), s.settings()]);
+    const [{ checkBatchId }, config] = await Promise.all([import('../domain/ids'), s.settings()]);
     checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
   }
-  const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('./tasks/files'), import('./client')]);
+  const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('../tasks/files'), import('../client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
@@ -727,7 +727,7 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
     ...(o.key !== undefined && { key: o.key }),
     ...(Object.keys(options).length && { options }),
   };
-  const { parseTask } = await import('./tasks/schema');
+  const { parseTask } = await import('../tasks/schema');
   const task = parseTask(raw); // TaskValidationError → exit 2
   const solver = await s.solver();
   const started = Date.now();
@@ -1193,7 +1193,7 @@ function addStackCommands(program: Command): void {
     .command('worker')
     .description('run a worker (workflows and activities) until Ctrl-C; needs CAPTCHA_API_KEY')
     .action(async () => {
-      const { main } = await import('./worker');
+      const { main } = await import('../worker');
       try {
         await main();
       } catch (err) {
@@ -1213,8 +1213,8 @@ function addStackCommands(program: Command): void {
     .allowExcessArguments()
     .argument('[flags...]', 'the flags of src/simulator/main.ts (--port, --time-scale, --seed, --chaos, --scenarios, --provider, …)')
     .action(async (flags: string[]) => {
-      process.argv = [process.argv[0]!, require.resolve('./simulator/main'), ...flags];
-      await import('./simulator/main'); // parses process.argv, serves until SIGINT / SIGTERM, exits 2 on bad flags
+      process.argv = [process.argv[0]!, require.resolve('../simulator/main'), ...flags];
+      await import('../simulator/main'); // parses process.argv, serves until SIGINT / SIGTERM, exits 2 on bad flags
     });
 
   program
@@ -1244,14 +1244,14 @@ function addStackCommands(program: Command): void {
 const DEV_API_KEY = 'devsimulator00000000000000000000';
 
 async function runDev(s: Session, o: DevOptions): Promise<void> {
-  const { loadConfig } = await import('./config');
+  const { loadConfig } = await import('../config');
   const base = loadConfig(); // a bad environment fails before anything starts
-  const { startDevServer } = await import('./temporal-server');
-  const { SEARCH_ATTRIBUTES } = await import('./domain/names');
-  const { JSON_DIALECTS, startSimulator } = await import('./simulator/server');
-  const { createProvider } = await import('./providers');
-  const { createWorker } = await import('./worker');
-  const { connectClient, connectWorker } = await import('./temporal');
+  const { startDevServer } = await import('../temporal-server');
+  const { SEARCH_ATTRIBUTES } = await import('../domain/names');
+  const { JSON_DIALECTS, startSimulator } = await import('../simulator/server');
+  const { createProvider } = await import('../providers');
+  const { createWorker } = await import('../worker');
+  const { connectClient, connectWorker } = await import('../temporal');
   const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   Runtime.install({ logger: new DefaultLogger(o.logLevel) });
 
