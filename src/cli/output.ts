@@ -1,6 +1,9 @@
 // Output: results on stdout (tables for people, --json for scripts), progress and notes on stderr.
 import Table from 'cli-table3';
 
+/** How a user runs this program, as every hint prints it: in a clone the bin is not on PATH, `npx` finds it. */
+export const INVOCATION = 'npx captcha-dlq';
+
 export function out(line = ''): void {
   process.stdout.write(`${line}\n`);
 }

@@ -7,7 +7,7 @@ import { WORKFLOW_TYPES } from '../../domain/names';
 import type { BatchProgress, BatchSummary } from '../../../workflows/messages';
 import { batchIdArg, intArg, intervalArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { formatDuration, message, note, out, pct, printJson, table } from '../output';
+import { INVOCATION, formatDuration, message, note, out, pct, printJson, table } from '../output';
 import { sessionOf, type Session } from '../session';
 
 export function addBatchCommands(program: Command): void {
@@ -134,7 +134,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
         : `started batch ${started.batchId}: ${started.total} tasks from ${file} (${parsed.format}, ${inline ? 'inline' : `by path ${path}`}), ` +
             `concurrency ${o.concurrency ?? solver.config.batchConcurrency}`,
     );
-    if (!o.watch) say(`  watch it:  captcha-dlq batch watch ${started.batchId}`);
+    if (!o.watch) say(`  watch it:  ${INVOCATION} batch watch ${started.batchId}`);
   }
   if (!o.watch) return EXIT.OK;
   return watchBatch(solver, started.batchId, o);
@@ -208,7 +208,7 @@ type Counts = Pick<BatchProgress, 'batchId' | 'status' | 'total' | 'solved' | 'd
 /** " · circuit OPEN (ERROR_ZERO_BALANCE): …" while account errors hold the batch */
 function circuitNote(p: Counts): string {
   if (!p.circuit?.open) return '';
-  return ` · circuit OPEN (${p.circuit.code ?? 'account error'}): fix the account, then captcha-dlq batch resume ${p.batchId}`;
+  return ` · circuit OPEN (${p.circuit.code ?? 'account error'}): fix the account, then ${INVOCATION} batch resume ${p.batchId}`;
 }
 
 function progressBar(batchId: string): SingleBar {
@@ -282,7 +282,7 @@ function printSummary(summary: BatchSummary, json?: boolean): void {
     ]),
   );
   if (summary.topErrors.length) out(table(['top errors', 'count'], summary.topErrors.map((e) => [e.code, e.count])));
-  if (summary.deadLettered > 0) out(`the dead-lettered tasks:  captcha-dlq dlq list --batch ${summary.batchId}`);
+  if (summary.deadLettered > 0) out(`the dead-lettered tasks:  ${INVOCATION} dlq list --batch ${summary.batchId}`);
 }
 
 async function describeBatch(solver: CaptchaSolver, batchId: string): Promise<{ status: string }> {
@@ -312,7 +312,7 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
         ['dead-lettered', p.deadLettered],
         ['cancelled', p.cancelled],
         ['in flight', `${p.inFlight} (window ${p.window})`],
-        ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`captcha-dlq batch resume ${batchId}\`` : 'closed'],
+        ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`${INVOCATION} batch resume ${batchId}\`` : 'closed'],
       ]),
     );
     if (p.topErrors.length) out(table(['top errors', 'count'], p.topErrors.map((e) => [e.code, e.count])));
@@ -353,7 +353,7 @@ async function batchResults(solver: CaptchaSolver, batchId: string, o: { cursor?
   }
   const token = (t: string): string => (o.full || t.length <= 40 ? t : `${t.slice(0, 40)}…`);
   out(table(['#', 'task', 'token', 'solved at', 'attempts'], page.results.map((r) => [r.seq, r.taskKey, token(r.token), r.solvedAt, r.attempts])));
-  out(`next:  captcha-dlq batch results ${batchId} --cursor ${page.nextCursor}`);
+  out(`next:  ${INVOCATION} batch results ${batchId} --cursor ${page.nextCursor}`);
   return EXIT.OK;
 }
 

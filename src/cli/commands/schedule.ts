@@ -5,7 +5,7 @@ import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../../domain/names';
 import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
 import { intervalArg, listArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { out, printJson, table } from '../output';
+import { INVOCATION, out, printJson, table } from '../output';
 import { sessionOf } from '../session';
 
 export function addScheduleCommands(program: Command): void {
@@ -35,7 +35,7 @@ export function addScheduleCommands(program: Command): void {
         });
       } catch (err) {
         if (isError(err, 'ScheduleAlreadyRunning')) {
-          throw new CliError(`schedule ${o.id} already exists: delete it first (captcha-dlq schedule delete --id ${o.id}) or pick another --id`, EXIT.FAILED);
+          throw new CliError(`schedule ${o.id} already exists: delete it first (${INVOCATION} schedule delete --id ${o.id}) or pick another --id`, EXIT.FAILED);
         }
         throw err;
       }
@@ -43,7 +43,7 @@ export function addScheduleCommands(program: Command): void {
         `created schedule ${o.id}: every ${formatInterval(o.every)}, retry the ${(o.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries` +
           `${o.codes ? ` with codes ${o.codes.join(', ')}` : ''} of ${solver.dlq().workflowId} (overlapping runs skipped)`,
       );
-      out(`  run it now:  captcha-dlq schedule trigger --id ${o.id}`);
+      out(`  run it now:  ${INVOCATION} schedule trigger --id ${o.id}`);
     });
 
   schedule
@@ -54,7 +54,7 @@ export function addScheduleCommands(program: Command): void {
       const solver = await sessionOf(cmd).solver();
       const schedules = await solver.listDrainSchedules();
       if (o.json) return printJson(schedules);
-      if (schedules.length === 0) return out('no drain schedule (create one: captcha-dlq schedule create --every 1h)');
+      if (schedules.length === 0) return out(`no drain schedule (create one: ${INVOCATION} schedule create --every 1h)`);
       out(
         table(
           ['id', 'every', 'classes', 'codes', 'last run', 'next run', 'paused', 'created by'],

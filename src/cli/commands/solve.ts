@@ -5,7 +5,7 @@ import type { CaptchaSolveError } from '../../client';
 import { CAPTCHA_TYPES, type CaptchaOptions, type CaptchaTask } from '../../domain/types';
 import { numberArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { formatDuration, message, note, out, printJson } from '../output';
+import { INVOCATION, formatDuration, message, note, out, printJson } from '../output';
 import { sessionOf, type Session } from '../session';
 
 /** The task's options come straight from flags of the same names (proxyType is checked by the task schema). */
@@ -100,7 +100,7 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
         `solve failed: ${failure.failureClass} ${d?.code ?? ''} after ${d?.attempts ?? '?'} attempt${d?.attempts === 1 ? '' : 's'} ` +
           `(${d?.paidSubmits ?? '?'} paid): ${failure.message}`,
       );
-      if (d?.dlqEntryId) note(`dead-lettered as ${d.dlqEntryId}:  captcha-dlq dlq list --id ${d.dlqEntryId}`);
+      if (d?.dlqEntryId) note(`dead-lettered as ${d.dlqEntryId}:  ${INVOCATION} dlq list --id ${d.dlqEntryId}`);
     }
     return EXIT.FAILED;
   }

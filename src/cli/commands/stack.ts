@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { intArg, numberArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { message, note, out } from '../output';
+import { INVOCATION, message, note, out } from '../output';
 import { sessionOf, type Session } from '../session';
 
 /** The simulator knobs `dev` offers; `captcha-dlq simulator` takes every flag of src/simulator/main.ts. */
@@ -71,7 +71,7 @@ export function addStackCommands(program: Command): void {
   // every flag of src/simulator/main.ts, passed through as they are: one parser, no drift (`simulator --help` is its usage)
   program
     .command('simulator')
-    .description('run the provider simulator (in.php / res.php, the JSON createTask family, /admin/) until Ctrl-C; flags: `captcha-dlq simulator --help`')
+    .description(`run the provider simulator (in.php / res.php, the JSON createTask family, /admin/) until Ctrl-C; flags: \`${INVOCATION} simulator --help\``)
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
@@ -160,8 +160,8 @@ async function runDev(s: Session, o: DevOptions): Promise<void> {
         '',
         'In another terminal:',
         `  export TEMPORAL_ADDRESS=${server.address}`,
-        '  captcha-dlq solve --type recaptcha-v2 --sitekey 6Le-demo-sitekey-0001 --page-url https://example.com/login',
-        '  captcha-dlq dlq stats',
+        `  ${INVOCATION} solve --type recaptcha-v2 --sitekey 6Le-demo-sitekey-0001 --page-url https://example.com/login`,
+        `  ${INVOCATION} dlq stats`,
         '',
         'Ctrl-C stops everything.',
       ].join('\n'),
