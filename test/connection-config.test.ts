@@ -3,6 +3,7 @@
 // options Connection.connect / NativeConnection.connect get (Temporal Cloud with an API key or mTLS, a self-hosted
 // cluster with TLS, custom CA, server name); the profile tests connect to a real dev server.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,6 +257,14 @@ void describe('our former variable names', () => {
     lines.length = 0;
     loadConfig({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.ca }, { warn: (line) => lines.push(line) });
     assert.deepEqual(lines, []);
+  });
+
+  void test('by default the line goes to stderr, once per process however often the configuration is loaded', () => {
+    const script = "const { loadConfig } = require('./src/config'); for (let i = 0; i < 3; i++) loadConfig({ TEMPORAL_TLS_CA_PATH: '/etc/ca.pem' });";
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.equal(run.stderr, "deprecated: TEMPORAL_TLS_CA_PATH → TEMPORAL_TLS_SERVER_CA_CERT_PATH (Temporal's own names, also read by the temporal CLI); the old names will be removed\n");
   });
 });
 
