@@ -25,6 +25,8 @@ const TIMEOUT_MS = 60_000;
 const SITE_OK = '6Lc-CONSOLE-OK-KEY';
 const SITE_FAIL = '6Lc-CONSOLE-UNSOLVABLE';
 const SITE_BAD = '6Lc-CONSOLE-REJECTED';
+/** the provider refuses the account: a batch's circuit opens and holds its tasks (the batch keeps running) */
+const SITE_ACCOUNT = '6Lc-CONSOLE-BAD-ACCOUNT';
 const TOKEN = 'console-test-token-0123456789abcdef';
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = TIMEOUT_MS): Promise<T> {
@@ -63,6 +65,7 @@ describe('DLQ console (real stack, headless Chromium)', () => {
           sitekeys: {
             [SITE_FAIL]: { outcome: { type: 'unsolvable', afterMs: 5 } },
             [SITE_BAD]: { submit: [{ type: 'error', code: 'ERROR_WRONG_GOOGLEKEY' }] },
+            [SITE_ACCOUNT]: { submit: [{ type: 'error', code: 'ERROR_WRONG_USER_KEY' }] },
           },
         },
       },
@@ -189,6 +192,38 @@ describe('DLQ console (real stack, headless Chromium)', () => {
     assert.equal(await row.locator('[data-field=solved]').innerText(), '2');
     assert.equal(await row.locator('[data-field=deadLettered]').innerText(), '5');
     await page.close();
+  });
+
+  test('a running batch shows its open circuit and is cancelled from the page', async () => {
+    const tasks = [0, 1, 2].map((i) => ({ type: 'recaptcha-v2', sitekey: SITE_ACCOUNT, pageUrl: `https://shop.example.com/held/${i}`, key: `held-${i}` }));
+    const { handle } = await s.solver.startBatch({ batchId: 'console-batch-held', tasks, concurrency: 1, breakerThreshold: 1 });
+    const batch = s.solver.batch('console-batch-held');
+    await waitFor('the circuit to open', async () => ((await batch.progress()).circuit.open ? true : undefined));
+    const page = await browser.newPage();
+    await page.goto(`${consoleServer.url}/batches`);
+    const row = page.locator('tr[data-batch="console-batch-held"]');
+    assert.match(await row.innerText(), /OPEN \(ERROR_WRONG_USER_KEY\)/);
+    page.once('dialog', (d) => void d.accept());
+    await row.locator('form[action$="/cancel"] button').click();
+    await page.waitForURL(/\/batches$/);
+    const summary = await handle.result();
+    assert.equal(summary.status, 'cancelled');
+    await page.close();
+  });
+
+  test('bad input is refused with one sentence and changes nothing; what is shown is escaped', async () => {
+    const before = await s.solver.dlq().stats();
+    const cls = await fetch(`${consoleServer.url}/entries?class=nope`);
+    assert.equal(cls.status, 400);
+    assert.match(await cls.text(), /the class is not valid: one of transient, resubmit, permanent, account, timeout, internal\./);
+    const unknown = await fetch(`${consoleServer.url}/entries?limit=5000`);
+    assert.match(await unknown.text(), /the page size is not valid: at most 200\./);
+    const missing = await fetch(`${consoleServer.url}/entries/${encodeURIComponent('<script>alert(1)</script>')}`);
+    assert.equal(missing.status, 404);
+    const body = await missing.text();
+    assert.ok(!body.includes('<script>alert(1)'), 'the id is escaped');
+    assert.match(body, /no entry &#60;script&#62;alert\(1\)&#60;\/script&#62; is held/);
+    assert.deepEqual(await s.solver.dlq().stats().then((x) => [x.total, x.recovered, x.discarded]), [before.total, before.recovered, before.discarded]);
   });
 
   test('with a token: a bad token, a foreign origin and a tokenless non-loopback bind are refused', async () => {
