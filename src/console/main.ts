@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CaptchaSolver } from '../client';
 import { ConfigError, loadConfig } from '../config';
 import { connectClient } from '../temporal';
+import { isLoopback } from './security';
 import { startConsole, type ConsoleServer } from './server';
 
 const consoleEnv = z.object({
@@ -27,6 +28,9 @@ export function loadConsoleEnv(env: NodeJS.ProcessEnv = process.env): ConsoleEnv
 export async function runConsole(env: NodeJS.ProcessEnv = process.env): Promise<ConsoleServer> {
   const config = loadConfig(env);
   const c = loadConsoleEnv(env);
+  if (!isLoopback(c.CONSOLE_HOST) && !c.CONSOLE_TOKEN) {
+    throw new ConfigError(`invalid configuration: CONSOLE_HOST=${c.CONSOLE_HOST} is beyond this machine: set CONSOLE_TOKEN (16+ characters) for actions`);
+  }
   const client = await connectClient(config, 'captcha-dlq-console');
   const server = await startConsole({
     solver: new CaptchaSolver(client, config),
