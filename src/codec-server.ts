@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { AesGcmPayloadCodec, formatCodecKeys, generateCodecKey } from './codec';
 import { ConfigError, loadConfig } from './config';
-import { HttpError, listen, readBody } from './dev/http';
+import { HttpError, listen, readBody } from './http';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;

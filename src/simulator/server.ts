@@ -7,7 +7,7 @@ import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvid
 import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, type JsonReply } from './json-api';
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
-import { HttpError, listen, readBody } from '../dev/http';
+import { HttpError, listen, readBody } from '../http';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';

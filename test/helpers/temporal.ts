@@ -12,6 +12,8 @@
 //   });
 //
 // A missing `temporal` binary fails loudly (run `npm run provision`); tests are never skipped for it.
+// The server is the SDK's own test environment (`TestWorkflowEnvironment.createLocal`) on our pinned binary
+// (src/dev/temporal-cli.ts); the product's parts on top of it come from src/dev/stack.ts (see ./stack.ts).
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';

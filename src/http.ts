@@ -1,5 +1,5 @@
-// The small HTTP servers we run ourselves (the provider simulator, the codec server): listening, closing, bounded
-// request bodies and an error that carries its status.
+// The small HTTP servers we run ourselves (the provider simulator, the codec server, the worker's metrics endpoint):
+// listening, closing, bounded request bodies and an error that carries its status.
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -14,7 +14,7 @@ export class HttpError extends Error {
 }
 
 export interface Listening {
-  /** `http://<host>:<port>`, without a trailing slash */
+  /** `http://<host>:<port>`, without a trailing slash (127.0.0.1 for a server on every interface) */
   url: string;
   port: number;
   /** Stops accepting, drops open connections; resolves once closed. Idempotent. */
@@ -31,7 +31,8 @@ export async function listen(server: Server, port: number, host: string, beforeC
     });
   });
   const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  const shown = everywhere ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shown}:${address.port}`,
