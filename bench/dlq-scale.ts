@@ -2,7 +2,7 @@
 // activity sends them (signal-with-start, routed to a shard by entry id). Measures the send rate, the time until the
 // front's stats are exact, the stats query latency (while ingesting and at rest), and the largest run history of every
 // DLQ workflow (front and shards, every continue-as-new run). Entries are spread so that a shard holds ~600 (each
-// run carries its entries through continue-as-new, and workflows/dlq.ts budgets ~800 per workflow).
+// run carries its entries through continue-as-new, and workflows/dlq budgets ~800 per workflow).
 import { WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { routeDeadLetter } from '../activities/dlq';
 import { deadLetterSignal, dlqStatsQuery, type DlqStats } from '../workflows/messages';

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
-import { dlqShardOf, dlqShardWorkflowId } from '../workflows/dlq-routing';
+import { dlqShardOf, dlqShardWorkflowId } from '../src/domain/dlq-routing';
 import { deadLetterSignal, dlqDiscardUpdate, dlqListQuery, dlqResetShardUpdate, dlqRetryUpdate, dlqShardSnapshotSignal, dlqStatsQuery, type DlqInput, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { DeadLetterReport } from '../src/domain/types';

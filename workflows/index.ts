@@ -2,4 +2,4 @@
 export { solveCaptchaWorkflow } from './solve';
 export { captchaBatchWorkflow } from './batch';
 export { dlqDrainWorkflow } from './drain';
-export { deadLetterQueueWorkflow } from './dlq';
+export { deadLetterQueueWorkflow } from './dlq/workflow';

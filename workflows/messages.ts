@@ -154,7 +154,7 @@ export const batchResultsQuery = defineQuery<BatchResultsPage, [BatchResultsRequ
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Dead-letter queue. One front workflow (id `captcha-dlq` by default) and, when `shardCount` > 1, shard workflows
-// `captcha-dlq/shard-<i>` of the same type (see ./dlq-routing). Every argument is a plain JSON object, so operators can
+// `captcha-dlq/shard-<i>` of the same type (see ./dlq/routing.ts). Every argument is a plain JSON object, so operators can
 // use the plain `temporal` CLI:
 //   temporal workflow query  --workflow-id captcha-dlq --type stats
 //   temporal workflow query  --workflow-id captcha-dlq --type list --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"],"limit":20}'
@@ -440,7 +440,7 @@ export interface DlqRunState {
   /** shard: the settings adopted from the front's orders */
   adopted?: DlqSettings;
   /**
-   * The entries in compact rows (workflows/dlq-pack.ts); `entries` is then empty. Continue-as-new carries this form:
+   * The entries in compact rows (workflows/dlq/pack.ts); `entries` is then empty. Continue-as-new carries this form:
    * about a fifth of the size of the plain objects.
    */
   packed?: DlqPackedEntries;
@@ -450,7 +450,7 @@ export interface DlqRunState {
   unknownSignals?: { count: number; lastName: string | null };
 }
 
-/** Entries as positional rows with a table of the strings they share (see workflows/dlq-pack.ts). */
+/** Entries as positional rows with a table of the strings they share (see workflows/dlq/pack.ts). */
 export interface DlqPackedEntries {
   v: 1;
   strings: string[];
@@ -494,3 +494,24 @@ export interface DlqResetShardResult {
 export const dlqResetShardUpdate = defineUpdate<DlqResetShardResult, [DlqResetShardRequest]>('resetShard');
 /** front → shard: an operator order with the front's watermark; returns what the shard did */
 export const dlqForwardedOrderUpdate = defineUpdate<DlqOperationResult, [DlqForwardedOrder]>('applyForwardedOrder');
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Scheduled drain (workflows/drain.ts): its input, and what its one activity returns.
+export interface DrainInput {
+  dlqWorkflowId: string;
+  /** default DRAIN_DEFAULT_CLASSES */
+  classes?: FailureClass[];
+  /** narrows further to these error codes */
+  errorCodes?: string[];
+  /** for the audit log */
+  reason: string;
+  by: string;
+}
+export interface DrainResult {
+  /** false when the DLQ workflow is not running (nothing to drain) */
+  dlqRunning: boolean;
+  requestId: string;
+  matched: number;
+  skipped: number;
+  sample: string[];
+}

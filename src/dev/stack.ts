@@ -15,8 +15,6 @@ import { connectClient, connectWorker } from '../temporal';
 import { createWorker, type CreateWorkerOptions } from '../worker';
 import { startDevServer, type DevServer, type DevServerOptions } from './dev-server';
 
-export { DEV_DATA_DIR, devDbFile, startDevServer, type DevServer, type DevServerOptions } from './dev-server';
-
 /** A key the simulator accepts (it takes any 32 characters) and no real provider knows. */
 export const SIMULATOR_API_KEY = 'devsimulator00000000000000000000';
 

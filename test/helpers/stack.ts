@@ -35,6 +35,8 @@ export interface Stack extends LocalStack {
 export interface StackOptions {
   name: string;
   simulator?: SimulatorOptions;
+  /** the provider key of the worker (default SENTINEL_KEY) */
+  apiKey?: string;
   /** extra environment for loadConfig */
   env?: Record<string, string>;
   /** extra worker options */
@@ -52,7 +54,11 @@ export async function startStack(testEnv: TestEnv, options: StackOptions): Promi
   const stack = await startLocalStack({
     temporal: { client: testEnv.client, connection: testEnv.nativeConnection },
     simulator: { timeScale: 0.001, ...(options.provider && { provider: options.provider }), ...options.simulator },
-    env: testStackEnv(taskQueue, { ...(options.provider && { CAPTCHA_PROVIDER: options.provider }), ...options.env }),
+    env: testStackEnv(taskQueue, {
+      ...(options.apiKey && { CAPTCHA_API_KEY: options.apiKey }),
+      ...(options.provider && { CAPTCHA_PROVIDER: options.provider }),
+      ...options.env,
+    }),
     workflowBundle: await bundleWorkflows(),
     ...(options.worker && { workerOptions: options.worker }),
     ...(options.providerOptions && { providerOptions: options.providerOptions }),

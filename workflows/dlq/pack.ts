@@ -5,11 +5,12 @@
 // a positional row, those strings are stored once in a table and referenced by number, and times are milliseconds
 // relative to the first failure: about a fifth of the size (measured in test/dlq.test.ts). Rows keep any field this
 // version does not know in a trailing object, so a newer entry shape survives an older packer unchanged.
-import type { DlqEntry, DlqPackedEntries } from './messages';
-import type { DlqEntryStatus } from '../src/domain/names';
-import type { AttemptRecord, CaptchaTask, FailureClass } from '../src/domain/types';
+import type { DlqEntry, DlqPackedEntries } from '../messages';
+import { DLQ_ENTRY_STATUSES, type DlqEntryStatus } from '../../src/domain/names';
+import type { AttemptRecord, CaptchaTask, FailureClass } from '../../src/domain/types';
 
-const STATUSES: readonly DlqEntryStatus[] = ['dead', 'retrying', 'parked'];
+/** packed as their index in this list: its order is part of the carried state */
+const STATUSES: readonly DlqEntryStatus[] = DLQ_ENTRY_STATUSES;
 const ENTRY_FIELDS = new Set([
   'id', 'task', 'taskKey', 'batchId', 'provider', 'failureClass', 'code', 'message', 'attempts', 'paidSubmits',
   'firstFailedAt', 'lastFailedAt', 'history', 'dlqRetries', 'status', 'seq', 'receivedAt', 'lastGeneration',

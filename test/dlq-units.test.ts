@@ -1,0 +1,373 @@
+// The DLQ's pure rules, without a Temporal server: filters, counts, packed state, request validation, routing, report
+// sanitising, snapshot checks, settings. Each module is imported directly (none needs the workflow sandbox); what only
+// a server shows stays in test/dlq.test.ts and test/dlq-guard.test.ts.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DlqEntry, DlqForwardedOrder, DlqRunState, DlqShardSnapshot } from '../workflows/messages';
+import { addToAgg, capKeys, countsOf, dict, emptyAgg, mergeCounts, topN } from '../workflows/dlq/counts';
+import { firstAfter, selectEntries } from '../workflows/dlq/filters';
+import { PROBLEMS_MAX, SNAPSHOT_KEYS_MAX } from '../workflows/dlq/limits';
+import { checkForwarded, parseIntRequest, parseList, parseOrder, parseResetShard } from '../workflows/dlq/requests';
+import { knownClass } from '../src/domain/types';
+import { checkReport, nonNegative, sanitizeHistory, scrubReportText } from '../workflows/dlq/reports';
+import { dlqShardOf, dlqShardWorkflowId, dlqWorkflowIdFor, fnv1a32 } from '../src/domain/dlq-routing';
+import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/settings';
+import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
+import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
+
+const NOW = '2026-01-02T03:04:05.000Z';
+
+function entry(id: string, over: Partial<DlqEntry> = {}): DlqEntry {
+  return {
+    id,
+    task: { type: 'recaptcha-v2', sitekey: 'sk-a', pageUrl: 'https://example.test/', key: id },
+    taskKey: id,
+    provider: 'sim',
+    failureClass: 'permanent',
+    code: 'ERROR_CAPTCHA_UNSOLVABLE',
+    message: 'unsolvable',
+    attempts: 1,
+    paidSubmits: 1,
+    firstFailedAt: '2026-01-01T10:00:00.000Z',
+    lastFailedAt: '2026-01-01T10:00:00.000Z',
+    history: [],
+    dlqRetries: 0,
+    status: 'dead',
+    seq: 1,
+    receivedAt: '2026-01-01T10:00:01.000Z',
+    ...over,
+  };
+}
+
+function byId(...entries: DlqEntry[]): Record<string, DlqEntry> {
+  return Object.fromEntries(entries.map((e) => [e.id, e]));
+}
+
+function errorOf(p: { ok: true } | { ok: false; error: string }): string {
+  assert.equal(p.ok, false, 'expected a rejection');
+  return (p as { error: string }).error;
+}
+
+describe('filters', () => {
+  const a = entry('a', { seq: 1, code: 'X', status: 'dead', batchId: 'b1', lastFailedAt: '2026-01-01T10:00:00.000Z' });
+  const b = entry('b', { seq: 2, code: 'X', status: 'parked', lastFailedAt: '2026-01-01T11:00:00.000Z', receivedAt: '2026-01-01T11:00:01.000Z' });
+  const c = entry('c', { seq: 3, code: 'Y', status: 'dead', task: { type: 'image', body: 'aGk=' }, lastFailedAt: '2026-01-01T12:00:00.000Z', receivedAt: '2026-01-01T12:00:01.000Z' });
+  const entries = byId(a, b, c);
+  const ids = (es: DlqEntry[]) => es.map((e) => e.id);
+
+  void test('fields AND together, values within a field OR', () => {
+    assert.deepEqual(ids(selectEntries(entries, { errorCodes: ['X'], statuses: ['dead'] }, {})), ['a']);
+    assert.deepEqual(ids(selectEntries(entries, { errorCodes: ['X', 'Y'] }, {})), ['a', 'b', 'c']);
+    assert.deepEqual(ids(selectEntries(entries, { batchIds: ['b1'] }, {})), ['a'], 'entries without a batch never match a batch filter');
+    assert.deepEqual(ids(selectEntries(entries, { sitekeys: ['(image)'] }, {})), ['c'], 'an image task is counted and filtered as "(image)"');
+  });
+
+  void test('since is inclusive, until exclusive, on lastFailedAt', () => {
+    assert.deepEqual(ids(selectEntries(entries, { since: '2026-01-01T11:00:00.000Z', until: '2026-01-01T12:00:00.000Z' }, {})), ['b']);
+  });
+
+  void test('ids keep their order, repeat once, and skip unknown ids and prototype keys', () => {
+    assert.deepEqual(ids(selectEntries(entries, { ids: ['c', 'a', 'c', 'nope', '__proto__', 'constructor'] }, {})), ['c', 'a']);
+  });
+
+  void test('a watermark leaves out what arrived after the order', () => {
+    assert.deepEqual(ids(selectEntries(entries, {}, { seq: 3 })), ['a', 'b'], 'own orders: seq below the watermark');
+    assert.deepEqual(ids(selectEntries(entries, {}, { at: '2026-01-01T11:00:01.000Z' })), ['a', 'b'], 'forwarded orders: received at or before');
+  });
+
+  void test('firstAfter finds the first seq after a cursor', () => {
+    const sorted = [entry('x', { seq: 2 }), entry('y', { seq: 5 }), entry('z', { seq: 9 })];
+    assert.deepEqual([0, 1, 2, 5, 8, 9, 10].map((s) => firstAfter(sorted, s)), [0, 0, 1, 2, 2, 3, 3]);
+  });
+});
+
+describe('counts', () => {
+  void test('an entry counted in and out leaves no key behind', () => {
+    const agg = emptyAgg();
+    const e = entry('a', { batchId: 'b1', lastFailedAt: '2026-01-01T07:30:00.000Z', paidSubmits: 3 });
+    addToAgg(agg, e, 1);
+    assert.equal(agg.total, 1);
+    assert.equal(agg.byHour['07'], 1);
+    assert.equal(agg.byBatch.b1, 1);
+    assert.equal(agg.paidSubmits, 3);
+    addToAgg(agg, e, -1);
+    assert.deepEqual({ ...agg, byCode: { ...agg.byCode }, byClass: { ...agg.byClass }, bySitekey: { ...agg.bySitekey }, byHour: { ...agg.byHour }, byBatch: { ...agg.byBatch } }, {
+      total: 0,
+      byStatus: { dead: 0, retrying: 0, parked: 0 },
+      byCode: {},
+      byClass: {},
+      bySitekey: {},
+      byHour: {},
+      byBatch: {},
+      paidSubmits: 0,
+    });
+  });
+
+  void test('any string is a safe count key', () => {
+    const agg = emptyAgg();
+    addToAgg(agg, entry('a', { code: '__proto__', task: { type: 'recaptcha-v2', sitekey: 'constructor' } }), 1);
+    assert.equal(agg.byCode['__proto__'], 1);
+    assert.equal(agg.bySitekey.constructor, 1);
+    assert.equal(Object.getPrototypeOf(dict()), null);
+  });
+
+  void test('own counts cap sitekeys at the largest and say so', () => {
+    const agg = emptyAgg();
+    for (let i = 0; i <= SNAPSHOT_KEYS_MAX; i++) addToAgg(agg, entry(`e${i}`, { task: { type: 'recaptcha-v2', sitekey: `sk-${String(i).padStart(3, '0')}` } }), 1);
+    addToAgg(agg, entry('extra', { task: { type: 'recaptcha-v2', sitekey: 'sk-050' } }), 1);
+    const counts = countsOf(agg, freshState(), '2026-01-01T10:00:00.000Z');
+    assert.equal(counts.truncated, true);
+    assert.equal(Object.keys(counts.bySitekey).length, SNAPSHOT_KEYS_MAX);
+    assert.equal(counts.bySitekey['sk-050'], 2, 'the largest key is kept');
+    assert.equal(capKeys({ a: 1 }).truncated, false);
+  });
+
+  void test('merged counts add up and keep the earliest oldest entry', () => {
+    const agg = emptyAgg();
+    addToAgg(agg, entry('a'), 1);
+    const into = countsOf(agg, freshState(), '2026-01-01T10:00:00.000Z');
+    const shard = countsOf(agg, freshState(), '2025-12-31T00:00:00.000Z');
+    shard.recovered = 4;
+    mergeCounts(into, shard);
+    assert.equal(into.total, 2);
+    assert.equal(into.byStatus.dead, 2);
+    assert.equal(into.byCode.ERROR_CAPTCHA_UNSOLVABLE, 2);
+    assert.equal(into.recovered, 4);
+    assert.equal(into.oldestFailedAt, '2025-12-31T00:00:00.000Z');
+  });
+
+  void test('topN orders by count, ties by key', () => {
+    assert.deepEqual(topN({ b: 2, a: 2, c: 5, d: 1 }, 3), [['c', 5], ['a', 2], ['b', 2]]);
+  });
+});
+
+describe('carried state', () => {
+  void test('entries travel packed and come back whole', () => {
+    const state = freshState();
+    state.entries = byId(entry('a', { seq: 1 }), entry('b', { seq: 2, status: 'parked', dlqRetries: 3, batchId: 'b1' }));
+    const carried = JSON.parse(JSON.stringify(carriedState(state))) as DlqRunState;
+    assert.deepEqual(carried.entries, {});
+    assert.ok(carried.packed, 'entries are carried as packed rows');
+    assert.deepEqual(revive(carried).entries, state.entries);
+  });
+
+  void test('a state from an older run gains the fields it lacks', () => {
+    const old = { version: 1, run: 4, nextSeq: 9, entries: {}, queue: [], inFlight: {}, counters: { received: 7 }, audit: [], removed: [], alerts: [], depthAlertArmed: true, shards: {} };
+    const revived = revive(old as unknown as DlqRunState);
+    assert.equal(revived.run, 4);
+    assert.deepEqual(revived.counters, { received: 7, duplicateReports: 0, recovered: 0, discarded: 0, purged: 0 });
+    assert.deepEqual(revived.requests, { ids: [], results: [] });
+    assert.deepEqual(revived.snapshot, { seq: 0, dirty: false });
+  });
+
+  void test('a removed key tells apart two failures of the same id', () => {
+    assert.notEqual(removedKey('a', '2026-01-01T00:00:00.000Z'), removedKey('a', '2026-01-02T00:00:00.000Z'));
+  });
+});
+
+describe('requests', () => {
+  void test('an order is normalized: times to ISO, repeated values once, defaults filled', () => {
+    const p = parseOrder('discard', { errorCodes: ['X', 'X', 'Y'], since: '2026-01-01T00:00:00+02:00', reason: '  bad pages ' });
+    assert.ok(p.ok);
+    assert.deepEqual(p.order, { filter: { errorCodes: ['X', 'Y'], since: '2025-12-31T22:00:00.000Z' }, all: false, reason: 'bad pages', by: 'unknown', dryRun: false });
+  });
+
+  void test('an order without a filter needs "all": true; discard and purge need a reason', () => {
+    assert.match(errorOf(parseOrder('retry', {})), /empty filter: name the entries .* or pass "all": true/);
+    assert.ok(parseOrder('retry', { all: true }).ok);
+    assert.match(errorOf(parseOrder('purge', { all: true })), /reason is required: say why these entries are purged/);
+  });
+
+  void test('mistakes are named: unknown fields with a hint, a nested filter, an unknown class, a reversed range', () => {
+    assert.match(errorOf(parseOrder('retry', { codes: ['X'] })), /unknown field "codes" \(did you mean "errorCodes"\?\)/);
+    assert.match(errorOf(parseOrder('retry', { filter: { errorCodes: ['X'] } })), /put the filter fields at the top level/);
+    assert.match(errorOf(parseOrder('retry', { classes: ['nope'] })), /classes: "nope" is not one of transient, /);
+    assert.match(errorOf(parseOrder('retry', { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' })), /must be before until/);
+    assert.match(errorOf(parseOrder('retry', { since: '2026-02-01 noon' })), /since must be an ISO time with a zone/);
+    assert.match(errorOf(parseOrder('retry', null)), /expected a JSON object .* \(got null\)/);
+  });
+
+  void test('oversized orders are refused in one short sentence naming the largest field', () => {
+    const error = errorOf(parseOrder('discard', { all: true, reason: 'r'.repeat(3_000_000) }));
+    assert.match(error, /the discard order is 3,000,\d+ characters of JSON, at most [\d,]+: "reason" holds/);
+    assert.ok(error.length <= PROBLEMS_MAX);
+    const many = Array.from({ length: 1_001 }, (_, i) => `id-${i}`);
+    assert.match(errorOf(parseOrder('retry', { ids: many })), /ids has 1001 values; at most 1000/);
+    assert.ok(parseOrder('retry', { ids: many }, false).ok, 'runs from before the bound take up to 10,000');
+    const noisy = errorOf(parseOrder('retry', Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`field${i}`, 1]))));
+    assert.ok(noisy.length <= PROBLEMS_MAX && noisy.endsWith('…'), 'a long list of problems is cut');
+  });
+
+  void test('a list request takes a cursor of either form and a bounded limit', () => {
+    const plain = parseList(undefined);
+    assert.ok(plain.ok);
+    assert.equal(plain.limit, 100);
+    const p = parseList({ cursor: '3:17', limit: 50 });
+    assert.ok(p.ok);
+    assert.deepEqual(p.cursor, { shard: 3, seq: 17, text: '3:17' });
+    const bare = parseList({ cursor: 17 });
+    assert.ok(bare.ok);
+    assert.deepEqual(bare.cursor, { seq: 17, text: '17' });
+    assert.match(errorOf(parseList({ cursor: 'abc' })), /cursor must be the nextCursor of a previous page/);
+    assert.match(errorOf(parseList({ limit: 501 })), /limit must be an integer from 1 to 500/);
+  });
+
+  void test('stats and audit requests take one bounded integer', () => {
+    assert.deepEqual(parseIntRequest(undefined, 'top', 1, 1_000, 10, 'stats'), { ok: true, value: 10 });
+    assert.deepEqual(parseIntRequest({ top: 3 }, 'top', 1, 1_000, 10, 'stats'), { ok: true, value: 3 });
+    assert.match(errorOf(parseIntRequest({ top: 0, x: 1 }, 'top', 1, 1_000, 10, 'stats')), /invalid stats request: unknown field "x"; top must be an integer from 1 to 1000 \(got 0\)/);
+  });
+
+  void test('a forwarded order needs an operation, a watermark, a request id and a valid request', () => {
+    const ok: DlqForwardedOrder = { operation: 'retry', request: { all: true, requestId: 'r1' }, watermarkAt: NOW, from: 'captcha-dlq', settings: {} };
+    assert.equal(checkForwarded(ok, true), undefined);
+    assert.match(checkForwarded({ ...ok, operation: 'drop' as 'retry' }, true)!, /unknown operation "drop"/);
+    assert.equal(checkForwarded({ ...ok, watermarkAt: 'soon' }, true), 'watermarkAt must be an ISO time');
+    assert.match(checkForwarded({ ...ok, request: { requestId: 'r1' } }, true)!, /empty filter/);
+  });
+
+  void test('a shard reset names a shard of this front and a reason', () => {
+    const none = () => false;
+    const p = parseResetShard({ shard: 2, reason: 'forged' }, 'captcha-dlq', 4, none);
+    assert.ok(p.ok);
+    assert.deepEqual(p.request, { workflowId: 'captcha-dlq/shard-2', shard: 2, reason: 'forged', by: 'unknown' });
+    assert.match(errorOf(parseResetShard({ shard: 4, reason: 'x' }, 'captcha-dlq', 4, none)), /shard 4 is not a shard of captcha-dlq: give an index from 1 to 3/);
+    assert.match(errorOf(parseResetShard({ shard: 1 }, 'captcha-dlq', 1, none)), /reason is required.*\(it has no shards\)/);
+    assert.ok(parseResetShard({ shard: 7, reason: 'x' }, 'captcha-dlq', 4, (id) => id === 'captcha-dlq/shard-7').ok, 'a shard that sent a snapshot can be reset');
+  });
+});
+
+describe('routing', () => {
+  void test('FNV-1a matches its reference values', () => {
+    assert.equal(fnv1a32(''), 0x811c9dc5);
+    assert.equal(fnv1a32('a'), 0xe40c292c);
+    assert.equal(fnv1a32('foobar'), 0xbf9cf968);
+  });
+
+  void test('one shard keeps everything at the front; more spread evenly and stably', () => {
+    assert.equal(dlqShardOf(1, 'anything'), 0);
+    assert.equal(dlqWorkflowIdFor('captcha-dlq', 1, 'anything'), 'captcha-dlq');
+    const counts = new Array<number>(10).fill(0);
+    for (let i = 0; i < 10_000; i++) counts[dlqShardOf(10, `batch-1/task-${i}`)]!++;
+    assert.ok(counts.every((n) => n > 800 && n < 1_200), `uneven: ${counts.join(', ')}`);
+    assert.equal(dlqShardOf(10, 'batch-1/task-7'), dlqShardOf(10, 'batch-1/task-7'));
+    assert.equal(dlqShardWorkflowId('captcha-dlq', 0), 'captcha-dlq');
+    assert.equal(dlqShardWorkflowId('captcha-dlq', 3), 'captcha-dlq/shard-3');
+  });
+});
+
+describe('reports', () => {
+  void test('secrets in provider messages are masked and long messages cut', () => {
+    assert.equal(scrubReportText('bad request apikey=abc123 and "clientKey": "xyz"'), 'bad request apikey=[REDACTED] and "clientKey": "[REDACTED]"');
+    const cut = scrubReportText('x'.repeat(600));
+    assert.equal(cut.length, 500);
+    assert.ok(cut.endsWith('…'));
+  });
+
+  void test('a report is lenient about details and strict about identity', () => {
+    assert.equal(errorOf(checkReport({ entryId: '__proto__', task: { type: 'image' } }, NOW, true)), 'entryId must be a non-empty string (the solve workflow id)');
+    assert.equal(errorOf(checkReport({ entryId: 'e1', task: 'x' }, NOW, true)), 'task of e1 must be a captcha task object');
+    const r = checkReport({ entryId: 'e1', task: { type: 'image', key: 'k1' }, failureClass: 'weird', attempts: -3, paidSubmits: 2.7, failedAt: 'later', message: 'key=s3cret' }, NOW, true);
+    assert.ok(r.ok);
+    assert.equal(r.report.taskKey, 'k1', 'taskKey falls back to the task key');
+    assert.equal(r.report.failureClass, 'internal');
+    assert.equal(r.report.attempts, 0);
+    assert.equal(r.report.paidSubmits, 2);
+    assert.equal(r.report.failedAt, NOW);
+    assert.equal(r.report.message, 'key=[REDACTED]');
+    assert.equal(r.report.code, 'UNKNOWN');
+    assert.equal(r.report.provider, 'unknown');
+  });
+
+  void test('bounded reports: oversized ones refused, task ids kept to the latest fifty', () => {
+    assert.match(errorOf(checkReport({ entryId: 'e1', task: { type: 'image' }, message: 'm'.repeat(70_000) }, NOW, true)), /the report of "e1" is [\d,]+ characters of JSON, at most 64,000: "message" holds/);
+    const ids = Array.from({ length: 80 }, (_, i) => `t${i}`);
+    const r = checkReport({ entryId: 'e1', task: { type: 'image' }, providerTaskIds: ids }, NOW, true);
+    assert.ok(r.ok);
+    assert.deepEqual(r.report.providerTaskIds, ids.slice(-50));
+  });
+
+  void test('a history keeps its last ten attempts, each rebuilt and scrubbed', () => {
+    const raw = [...Array.from({ length: 12 }, (_, i) => ({ round: i, code: 'C', failureClass: 'transient', message: `apikey=k${i}`, at: NOW })), 'junk'];
+    const h = sanitizeHistory(raw, NOW);
+    assert.equal(h.length, 10);
+    assert.deepEqual(h[9], { round: 11, failureClass: 'transient', code: 'C', message: 'apikey=[REDACTED]', at: NOW });
+    assert.deepEqual(sanitizeHistory('nope', NOW), []);
+    assert.equal(knownClass('account'), 'account');
+    assert.equal(nonNegative(Number.NaN), 0);
+  });
+});
+
+describe('snapshots', () => {
+  const snapshot = (over: Partial<DlqShardSnapshot> = {}): DlqShardSnapshot => ({
+    workflowId: 'captcha-dlq/shard-2',
+    shard: 2,
+    seq: 5,
+    asOf: NOW,
+    total: 3,
+    byStatus: { dead: 2, retrying: 0, parked: 1 },
+    byCode: { X: 3 },
+    byClass: { permanent: 3 },
+    bySitekey: { 'sk-a': 3 },
+    byHour: { '10': 3 },
+    byBatch: {},
+    oldestFailedAt: '2026-01-01T10:00:00.000Z',
+    recovered: 0,
+    discarded: 0,
+    purged: 0,
+    paidSubmitsOnDead: 3,
+    retriesInFlight: 0,
+    retriesQueued: 0,
+    received: 3,
+    duplicateReports: 0,
+    ...over,
+  });
+
+  void test('a snapshot from an own shard is taken, rebuilt field by field', () => {
+    const r = checkSnapshot({ ...snapshot(), extra: 'dropped' }, 'captcha-dlq', 4);
+    assert.ok(r.ok);
+    assert.deepEqual({ ...r.snapshot, byCode: { ...r.snapshot.byCode }, byClass: { ...r.snapshot.byClass }, bySitekey: { ...r.snapshot.bySitekey }, byHour: { ...r.snapshot.byHour }, byBatch: { ...r.snapshot.byBatch } }, snapshot());
+  });
+
+  void test('foreign, inconsistent and malformed snapshots are refused', () => {
+    assert.match(errorOf(checkSnapshot(snapshot({ workflowId: 'other/shard-2' }), 'captcha-dlq', 4)), /"other\/shard-2" \(shard 2\) is not a shard of captcha-dlq, which has 3 shard\(s\)/);
+    assert.match(errorOf(checkSnapshot(snapshot(), 'captcha-dlq', 2)), /is not a shard of captcha-dlq/);
+    assert.match(errorOf(checkSnapshot(snapshot({ total: 4 }), 'captcha-dlq', 4)), /byStatus adds up to 3, not total 4/);
+    assert.match(errorOf(checkSnapshot(snapshot({ seq: 0 }), 'captcha-dlq', 4)), /seq must be a positive integer/);
+    assert.match(errorOf(checkSnapshot(snapshot({ recovered: -1 }), 'captcha-dlq', 4)), /recovered must be a non-negative integer/);
+  });
+
+  void test('shards push in slots of their own, spread over one cycle', () => {
+    // 10 shards, at most 5 snapshots/s at the front: a cycle of 2 s, one slot every 200 ms
+    const now = 1_000_000;
+    const slots = Array.from({ length: 10 }, (_, shard) => (now + untilSnapshotSlot(shard, 10, 1_000, now)) % 2_000);
+    assert.deepEqual([...slots].sort((x, y) => x - y), [0, 200, 400, 600, 800, 1_000, 1_200, 1_400, 1_600, 1_800]);
+    for (let shard = 0; shard < 10; shard++) {
+      const wait = untilSnapshotSlot(shard, 10, 1_000, now);
+      assert.ok(wait >= 1 && wait <= 2_000, `shard ${shard} waits ${wait} ms`);
+    }
+    assert.equal(untilSnapshotSlot(1, 2, 1_000, 0), 200, 'few shards: the snapshot interval is the cycle');
+  });
+});
+
+describe('settings', () => {
+  void test('invalid values fall back to their defaults and are reported; the front’s settings win', () => {
+    const invalid: string[] = [];
+    const s = resolveSettings({ retryCap: -1, shardCount: 4, retryConcurrency: 8 }, { retryConcurrency: 2 }, 'q-own', (name) => invalid.push(name));
+    assert.deepEqual(invalid, ['retryCap']);
+    assert.equal(s.retryCap, DLQ_DEFAULTS.retryCap);
+    assert.equal(s.retryConcurrency, 2);
+    assert.equal(s.shardCount, 4);
+    assert.equal(s.taskQueue, 'q-own');
+    assert.equal(s.indexSitekeys, true);
+  });
+
+  void test('shards get the front’s limits split between them', () => {
+    const s = resolveSettings({ shardCount: 4, retryConcurrency: 10, retryRatePerSecond: 8, taskQueue: 'q' }, undefined, 'q-own');
+    const split = shardSettings(s);
+    assert.equal(split.retryConcurrency, 3);
+    assert.equal(split.retryRatePerSecond, 2);
+    assert.equal(split.taskQueue, 'q');
+    assert.equal(split.shardCount, 4);
+  });
+});
