@@ -12,7 +12,7 @@ import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandleWith
 import { Worker } from '@temporalio/worker';
 import { routeDeadLetter } from '../activities/dlq';
 import { executeUpdateAcrossRuns } from '../src/client';
-import { resolveTemporalCli } from '../src/temporal-server';
+import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 import { packEntries, unpackEntries } from '../workflows/dlq/pack';
 import { dlqShardOf } from '../src/domain/dlq-routing';
