@@ -21,6 +21,16 @@ export function numberArg(min: number, max: number) {
   };
 }
 
+/** A non-empty text of at most `max` characters, without control characters. */
+export function boundedArg(name: string, max: number) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError('must not be empty.');
+    if (value.length > max) throw new InvalidArgumentError(`has ${value.length} characters: ${name} takes at most ${max}.`);
+    if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError('must not contain control characters.');
+    return value;
+  };
+}
+
 /** Repeatable, comma-separated list: `--code A,B --code C` → [A, B, C]. */
 export function listArg<T extends string = string>(allowed?: readonly T[]) {
   return (value: string, previous: T[] | undefined): T[] => {
