@@ -91,7 +91,11 @@ export function timeArg(value: string): string {
 export interface FilterOptions {
   id?: string[];
   code?: string[];
+  /** --codes: the other spelling */
+  codes?: string[];
   class?: FailureClass[];
+  /** --classes: the other spelling */
+  classes?: FailureClass[];
   sitekey?: string[];
   batch?: string[];
   status?: DlqEntryStatus[];
@@ -102,8 +106,11 @@ export interface FilterOptions {
 export function addFilterOptions(cmd: Command): Command {
   return cmd
     .option('--id <ids>', 'entry ids (repeatable, comma-separated)', listArg())
-    .option('--code <codes>', 'error codes, e.g. ERROR_CAPTCHA_UNSOLVABLE,POLL_DEADLINE (repeatable)', listArg())
-    .addOption(new Option('--class <classes>', `failure classes (${FAILURE_CLASSES.join(', ')})`).argParser(listArg(FAILURE_CLASSES)))
+    .option('--code <codes>', 'error codes, e.g. ERROR_CAPTCHA_UNSOLVABLE,POLL_DEADLINE (repeatable); also --codes', listArg())
+    .addOption(new Option('--class <classes>', `failure classes (${FAILURE_CLASSES.join(', ')}); also --classes`).argParser(listArg(FAILURE_CLASSES)))
+    // one spelling everywhere: `schedule create` takes --class and --code too
+    .addOption(new Option('--classes <classes>').argParser(listArg(FAILURE_CLASSES)).hideHelp())
+    .addOption(new Option('--codes <codes>').argParser(listArg()).hideHelp())
     .option('--sitekey <sitekeys>', 'sitekeys (repeatable, comma-separated)', listArg())
     .option('--batch <ids>', 'batch ids (repeatable, comma-separated)', listArg())
     .addOption(new Option('--status <statuses>', `entry statuses (${DLQ_ENTRY_STATUSES.join(', ')})`).argParser(listArg(DLQ_ENTRY_STATUSES)))
@@ -111,11 +118,18 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--until <time>', 'last failure before: ISO time or a duration ago', timeArg);
 }
 
+/** Both spellings of a list flag, together; undefined when neither was given. */
+export function either<T>(a: T[] | undefined, b: T[] | undefined): T[] | undefined {
+  return a || b ? [...new Set([...(a ?? []), ...(b ?? [])])] : undefined;
+}
+
 export function filterOf(o: FilterOptions): DlqFilter {
+  const codes = either(o.code, o.codes);
+  const classes = either(o.class, o.classes);
   return {
     ...(o.id && { ids: o.id }),
-    ...(o.code && { errorCodes: o.code }),
-    ...(o.class && { classes: o.class }),
+    ...(codes && { errorCodes: codes }),
+    ...(classes && { classes }),
     ...(o.sitekey && { sitekeys: o.sitekey }),
     ...(o.batch && { batchIds: o.batch }),
     ...(o.status && { statuses: o.status }),
