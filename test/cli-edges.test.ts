@@ -134,6 +134,24 @@ void describe('captcha-dlq CLI: connection flags and the rough edges', () => {
     assert.match(unreachable.stderr, /cannot reach Temporal at 127\.0\.0\.1:9.*npx captcha-dlq dev/s);
   });
 
+  void test('console: serves the DLQ on the CLI\'s connection flags; beyond loopback only with a token', async () => {
+    const refused = await cli(['console', '--host', '0.0.0.0', '--port', '0']);
+    expectCode(refused, 2, 'a non-loopback console without a token');
+    assert.match(refused.stderr, /CONSOLE_HOST=0\.0\.0\.0 is beyond this machine: set CONSOLE_TOKEN/);
+    const child = spawn(process.execPath, [BIN, '--address', t.env.address, 'console', '--port', '0'], { env: { ...cliEnv, TEMPORAL_ADDRESS: '127.0.0.1:9' } });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    try {
+      const url = await until('the console to listen', async () => /captcha-dlq console on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1]);
+      const stats = (await (await fetch(`${url}/api/stats`)).json()) as { numbers: { total: number } };
+      assert.equal(stats.numbers.total, (await stack.solver.dlq().stats()).total);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, 'Ctrl-C stops it cleanly');
+  });
+
   void test('dlq list: type and sitekey, and a short message, per entry', async () => {
     const run = await cli(['dlq', 'list', '--batch', BATCH]);
     expectCode(run, 0, 'dlq list');
