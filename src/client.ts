@@ -13,6 +13,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
   type ScheduleHandle,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
@@ -21,7 +22,7 @@ import { parseTask, parseTasks } from './tasks/schema';
 import { readTaskFile } from './tasks/files';
 import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
-import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest } from '../workflows/messages';
+import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, DLQ_STATS_MEMO_KEY, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest } from '../workflows/messages';
 import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from './domain/names';
 import { dlqShardWorkflowId } from './domain/dlq-routing';
 import { type DrainInput, type dlqDrainWorkflow } from '../workflows/drain';
@@ -198,7 +199,31 @@ export class CaptchaSolver {
     return {
       workflowId,
       handle,
+      /** the exact stats: a query, answered by the worker (behind the DLQ's activations while reports pour in) */
       stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => asDlq(handle, () => handle.query(dlqStatsQuery, request)),
+      /**
+       * The stats the DLQ last published in its memo, read from the server by `describe()` without waiting on the
+       * worker: as of `asOf`, at most `statsPublishIntervalMs` (2 s) behind the counts while the DLQ runs (see
+       * DlqStatsSnapshot); null when none is published yet (a run started before the memo existed publishes none).
+       */
+      statsSnapshot: async (): Promise<DlqStatsSnapshot | null> => publishedStats(await describeDlq(handle)),
+      /**
+       * The exact stats when the DLQ answers within `waitMs`, else the published snapshot (`source` says which): fast
+       * during ingest, exact at rest. Without a snapshot it waits for the query.
+       */
+      statsFast: async (request: DlqStatsRequest = {}, { waitMs = 100 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
+        const exact = asDlq(handle, () => handle.query(dlqStatsQuery, request));
+        const snapshot = describeDlq(handle).then(publishedStats);
+        exact.catch(() => undefined); // awaited below, or its late answer dropped
+        snapshot.catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const first = await Promise.race([exact, new Promise<null>((ok) => (timer = setTimeout(() => ok(null), waitMs)))]).finally(() => clearTimeout(timer));
+        if (first) return { ...first, source: 'query' };
+        const published = await snapshot.catch(() => null);
+        if (!published) return { ...(await exact), source: 'query' };
+        const top = request.top ?? 10;
+        return { ...published, bySitekey: published.bySitekey.slice(0, top), source: 'snapshot' };
+      },
       /** one page, from the workflow that holds `request.cursor` (the front, or a shard for `"<shard>:<seq>"`) */
       list: (request: DlqListRequest = {}): Promise<DlqListPage> => {
         const h = this.client.workflow.getHandle(dlqWorkflowOfCursor(workflowId, request.cursor));
@@ -435,9 +460,26 @@ async function batchIdTaken(handle: WorkflowHandle): Promise<WorkflowIdTakenErro
   return new WorkflowIdTakenError(batchId, type, status.name, message);
 }
 
+/** The DLQ's description (`WorkflowIdTakenError` when the id holds another type, `WorkflowNotFoundError` if none). */
+async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDescription> {
+  const d = await handle.describe();
+  checkType(handle, d, WORKFLOW_TYPES.dlq, 'the DLQ');
+  return d;
+}
+
+/** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */
+function publishedStats(d: WorkflowExecutionDescription): DlqStatsSnapshot | null {
+  const s = d.memo?.[DLQ_STATS_MEMO_KEY] as Partial<DlqStatsSnapshot> | undefined;
+  if (!s || typeof s !== 'object' || typeof s.total !== 'number' || typeof s.asOf !== 'string' || !Array.isArray(s.bySitekey)) return null;
+  return s as DlqStatsSnapshot;
+}
+
 /** Throws `WorkflowIdTakenError` unless the workflow under `handle` is of `type` (`WorkflowNotFoundError` if none). */
 export async function expectType(handle: WorkflowHandle, type: string, what: string): Promise<void> {
-  const d = await handle.describe();
+  checkType(handle, await handle.describe(), type, what);
+}
+
+function checkType(handle: WorkflowHandle, d: WorkflowExecutionDescription, type: string, what: string): void {
   if (d.type === type) return;
   const hint = type === WORKFLOW_TYPES.dlq ? ': check DLQ_WORKFLOW_ID' : '';
   throw new WorkflowIdTakenError(
