@@ -202,18 +202,18 @@ export class CaptchaSolver {
       /** the exact stats: a query, answered by the worker (behind the DLQ's activations while reports pour in) */
       stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => asDlq(handle, () => handle.query(dlqStatsQuery, request)),
       /**
-       * The stats the DLQ last published in its memo, read from the server by `describe()` without waiting on the
-       * worker: as of `asOf`, at most `statsPublishIntervalMs` (2 s) behind the counts while the DLQ runs (see
+       * The stats the DLQ last published in its memo, read from the server without waiting on the worker: as of
+       * `asOf`, at most `statsPublishIntervalMs` (1 s) behind the front's counts while the DLQ runs (see
        * DlqStatsSnapshot); null when none is published yet (a run started before the memo existed publishes none).
        */
-      statsSnapshot: async (): Promise<DlqStatsSnapshot | null> => publishedStats(await describeDlq(handle)),
+      statsSnapshot: (): Promise<DlqStatsSnapshot | null> => this.dlqSnapshot(handle),
       /**
-       * The exact stats when the DLQ answers within `waitMs`, else the published snapshot (`source` says which): fast
-       * during ingest, exact at rest. Without a snapshot it waits for the query.
+       * The exact stats when the DLQ answers within `waitMs` (50 ms; at rest it takes ~15 ms), else the published
+       * snapshot (`source` says which): fast during ingest, exact at rest. Without a snapshot it waits for the query.
        */
-      statsFast: async (request: DlqStatsRequest = {}, { waitMs = 100 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
+      statsFast: async (request: DlqStatsRequest = {}, { waitMs = 50 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
         const exact = asDlq(handle, () => handle.query(dlqStatsQuery, request));
-        const snapshot = describeDlq(handle).then(publishedStats);
+        const snapshot = this.dlqSnapshot(handle);
         exact.catch(() => undefined); // awaited below, or its late answer dropped
         snapshot.catch(() => undefined);
         let timer: NodeJS.Timeout | undefined;
@@ -239,6 +239,21 @@ export class CaptchaSolver {
       resetShard: (request: DlqResetShardRequest): Promise<DlqResetShardResult> =>
         ordered(() => executeUpdateAcrossRuns(handle, dlqResetShardUpdate, { args: [checkDlqRequest(request)] })),
     };
+  }
+
+  /**
+   * The DLQ's published stats: from visibility (a list by workflow id, which does not queue behind the signals that
+   * hold the execution's lock; ~2× faster than describe() while reports pour in), else from describe() (visibility
+   * lags a moment after a continue-as-new; describe() also names a missing DLQ or another type under its id).
+   */
+  private async dlqSnapshot(handle: WorkflowHandle): Promise<DlqStatsSnapshot | null> {
+    const query = `WorkflowId = ${JSON.stringify(handle.workflowId)} AND ExecutionStatus = "Running"`;
+    for await (const wf of this.client.workflow.list({ query, pageSize: 1 })) {
+      const published = wf.type === WORKFLOW_TYPES.dlq ? publishedStats(wf.memo) : null;
+      if (published) return published;
+      break;
+    }
+    return publishedStats((await describeDlq(handle)).memo);
   }
 
   private async *dlqPages(filter: DlqFilter, pageSize: number, start?: string): AsyncGenerator<DlqListPage> {
@@ -468,8 +483,8 @@ async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDes
 }
 
 /** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */
-function publishedStats(d: WorkflowExecutionDescription): DlqStatsSnapshot | null {
-  const s = d.memo?.[DLQ_STATS_MEMO_KEY] as Partial<DlqStatsSnapshot> | undefined;
+function publishedStats(memo: Record<string, unknown> | undefined): DlqStatsSnapshot | null {
+  const s = memo?.[DLQ_STATS_MEMO_KEY] as Partial<DlqStatsSnapshot> | undefined;
   if (!s || typeof s !== 'object' || typeof s.total !== 'number' || typeof s.asOf !== 'string' || !Array.isArray(s.bySitekey)) return null;
   return s as DlqStatsSnapshot;
 }

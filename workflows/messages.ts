@@ -382,7 +382,7 @@ export interface DlqSettings {
   indexSitekeys?: boolean;
   /** continue-as-new state (JSON characters) above which a `state-size` alert is raised; default 1,000,000 */
   stateSizeAlertChars?: number;
-  /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY) at most this often, when they changed; default 2,000 ms */
+  /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY) at most this often, when they changed; default 1,000 ms */
   statsPublishIntervalMs?: number;
 }
 

@@ -15,7 +15,7 @@ export const DLQ_DEFAULTS = Object.freeze({
   snapshotIntervalMs: 1_000,
   retryStaleAfterMs: 30 * 60_000,
   stateSizeAlertChars: 1_000_000,
-  statsPublishIntervalMs: 2_000,
+  statsPublishIntervalMs: 1_000,
 });
 
 /** Settings of one run, every field resolved. */

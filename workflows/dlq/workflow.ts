@@ -20,7 +20,7 @@
 // With one shard (the default) none of that machinery runs.
 // Stats during ingest: the `stats` query waits behind the activations of a busy run (p95 ~0.9 s while 2,000 reports
 // arrive), so the front also publishes them in its memo (./views statsMemoLoop), which `describe()` reads from the
-// server alone: when they changed, at most once per statsPublishIntervalMs (2 s), and first thing in every run.
+// server alone: when they changed, at most once per statsPublishIntervalMs (1 s), and first thing in every run.
 import {
   allHandlersFinished,
   condition,
