@@ -212,15 +212,19 @@ export class CaptchaSolver {
        * snapshot (`source` says which): fast during ingest, exact at rest. Without a snapshot it waits for the query.
        */
       statsFast: async (request: DlqStatsRequest = {}, { waitMs = 50 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
-        const exact = asDlq(handle, () => handle.query(dlqStatsQuery, request));
+        // the query is called off once the snapshot is taken instead: it would only add to the DLQ's backlog
+        const abort = new AbortController();
+        const exact = this.client.withAbortSignal(abort.signal, () => handle.query(dlqStatsQuery, request));
         const snapshot = this.dlqSnapshot(handle);
-        exact.catch(() => undefined); // awaited below, or its late answer dropped
+        exact.catch(() => undefined); // awaited below, or called off
         snapshot.catch(() => undefined);
         let timer: NodeJS.Timeout | undefined;
-        const first = await Promise.race([exact, new Promise<null>((ok) => (timer = setTimeout(() => ok(null), waitMs)))]).finally(() => clearTimeout(timer));
+        const soon = new Promise<null>((ok) => (timer = setTimeout(() => ok(null), waitMs)));
+        const first = await asDlq(handle, () => Promise.race([exact, soon])).finally(() => clearTimeout(timer));
         if (first) return { ...first, source: 'query' };
         const published = await snapshot.catch(() => null);
-        if (!published) return { ...(await exact), source: 'query' };
+        if (!published) return { ...(await asDlq(handle, () => exact)), source: 'query' };
+        abort.abort();
         const top = request.top ?? 10;
         return { ...published, bySitekey: published.bySitekey.slice(0, top), source: 'snapshot' };
       },
