@@ -34,8 +34,8 @@ See bench/README.md for the full description. In short:
 4. **Temporal cost**: events of every solve child's history; Cloud actions counted per docs.temporal.io/cloud/actions
    (rules in bench/histories.ts), plus heartbeats that reached the server (its Prometheus counter).
 5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
-   5b. **DLQ stats while busy**: the same ingest, rounds on fresh DLQs; meanwhile the exact \`stats\` query, the published
-   snapshot (memo, read by describe()) and \`statsFast\` are each asked one call at a time.
+   5b. **DLQ stats while busy**: the same ingest paced at 450 reports/s, rounds on fresh DLQs; meanwhile the exact
+   \`stats\` query, the published snapshot (memo, read from visibility) and \`statsFast\` are asked one call at a time.
 6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).`;
 
 function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {
