@@ -9,6 +9,7 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   ServiceError,
+  isGrpcServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
@@ -212,19 +213,16 @@ export class CaptchaSolver {
        * snapshot (`source` says which): fast during ingest, exact at rest. Without a snapshot it waits for the query.
        */
       statsFast: async (request: DlqStatsRequest = {}, { waitMs = 50 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
-        // the query is called off once the snapshot is taken instead: it would only add to the DLQ's backlog
-        const abort = new AbortController();
-        const exact = this.client.withAbortSignal(abort.signal, () => handle.query(dlqStatsQuery, request));
         const snapshot = this.dlqSnapshot(handle);
-        exact.catch(() => undefined); // awaited below, or called off
-        snapshot.catch(() => undefined);
-        let timer: NodeJS.Timeout | undefined;
-        const soon = new Promise<null>((ok) => (timer = setTimeout(() => ok(null), waitMs)));
-        const first = await asDlq(handle, () => Promise.race([exact, soon])).finally(() => clearTimeout(timer));
-        if (first) return { ...first, source: 'query' };
+        snapshot.catch(() => undefined); // awaited below unless the query answers in time
+        try {
+          // a deadline, not a race: a busy DLQ's late answer does not linger in the client
+          return { ...(await this.client.withDeadline(Date.now() + waitMs, () => handle.query(dlqStatsQuery, request))), source: 'query' };
+        } catch (err) {
+          if (!timedOut(err)) return asDlq(handle, () => Promise.reject(err)); // named as stats() names it
+        }
         const published = await snapshot.catch(() => null);
-        if (!published) return { ...(await asDlq(handle, () => exact)), source: 'query' };
-        abort.abort();
+        if (!published) return { ...(await asDlq(handle, () => handle.query(dlqStatsQuery, request))), source: 'query' };
         const top = request.top ?? 10;
         return { ...published, bySitekey: published.bySitekey.slice(0, top), source: 'snapshot' };
       },
@@ -484,6 +482,12 @@ async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDes
   const d = await handle.describe();
   checkType(handle, d, WORKFLOW_TYPES.dlq, 'the DLQ');
   return d;
+}
+
+/** True when a call failed by its deadline (the server did not answer in time). */
+function timedOut(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(cause) && cause.code === 4; // DEADLINE_EXCEEDED
 }
 
 /** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */

@@ -159,6 +159,11 @@ test('with the default settings the published stats catch up with the exact stat
       const published = await eventually('published stats of 10', () => s.solver.dlq().statsSnapshot(), (p) => p?.received === 10);
       assert.ok(published);
       assert.deepEqual(counts(published), counts(exact));
+      // a worker that answers within the wait: the exact answer
+      const answered = await s.solver.dlq().statsFast({}, { waitMs: 60_000 });
+      assert.equal(answered.source, 'query');
+      const { source: _source, ...answer } = answered;
+      assert.deepEqual(counts(answer as DlqStats), counts(exact));
     });
     // no DLQ under the id: the same refusal as the query's
     const missing = new CaptchaSolver(s.client, { ...s.config, dlqWorkflowId: `${name}-missing` });
