@@ -35,6 +35,8 @@ interface Round {
   snapshot: number[];
   fast: number[];
   fastFromSnapshot: number;
+  fastFailed: number;
+  fastErrors: Set<string>;
   exactFailed: number;
   snapshotAgeMs: number[];
   exactAfterStopMs: number;
@@ -64,7 +66,7 @@ export async function measureDlqBusy(ctx: BenchContext): Promise<MeasurementResu
         `${note((x) => x.exact)}; ${results.reduce((s, x) => s + x.exactFailed, 0)} failed`),
       figure('5b', `DLQ busy, ${label}: stats snapshot (memo) p95 while ingesting`, p(all((x) => x.snapshot), 95), 'ms', { op: '<=', value: 250 }, note((x) => x.snapshot)),
       figure('5b', `DLQ busy, ${label}: statsFast p95 while ingesting`, p(all((x) => x.fast), 95), 'ms', { op: '<=', value: 250 },
-        `${note((x) => x.fast)}; ${results.reduce((s, x) => s + x.fastFromSnapshot, 0)} of ${all((x) => x.fast).length} answered from the snapshot`),
+        `${note((x) => x.fast)}; ${results.reduce((s, x) => s + x.fastFromSnapshot, 0)} of ${all((x) => x.fast).length} answered from the snapshot, ${results.reduce((s, x) => s + x.fastFailed, 0)} failed`),
       figure('5b', `DLQ busy, ${label}: snapshot age p95 while ingesting`, p(all((x) => x.snapshotAgeMs), 95), 'ms', undefined,
         `now − asOf at each read; max ${round(Math.max(...all((x) => x.snapshotAgeMs)), 0)} ms`),
       figure('5b', `DLQ busy, ${label}: snapshot exact after the reports stop`, round(Math.max(...results.map((x) => x.exactAfterStopMs)) / 1000, 1), 's', undefined,
@@ -73,7 +75,7 @@ export async function measureDlqBusy(ctx: BenchContext): Promise<MeasurementResu
       figure('5b', `DLQ busy, ${label}: memo publications per round`, round(results.reduce((s, x) => s + x.publications, 0) / rounds, 1), 'events', undefined,
         `WorkflowPropertiesModified events of the front, ${results.map((x) => `${x.publications} of ${x.frontEvents} in ${x.frontRuns} runs`).join(' / ')}`),
     ],
-    details: { [`dlqBusy${n}`]: results.map((x) => ({ ...x, exact: summarize(x.exact), snapshot: summarize(x.snapshot), fast: summarize(x.fast), snapshotAgeMs: summarize(x.snapshotAgeMs) })) },
+    details: { [`dlqBusy${n}`]: results.map((x) => ({ ...x, exact: summarize(x.exact), snapshot: summarize(x.snapshot), fast: summarize(x.fast), fastErrors: [...x.fastErrors], snapshotAgeMs: summarize(x.snapshotAgeMs) })) },
   };
 }
 
@@ -89,7 +91,7 @@ async function oneRound(ctx: BenchContext, n: number, front: string): Promise<Ro
     const dlq = new CaptchaSolver(stack.client, loadConfig(env)).dlq();
     return await w.watch((async (): Promise<Round> => {
       const started = await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
-      const out: Round = { rate: 0, exact: [], snapshot: [], fast: [], fastFromSnapshot: 0, exactFailed: 0, snapshotAgeMs: [], exactAfterStopMs: 0, equal: false, publications: 0, frontEvents: 0, frontRuns: 0 };
+      const out: Round = { rate: 0, exact: [], snapshot: [], fast: [], fastFromSnapshot: 0, fastFailed: 0, fastErrors: new Set<string>(), exactFailed: 0, snapshotAgeMs: [], exactAfterStopMs: 0, equal: false, publications: 0, frontEvents: 0, frontRuns: 0 };
       // the DLQ was there before the incident: its first snapshot is published before the reports pour in
       await withTimeout((async () => {
         while (!(await dlq.statsSnapshot())) await sleep(50);
@@ -118,8 +120,13 @@ async function oneRound(ctx: BenchContext, n: number, front: string): Promise<Ro
           if (s && sending) out.snapshotAgeMs.push(Date.now() - Date.parse(s.asOf));
         }),
         reader(async () => {
-          const s = (await timed(out.fast, () => dlq.statsFast())) as { source: string };
-          if (s.source === 'snapshot' && sending) out.fastFromSnapshot++;
+          try {
+            const s = (await timed(out.fast, () => dlq.statsFast())) as { source: string };
+            if (s.source === 'snapshot' && sending) out.fastFromSnapshot++;
+          } catch (err) {
+            out.fastFailed++;
+            out.fastErrors.add(String((err as { cause?: unknown }).cause ?? err).slice(0, 200));
+          }
         }),
       ]);
 

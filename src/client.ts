@@ -484,10 +484,11 @@ async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDes
   return d;
 }
 
-/** True when a call failed by its deadline (the server did not answer in time). */
+/** True when a call was not answered in time: past its deadline, or the server too busy to take it. */
 function timedOut(err: unknown): boolean {
   const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) && cause.code === 4; // DEADLINE_EXCEEDED
+  // CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED ("workflow is busy"), UNAVAILABLE
+  return isGrpcServiceError(cause) && [1, 4, 8, 14].includes(cause.code);
 }
 
 /** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */
