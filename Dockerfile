@@ -2,7 +2,8 @@
 # The worker image (the simulator runs from the same image: `node dist/src/simulator/main.js`).
 #   build:   npm ci (all dependencies) + tsc → dist/
 #   runtime: production dependencies only, compiled JS, non-root, health from the metrics server's /healthz
-ARG NODE_VERSION=20.19
+# Node 22 LTS (Node 20 reached end of life in April 2026); the major alone: a rebuild takes its security releases
+ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app

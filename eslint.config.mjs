@@ -71,4 +71,15 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The CLI's entry (src/cli/main.ts) assembles the commands; commands and their helpers never import it back.
+    files: ['src/cli/**/*.ts'],
+    ignores: ['src/cli/main.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.{1,2}/main$', message: 'CLI commands import session, args, output and errors, never the entry (main.ts).' }] },
+      ],
+    },
+  },
 );

@@ -1,10 +1,7 @@
 // The batch's page reader: a large batch's tasks stay in their file and reach the workflow a page at a time.
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
-import type { DeadLetterReport } from '../src/domain/types';
-import { signalDeadLetter } from './dlq-report';
+import { ApplicationFailure } from '@temporalio/activity';
 import { readTaskFile, type KeyedTask, type TaskFile } from '../src/tasks/files';
-import type { DlqSettings, TaskSource } from '../workflows/messages';
+import type { TaskSource } from '../workflows/messages';
 
 export interface ReadPageInput {
   source: Extract<TaskSource, { kind: 'file' }>;
@@ -16,12 +13,7 @@ export interface TaskPage {
   done: boolean;
 }
 
-export interface ReportManyInput {
-  dlqWorkflowId: string;
-  reports: Omit<DeadLetterReport, 'provider'>[];
-}
-
-export function createBatchActivities(client: Client | undefined, providerName: string, dlqSettings: DlqSettings) {
+export function createBatchActivities() {
   // the last file read, kept parsed: a batch reads its file page after page
   let cached: Promise<TaskFile> | undefined;
   let cachedKey = '';
@@ -52,13 +44,7 @@ export function createBatchActivities(client: Client | undefined, providerName: 
       return { tasks, done: offset + tasks.length >= file.tasks.length };
     },
 
-    /** Records many unsubmitted tasks at once (an open circuit); idempotent per entry id, so a retry is harmless. */
-    async reportDeadLetters({ dlqWorkflowId, reports }: ReportManyInput): Promise<void> {
-      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-      for (const report of reports) {
-        await signalDeadLetter(client, dlqWorkflowId, dlqSettings, { ...report, provider: providerName });
-        Context.current().heartbeat();
-      }
-    },
   };
 }
+
+export type BatchActivities = ReturnType<typeof createBatchActivities>;

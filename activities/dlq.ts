@@ -17,7 +17,7 @@ import {
 import type { SolveFailureDetails } from '../src/domain/types';
 
 export interface DlqActivityDeps {
-  client?: Client;
+  client: Client;
   /** the deployment's DLQ settings (the worker's configuration): every DLQ start carries them */
   settings?: DlqSettings;
 }
@@ -70,15 +70,9 @@ export function routeDeadLetter(frontId: string, settings: DlqSettings, entryId:
 const FORWARD_PARALLELISM = 16;
 
 export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) {
-  const need = (): Client => {
-    if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-    return client;
-  };
-
   return {
     /** Front → every shard: the same order, watermark and request id (a shard applies a request id once). */
     async forwardDlqOrder({ workflowIds, order }: ForwardOrderInput): Promise<ForwardOrderOutput> {
-      const c = need();
       const ctx = Context.current();
       const results: ForwardOrderOutput['results'] = [];
       let next = 0;
@@ -86,7 +80,7 @@ export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) 
         while (next < workflowIds.length) {
           const workflowId = workflowIds[next++]!;
           try {
-            const result = await c.workflow.getHandle(workflowId).executeUpdate(dlqForwardedOrderUpdate, {
+            const result = await client.workflow.getHandle(workflowId).executeUpdate(dlqForwardedOrderUpdate, {
               args: [order],
               // a dry run and the real order may share a request id: the server must not dedupe one into the other
               updateId: `${order.request.requestId}@${workflowId}${order.request.dryRun ? '#dry-run' : ''}`,
@@ -115,7 +109,7 @@ export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) 
      * deployment's settings (the shard's shard count where the shard knows it), never on the workflow's defaults.
      */
     async pushDlqSnapshot({ frontWorkflowId, snapshot, frontArgs }: PushSnapshotInput): Promise<void> {
-      await signalDlqWithStart(need(), {
+      await signalDlqWithStart(client, {
         workflowId: frontWorkflowId,
         taskQueue: Context.current().info.taskQueue,
         args: [{ ...settings, ...frontArgs }],
@@ -128,10 +122,9 @@ export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) 
 
     /** The status of retry children that have not reported (and the typed failure of failed ones). */
     async lookupDlqRetryChildren({ workflowIds }: LookupChildrenInput): Promise<RetryChildLookup[]> {
-      const c = need();
       const out: RetryChildLookup[] = [];
       for (const workflowId of workflowIds) {
-        const handle = c.workflow.getHandle(workflowId);
+        const handle = client.workflow.getHandle(workflowId);
         try {
           const { status } = await handle.describe();
           const name = (status.name ?? 'UNKNOWN') as RetryChildStatus;

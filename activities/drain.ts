@@ -1,18 +1,16 @@
 // The scheduled drain's one activity: sends the DLQ its validated retry update and returns what the DLQ did.
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { dlqRetryUpdate, type DlqRetryRequest } from '../workflows/messages';
-import type { DrainResult } from '../workflows/drain';
+import { dlqRetryUpdate, type DlqRetryRequest, type DrainResult } from '../workflows/messages';
 
 export interface DrainDeadLettersInput {
   dlqWorkflowId: string;
   request: DlqRetryRequest & { requestId: string };
 }
 
-export function createDrainActivities({ client }: { client?: Client }) {
+export function createDrainActivities({ client }: { client: Client }) {
   return {
     async drainDeadLetters({ dlqWorkflowId, request }: DrainDeadLettersInput): Promise<DrainResult> {
-      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
       try {
         const result = await client.workflow.getHandle(dlqWorkflowId).executeUpdate(dlqRetryUpdate, {
           args: [request],

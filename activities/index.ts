@@ -1,36 +1,28 @@
-// Activities: the only code that talks to the provider and, for DLQ reports, to Temporal. Built by a factory that
-// receives its dependencies: the worker holds the API key inside `provider`; it is never an activity argument.
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+// The activities, one file per group, each built from its own dependencies: solve (the provider client), reports,
+// drain and DLQ (a Temporal client), batch (the task files), alerts (the webhook URL). The worker (src/worker.ts)
+// builds them here; the API key stays inside `provider` and is never an activity argument.
 import type { Client } from '@temporalio/client';
-import { ProviderError, ProviderTransientError } from '../src/providers/errors';
-import { createAlertActivities } from './alerts';
-import { createBatchActivities } from './batch';
-import { signalDeadLetter } from './dlq-report';
-import { createDlqActivities } from './dlq';
-import { createDrainActivities } from './drain';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { DlqSettings } from '../workflows/messages';
-import type { CaptchaTask, DeadLetterReport, FailureClass, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import { createAlertActivities } from './alerts';
+import { createBatchActivities } from './batch';
+import { createDlqActivities } from './dlq';
+import { createDrainActivities } from './drain';
+import type { ActivityEvents } from './events';
+import { createReportActivities } from './report';
+import { createSolveActivities } from './solve';
 
-/** What the activities tell the worker about (its metrics). Called synchronously; a throwing hook is ignored. */
-export interface ActivityEvents {
-  /** a poll returned the token */
-  solved?(event: { provider: string }): void;
-  /** a submit or poll attempt failed (each attempt once; retries of the same task count again) */
-  failed?(event: { provider: string; stage: 'submit' | 'poll'; failureClass: FailureClass; code: string }): void;
-  /**
-   * a submit was paid after earlier attempts of the same activity sent one and never learnt its outcome (their worker
-   * died, or the exchange broke after sending): `count` provider tasks may have been paid for nothing
-   */
-  possibleDuplicateSubmit?(event: { provider: string; count: number }): void;
-  /** a final failure was recorded in the DLQ */
-  deadLettered?(event: { provider: string; failureClass: FailureClass; code: string }): void;
-}
+export type { ActivityEvents } from './events';
+export * from './solve';
+export * from './report';
+export * from './batch';
+export * from './drain';
+export * from './alerts';
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
-  /** for activities that message other workflows (DLQ reports); optional in tests of the solve path alone */
-  client?: Client;
+  /** for the activities that message other workflows (DLQ reports, drain, the DLQ's own) */
+  client: Client;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
   /** how a DLQ started by a report is configured, and how many shards the entries are spread over */
@@ -39,185 +31,15 @@ export interface ActivityDeps {
   alertWebhookUrl?: string;
 }
 
-export interface SubmitInput {
-  task: CaptchaTask;
-  taskKey: string;
-}
-export interface Submitted {
-  providerTaskId: string;
-  submittedAt: string;
-  /** the activity attempt that succeeded (1 = first try) */
-  attempt: number;
-  /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
-  possibleDuplicates?: number;
-}
-
-/**
- * What a submit attempt leaves behind for the next one: whether its request was out (or may have been: `sending`
- * stays true when the attempt died or its exchange broke after sending), and how many earlier attempts ended so.
- */
-export interface SubmitHeartbeat {
-  attempt: number;
-  sending: boolean;
-  unsettled: number;
-}
-
-export interface PollInput {
-  providerTaskId: string;
-  submittedAt: string;
-  policy: SolvePolicy['poll'];
-}
-export interface Polled {
-  token: string;
-  polls: number;
-  solvedAt: string;
-}
-/** What a poll attempt leaves behind so that the next attempt resumes the same provider task. */
-export interface PollHeartbeat {
-  providerTaskId: string;
-  polls: number;
-}
-
-export interface ReportInput {
-  dlqWorkflowId: string;
-  /** the provider's name is the worker's to add: the workflow does not know which one is configured */
-  report: Omit<DeadLetterReport, 'provider'>;
-}
-
-/** Deadline code of a provider task that never became ready. */
-export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
-
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events = {} }: ActivityDeps) {
-  const emit = <K extends keyof ActivityEvents>(kind: K, event: Parameters<NonNullable<ActivityEvents[K]>>[0]): void => {
-    try {
-      (events[kind] as ((e: typeof event) => void) | undefined)?.(event);
-    } catch {
-      // metrics never fail an activity
-    }
-  };
-  const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
-    const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
-    emit('failed', { provider: provider.name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
-  };
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
   return {
-    ...createBatchActivities(client, provider.name, dlqSettings),
+    ...createSolveActivities({ provider, ...(events && { events }) }),
+    ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
+    ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
-    /**
-     * Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. A
-     * heartbeat just before the request (and while it is out) tells a retried attempt that a submit may have been
-     * paid: the worker died, or the exchange broke after sending. Such a retry counts a possible duplicate.
-     */
-    async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
-      const ctx = Context.current();
-      const { info, cancellationSignal } = ctx;
-      const attempt = info.attempt;
-      const previous = info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined;
-      const unsettled = nonNegativeInt(previous?.unsettled) + (previous?.sending === true && (previous.attempt ?? 0) < attempt ? 1 : 0);
-      const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
-      beat(true);
-      const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
-      try {
-        const providerTaskId = await provider.submit(task, cancellationSignal);
-        if (unsettled > 0) {
-          emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
-          log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
-        }
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
-      } catch (err) {
-        // answered, or provably never sent: this attempt paid nothing
-        if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
-        const failure = toFailure(err, attempt);
-        failed('submit', failure);
-        throw failure;
-      } finally {
-        clearInterval(beating);
-      }
-    },
-
-    /**
-     * Polls one provider task until it is ready, inside this one activity, heartbeating. The poll count rides in the
-     * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
-     * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
-     */
-    async pollCaptcha({ providerTaskId, submittedAt, policy }: PollInput): Promise<Polled> {
-      const ctx = Context.current();
-      const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
-      let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
-      const submitted = Date.parse(submittedAt);
-      const deadline = submitted + policy.deadlineMs;
-      let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
-      // no heartbeat before the first poll or after the answer: each one that reaches the server is a write (and a
-      // billed action on Temporal Cloud); the heartbeat timeout runs from the attempt's start all the same
-      const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
-      for (;;) {
-        await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
-        polls++;
-        let answer;
-        try {
-          answer = await provider.poll(providerTaskId, ctx.cancellationSignal);
-        } catch (err) {
-          heartbeat();
-          const failure = toFailure(err, ctx.info.attempt, providerTaskId);
-          failed('poll', failure);
-          throw failure;
-        }
-        if (answer.ready) {
-          emit('solved', { provider: provider.name });
-          return { token: answer.token, polls, solvedAt: new Date().toISOString() };
-        }
-        heartbeat();
-        if (Date.now() + policy.intervalMs > deadline) {
-          emit('failed', { provider: provider.name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
-          throw ApplicationFailure.create({
-            type: 'timeout',
-            message: `captcha ${providerTaskId} not ready after ${Math.round((Date.now() - submitted) / 1000)} s (${polls} polls)`,
-            details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
-          });
-        }
-        nextPollAt = Date.now() + policy.intervalMs;
-      }
-    },
-
-    /** Records a final failure in the DLQ, starting the DLQ if it is not running. Idempotent by `report.entryId`. */
-    async reportDeadLetter({ dlqWorkflowId, report: partial }: ReportInput): Promise<void> {
-      const report: DeadLetterReport = { ...partial, provider: provider.name };
-      if (!client) throw ApplicationFailure.nonRetryable('no Temporal client given to the activities', 'internal');
-      await signalDeadLetter(client, dlqWorkflowId, dlqSettings, report);
-      emit('deadLettered', { provider: provider.name, failureClass: report.failureClass, code: report.code });
-      log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });
-    },
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-/** A provider error becomes an ApplicationFailure typed by its class; anything else stays as it is (retryable). */
-function toFailure(err: unknown, attempt: number, providerTaskId?: string): unknown {
-  if (!(err instanceof ProviderError)) return err;
-  if (err.failureClass === 'not-ready') return err; // never thrown by poll(); kept retryable if a client ever does
-  const details: ProviderFailureDetails = {
-    code: err.code,
-    failureClass: err.failureClass,
-    attempt,
-    ...(err instanceof ProviderTransientError && err.requestOutcome !== 'answered' && { requestOutcome: err.requestOutcome }),
-    ...((err.providerTaskId ?? providerTaskId) !== undefined && { providerTaskId: err.providerTaskId ?? providerTaskId }),
-  };
-  // the message is already redacted at the provider boundary; the cause (an undici error) is not carried along
-  return ApplicationFailure.create({ type: err.failureClass, message: err.message, details: [details] });
-}
-
-function nonNegativeInt(n: unknown): number {
-  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
-}
-
-async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {
-  const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
-  while (ms > 0) {
-    const step = Math.min(ms, slice);
-    await ctx.sleep(step);
-    heartbeat();
-    ms -= step;
-  }
-}

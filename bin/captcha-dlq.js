@@ -5,7 +5,7 @@
 'use strict';
 require('tsx/cjs');
 import('tsx')
-  .then(() => require('../src/cli.ts').main())
+  .then(() => require('../src/cli/main.ts').main())
   .then((code) => {
     process.exitCode = code;
   });

@@ -1,4 +1,10 @@
 // The environment, parsed once by zod into one frozen Config. A bad value fails with the variable's name.
+// The connection to Temporal follows Temporal's own conventions (@temporalio/envconfig, as the `temporal` CLI and the
+// SDKs do): a profile of a temporal.toml file, with TEMPORAL_* variables on top, and the CLI's flags on top of those.
+import { existsSync } from 'node:fs';
+import { platform } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { loadClientConfig, loadClientConfigProfile, type ClientConfigProfile, type ClientConfigTLS } from '@temporalio/envconfig';
 import { DEFAULT_DLQ_WORKFLOW_ID } from './domain/names';
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
@@ -25,15 +31,23 @@ const num = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().mi
 
 /** Every variable the product reads, with its default. The README's configuration table mirrors this. */
 const envSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('captcha-solve'),
-  TEMPORAL_TLS: bool.default(false),
+  // Temporal's own connection variables (read by @temporalio/envconfig; checked here only for shape)
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
+  TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  // our former names of three of them (DEPRECATED_CONNECTION_VARIABLES)
   TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
+
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('captcha-solve'),
   /** how long a client or worker waits for the server before saying it cannot reach it */
   TEMPORAL_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
   /** payload encryption (src/codec.ts): `id:base64key,…`, the first encrypts, all decrypt */
@@ -98,8 +112,13 @@ export interface Config {
     namespace: string;
     taskQueue: string;
     connectTimeoutMs: number;
-    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+    /** certificates by path or inline data (a profile may carry either); read when connecting */
+    tls?: Omit<ClientConfigTLS, 'disabled'>;
     apiKey?: string;
+    /** gRPC headers from the profile (`[profile.x.grpc_meta]`) or TEMPORAL_GRPC_META_* */
+    grpcMeta?: Record<string, string>;
+    /** the temporal.toml profile the settings came from, if a file was read */
+    profile?: { name: string; file: string };
     /** AES-256-GCM payload codec keys, current first (src/codec.ts); absent: payloads are stored as plain JSON */
     codecKeys?: CodecKeySpec[];
   };
@@ -149,7 +168,35 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+/** What the CLI's `--address`, `--namespace`, `--profile` (and `--config-file`) set: applied over the profile and env. */
+export interface ConnectionOverrides {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+  configFile?: string;
+}
+
+export interface LoadConfigOptions {
+  connection?: ConnectionOverrides;
+  /** where the deprecation line goes; default: stderr, once per process */
+  warn?: (line: string) => void;
+}
+
+/** Our former names → Temporal's (the `temporal` CLI's and the SDKs'). The old ones still work, with a warning. */
+export const DEPRECATED_CONNECTION_VARIABLES = {
+  TEMPORAL_TLS_CERT_PATH: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY_PATH: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA_PATH: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+} as const;
+
+const warned = new Set<string>();
+function warnOnce(line: string): void {
+  if (warned.has(line)) return;
+  warned.add(line);
+  process.stderr.write(`${line}\n`);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Readonly<Config> {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -160,23 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
-  const tlsWanted =
-    e.TEMPORAL_TLS || !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME) || !!e.TEMPORAL_API_KEY;
-  if (!!e.TEMPORAL_TLS_CERT_PATH !== !!e.TEMPORAL_TLS_KEY_PATH) {
-    throw new ConfigError('invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
-  }
-  // an API key is a bearer token: it never travels in clear text
-  if (e.TEMPORAL_API_KEY && env.TEMPORAL_TLS !== undefined && !e.TEMPORAL_TLS) {
-    throw new ConfigError('invalid configuration: TEMPORAL_API_KEY requires TLS; remove TEMPORAL_TLS=false');
-  }
-  // Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233 takes mTLS or an API key, and names the namespace
-  const cloudNamespace = /^([a-z0-9-]+\.[a-z0-9]+)\.tmprl\.cloud(?::\d+)?$/i.exec(e.TEMPORAL_ADDRESS)?.[1];
-  if (cloudNamespace && !e.TEMPORAL_API_KEY && !e.TEMPORAL_TLS_CERT_PATH) {
-    throw new ConfigError(
-      `invalid configuration: ${e.TEMPORAL_ADDRESS} is a Temporal Cloud endpoint: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH (mTLS)`,
-    );
-  }
-  const namespace = env.TEMPORAL_NAMESPACE === undefined && cloudNamespace ? cloudNamespace : e.TEMPORAL_NAMESPACE;
+  const connection = loadConnection(env, e.TEMPORAL_TLS, options);
   let codecKeys: CodecKeySpec[] | undefined;
   if (e.TEMPORAL_CODEC_KEYS !== undefined) {
     try {
@@ -203,19 +234,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const solvePolicy = resolveSolvePolicy(policyOverrides);
   const config: Config = {
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace,
+      ...connection,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       connectTimeoutMs: e.TEMPORAL_CONNECT_TIMEOUT_MS,
-      ...(tlsWanted && {
-        tls: compact({
-          certPath: e.TEMPORAL_TLS_CERT_PATH,
-          keyPath: e.TEMPORAL_TLS_KEY_PATH,
-          caPath: e.TEMPORAL_TLS_CA_PATH,
-          serverName: e.TEMPORAL_TLS_SERVER_NAME,
-        }),
-      }),
-      ...compact({ apiKey: e.TEMPORAL_API_KEY }),
       ...(codecKeys && { codecKeys }),
     },
     provider: {
@@ -261,6 +282,109 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
   };
   return deepFreeze(config);
+}
+
+type Connection = Pick<Config['temporal'], 'address' | 'namespace' | 'tls' | 'apiKey' | 'grpcMeta' | 'profile'>;
+
+/**
+ * The connection as Temporal's tools resolve it: the profile (TEMPORAL_PROFILE, else `default`) of the temporal.toml at
+ * TEMPORAL_CONFIG_FILE (else the user's config folder, `~/.config/temporalio/temporal.toml` on Linux), then the TEMPORAL_*
+ * variables over it, then `overrides` over those. Every mistake is one sentence; the API key is never in it.
+ */
+function loadConnection(env: NodeJS.ProcessEnv, tlsFlag: boolean | undefined, options: LoadConfigOptions): Connection {
+  const overrides = options.connection ?? {};
+  const temporalEnv: Record<string, string> = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
+  const deprecated: string[] = [];
+  for (const [old, current] of Object.entries(DEPRECATED_CONNECTION_VARIABLES)) {
+    const value = env[old];
+    if (value === undefined) continue;
+    if (env[current] !== undefined && env[current] !== value) {
+      throw new ConfigError(`invalid configuration: ${old} and ${current} are both set and differ; keep ${current} only`);
+    }
+    temporalEnv[current] = value;
+    delete temporalEnv[old];
+    deprecated.push(`${old} → ${current}`);
+  }
+  if (deprecated.length) {
+    (options.warn ?? warnOnce)(`deprecated: ${deprecated.join(', ')} (Temporal's own names, also read by the temporal CLI); the old names will be removed`);
+  }
+  // zod accepted yes/no too; envconfig knows only true/1
+  if (tlsFlag !== undefined) temporalEnv.TEMPORAL_TLS = String(tlsFlag);
+
+  const named = overrides.configFile !== undefined ? '--config-file' : env.TEMPORAL_CONFIG_FILE !== undefined ? 'TEMPORAL_CONFIG_FILE' : undefined;
+  const file = overrides.configFile ?? env.TEMPORAL_CONFIG_FILE ?? defaultProfileFile(env);
+  const profileName = overrides.profile ?? env.TEMPORAL_PROFILE;
+  const profileFrom = overrides.profile !== undefined ? '--profile' : 'TEMPORAL_PROFILE';
+  const fileExists = file !== undefined && existsSync(file);
+  if (named && !fileExists) throw new ConfigError(`invalid configuration: the profile file ${file} (${named}) does not exist`);
+  if (fileExists) {
+    let profiles: Record<string, ClientConfigProfile>;
+    try {
+      profiles = loadClientConfig({ configSource: { path: file } }).profiles;
+    } catch (err) {
+      const line = (err as { line?: unknown }).line;
+      throw new ConfigError(`invalid configuration: ${file} is not a valid temporal.toml: ${firstLine(err)}${typeof line === 'number' ? ` (line ${line})` : ''}`);
+    }
+    if (profileName !== undefined && !Object.hasOwn(profiles, profileName)) {
+      const names = Object.keys(profiles);
+      throw new ConfigError(
+        `invalid configuration: profile "${profileName}" (${profileFrom}) is not in ${file}; ${names.length ? `its profiles: ${names.join(', ')}` : 'it has no profiles'}`,
+      );
+    }
+  } else if (profileName !== undefined) {
+    throw new ConfigError(`invalid configuration: profile "${profileName}" (${profileFrom}) asked for, but there is no profile file${file ? ` at ${file}` : ''}; set TEMPORAL_CONFIG_FILE`);
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({
+      ...(profileName !== undefined && { profile: profileName }),
+      ...(fileExists ? { configSource: { path: file } } : { disableFile: true }),
+      overrideEnvVars: temporalEnv,
+    });
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${fileExists ? `${file}: ` : ''}${firstLine(err)}`);
+  }
+
+  const address = overrides.address ?? profile.address ?? 'localhost:7233';
+  const apiKey = profile.apiKey;
+  const { disabled, ...tls } = profile.tls ?? {};
+  if (!!tls.clientCert !== !!tls.clientKey) {
+    throw new ConfigError(
+      'invalid configuration: the client certificate and key go together (mTLS): TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or both in the profile',
+    );
+  }
+  // an API key is a bearer token: it never travels in clear text
+  if (apiKey && disabled) {
+    throw new ConfigError('invalid configuration: TEMPORAL_API_KEY requires TLS; remove TEMPORAL_TLS=false (or the profile\'s tls.disabled)');
+  }
+  // Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233 takes mTLS or an API key, and names the namespace
+  const cloudNamespace = /^([a-z0-9-]+\.[a-z0-9]+)\.tmprl\.cloud(?::\d+)?$/i.exec(address)?.[1];
+  if (cloudNamespace && !apiKey && !tls.clientCert) {
+    throw new ConfigError(
+      `invalid configuration: ${address} is a Temporal Cloud endpoint: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (mTLS)`,
+    );
+  }
+  const tlsWanted = !disabled && (profile.tls !== undefined || !!apiKey);
+  return {
+    address,
+    namespace: overrides.namespace ?? profile.namespace ?? cloudNamespace ?? 'default',
+    ...(tlsWanted && { tls }),
+    ...compact({ apiKey, grpcMeta: profile.grpcMeta }),
+    ...(fileExists && { profile: { name: profileName ?? 'default', file } }),
+  };
+}
+
+/** Where Temporal's tools look for temporal.toml when TEMPORAL_CONFIG_FILE is unset (as @temporalio/envconfig does). */
+function defaultProfileFile(env: NodeJS.ProcessEnv): string | undefined {
+  if (platform() === 'win32') return env.APPDATA ? join(env.APPDATA, 'temporalio', 'temporal.toml') : undefined;
+  if (platform() === 'darwin') return env.HOME ? join(env.HOME, 'Library', 'Application Support', 'temporalio', 'temporal.toml') : undefined;
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg) return isAbsolute(xdg) ? join(xdg, 'temporalio', 'temporal.toml') : undefined;
+  return env.HOME ? join(env.HOME, '.config', 'temporalio', 'temporal.toml') : undefined;
+}
+
+function firstLine(err: unknown): string {
+  return ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').slice(0, 200);
 }
 
 /** The worker cannot run without the provider key; a client can. */

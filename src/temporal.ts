@@ -4,19 +4,25 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { ConfigDataSource } from '@temporalio/envconfig';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { codecDataConverter } from './codec';
 import type { Config } from './config';
 
 type TlsOption = boolean | { serverNameOverride?: string; serverRootCACertificate?: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } };
 
+/** A certificate or key from a profile or the environment: a file (read now; a missing one is named) or inline PEM. */
+function pem(source: ConfigDataSource): Buffer {
+  return 'path' in source ? readFileSync(source.path) : Buffer.from(source.data);
+}
+
 function tlsOptions(config: Config): TlsOption | undefined {
   const tls = config.temporal.tls;
   if (!tls) return undefined;
   return {
     ...(tls.serverName && { serverNameOverride: tls.serverName }),
-    ...(tls.caPath && { serverRootCACertificate: readFileSync(tls.caPath) }),
-    ...(tls.certPath && tls.keyPath && { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } }),
+    ...(tls.serverCACert && { serverRootCACertificate: pem(tls.serverCACert) }),
+    ...(tls.clientCert && tls.clientKey && { clientCertPair: { crt: pem(tls.clientCert), key: pem(tls.clientKey) } }),
   };
 }
 
@@ -26,13 +32,15 @@ function tlsOptions(config: Config): TlsOption | undefined {
  */
 export function connectionOptions(config: Config) {
   const tls = tlsOptions(config);
+  const metadata = {
+    ...config.temporal.grpcMeta,
+    ...(config.temporal.apiKey && { 'temporal-namespace': config.temporal.namespace }),
+  };
   return {
     address: config.temporal.address,
     ...(tls !== undefined && { tls }),
-    ...(config.temporal.apiKey && {
-      apiKey: config.temporal.apiKey,
-      metadata: { 'temporal-namespace': config.temporal.namespace },
-    }),
+    ...(config.temporal.apiKey && { apiKey: config.temporal.apiKey }),
+    ...(Object.keys(metadata).length > 0 && { metadata }),
   };
 }
 
@@ -45,10 +53,11 @@ export function dataConverterFor(config: Config): DataConverter | undefined {
 export class TemporalUnreachableError extends Error {
   override readonly name = 'TemporalUnreachableError';
   constructor(config: Config, cause: unknown) {
-    const { address, namespace, connectTimeoutMs } = config.temporal;
+    const { address, namespace, connectTimeoutMs, profile } = config.temporal;
+    const from = profile ? `, profile ${profile.name} of ${profile.file}` : '';
     super(
-      `cannot reach Temporal at ${address} (namespace ${namespace}): ${connectProblem(cause, connectTimeoutMs)}; ` +
-        'is the server running? Set TEMPORAL_ADDRESS (and the TLS settings), or start a local stack with `captcha-dlq dev`.',
+      `cannot reach Temporal at ${address} (namespace ${namespace}${from}): ${connectProblem(cause, connectTimeoutMs)}; ` +
+        'is the server running? Set TEMPORAL_ADDRESS (and the TLS settings) or a temporal.toml profile, or start a local stack with `captcha-dlq dev`.',
     );
   }
 }
@@ -106,7 +115,10 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
   try {
     return await Promise.race([connecting, deadline]);
   } catch (err) {
-    void connecting.then((late) => late.close()).catch(() => undefined);
+    void connecting.then(
+      (late) => late.close(), // it came after the deadline: nobody will use it
+      () => undefined, // it failed: that failure is the one reported below, or came after the deadline
+    );
     throw new TemporalUnreachableError(config, err);
   } finally {
     clearTimeout(timer);

@@ -6,11 +6,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { WORKFLOW_TYPES } from '../src/domain/names';
 import { TaskValidationError } from '../src/tasks/schema';
-import { resolveTemporalCli } from '../src/temporal-server';
-import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
-import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { resolveTemporalCli } from '../src/dev/temporal-cli';
+import { dlqStatsQuery } from '../workflows/messages';
+import { allDlqEntries, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -32,18 +34,6 @@ async function withStack<T>(options: StackOptions, fn: (s: Stack) => Promise<T>)
 }
 
 const recaptcha = (sitekey: string, i: number) => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/page/${i}`, key: `t${i}` });
-
-async function dlqEntries(s: Stack): Promise<DlqEntry[]> {
-  const handle = s.client.workflow.getHandle(s.config.dlqWorkflowId);
-  const entries: DlqEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await handle.query(dlqListQuery, { ...(cursor && { cursor }), limit: 500 });
-    entries.push(...page.entries);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return entries;
-}
 
 /** Each task's child workflow status, read from the workflow itself (visibility lags). */
 async function childStatuses(s: Stack, batchId: string, tasks: { key: string }[]): Promise<string[]> {
@@ -98,7 +88,7 @@ describe('batch', () => {
       assert.equal(summary.solved + summary.deadLettered + summary.cancelled, 200);
       assert.equal(summary.solved, 80);
       assert.equal(summary.deadLettered, 120);
-      const entries = await dlqEntries(s);
+      const entries = await allDlqEntries(s.solver);
       const ids = entries.map((e) => e.id);
       assert.equal(new Set(ids).size, ids.length, 'duplicate DLQ entries');
       const expected = tasks.filter((t) => ['sk-unsolvable', 'sk-bad-pageurl', 'sk-never-ready'].includes(t.sitekey)).map((t) => `${batchId}/${t.key}`);
@@ -290,6 +280,34 @@ describe('batch', () => {
       assert.equal(summary.deadLettered, 10);
       assert.equal(summary.solved, 30);
       assert.ok(minWindow <= 2, `the window only went down to ${minWindow}`);
+    });
+  });
+
+  test('a child that cannot start fails the batch with a sentence naming it, not its workflow task over and over', async () => {
+    await withStack({ name: 'start-fails' }, async (s) => {
+      const batchId = `start-fails-${s.taskQueue}`;
+      // started past the client's validation: a sitekey that is not a string is no search attribute value
+      const handle = await s.client.workflow.start(WORKFLOW_TYPES.batch, {
+        workflowId: batchId,
+        taskQueue: s.taskQueue,
+        args: [{ batchId, source: { kind: 'inline', tasks: [{ type: 'recaptcha-v2', sitekey: 12345, pageUrl: 'https://example.com/', key: 't0' }] } }],
+      });
+      // before: the rejection was unhandled; the workflow task failed and was retried, the batch never closed
+      let closed = false;
+      const taskFailed = (async () => {
+        while (!closed) {
+          const { events } = await handle.fetchHistory();
+          if (events?.some((e) => e.workflowTaskFailedEventAttributes)) return 'a workflow task failed';
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return 'closed';
+      })();
+      const outcome = await Promise.race([handle.result().then(() => 'completed', (err: unknown) => err), taskFailed]);
+      closed = true;
+      assert.ok(outcome instanceof WorkflowFailedError, `the batch did not fail: ${String(outcome)}`);
+      assert.ok(outcome.cause instanceof ApplicationFailure);
+      assert.equal(outcome.cause.type, 'BatchChildStartFailed');
+      assert.match(outcome.cause.message, new RegExp(`solve child ${batchId}/t0 could not start: .*search attribute`, 'i'));
     });
   });
 });

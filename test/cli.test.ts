@@ -228,7 +228,8 @@ void describe('captcha-dlq CLI', () => {
     const rest = await cli(['batch', 'results', 'cli-ndjson', '--cursor', String(second)]);
     expectCode(rest, 0, 'batch results --cursor');
     assert.equal((rest.stdout.match(/│ n-\d/g) ?? []).length, 2, rest.stdout);
-    assert.match(rest.stdout, /next:\s+captcha-dlq batch results cli-ndjson --cursor \d+/);
+    // hints name the program as a clone runs it (`captcha-dlq` alone is not on PATH there)
+    assert.match(rest.stdout, /next:\s+npx captcha-dlq batch results cli-ndjson --cursor \d+/);
   });
 
   void test('batch start from CSV --watch --json; cancel a running batch', async () => {
@@ -269,7 +270,7 @@ void describe('captcha-dlq CLI', () => {
     assert.match(ok.stderr, /solved in .*1 paid submit/);
     expectCode(failed, 1, 'a failed solve');
     assert.match(failed.stderr, /solve failed: resubmit ERROR_CAPTCHA_UNSOLVABLE after \d+ attempts \(3 paid\)/);
-    assert.match(failed.stderr, /dead-lettered as solve\/cli-solve-lost/);
+    assert.match(failed.stderr, /dead-lettered as solve\/cli-solve-lost:\s+npx captcha-dlq dlq list --id solve\/cli-solve-lost/);
     expectCode(invalid, 2, 'an invalid task');
     assert.match(invalid.stderr, /pageUrl: must be an http\(s\) URL/);
   });
@@ -414,9 +415,10 @@ void describe('captcha-dlq CLI', () => {
     const create = await cli(['schedule', 'create', '--every', '2s', '--id', id, '--codes', 'ERROR_CAPTCHA_UNSOLVABLE']);
     expectCode(create, 0, 'schedule create');
     assert.match(create.stdout, new RegExp(`created schedule ${id}: every 2s, retry the transient, resubmit, timeout entries with codes ERROR_CAPTCHA_UNSOLVABLE`));
+    assert.match(create.stdout, new RegExp(`run it now:\\s+npx captcha-dlq schedule trigger --id ${id}`));
     const dup = await cli(['schedule', 'create', '--every', '2s', '--id', id]);
     expectCode(dup, 1, 'a second schedule with the same id');
-    assert.match(dup.stderr, /already exists/);
+    assert.match(dup.stderr, new RegExp(`already exists: delete it first \\(npx captcha-dlq schedule delete --id ${id}\\)`));
 
     // no trigger: the schedule fires on its own within its 2 s interval
     const by = `schedule:${id} (created by ${IDENTITY})`;

@@ -1,30 +1,46 @@
-// docker-compose.yml, read by Docker Compose's own parser (`docker compose config`: interpolation, merging, validation
-// against the compose spec; no engine needed — see scripts/compose-check.ts for where the binary comes from), checked
-// against docs/deployment.md (every image, port and variable it names is in the file, and the other way round), the
-// product's configuration (the worker's environment loads), the search attributes, and the Dockerfile's shape.
+// docker-compose.yml (production) and docker-compose.dev.yml over it, read by Docker Compose's own parser (`docker
+// compose config`: interpolation, merging, validation against the compose spec; no engine needed — see
+// scripts/compose-check.ts for where the binary comes from), checked against the production rules
+// (productionProblems: no dev-only setting, no default secret, loopback ports, versions in step with the tests' server),
+// docs/deployment.md (every image, port and variable it names is in the files, and the other way round), the product's
+// configuration (the worker's environment loads), the search attributes, and the Dockerfile's shape.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { loadConfig, PROVIDERS } from '../src/config';
+import { ConfigError, loadConfig, PROVIDERS, requireProviderKey } from '../src/config';
 import { SEARCH_ATTRIBUTES } from '../src/domain/names';
-import { COMPOSE_FILE, PROJECT_ROOT, composeConfig, resolveDockerCompose, type ComposeModel, type DockerCompose } from '../scripts/compose-check';
+import {
+  COMPOSE_FILE,
+  DEV_COMPOSE_FILE,
+  PROJECT_ROOT,
+  composeConfig,
+  productionInputs,
+  productionProblems,
+  resolveDockerCompose,
+  type ComposeModel,
+  type DockerCompose,
+  type ProductionInputs,
+} from '../scripts/compose-check';
 
 let compose: DockerCompose;
-let model: ComposeModel; // with the simulator profile
-let plain: ComposeModel; // without
+let inputs: ProductionInputs;
+let model: ComposeModel; // with docker-compose.dev.yml
+let plain: ComposeModel; // production: docker-compose.yml alone
 let raw: string;
+let rawDev: string;
 let doc: string;
 
 before(async () => {
   compose = await resolveDockerCompose();
-  [model, plain, raw, doc] = await Promise.all([
-    composeConfig(compose, { profiles: ['simulator'] }),
-    composeConfig(compose),
+  [inputs, raw, rawDev, doc] = await Promise.all([
+    productionInputs(compose),
     readFile(COMPOSE_FILE, 'utf8'),
+    readFile(DEV_COMPOSE_FILE, 'utf8'),
     readFile(join(PROJECT_ROOT, 'docs', 'deployment.md'), 'utf8'),
   ]);
+  ({ prod: plain, dev: model } = inputs);
 });
 
 /** The rows of the markdown table that follows `## <heading>`, as arrays of cell texts. */
@@ -40,6 +56,12 @@ function table(heading: string): string[][] {
 /** Inline code spans (fenced blocks are left out: their backticks would pair up wrongly). */
 const ticks = (text: string): string[] => [...text.replace(/^```[^]*?^```/gm, '').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
 
+/** The content of the dynamic config the temporal service mounts. */
+function dynamicConfig(m: ComposeModel): string {
+  const source = m.services.temporal?.configs?.[0]?.source ?? '';
+  return m.configs?.[source]?.content ?? '';
+}
+
 /** The worker's environment as the container gets it (null: taken from the shell, absent when unset). */
 function workerEnv(m: ComposeModel): Record<string, string> {
   const env = m.services.worker?.environment ?? {};
@@ -47,12 +69,11 @@ function workerEnv(m: ComposeModel): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  test('parses and validates with the real compose parser, with and without the simulator profile', () => {
+  test('parses and validates with the real compose parser, alone (production) and with docker-compose.dev.yml', () => {
     assert.match(compose.version, /^2\.\d+/);
     assert.equal(model.name, 'captcha-dlq');
     assert.deepEqual(Object.keys(plain.services).sort(), ['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
-    assert.deepEqual(Object.keys(model.services).sort(), [...Object.keys(plain.services), 'simulator'].sort());
-    assert.deepEqual(model.services.simulator?.profiles, ['simulator']);
+    assert.deepEqual(Object.keys(model.services).sort(), [...Object.keys(plain.services), 'simulator'].sort(), 'the dev file adds the simulator');
   });
 
   test('the parser is strict: a malformed variant is refused', async () => {
@@ -60,9 +81,9 @@ describe('docker-compose.yml', () => {
     try {
       const file = join(dir, 'docker-compose.yml');
       await writeFile(file, raw.replace('replicas: ${WORKER_REPLICAS:-1}', 'replicas: many'));
-      await assert.rejects(composeConfig(compose, { file }), /replicas|many|invalid/i);
+      await assert.rejects(composeConfig(compose, { files: [file] }), /replicas|many|invalid/i);
       await writeFile(file, raw.replace('condition: service_completed_successfully', 'condition: when_it_feels_like_it'));
-      await assert.rejects(composeConfig(compose, { file }), /condition|when_it_feels_like_it/i);
+      await assert.rejects(composeConfig(compose, { files: [file] }), /condition|when_it_feels_like_it/i);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -75,9 +96,10 @@ describe('docker-compose.yml', () => {
     assert.equal(s['temporal-setup']?.depends_on?.temporal?.condition, 'service_healthy');
     assert.equal(s['temporal-ui']?.depends_on?.temporal?.condition, 'service_healthy');
     assert.equal(s.worker?.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
-    assert.deepEqual(s.worker?.depends_on?.simulator, { condition: 'service_healthy', required: false }, 'the simulator is optional for the worker');
+    assert.equal(s.worker?.depends_on?.simulator?.condition, 'service_healthy', 'with the dev file the worker waits for the simulator');
+    assert.deepEqual(Object.keys(plain.services.worker?.depends_on ?? {}), ['temporal-setup'], 'in production for nothing else');
     for (const name of ['postgresql', 'temporal', 'simulator']) assert.ok(s[name]?.healthcheck?.test?.length, `${name} has a healthcheck`);
-    assert.match(model.configs?.['temporal-dynamic-config']?.content ?? '', /limit\.maxIDLength/);
+    assert.match(plain.configs?.['temporal-dynamic-config']?.content ?? '', /limit\.maxIDLength/);
     assert.ok(s.postgresql?.volumes?.some((v) => v.source === 'postgres-data' && v.target === '/var/lib/postgresql/data'));
   });
 
@@ -95,6 +117,11 @@ describe('docker-compose.yml', () => {
     assert.equal(worker.deploy?.replicas, 1);
     assert.ok(!worker.ports?.some((p) => p.published), 'no fixed host port: replicas would collide');
     assert.deepEqual(worker.ports?.map((p) => p.target), [9464]);
+    // production: the provider's own host, and no key until one is given (the worker then refuses to start, saying so)
+    const production = loadConfig(workerEnv(plain));
+    assert.equal(production.provider.baseUrl, 'https://ocr.captchaai.com');
+    assert.throws(() => requireProviderKey(production), (err: unknown) => err instanceof ConfigError && /CAPTCHA_API_KEY is required/.test(err.message));
+    // with the dev file: the simulator and its demo key
     const config = loadConfig(workerEnv(model));
     assert.equal(config.temporal.address, 'temporal:7233');
     assert.equal(config.provider.baseUrl, 'http://simulator:8085');
@@ -104,17 +131,89 @@ describe('docker-compose.yml', () => {
     assert.equal(model.services.simulator?.image, worker.image, 'the simulator runs from the same image');
   });
 
-  test('variables reach the containers: replicas, the server-side rate limit, the provider for worker and simulator', async () => {
+  test('variables reach the containers: replicas, the server-side rate limit, the provider, the key, the password, the bind host', async () => {
     const m = await composeConfig(compose, {
-      profiles: ['simulator'],
-      env: { WORKER_REPLICAS: '3', WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: '25', CAPTCHA_PROVIDER: 'capsolver', CAPTCHA_API_KEY: 'k'.repeat(32), WORKER_CAPTCHA_BASE_URL: 'https://api.capsolver.com' },
+      env: {
+        WORKER_REPLICAS: '3',
+        WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND: '25',
+        CAPTCHA_PROVIDER: 'capsolver',
+        CAPTCHA_API_KEY: 'k'.repeat(32),
+        CAPTCHA_BASE_URL: 'https://eu.capsolver.example',
+        POSTGRES_PASSWORD: 'p4ss',
+        PUBLISH_HOST: '10.0.0.5',
+      },
     });
     assert.equal(m.services.worker?.deploy?.replicas, 3);
     const config = loadConfig(workerEnv(m));
     assert.equal(config.worker.taskQueueActivitiesPerSecond, 25);
     assert.equal(config.provider.name, 'capsolver');
-    assert.equal(config.provider.baseUrl, 'https://api.capsolver.com');
-    assert.equal(m.services.simulator?.environment?.CAPTCHA_PROVIDER, 'capsolver', 'the simulator speaks the same dialect');
+    assert.equal(config.provider.apiKey, 'k'.repeat(32));
+    assert.equal(config.provider.baseUrl, 'https://eu.capsolver.example');
+    for (const [service, variable] of [['postgresql', 'POSTGRES_PASSWORD'], ['temporal', 'POSTGRES_PWD'], ['temporal-schema', 'SQL_PASSWORD']] as const) {
+      assert.equal(m.services[service]?.environment?.[variable], 'p4ss', `${service} ${variable}`);
+    }
+    assert.deepEqual(Object.values(m.services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)), ['10.0.0.5', '10.0.0.5', '10.0.0.5']);
+    const dev = await composeConfig(compose, { files: [COMPOSE_FILE, DEV_COMPOSE_FILE], env: { CAPTCHA_PROVIDER: 'capsolver' } });
+    assert.equal(dev.services.simulator?.environment?.CAPTCHA_PROVIDER, 'capsolver', 'the simulator speaks the same dialect');
+  });
+});
+
+describe('production rules (scripts/compose-check.ts productionProblems, run by CI)', () => {
+  test('the files keep them: no dev-only setting, no default secret, loopback ports, the tests\' server and UI, a supported Node', () => {
+    assert.deepEqual(productionProblems(inputs), []);
+    const tags = Object.fromEntries(Object.entries(plain.services).map(([name, s]) => [name, s.image?.split(':')[1]]));
+    assert.deepEqual([tags.temporal, tags['temporal-schema'], tags['temporal-setup'], tags['temporal-ui']], [inputs.temporal.server, inputs.temporal.server, inputs.temporal.server, inputs.temporal.ui]);
+    assert.match(inputs.dockerfile, /^ARG NODE_VERSION=22$/m);
+    assert.doesNotMatch(dynamicConfig(plain), /forceSearchAttributesCacheRefreshOnRead/);
+    assert.match(dynamicConfig(model), /system\.forceSearchAttributesCacheRefreshOnRead:\n\s+- value: true/, 'the dev file keeps it for local runs');
+    assert.equal(plain.services['temporal-ui']?.environment?.TEMPORAL_CORS_ORIGINS, undefined, 'no CORS origin copied from the sample');
+  });
+
+  test('each rule catches its breach, through the real parser', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compose-rules-'));
+    try {
+      /** productionProblems of variants of the two files (and of the other inputs) */
+      const problems = async (prodText: string, devText: string = rawDev, other: Partial<ProductionInputs> = {}) => {
+        const files = [join(dir, 'docker-compose.yml'), join(dir, 'docker-compose.dev.yml')] as const;
+        await Promise.all([writeFile(files[0], prodText), writeFile(files[1], devText), copyFile(join(PROJECT_ROOT, 'Dockerfile'), join(dir, 'Dockerfile'))]);
+        const [prod, dev] = await Promise.all([composeConfig(compose, { files: [files[0]] }), composeConfig(compose, { files: [...files] })]);
+        return productionProblems({ ...inputs, prod, dev, ...other });
+      };
+      const swap = (text: string, from: string, to: string) => {
+        assert.ok(text.includes(from), `the file has ${from}`);
+        return text.replace(from, to);
+      };
+      assert.deepEqual(await problems(raw), [], 'the unchanged copy passes');
+      const refresh = '      system.forceSearchAttributesCacheRefreshOnRead:\n        - value: true\n          constraints: {}\n';
+      assert.deepEqual(await problems(swap(raw, '\nvolumes:', `${refresh}\nvolumes:`)), [
+        'docker-compose.yml: system.forceSearchAttributesCacheRefreshOnRead is a dev-only setting; it belongs in docker-compose.dev.yml',
+      ]);
+      assert.deepEqual(await problems(raw, swap(rawDev, '- value: 255', '- value: 1000')), [
+        "docker-compose.dev.yml: its dynamic config must repeat production's limit.maxIDLength unchanged",
+      ]);
+      assert.deepEqual(await problems(swap(raw, '      TEMPORAL_DEFAULT_NAMESPACE:', '      TEMPORAL_CORS_ORIGINS: http://localhost:3000\n      TEMPORAL_DEFAULT_NAMESPACE:')), [
+        "docker-compose.yml: temporal-ui's TEMPORAL_CORS_ORIGINS=http://localhost:3000 is a development value",
+      ]);
+      assert.deepEqual(await problems(swap(raw, '      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-}', '      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-temporal}')), [
+        "docker-compose.yml: postgresql's POSTGRES_PASSWORD has a default; a secret has none in production",
+      ]);
+      assert.deepEqual(await problems(swap(raw, '"${PUBLISH_HOST:-127.0.0.1}:${TEMPORAL_UI_PORT:-8080}:8080"', '"${TEMPORAL_UI_PORT:-8080}:8080"')), [
+        "docker-compose.yml: temporal-ui's port 8080 is published on all interfaces by default; default PUBLISH_HOST to 127.0.0.1",
+      ]);
+      const behind = await problems(swap(swap(raw, 'temporalio/ui:${TEMPORAL_UI_VERSION:-2.54.1}', 'temporalio/ui:${TEMPORAL_UI_VERSION:-2.34.0}'), 'temporalio/server:${TEMPORAL_VERSION:-1.32.0}', 'temporalio/server:1.30.1'));
+      assert.deepEqual(behind.sort(), [
+        `temporal-ui: temporalio/ui:2.34.0 is not the ${inputs.temporal.ui} the tests run (temporal --version); set it in docker-compose.yml and docs/deployment.md`,
+        `temporal: temporalio/server:1.30.1 is not the ${inputs.temporal.server} the tests run (temporal --version); set it in docker-compose.yml and docs/deployment.md`,
+      ]);
+      const node20 = inputs.dockerfile.replace(/^ARG NODE_VERSION=\d+$/m, 'ARG NODE_VERSION=20');
+      assert.deepEqual(await problems(raw, rawDev, { dockerfile: node20, today: new Date('2026-05-01T00:00:00Z') }), [
+        'Dockerfile: Node 20 reached its end of life on 2026-04-30; move to the next LTS',
+      ]);
+      assert.deepEqual(await problems(raw, rawDev, { today: new Date('2027-05-01T00:00:00Z') }), ['Dockerfile: Node 22 reached its end of life on 2027-04-30; move to the next LTS']);
+      assert.deepEqual(await problems(raw, rawDev, { engines: '>=24' }), ['Dockerfile: Node 22 is outside package.json\'s engines >=24']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -143,14 +242,17 @@ describe('docs/deployment.md against the file', () => {
 
   test('every variable the page names is in the file, and every variable the file reads is documented', () => {
     const named = new Set(ticks(doc).flatMap((t) => t.split(/[\s,=]+/)).filter((t) => /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(t)));
-    const composeOwn = new Set(['COMPOSE_PROFILES', 'COMPOSE_PROJECT_NAME']);
+    const composeOwn = new Set(['COMPOSE_FILE', 'COMPOSE_PROFILES', 'COMPOSE_PROJECT_NAME']);
+    const both = `${raw}\n${rawDev}`;
     for (const name of named) {
       if (composeOwn.has(name)) continue;
-      assert.ok(new RegExp(`\\$\\{${name}(?::?-[^}]*)?\\}|^\\s+${name}:`, 'm').test(raw), `${name} appears in docker-compose.yml`);
+      assert.ok(new RegExp(`\\$\\{${name}(?::?-[^}]*)?\\}|^\\s+${name}:`, 'm').test(both), `${name} appears in docker-compose.yml or docker-compose.dev.yml`);
     }
-    const read = new Set([...raw.matchAll(/\$\{([A-Z][A-Z0-9_]*)(?::?-[^}]*)?\}/g)].map((m) => m[1]!));
-    read.add('WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND'); // passed through from the shell (no value in the file)
-    for (const name of read) assert.ok(named.has(name), `${name} (read by docker-compose.yml) is documented`);
+    const read = new Set([...both.matchAll(/\$\{([A-Z][A-Z0-9_]*)(?::?-[^}]*)?\}/g)].map((m) => m[1]!));
+    // passed through from the shell (no value in the file)
+    for (const m of raw.matchAll(/^\s+([A-Z][A-Z0-9_]*):\s*(?:#.*)?$/gm)) read.add(m[1]!);
+    assert.ok(read.has('CAPTCHA_API_KEY') && read.has('WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND'));
+    for (const name of read) assert.ok(named.has(name), `${name} (read by the compose files) is documented`);
   });
 
   test('the provider table lists exactly the configuration’s providers', () => {

@@ -8,7 +8,8 @@ import { addToAgg, capKeys, countsOf, dict, emptyAgg, mergeCounts, topN } from '
 import { firstAfter, selectEntries } from '../workflows/dlq/filters';
 import { PROBLEMS_MAX, SNAPSHOT_KEYS_MAX } from '../workflows/dlq/limits';
 import { checkForwarded, parseIntRequest, parseList, parseOrder, parseResetShard } from '../workflows/dlq/requests';
-import { checkReport, knownClass, nonNegative, redact, sanitizeHistory } from '../workflows/dlq/reports';
+import { knownClass } from '../src/domain/types';
+import { checkReport, nonNegative, sanitizeHistory, scrubReportText } from '../workflows/dlq/reports';
 import { dlqShardOf, dlqShardWorkflowId, dlqWorkflowIdFor, fnv1a32 } from '../src/domain/dlq-routing';
 import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/settings';
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
@@ -258,8 +259,8 @@ describe('routing', () => {
 
 describe('reports', () => {
   void test('secrets in provider messages are masked and long messages cut', () => {
-    assert.equal(redact('bad request apikey=abc123 and "clientKey": "xyz"'), 'bad request apikey=[REDACTED] and "clientKey": "[REDACTED]"');
-    const cut = redact('x'.repeat(600));
+    assert.equal(scrubReportText('bad request apikey=abc123 and "clientKey": "xyz"'), 'bad request apikey=[REDACTED] and "clientKey": "[REDACTED]"');
+    const cut = scrubReportText('x'.repeat(600));
     assert.equal(cut.length, 500);
     assert.ok(cut.endsWith('…'));
   });

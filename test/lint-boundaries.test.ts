@@ -1,5 +1,6 @@
 // The house's walls, as lint enforces them (eslint.config.mjs): the workflow sandbox imports only the shared domain
-// (other modules as types), the domain imports only itself, providers and the simulator never import workflows.
+// (other modules as types), the domain imports only itself, providers and the simulator never import workflows,
+// CLI commands never import the CLI's entry.
 // Each rule is shown refusing a crossing and letting the legal import through. No server: seconds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -24,6 +25,8 @@ const cases: { file: string; code: string; refused: boolean; why: string }[] = [
   { file: 'src/providers/errors.ts', code: "import type { SolveOutcome } from '../../workflows/messages';\nexport type O = SolveOutcome;\n", refused: true, why: 'provider → workflows (even a type)' },
   { file: 'src/simulator/engine.ts', code: "import { solveCaptchaWorkflow } from '../../workflows/solve';\nvoid solveCaptchaWorkflow;\n", refused: true, why: 'simulator → workflows' },
   { file: 'src/providers/errors.ts', code: "import type { FailureClass } from '../domain/types';\nexport type F = FailureClass;\n", refused: false, why: 'provider → domain' },
+  { file: 'src/cli/commands/dlq.ts', code: "import { exitCodeOf } from '../main';\nvoid exitCodeOf;\n", refused: true, why: 'CLI command → the CLI entry' },
+  { file: 'src/cli/commands/dlq.ts', code: "import { sessionOf } from '../session';\nvoid sessionOf;\n", refused: false, why: 'CLI command → the session' },
 ];
 
 for (const c of cases) {

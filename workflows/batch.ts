@@ -21,10 +21,11 @@ import {
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { batchProgressQuery, batchResultsQuery, batchResumeSignal, batchResumeUpdate, reportBySignalSignal, solveOutcomeSignal, type BatchInput, type BatchProgress, type BatchResumeRequest, type BatchResultsPage, type BatchState, type BatchSummary, type SolveOutcome } from './messages';
 import { DEFAULT_DLQ_WORKFLOW_ID, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
+import { READ_TASK_PAGE_ACTIVITY_OPTIONS, REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import { describeTask } from '../src/domain/describe';
 import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
 
@@ -41,6 +42,12 @@ const DEFAULTS = {
 };
 /** `patched` id of hearing children through completion events (before it, every child signalled its outcome). */
 const COMPLETION_EVENTS_PATCH = 'batch-completion-events';
+/**
+ * `patched` id of catching only what is meant: a child that is not running (or cannot take one more signal) where the
+ * batch signals or cancels it, and a child that exists already where it starts one. Before it, every error was taken
+ * for that, or (any other start failure) left as an unhandled rejection that failed the workflow task, over and over.
+ */
+const PRECISE_CATCH_PATCH = 'batch-precise-catch';
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
 const CANCEL_GRACE_MS = 60_000;
 
@@ -71,17 +78,15 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   let starting = 0;
   let startedThisRun = 0;
   let cancelling = false;
+  /** a child that could not start for another reason than existing already: the batch fails with it */
+  let startFailure: ApplicationFailure | undefined;
   /** children started by this run whose completion event this run awaits (the rest report by signal) */
   const awaitingCompletion = new Set<string>();
   // a run that began before children were heard through completion events replays as it ran: every child signals
   const hearByCompletion = patched(COMPLETION_EVENTS_PATCH);
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
-  const { readTaskPage } = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['BatchSourceError'] },
-    summary: 'read a page of tasks',
-  });
+  const { readTaskPage } = proxyActivities<Activities>({ ...READ_TASK_PAGE_ACTIVITY_OPTIONS, summary: 'read a page of tasks' });
 
   setHandler(solveOutcomeSignal, onOutcome);
   function onOutcome(outcome: SolveOutcome): void {
@@ -125,6 +130,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
 
   try {
     for (;;) {
+      if (startFailure) throw startFailure;
       if (state.circuit.open && settings.onAccountFailure === 'dead-letter') await deadLetterTheRest();
       if (!state.sourceDone && state.pending.length < settings.concurrency) await readMore();
       while (mayStart() && state.pending.length > 0 && !runIsFull()) startNext();
@@ -132,6 +138,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       if (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0) break;
       if (runIsFull()) {
         await condition(() => starting === 0);
+        if (startFailure) throw startFailure;
         await handOverToSignals();
         await condition(allHandlersFinished);
         const next: BatchInput = { ...input, state: { ...state, run: state.run + 1 } };
@@ -148,6 +155,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       await condition(
         () =>
           inFlight < inFlightBefore ||
+          startFailure !== undefined ||
           state.circuit.open !== circuitWasOpen ||
           (mayStart() && (state.pending.length > 0 || !state.sourceDone)) ||
           (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0),
@@ -271,10 +279,22 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
           )
           .finally(() => awaitingCompletion.delete(task.key));
       } catch (err) {
-        // the child exists already (a repeated start): it is running; it must report to us by signal
-        if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
-        log.info('solve child already exists', { batchId, taskKey: task.key });
-        if (hearByCompletion) await askForSignal(task.key);
+        const exists = patched(PRECISE_CATCH_PATCH) ? err instanceof WorkflowExecutionAlreadyStartedError : (err as Error).name === 'WorkflowExecutionAlreadyStartedError';
+        if (exists) {
+          // a repeated start: the child is running; it must report to us by signal
+          log.info('solve child already exists', { batchId, taskKey: task.key });
+          if (hearByCompletion) await askForSignal(task.key);
+        } else if (patched(PRECISE_CATCH_PATCH)) {
+          // this promise is not awaited: the main loop fails the batch with it
+          startFailure ??= ApplicationFailure.create({
+            type: 'BatchChildStartFailed',
+            message: `solve child ${childId(task.key)} could not start: ${err instanceof Error ? err.message : String(err)}`,
+            nonRetryable: true,
+            ...(err instanceof Error && { cause: err }),
+          });
+        } else {
+          throw err;
+        }
       } finally {
         starting--;
       }
@@ -290,13 +310,14 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     await condition(() => awaitingCompletion.size === 0);
   }
 
-  /** False when the child has closed already. */
+  /** False when the child will not hear it: it has closed already (or takes no more signals); its completion event is ours. */
   async function askForSignal(key: string): Promise<boolean> {
     try {
       await getExternalWorkflowHandle(childId(key)).signal(reportBySignalSignal);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (isUnreachableChild(err) || !patched(PRECISE_CATCH_PATCH)) return false;
+      throw err;
     }
   }
 
@@ -309,7 +330,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       keys.map((key) =>
         getExternalWorkflowHandle(childId(key))
           .cancel()
-          .catch(() => undefined), // already closed: its outcome signal is on its way
+          .catch((err: unknown) => {
+            // already closed: its outcome is on its way
+            if (!isUnreachableChild(err) && patched(PRECISE_CATCH_PATCH)) throw err;
+          }),
       ),
     );
     await condition(() => inFlight === 0, CANCEL_GRACE_MS);
@@ -398,6 +422,14 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
         (errors ? `\n\n| top errors | count |\n|---|---|\n${errors}` : ''),
     );
   }
+}
+
+/**
+ * The SDK's failure when a signal or cancel cannot reach a child: it is not running (closed, or never started), or it
+ * has taken all the signals a run may take. The failure types are the server's causes (sdk-core names them).
+ */
+function isUnreachableChild(err: unknown): boolean {
+  return err instanceof ApplicationFailure && (err.type === 'ExternalWorkflowExecutionNotFound' || err.type === 'SignalCountLimitExceeded');
 }
 
 /** A child that failed or was stopped, as the outcome it would have signalled. */

@@ -3,34 +3,13 @@
 // the DLQ itself skips parked and account-class entries and dedupes the order by its request id (this run's id).
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DrainActivities } from '../activities/drain';
-import type { DlqRetryRequest } from './messages';
-import type { FailureClass } from '../src/domain/types';
+import type { DlqRetryRequest, DrainInput, DrainResult } from './messages';
 import { DRAIN_DEFAULT_CLASSES } from '../src/domain/names';
-
-export interface DrainInput {
-  dlqWorkflowId: string;
-  /** default DRAIN_DEFAULT_CLASSES */
-  classes?: FailureClass[];
-  /** narrows further to these error codes */
-  errorCodes?: string[];
-  /** for the audit log */
-  reason: string;
-  by: string;
-}
-
-export interface DrainResult {
-  /** false when the DLQ workflow is not running (nothing to drain) */
-  dlqRunning: boolean;
-  requestId: string;
-  matched: number;
-  skipped: number;
-  sample: string[];
-}
+import { DRAIN_ACTIVITY_OPTIONS } from '../src/domain/policies';
 
 export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> {
   const { drainDeadLetters } = proxyActivities<DrainActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['DrainRejected'] },
+    ...DRAIN_ACTIVITY_OPTIONS,
     summary: `retry ${(input.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries of ${input.dlqWorkflowId}`,
   });
   // a scheduled run's id is `<schedule id>-<fire time>`: unique per fire, so a retried activity repeats nothing

@@ -517,3 +517,24 @@ export interface DlqResetShardResult {
 export const dlqResetShardUpdate = defineUpdate<DlqResetShardResult, [DlqResetShardRequest]>('resetShard');
 /** front → shard: an operator order with the front's watermark; returns what the shard did */
 export const dlqForwardedOrderUpdate = defineUpdate<DlqOperationResult, [DlqForwardedOrder]>('applyForwardedOrder');
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Scheduled drain (workflows/drain.ts): its input, and what its one activity returns.
+export interface DrainInput {
+  dlqWorkflowId: string;
+  /** default DRAIN_DEFAULT_CLASSES */
+  classes?: FailureClass[];
+  /** narrows further to these error codes */
+  errorCodes?: string[];
+  /** for the audit log */
+  reason: string;
+  by: string;
+}
+export interface DrainResult {
+  /** false when the DLQ workflow is not running (nothing to drain) */
+  dlqRunning: boolean;
+  requestId: string;
+  matched: number;
+  skipped: number;
+  sample: string[];
+}

@@ -18,7 +18,7 @@ import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
 import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
-import { FAILURE_CLASSES } from '../src/domain/types';
+import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
   DeadLetterReport,
@@ -28,9 +28,6 @@ import type {
   SolveInput,
   SolveResult,
 } from '../src/domain/types';
-
-/** Attempts kept on a failure (the most recent ones). */
-const HISTORY_LIMIT = 10;
 
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
@@ -125,7 +122,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     attempts,
     paidSubmits,
     providerTaskIds,
-    history: history.slice(-HISTORY_LIMIT),
+    history: history.slice(-ATTEMPT_HISTORY_LIMIT),
   };
   const dlqWorkflowId = input.dlqWorkflowId;
   if (dlqWorkflowId) {
@@ -190,8 +187,4 @@ function describeFailure(
   }
   const message = err instanceof Error ? err.message : String(err);
   return { failureClass: 'internal', code: 'UNKNOWN', message, attempt: 1 };
-}
-
-function knownClass(c: string): FailureClass {
-  return (FAILURE_CLASSES as readonly string[]).includes(c) ? (c as FailureClass) : 'internal';
 }

@@ -124,3 +124,15 @@ export const DLQ_LOOKUP_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 30_000,
   retry: { maximumAttempts: 5, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000 },
 };
+
+/** Batch: reading a page of a task file; a file that is unreadable or changed (`BatchSourceError`) is final. */
+export const READ_TASK_PAGE_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 120_000,
+  retry: { maximumAttempts: 10, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 30_000, nonRetryableErrorTypes: ['BatchSourceError'] },
+};
+
+/** Scheduled drain: the DLQ's retry update; a rejected order (`DrainRejected`) is final. */
+export const DRAIN_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 60_000,
+  retry: { maximumAttempts: 5, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: ['DrainRejected'] },
+};

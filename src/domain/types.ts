@@ -48,6 +48,11 @@ export interface CaptchaTask {
 export const FAILURE_CLASSES = ['transient', 'resubmit', 'permanent', 'account', 'timeout', 'internal'] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
+/** A failure class as read from a failure or a report: anything unknown counts as `internal`. */
+export function knownClass(c: unknown): FailureClass {
+  return (FAILURE_CLASSES as readonly unknown[]).includes(c) ? (c as FailureClass) : 'internal';
+}
+
 /** Retry and timing policy of one solve; every field is plain JSON so it can travel in workflow input. */
 export interface SolvePolicy {
   submit: {
@@ -79,6 +84,9 @@ export interface SolvePolicyOverrides {
   poll?: Partial<SolvePolicy['poll']>;
   maxResubmits?: number;
 }
+
+/** Attempts a final failure keeps in its `history` (the most recent ones): a solve's failure, a DLQ entry. */
+export const ATTEMPT_HISTORY_LIMIT = 10;
 
 export interface AttemptRecord {
   /** 1-based round: a round is one paid submit (or a failed try to get one) and its polling */

@@ -6,6 +6,7 @@ import {
   CaptchaResubmitError,
   ProviderAccountError,
   ProviderTransientError,
+  containsSecret,
   type ProviderAnswerClass,
   type ProviderError,
 } from './errors';
@@ -131,14 +132,24 @@ export const JSON_ERROR_IDS: Readonly<Record<number, string>> = {
   34: 'ERROR_TOKEN_EXPIRED',
 };
 
-/** `ERROR:1005`, `error: 1005 ` → `ERROR: 1005`; other codes are trimmed and upper-cased. */
-export function normalizeProviderCode(code: string): string {
+/** Longest part between underscores of a code we accept; the longest known one (`CAPTCHAIMAGE`) has 12 characters. */
+const MAX_CODE_PART = 24;
+
+/**
+ * `ERROR:1005`, `error: 1005 ` → `ERROR: 1005`; other codes are trimmed and upper-cased. Anything that is not a code
+ * becomes `UNRECOGNIZED_ANSWER`: codes travel into messages, histories, the DLQ and search attributes, so an answer
+ * that echoes the key (`ERROR_KEY_<key>`, in any case or encoding) must never become one. Pass the key as `secret`
+ * wherever it is known; without it, a part longer than any real code's (a key, a token) is refused all the same.
+ */
+export function normalizeProviderCode(code: string, secret?: string): string {
+  if (containsSecret(code, secret)) return UNRECOGNIZED_ANSWER;
   const trimmed = code.trim().toUpperCase();
   const numbered = /^ERROR:\s*(\d+)$/.exec(trimmed);
   if (numbered) return `ERROR: ${numbered[1]}`;
-  // every provider code has an underscore (ERROR_…, CAPCHA_NOT_READY, IP_BANNED); anything else — an echoed key, an
-  // empty or huge string — must not become a code: codes travel into messages, the DLQ and search attributes
-  return /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(trimmed) && trimmed.length <= 64 ? trimmed : UNRECOGNIZED_ANSWER;
+  // every provider code has an underscore (ERROR_…, CAPCHA_NOT_READY, IP_BANNED); anything else — an empty or huge
+  // string, a part as long as a key — is not a code
+  const shaped = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(trimmed) && trimmed.length <= 64;
+  return shaped && trimmed.split('_').every((part) => part.length <= MAX_CODE_PART) ? trimmed : UNRECOGNIZED_ANSWER;
 }
 
 /** The code of a provider answer that is not a code. */

@@ -74,9 +74,54 @@ export class ProviderAccountError extends ProviderError {
   }
 }
 
-/** Replace every occurrence of the secret (raw or URL-encoded, in any letter case) in a string. */
+/** Shortest encoded form of a secret searched for: shorter fragments would match ordinary text. */
+const MIN_FORM_LENGTH = 8;
+
+/**
+ * The spellings of `secret` that may show up in an answer or a message, all to be matched case-insensitively: as is,
+ * URL-encoded (once and twice), hex, and base64 / base64url of the secret and of its lower- and upper-case forms, each
+ * at the three byte alignments it can have inside a longer encoded string (only the characters that depend on the
+ * secret's bytes alone, so `base64("ERROR_KEY_" + secret)` is found too).
+ */
+export function secretForms(secret: string): string[] {
+  const forms = new Set([secret, encodeURIComponent(secret), encodeURIComponent(encodeURIComponent(secret))]);
+  for (const variant of new Set([secret, secret.toLowerCase(), secret.toUpperCase()])) {
+    const bytes = Buffer.from(variant, 'utf8');
+    forms.add(bytes.toString('hex'));
+    for (let offset = 0; offset < 3; offset++) {
+      const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+      // characters fully inside the secret's bits: from ceil(8·offset/6) to floor(8·(offset+n)/6)
+      const stable = encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6));
+      forms.add(stable);
+      forms.add(stable.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+  }
+  return [...forms].filter((form) => form === secret || form.length >= MIN_FORM_LENGTH);
+}
+
+/** The last secret's pattern: a client redacts with one key all its life. */
+let cached: { secret: string; pattern: RegExp } | undefined;
+
+function secretPattern(secret: string): RegExp {
+  if (cached?.secret !== secret) {
+    const forms = secretForms(secret)
+      .sort((a, b) => b.length - a.length)
+      .map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    cached = { secret, pattern: new RegExp(forms.join('|'), 'gi') };
+  }
+  return cached.pattern;
+}
+
+/** True when `text` holds the secret in any of its spellings (`secretForms`), in any letter case. */
+export function containsSecret(text: string, secret: string | undefined): boolean {
+  if (!secret) return false;
+  const pattern = secretPattern(secret);
+  pattern.lastIndex = 0;
+  return pattern.test(text);
+}
+
+/** Replace every occurrence of the secret (any spelling of `secretForms`, in any letter case) in a string. */
 export function redact(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  const forms = [...new Set([secret, encodeURIComponent(secret)])].map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return text.replace(new RegExp(forms.join('|'), 'gi'), '[REDACTED]');
+  return text.replace(secretPattern(secret), '[REDACTED]');
 }

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import type { CaptchaOptions, CaptchaTask } from '../domain/types';
 import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
-import type { ProviderError, ProviderTransientError } from './errors';
+import { containsSecret, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
@@ -390,6 +390,8 @@ export class JsonProvider implements CaptchaProvider {
       throw this.failure(op, code, answer.errorDescription ?? undefined, providerTaskId);
     }
     if (!httpOk) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
+    // a task id or solution that echoes the key must not travel on (an error code that does becomes UNRECOGNIZED_ANSWER)
+    if (containsSecret(text, this.apiKey)) throw this.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
     return answer;
   }
 

@@ -4,7 +4,7 @@ import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
-import { CaptchaPermanentError, type ProviderError, type ProviderTransientError } from './errors';
+import { CaptchaPermanentError, containsSecret, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
 import type { CaptchaProvider, PollAnswer } from './types';
 
@@ -168,6 +168,8 @@ export class LegacyProvider implements CaptchaProvider {
     }
     return parts.map((part, index) => {
       const id = providerTaskIds[index] ?? '';
+      // an answer that echoes the key is neither a token nor a code
+      if (containsSecret(part, this.apiKey)) return this.failure(`poll ${id}`, { ok: false, code: part }, id);
       const code = normalizeProviderCode(part);
       // an image answer may be upper-case letters: only known codes and ERROR… are codes
       if (!CODE_SHAPE.test(part) || !(isKnownProviderCode(code) || code.startsWith('ERROR'))) return { ready: true, token: part };
@@ -245,6 +247,13 @@ export class LegacyProvider implements CaptchaProvider {
   }
 
   private parse(op: string, body: string, providerTaskId?: string): WireAnswer {
+    const answer = this.parseBody(op, body, providerTaskId);
+    // a task id or token that echoes the key must not travel on (an error code that does becomes UNRECOGNIZED_ANSWER)
+    if (answer.ok && containsSecret(answer.value, this.apiKey)) throw this.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
+    return answer;
+  }
+
+  private parseBody(op: string, body: string, providerTaskId?: string): WireAnswer {
     const text = body.trim();
     if (text.startsWith('{') || text.startsWith('[')) {
       let json: unknown;

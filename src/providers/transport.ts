@@ -1,8 +1,8 @@
 // What both wire families share below the protocol: the pooled undici dispatcher, and turning a failed exchange into
 // a transient ProviderError whose message and cause never carry the key.
 import { Agent } from 'undici';
-import { classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
-import { ProviderTransientError, redact, type ProviderError, type RequestOutcome } from './errors';
+import { UNRECOGNIZED_ANSWER, classifyProviderCode, normalizeProviderCode, providerErrorFor, type ClassifiedProviderName } from './classify';
+import { ProviderTransientError, containsSecret, redact, type ProviderError, type RequestOutcome } from './errors';
 
 /** How long a sent submit waits for its answer by default (CAPTCHA_SUBMIT_TIMEOUT_MS). */
 export const DEFAULT_SUBMIT_TIMEOUT_MS = 60_000;
@@ -66,7 +66,10 @@ export function answerTimeouts(timeoutMs: number): { headersTimeout: number; bod
   return { headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
 }
 
-/** A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect. */
+/**
+ * A provider's error answer, classified by the one table; "not ready" outside a poll is an answer we did not expect.
+ * An answer that is not a code (one that echoes the key above all) becomes `UNRECOGNIZED_ANSWER`, never a code.
+ */
 export function answerError(
   provider: ClassifiedProviderName,
   apiKey: string,
@@ -75,10 +78,13 @@ export function answerError(
   text: string | undefined,
   providerTaskId?: string,
 ): ProviderError {
-  const code = normalizeProviderCode(rawCode);
+  const code = normalizeProviderCode(rawCode, apiKey);
   const answerClass = classifyProviderCode(provider, code);
   if (answerClass === 'not-ready') return transientError(provider, apiKey, op, code, `unexpected ${code}`, providerTaskId);
-  return providerErrorFor(answerClass, code, redact(`${provider} ${op}: ${code}${text ? ` (${text})` : ''}`, apiKey), providerTaskId);
+  const unrecognized =
+    code !== UNRECOGNIZED_ANSWER ? '' : containsSecret(rawCode, apiKey) ? ' (the answer held the API key: not shown)' : ` (answer: ${snippet(rawCode)})`;
+  const message = `${provider} ${op}: ${code}${unrecognized}${text ? ` (${text})` : ''}`;
+  return providerErrorFor(answerClass, code, redact(message, apiKey), providerTaskId);
 }
 
 /** A transient error of `provider` with the key redacted from the message (and from the cause, when given). */

@@ -1,8 +1,6 @@
 // Every bound the DLQ keeps: what it stores, what it accepts, what it answers. Plain numbers, no imports but messages.
 import { DLQ_REQUEST_CHARS_MAX } from '../messages';
 
-/** Attempts kept per entry (the most recent). */
-export const HISTORY_LIMIT = 10;
 /** characters of an entry's message, and of an operator's reason or name */
 export const MESSAGE_LIMIT = 500;
 export const TEXT_LIMIT = 500;

@@ -55,7 +55,9 @@ export class DlqOrders extends DlqRetries {
     })();
     if (!order.dryRun) {
       this.pendingOrders.set(requestId, running);
-      void running.finally(() => this.pendingOrders.delete(requestId)).catch(() => undefined);
+      // forget the order when it settles; its failure is the caller's (returned below), not this bookkeeping's
+      const forget = (): void => void this.pendingOrders.delete(requestId);
+      void running.then(forget, forget);
     }
     return running;
   }

@@ -1,8 +1,8 @@
 // What a failure report may put into the DLQ: a dead-letter report from a solve workflow, or the failure a retry child
 // sends back. Lenient about details, strict about identity; texts cut and scrubbed of secrets. Pure.
-import { FAILURE_CLASSES, type AttemptRecord, type CaptchaTask, type DeadLetterReport, type FailureClass } from '../../src/domain/types';
+import { ATTEMPT_HISTORY_LIMIT, knownClass, type AttemptRecord, type CaptchaTask, type DeadLetterReport } from '../../src/domain/types';
 import { isObject, oversized, quote } from './input';
-import { HISTORY_LIMIT, MESSAGE_LIMIT, REPORT_CHARS_MAX } from './limits';
+import { MESSAGE_LIMIT, REPORT_CHARS_MAX } from './limits';
 
 /** Secrets that might hide in a provider message (the provider client redacts the key already: belt and braces). */
 const SECRET_PATTERNS: [RegExp, string][] = [
@@ -10,15 +10,10 @@ const SECRET_PATTERNS: [RegExp, string][] = [
 ];
 
 /** A provider message with secrets masked, cut to `limit` characters. */
-export function redact(text: string, limit = MESSAGE_LIMIT): string {
+export function scrubReportText(text: string, limit = MESSAGE_LIMIT): string {
   let out = text;
   for (const [re, by] of SECRET_PATTERNS) out = out.replace(re, by);
   return out.length > limit ? `${out.slice(0, limit - 1)}…` : out;
-}
-
-/** A failure class of ours, or `internal`. */
-export function knownClass(c: unknown): FailureClass {
-  return typeof c === 'string' && (FAILURE_CLASSES as readonly string[]).includes(c) ? (c as FailureClass) : 'internal';
 }
 
 /** A count: a positive finite number, floored; anything else is 0. */
@@ -31,18 +26,18 @@ function isoOr(v: unknown, fallback: string): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : fallback;
 }
 
-/** The last HISTORY_LIMIT attempts of a reported history, each rebuilt field by field. */
+/** The last ATTEMPT_HISTORY_LIMIT attempts of a reported history, each rebuilt field by field. */
 export function sanitizeHistory(raw: unknown, now: string): AttemptRecord[] {
   if (!Array.isArray(raw)) return [];
   return raw
     .filter(isObject)
-    .slice(-HISTORY_LIMIT)
+    .slice(-ATTEMPT_HISTORY_LIMIT)
     .map((h) => ({
       round: nonNegative(h.round),
       ...(typeof h.providerTaskId === 'string' && { providerTaskId: h.providerTaskId.slice(0, 100) }),
       failureClass: knownClass(h.failureClass),
       code: typeof h.code === 'string' ? h.code.slice(0, 200) : 'UNKNOWN',
-      message: redact(typeof h.message === 'string' ? h.message : '', 200),
+      message: scrubReportText(typeof h.message === 'string' ? h.message : '', 200),
       at: isoOr(h.at, now),
     }));
 }
@@ -73,10 +68,10 @@ export function checkReport(raw: unknown, now: string, bounded: boolean): { ok: 
       provider: text(raw.provider, 100) ?? 'unknown',
       failureClass: knownClass(raw.failureClass),
       code: typeof raw.code === 'string' && raw.code ? raw.code.slice(0, 200) : 'UNKNOWN',
-      message: redact(typeof raw.message === 'string' ? raw.message : ''),
+      message: scrubReportText(typeof raw.message === 'string' ? raw.message : ''),
       attempts: nonNegative(raw.attempts),
       paidSubmits: nonNegative(raw.paidSubmits),
-      providerTaskIds: bounded ? providerTaskIds.slice(-HISTORY_LIMIT * 5).map((x) => x.slice(0, 100)) : providerTaskIds,
+      providerTaskIds: bounded ? providerTaskIds.slice(-ATTEMPT_HISTORY_LIMIT * 5).map((x) => x.slice(0, 100)) : providerTaskIds,
       history: sanitizeHistory(raw.history, now),
       failedAt: isoOr(raw.failedAt, now),
     },

@@ -9,8 +9,9 @@ import type { SolveFailureDetails, SolveInput } from '../../src/domain/types';
 import { nowIso, workflowNow } from './clock';
 import { DlqEntries } from './entries';
 import { quote } from './input';
-import { HISTORY_LIMIT, LOOKUP_BATCH } from './limits';
-import { knownClass, nonNegative, redact, sanitizeHistory } from './reports';
+import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../../src/domain/types';
+import { LOOKUP_BATCH } from './limits';
+import { nonNegative, sanitizeHistory, scrubReportText } from './reports';
 
 type Outcome =
   | { kind: 'solved' }
@@ -166,8 +167,8 @@ export class DlqRetries extends DlqEntries {
         e.paidSubmits += nonNegative(f.paidSubmits);
         e.failureClass = knownClass(f.failureClass);
         e.code = typeof f.code === 'string' && f.code ? f.code.slice(0, 200) : 'UNKNOWN';
-        e.message = redact(typeof f.message === 'string' ? f.message : '');
-        e.history = [...e.history, ...sanitizeHistory(f.history, now)].slice(-HISTORY_LIMIT);
+        e.message = scrubReportText(typeof f.message === 'string' ? f.message : '');
+        e.history = [...e.history, ...sanitizeHistory(f.history, now)].slice(-ATTEMPT_HISTORY_LIMIT);
       } else {
         e.failureClass = 'internal';
         e.code = `RETRY_${outcome.status}`;

@@ -1,0 +1,294 @@
+// dlq: stats, list, retry, discard, purge, reset-shard, audit, export.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { Option, type Command } from 'commander';
+import type { CaptchaSolver } from '../../client';
+import type { DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../../workflows/messages';
+import { addFilterOptions, filterOf, intArg, type FilterOptions } from '../args';
+import { CliError, EXIT, isError } from '../errors';
+import { formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { sessionOf } from '../session';
+
+export function addDlqCommands(program: Command): void {
+  const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
+
+  dlq
+    .command('stats')
+    .description('what failed and why: counts by status, error code, class, sitekey, UTC hour and batch; age; recoveries')
+    .option('--top <n>', 'sitekeys to list', intArg(1, 1000), 10)
+    .option('--json', 'print the stats as JSON (for scripts)')
+    .action(async (o: { top: number; json?: boolean }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const stats = await dlqCall(solver, () => solver.dlq().stats({ top: o.top }));
+      if (o.json) printJson(stats);
+      else printStats(solver.dlq().workflowId, stats);
+    });
+
+  addFilterOptions(dlq.command('list').description('entries, filtered and paged (in arrival order)'))
+    .option('--limit <n>', 'entries per page (≤ 500)', intArg(1, 500), 50)
+    .option('--cursor <cursor>', 'the "next" cursor printed by the previous page')
+    .option('--json', 'print the page as JSON')
+    .action(async (o: FilterOptions & { limit: number; cursor?: string; json?: boolean }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const page = await dlqCall(solver, () => solver.dlq().list({ ...filterOf(o), limit: o.limit, ...(o.cursor && { cursor: o.cursor }) }));
+      if (o.json) return printJson(page);
+      if (page.entries.length === 0) out('no entries match');
+      else out(entriesTable(page.entries));
+      out(`${page.entries.length} shown · ${page.total} match in ${page.workflowId}`);
+      if (page.nextCursor) out(`next page:  add --cursor ${page.nextCursor}`);
+    });
+
+  for (const operation of ['retry', 'discard', 'purge'] as const) {
+    const what = {
+      retry: 'solve the selected entries again (as new solves, at the DLQ\'s rate); on a bulk retry, parked and account-class entries are skipped',
+      discard: 'remove the selected entries (counted as discarded)',
+      purge: 'remove parked entries (those that reached the retry cap) among the selected',
+    }[operation];
+    addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log`))
+      .option('--all', 'act on every entry (the filter options still narrow)')
+      .option('--dry-run', 'count what would be done; change nothing')
+      .requiredOption('--reason <why>', 'why: recorded in the audit log with your identity')
+      .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
+      .option('--json', 'print the result as JSON')
+      .action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason: string; requestId?: string; json?: boolean }, cmd: Command) => {
+        const s = sessionOf(cmd);
+        const filter = filterOf(o);
+        if (!o.all && Object.keys(filter).length === 0) {
+          throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
+        }
+        if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+        const solver = await s.solver();
+        const request = {
+          ...filter,
+          ...(o.all && { all: true }),
+          reason: o.reason,
+          by: s.identity,
+          requestId: o.requestId ?? `cli-${randomUUID()}`,
+          dryRun: !!o.dryRun,
+        };
+        const dlq = solver.dlq();
+        const result = await dlqCall(solver, () => dlq[operation](request));
+        if (o.json) printJson(result);
+        else printOperation(result, s.identity, o.reason);
+      });
+  }
+
+  dlq
+    .command('reset-shard')
+    .description('forget what one shard last reported to the front (a wrong or forged snapshot); its next snapshot counts again')
+    .argument('<shard>', 'the shard index (1 … shardCount − 1)', intArg(1, 10_000))
+    .requiredOption('--reason <why>', 'why: logged with your identity')
+    .option('--json', 'print the result as JSON')
+    .action(async (shard: number, o: { reason: string; json?: boolean }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+      const solver = await s.solver();
+      const result = await dlqCall(solver, () => solver.dlq().resetShard({ shard, reason: o.reason, by: s.identity }));
+      if (o.json) return printJson(result);
+      out(
+        result.hadSnapshot
+          ? `shard ${result.shard} (${result.workflowId}) reset: its ${result.removedTotal} entr${result.removedTotal === 1 ? 'y' : 'ies'} no longer counted until it reports again`
+          : `shard ${result.shard} (${result.workflowId}) had not reported: nothing to reset`,
+      );
+    });
+
+  dlq
+    .command('audit')
+    .description('who retried, discarded or purged what, when and why (newest first)')
+    .option('--limit <n>', 'records at most (≤ 500)', intArg(1, 500), 50)
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: number; json?: boolean }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const records = await dlqCall(solver, () => solver.dlq().audit({ limit: o.limit }));
+      if (o.json) return printJson(records);
+      if (records.length === 0) return out('no orders recorded yet');
+      out(
+        table(
+          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'selection', 'via'],
+          records.map((r) => [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', describeFilter(r.filter), r.via ?? '']),
+        ),
+      );
+    });
+
+  addFilterOptions(
+    dlq
+      .command('export')
+      .description('write entries out, page by page: json (an array, like the seed\'s export_json), ndjson or csv'),
+  )
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'ndjson', 'csv']).default('json'))
+    .option('--out <file>', 'write to this file (atomically) instead of stdout')
+    .option('--page-size <n>', 'entries per list query', intArg(1, 500), 500)
+    .action(async (o: FilterOptions & { format: 'json' | 'ndjson' | 'csv'; out?: string; pageSize: number }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const count = await dlqCall(solver, () => exportEntries(solver, filterOf(o), o));
+      note(`exported ${count} entr${count === 1 ? 'y' : 'ies'}${o.out ? ` to ${o.out}` : ''} (${o.format})`);
+    });
+}
+
+/** Runs a DLQ call; a DLQ that never started is "not found" (exit 4), an order it rejects is bad usage (exit 2). */
+async function dlqCall<T>(solver: CaptchaSolver, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isError(err, 'WorkflowNotFoundError')) {
+      throw new CliError(
+        `the DLQ (${solver.dlq().workflowId}, namespace ${solver.config.temporal.namespace}) is not running: no failure has been recorded yet`,
+        EXIT.NOT_FOUND,
+      );
+    }
+    if (isError(err, 'WorkflowUpdateFailedError')) throw new CliError(`the DLQ refused: ${err.cause?.message ?? err.message}`, EXIT.USAGE);
+    if (isError(err, 'DlqRequestTooLargeError')) throw new CliError(err.message, EXIT.USAGE);
+    if (/^invalid (list|stats|audit) request|^cursor /.test(queryFailureMessage(err))) throw new CliError(queryFailureMessage(err), EXIT.USAGE);
+    throw err;
+  }
+}
+
+function queryFailureMessage(err: unknown): string {
+  const m = message(err);
+  return m.replace(/^.*?(invalid \w+ request:|cursor ")/s, '$1');
+}
+
+function printStats(workflowId: string, s: DlqStats): void {
+  out(`dead-letter queue ${workflowId} · ${s.total} entr${s.total === 1 ? 'y' : 'ies'} held · as of ${s.asOf}`);
+  out(
+    table(undefined, [
+      ['dead (waiting)', s.byStatus.dead ?? 0],
+      ['retrying', `${s.byStatus.retrying ?? 0} (${s.retriesInFlight} in flight, ${s.retriesQueued ?? 0} queued)`],
+      ['parked (retry cap reached)', s.parked],
+      ['oldest', s.oldestFailedAt ? `${formatDuration(s.oldestEntryAgeMs ?? 0)} ago (${s.oldestFailedAt})` : '-'],
+      ['recovered by retries, ever', s.recovered],
+      ['discarded, ever', s.discarded],
+      ['purged, ever', s.purged ?? 0],
+      ['paid submits spent on held entries', s.paidSubmitsOnDead],
+      ['reports received (duplicates)', `${s.received ?? s.total} (${s.duplicateReports ?? 0})`],
+      ...(s.unknownSignals?.count ? [['unknown signals (last name)', `${s.unknownSignals.count} (${s.unknownSignals.lastName})`]] : []),
+    ]),
+  );
+  const section = (title: string, rows: (string | number)[][], head: string[]): void => {
+    if (rows.length === 0) return;
+    out(`\n${title}`);
+    out(table(head, rows));
+  };
+  section('by error code', sortedCounts(s.byCode).map(([code, n]) => [code, n, pct(n, s.total)]), ['code', 'entries', 'share']);
+  section('by failure class', sortedCounts(s.byClass).map(([c, n]) => [c, n, pct(n, s.total)]), ['class', 'entries', 'share']);
+  section('top sitekeys', s.bySitekey.map((k) => [k.sitekey, k.count, pct(k.count, s.total)]), ['sitekey', 'entries', 'share']);
+  const hours = Object.entries(s.byHour)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => a[0].localeCompare(b[0]));
+  const peak = Math.max(1, ...hours.map(([, n]) => n));
+  section('by UTC hour of the last failure', hours.map(([h, n]) => [`${h}:00`, n, '■'.repeat(Math.max(1, Math.round((20 * n) / peak)))]), ['hour', 'entries', '']);
+  section('by batch', sortedCounts(s.byBatch).slice(0, 20).map(([b, n]) => [b, n]), ['batch', 'entries']);
+  if (s.alerts.length) section('alerts', s.alerts.map((a) => [a.kind, a.value, a.threshold, a.raisedAt]), ['alert', 'value', 'threshold', 'raised at']);
+}
+
+function entriesTable(entries: DlqEntry[]): string {
+  return table(
+    ['id', 'status', 'class', 'code', 'sitekey / type', 'batch', 'attempts', 'DLQ retries', 'last failed'],
+    entries.map((e) => [
+      e.id,
+      e.status,
+      e.failureClass,
+      e.code,
+      e.task.sitekey ?? e.task.type,
+      e.batchId ?? '-',
+      `${e.attempts} (${e.paidSubmits} paid)`,
+      e.dlqRetries,
+      e.lastFailedAt,
+    ]),
+  );
+}
+
+function describeFilter(f: DlqFilter & { all?: boolean }): string {
+  const parts = Object.entries(f)
+    .filter(([, v]) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => (k === 'all' ? 'all' : `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`));
+  return parts.join(' ') || 'all';
+}
+
+function printOperation(r: DlqOperationResult, by: string, reason: string): void {
+  const verb = { retry: ['retry', 'retrying'], discard: ['discard', 'discarded'], purge: ['purge', 'purged'] }[r.operation];
+  const n = `${r.matched} entr${r.matched === 1 ? 'y' : 'ies'}`;
+  const skipped = r.skipped ? ` (${r.skipped} selected but skipped: parked, account-class or already retrying)` : '';
+  if (r.dryRun) out(`dry run: would ${verb[0]} ${n}${skipped}; nothing changed`);
+  else if (r.duplicate) out(`request ${r.requestId} was already applied: nothing done again (it matched ${n})`);
+  else out(`${verb[1]} ${n}${skipped} · request ${r.requestId} · audited as by ${by}: "${reason}"`);
+  if (r.sample.length) out(`  e.g. ${r.sample.slice(0, 5).join(', ')}${r.matched > 5 ? ', …' : ''}`);
+}
+
+const CSV_COLUMNS = [
+  'id', 'status', 'failureClass', 'code', 'message', 'type', 'sitekey', 'pageUrl', 'batchId', 'taskKey', 'provider',
+  'attempts', 'paidSubmits', 'dlqRetries', 'firstFailedAt', 'lastFailedAt',
+] as const;
+
+function csvRow(cells: (string | number | undefined)[]): string {
+  return cells
+    .map((c) => {
+      const text = c === undefined ? '' : String(c);
+      return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    })
+    .join(',');
+}
+
+function csvOf(e: DlqEntry): string {
+  const row: Record<(typeof CSV_COLUMNS)[number], string | number | undefined> = {
+    id: e.id,
+    status: e.status,
+    failureClass: e.failureClass,
+    code: e.code,
+    message: e.message,
+    type: e.task.type,
+    sitekey: e.task.sitekey,
+    pageUrl: e.task.pageUrl,
+    batchId: e.batchId,
+    taskKey: e.taskKey,
+    provider: e.provider,
+    attempts: e.attempts,
+    paidSubmits: e.paidSubmits,
+    dlqRetries: e.dlqRetries,
+    firstFailedAt: e.firstFailedAt,
+    lastFailedAt: e.lastFailedAt,
+  };
+  return csvRow(CSV_COLUMNS.map((c) => row[c]));
+}
+
+/** Streams every matching entry, one list page at a time; a file is written beside its target and renamed at the end. */
+async function exportEntries(solver: CaptchaSolver, filter: DlqFilter, o: { format: 'json' | 'ndjson' | 'csv'; out?: string; pageSize: number }): Promise<number> {
+  const target = o.out ? resolve(o.out) : undefined;
+  const temp = target ? `${target}.tmp-${process.pid}` : undefined;
+  const stream: Writable = temp ? createWriteStream(temp) : process.stdout;
+  const write = async (chunk: string): Promise<void> => {
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  };
+  let count = 0;
+  try {
+    if (o.format === 'csv') await write(`${csvRow([...CSV_COLUMNS])}\n`);
+    if (o.format === 'json') await write('[');
+    for await (const page of solver.dlq().pages(filter, o.pageSize)) {
+      let chunk = '';
+      for (const entry of page.entries) {
+        if (o.format === 'json') chunk += `${count === 0 ? '\n' : ',\n'}  ${JSON.stringify(entry)}`;
+        else if (o.format === 'ndjson') chunk += `${JSON.stringify(entry)}\n`;
+        else chunk += `${csvOf(entry)}\n`;
+        count++;
+      }
+      if (chunk) await write(chunk);
+    }
+    if (o.format === 'json') await write(count === 0 ? ']\n' : '\n]\n');
+    if (temp && target) {
+      stream.end();
+      await once(stream, 'finish');
+      await rename(temp, target);
+    }
+    return count;
+  } catch (err) {
+    if (temp) {
+      stream.destroy();
+      await rm(temp, { force: true });
+    }
+    throw err;
+  }
+}

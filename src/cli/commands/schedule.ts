@@ -1,0 +1,103 @@
+// schedule: the scheduled drain (create, list, trigger, delete).
+import { Option, type Command } from 'commander';
+import { formatInterval } from '../../domain/describe';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../../domain/names';
+import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
+import { intervalArg, listArg } from '../args';
+import { CliError, EXIT, isError } from '../errors';
+import { INVOCATION, out, printJson, table } from '../output';
+import { sessionOf } from '../session';
+
+export function addScheduleCommands(program: Command): void {
+  const schedule = program
+    .command('schedule')
+    .description('the scheduled drain: a Temporal Schedule that retries the retryable DLQ entries at an interval (overlap: skip)');
+
+  schedule
+    .command('create')
+    .description(`create the drain schedule: every interval, retry the DLQ's ${DRAIN_DEFAULT_CLASSES.join(', ')} entries (parked and account-class entries are never retried by it)`)
+    .requiredOption('--every <interval>', 'how often: 30s, 15m, 1h, 1h30m (≥ 1s)', intervalArg(1000))
+    .option('--codes <codes>', 'only these error codes (repeatable, comma-separated)', listArg())
+    .addOption(new Option('--classes <classes>', `failure classes to retry (default ${DRAIN_DEFAULT_CLASSES.join(',')})`).argParser(listArg(FAILURE_CLASSES)))
+    .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
+    .option('--reason <why>', 'the reason recorded in the audit log at each run')
+    .action(async (o: { every: number; codes?: string[]; classes?: FailureClass[]; id: string; reason?: string }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const solver = await s.solver();
+      try {
+        await solver.createDrainSchedule({
+          everyMs: o.every,
+          scheduleId: o.id,
+          ...(o.classes && { classes: o.classes }),
+          ...(o.codes && { errorCodes: o.codes }),
+          ...(o.reason && { reason: o.reason }),
+          by: s.identity,
+        });
+      } catch (err) {
+        if (isError(err, 'ScheduleAlreadyRunning')) {
+          throw new CliError(`schedule ${o.id} already exists: delete it first (${INVOCATION} schedule delete --id ${o.id}) or pick another --id`, EXIT.FAILED);
+        }
+        throw err;
+      }
+      out(
+        `created schedule ${o.id}: every ${formatInterval(o.every)}, retry the ${(o.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries` +
+          `${o.codes ? ` with codes ${o.codes.join(', ')}` : ''} of ${solver.dlq().workflowId} (overlapping runs skipped)`,
+      );
+      out(`  run it now:  ${INVOCATION} schedule trigger --id ${o.id}`);
+    });
+
+  schedule
+    .command('list')
+    .description('the drain schedules')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const schedules = await solver.listDrainSchedules();
+      if (o.json) return printJson(schedules);
+      if (schedules.length === 0) return out(`no drain schedule (create one: ${INVOCATION} schedule create --every 1h)`);
+      out(
+        table(
+          ['id', 'every', 'classes', 'codes', 'last run', 'next run', 'paused', 'created by'],
+          schedules.map((d) => [
+            d.scheduleId,
+            d.every,
+            d.classes.join(','),
+            d.errorCodes.join(',') || '(any)',
+            d.lastRunAt?.toISOString() ?? '-',
+            d.nextRunAt?.toISOString() ?? '-',
+            d.paused ? 'yes' : 'no',
+            d.createdBy,
+          ]),
+        ),
+      );
+    });
+
+  schedule
+    .command('trigger')
+    .description('run the drain now, once')
+    .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
+    .action(async (o: { id: string }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      await scheduleCall(o.id, () => solver.drainSchedule(o.id).trigger());
+      out(`schedule ${o.id} triggered`);
+    });
+
+  schedule
+    .command('delete')
+    .description('delete the drain schedule (runs already started finish)')
+    .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
+    .action(async (o: { id: string }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      await scheduleCall(o.id, () => solver.drainSchedule(o.id).delete());
+      out(`deleted schedule ${o.id}`);
+    });
+}
+
+async function scheduleCall(id: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (isError(err, 'ScheduleNotFoundError')) throw new CliError(`no schedule ${id}`, EXIT.NOT_FOUND);
+    throw err;
+  }
+}
