@@ -95,12 +95,12 @@ export class DlqViews extends DlqShards {
   }
 
   /**
-   * The front's stats in its memo, for `describe()` (see DlqStatsSnapshot): published when they changed, at most once
-   * per statsPublishIntervalMs, and first thing in a run (so after every continue-as-new; changes that land while a run
-   * stops are published by the next). Staleness: a change is published within statsPublishIntervalMs, on the workflow
-   * task that follows. Cost: one WorkflowPropertiesModified event per publication (~1–3 KB), plus a timer (2 events)
-   * when a change comes sooner than the interval after the last one: ≤ 3 events per interval while reports pour in,
-   * none at rest.
+   * The front's stats in its memo, which the server answers alone (visibility, describe(); see DlqStatsSnapshot):
+   * published when they changed, at most once per statsPublishIntervalMs, and first thing in a run (so after every
+   * continue-as-new; changes that land while a run stops are published by the next). Staleness: a change is published
+   * within statsPublishIntervalMs of workflow time, on the workflow task that follows. Cost: one
+   * WorkflowPropertiesModified event per publication (~1–3 KB), plus a timer (2 events) when a change comes sooner
+   * than the interval after the last one: ≤ 3 events per interval while reports pour in, none at rest.
    */
   async statsMemoLoop(): Promise<void> {
     const interval = this.settings.statsPublishIntervalMs;
