@@ -11,6 +11,7 @@
 // zod schemas and the stack's modules load when a command needs them.
 import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
+import { addAccountCommands } from './commands/account';
 import { addBatchCommands } from './commands/batch';
 import { addDlqCommands } from './commands/dlq';
 import { addScheduleCommands } from './commands/schedule';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   addDlqCommands(program);
   addScheduleCommands(program);
   addStackCommands(program);
+  addAccountCommands(program);
   return program;
 }
 

@@ -11,6 +11,7 @@ import type { DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../..
 import { addFilterOptions, filterOf, intArg, type FilterOptions } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { printFeedback } from './account';
 import { sessionOf } from '../session';
 
 export function addDlqCommands(program: Command): void {
@@ -23,9 +24,21 @@ export function addDlqCommands(program: Command): void {
     .option('--json', 'print the stats as JSON (for scripts)')
     .action(async (o: { top: number; json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
-      const stats = await dlqCall(solver, () => solver.dlq().stats({ top: o.top }));
-      if (o.json) printJson(stats);
-      else printStats(solver.dlq().workflowId, stats);
+      // token feedback (reports good / bad) from the account workflow, once a report was made
+      const feedback = await solver.account().feedbackStats(o.top);
+      let stats: DlqStats | undefined;
+      try {
+        stats = await dlqCall(solver, () => solver.dlq().stats({ top: o.top }));
+      } catch (err) {
+        // no DLQ yet, but feedback to show: show it
+        if (!feedback || !(err instanceof CliError && err.exitCode === EXIT.NOT_FOUND)) throw err;
+        note(err.message);
+      }
+      if (o.json) printJson(stats ? { ...stats, ...(feedback && { tokenFeedback: feedback }) } : { tokenFeedback: feedback });
+      else {
+        if (stats) printStats(solver.dlq().workflowId, stats);
+        if (feedback) printFeedback(feedback);
+      }
     });
 
   addFilterOptions(dlq.command('list').description('entries, filtered and paged (in arrival order)'))
