@@ -20,6 +20,7 @@ import type { Config } from './config';
 import { parseTask, parseTasks } from './tasks/schema';
 import { readTaskFile } from './tasks/files';
 import { checkProviderSupports } from './tasks/support';
+import { CAPABILITIES } from './providers/capabilities';
 import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../workflows/messages';
@@ -188,6 +189,10 @@ export class CaptchaSolver {
    */
   async reportToken(ref: string | { taskKey: string; batchId?: string } | { providerTaskId: string }, verdict: TokenVerdict): Promise<TokenReportResult & { repeated: boolean }> {
     if (verdict !== 'good' && verdict !== 'bad') throw new TokenReportError(`the verdict must be "good" or "bad", not ${JSON.stringify(verdict)}`);
+    const provider = this.config.provider.name;
+    if (!CAPABILITIES[provider].extraActions.some((action) => /^report|^feedback/.test(action))) {
+      throw new TokenReportError(`${provider} has no report endpoint (src/providers/capabilities.ts): its tokens cannot be reported or refunded`);
+    }
     const input: TokenReportInput = await this.reportInput(ref, verdict);
     const workflowId = tokenReportWorkflowId(this.config.provider.name, input.providerTaskId);
     const startRequest = randomUUID();

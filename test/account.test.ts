@@ -194,6 +194,9 @@ describe('balance', () => {
     expectCode(table, 0, 'balance (table)');
     assert.match(table.stdout, /thread plan\s+│ 10 threads: 0 working, 10 free/);
     expectCode(await cli(['report', 'x', '--good', '--bad']), 2, 'both verdicts');
+    const capmonster = await cli(['report', '12345', '--bad'], { CAPTCHA_PROVIDER: 'capmonster' });
+    expectCode(capmonster, 2, 'a report on a provider without reports');
+    assert.match(capmonster.stderr, /capmonster has no report endpoint/);
   });
 
   test('a low balance alerts once per crossing, through the alert webhook, and before a batch starts', async () => {
