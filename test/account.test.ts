@@ -15,7 +15,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CaptchaSolveError, CaptchaSolver, TokenReportError } from '../src/client';
 import { TaskValidationError } from '../src/tasks/schema';
 import type { BalanceCheck, DlqStats, FeedbackStats, TokenReportResult } from '../workflows/messages';
-import { FAST_ENV, startStack, type Stack } from './helpers/stack';
+import { FAST_ENV, SENTINEL_KEY, allHistoriesText, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
@@ -197,6 +197,10 @@ describe('balance', () => {
     const capmonster = await cli(['report', '12345', '--bad'], { CAPTCHA_PROVIDER: 'capmonster' });
     expectCode(capmonster, 2, 'a report on a provider without reports');
     assert.match(capmonster.stderr, /capmonster has no report endpoint/);
+    // reports, feedback and balance checks ran on the worker: the key is in no history
+    const histories = await allHistoriesText(stack.client);
+    assert.ok(histories.count > 0);
+    assert.ok(!histories.text.includes(SENTINEL_KEY), 'the provider key reached a history');
   });
 
   test('a low balance alerts once per crossing, through the alert webhook, and before a batch starts', async () => {
