@@ -538,3 +538,106 @@ export interface DrainResult {
   skipped: number;
   sample: string[];
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The account (workflows/account.ts): token reports (refunds), their counts, the balance and the low-balance alert.
+// A report runs as a short workflow `report/<provider>/<providerTaskId>` (one per token: a second report is answered from
+// its record); the counts and the alert state live in one long-lived workflow (ACCOUNT_WORKFLOW_ID, `captcha-account`).
+//   temporal workflow query --workflow-id captcha-account --type feedbackStats
+export type TokenVerdict = 'good' | 'bad';
+
+export interface TokenReportInput {
+  providerTaskId: string;
+  verdict: TokenVerdict;
+  /** the solve's task key, when the report named one */
+  taskKey?: string;
+  /** when the token was solved (SolveResult.solvedAt); absent (a bare provider task id): the provider's answer decides */
+  solvedAt?: string;
+  /** reports are refused this long after `solvedAt` */
+  windowMs: number;
+  /** what the feedback counts file the report under (absent: "unknown") */
+  captchaType?: string;
+  sitekey?: string;
+  /** where the verdict is counted */
+  accountWorkflowId: string;
+}
+
+export type TokenReportResult =
+  | { status: 'sent'; providerTaskId: string; verdict: TokenVerdict; provider: string; reportedAt: string; taskKey?: string }
+  | { status: 'refused'; providerTaskId: string; verdict: TokenVerdict; reason: string; refusedAt: string; taskKey?: string };
+
+/** One verdict, as the account workflow counts it. */
+export interface TokenFeedback {
+  providerTaskId: string;
+  provider: string;
+  captchaType: string;
+  sitekey: string;
+  verdict: TokenVerdict;
+  at: string;
+}
+export const tokenFeedbackSignal = defineSignal<[TokenFeedback]>('tokenFeedback');
+
+export interface FeedbackCounts {
+  good: number;
+  bad: number;
+  /** good / (good + bad); null before any report */
+  acceptance: number | null;
+}
+export interface FeedbackStats {
+  total: FeedbackCounts;
+  byProvider: Record<string, FeedbackCounts>;
+  byType: Record<string, FeedbackCounts>;
+  /** the most reported (provider, type, sitekey) rows, most reports first */
+  bySitekey: (FeedbackCounts & { provider: string; captchaType: string; sitekey: string })[];
+  /** rows beyond the bound are counted under sitekey "(other)" */
+  otherSitekeys: number;
+  since: string;
+}
+export interface FeedbackStatsRequest {
+  /** rows of `bySitekey` (default 10, ≤ 1,000) */
+  top?: number;
+}
+export const feedbackStatsQuery = defineQuery<FeedbackStats, [FeedbackStatsRequest?]>('feedbackStats');
+
+export interface BalanceCheck {
+  provider: string;
+  balance: number;
+  /** the thread plan, where the provider has one */
+  threads?: { threads: number; workingThreads: number; freeThreads: number };
+  /** CAPTCHA_LOW_BALANCE of the worker; absent: no alert */
+  lowBalance?: number;
+  low: boolean;
+  /** this check crossed below the threshold and raised the alert (once per crossing) */
+  alerted: boolean;
+  checkedAt: string;
+}
+/** Reads the balance (and thread plan) on the worker; raises the low-balance alert once per crossing. */
+export interface BalanceCheckRequest {
+  /** what asked (logs): "cli", "batch start", … */
+  reason?: string;
+}
+export const checkBalanceUpdate = defineUpdate<BalanceCheck, [BalanceCheckRequest]>('checkBalance');
+
+export interface AccountAlert {
+  kind: 'low-balance';
+  provider: string;
+  threshold: number;
+  value: number;
+  raisedAt: string;
+}
+
+export interface AccountState {
+  since: string;
+  /** `provider\ttype\tsitekey` → counts; bounded (ACCOUNT_FEEDBACK_ROWS_MAX) */
+  counts: Record<string, { good: number; bad: number }>;
+  otherSitekeys: number;
+  /** provider task ids counted lately: a repeated signal (a retried activity) is counted once; bounded */
+  recent: string[];
+  /** below the threshold since the last alert: no new alert until the balance is back above it */
+  lowAlerted: boolean;
+  lastCheck?: BalanceCheck;
+}
+export interface AccountInput {
+  /** carried across continue-as-new */
+  state?: AccountState;
+}

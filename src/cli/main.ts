@@ -12,6 +12,7 @@
 import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
 import { boundedArg } from './args';
+import { addAccountCommands } from './commands/account';
 import { addBatchCommands } from './commands/batch';
 import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   addScheduleCommands(program);
   addStackCommands(program);
   addConsoleCommands(program);
+  addAccountCommands(program);
   return program;
 }
 

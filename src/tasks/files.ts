@@ -16,6 +16,8 @@ export interface TaskFile {
   format: TaskFileFormat;
   sha256: string;
   tasks: KeyedTask[];
+  /** each task's line in the file, where the format has lines (NDJSON, CSV); JSON items have none */
+  lines: (number | undefined)[];
 }
 
 export function formatOf(path: string, explicit?: string): TaskFileFormat {
@@ -35,11 +37,13 @@ export async function readTaskFile(path: string, explicitFormat?: string): Promi
     throw new TaskValidationError([{ field: 'file', message: `cannot read ${path} (${code})` }], 'task file');
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return { path, format, sha256, tasks: parseTaskText(bytes.toString('utf8'), format) };
+  const lines: (number | undefined)[] = [];
+  const tasks = parseTaskText(bytes.toString('utf8'), format, lines);
+  return { path, format, sha256, tasks, lines };
 }
 
 /** Parses and validates every task; keys default to the 0-based item index and must be unique. */
-export function parseTaskText(text: string, format: TaskFileFormat): KeyedTask[] {
+export function parseTaskText(text: string, format: TaskFileFormat, lines: (number | undefined)[] = []): KeyedTask[] {
   // a UTF-8 byte order mark (Windows editors write one) is not part of the content, in any format
   const items = fromDlqExport(rawItems(text.replace(/^\uFEFF/, ''), format));
   const problems: TaskValidationError['problems'] = [];
@@ -53,6 +57,7 @@ export function parseTaskText(text: string, format: TaskFileFormat): KeyedTask[]
       if (previous !== undefined) problems.push({ index, ...(line !== undefined && { line }), field: 'key', message: `"${key}" duplicates the key of ${previous}` });
       seen.set(key, line !== undefined ? `line ${line}` : `item ${index}`);
       tasks.push({ ...task, key });
+      lines.push(line);
     } catch (err) {
       if (!(err instanceof TaskValidationError)) throw err;
       problems.push(...err.problems);

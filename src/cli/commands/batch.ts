@@ -116,6 +116,9 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
   }
   const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('../../tasks/files'), import('../../client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
+  // types the configured provider does not solve: exit 2, naming the lines, before anything is started
+  const [{ checkProviderSupports }, config] = await Promise.all([import('../../tasks/support'), s.settings()]);
+  checkProviderSupports(config.provider.name, parsed.tasks, { lines: parsed.lines, where: 'task file' });
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
     throw new CliError(`${parsed.tasks.length} tasks are too many to pass inline (≤ ${INLINE_BATCH_LIMIT}): use --source file`, EXIT.USAGE);
@@ -126,6 +129,9 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
     ...(o.concurrency && { concurrency: o.concurrency }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
+  if (started.balance?.low) {
+    note(`warning: the ${started.balance.provider} balance ${started.balance.balance} is below CAPTCHA_LOW_BALANCE ${started.balance.lowBalance}${started.balance.alerted ? ' (alert raised)' : ''}`);
+  }
   if (o.json && !o.watch) {
     printJson({ batchId: started.batchId, total: started.total, existing: started.existing, source: inline ? 'inline' : 'file' });
   } else {

@@ -12,6 +12,7 @@ import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
 import { addFilterOptions, filterOf, intArg, type FilterOptions } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { printFeedback } from './account';
 import { sessionOf } from '../session';
 
 export function addDlqCommands(program: Command): void {
@@ -24,11 +25,23 @@ export function addDlqCommands(program: Command): void {
     .option('--json', 'print the stats as JSON (for scripts)')
     .action(async (o: { top: number; json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
+      // token feedback (reports good / bad) from the account workflow, once a report was made
+      const feedback = await solver.account().feedbackStats(o.top);
       // the exact query when the DLQ answers within 250 ms; while it is busy ingesting, the stats it last published
-      const stats = await dlqCall(solver, () => solver.dlq().statsFast({ top: o.top }, { waitMs: 250 }));
-      if (o.json) return printJson(stats);
-      printStats(solver.dlq().workflowId, stats);
-      if (stats.source === 'snapshot') note(`(the DLQ is busy: these are the stats it published at ${stats.publishedAt}; exact once ingest settles)`);
+      let stats: Awaited<ReturnType<ReturnType<typeof solver.dlq>['statsFast']>> | undefined;
+      try {
+        stats = await dlqCall(solver, () => solver.dlq().statsFast({ top: o.top }, { waitMs: 250 }));
+      } catch (err) {
+        // no DLQ yet, but feedback to show: show it
+        if (!feedback || !(err instanceof CliError && err.exitCode === EXIT.NOT_FOUND)) throw err;
+        note(err.message);
+      }
+      if (o.json) return printJson(stats ? { ...stats, ...(feedback && { tokenFeedback: feedback }) } : { tokenFeedback: feedback });
+      if (stats) {
+        printStats(solver.dlq().workflowId, stats);
+        if (stats.source === 'snapshot') note(`(the DLQ is busy: these are the stats it published at ${stats.publishedAt}; exact once ingest settles)`);
+      }
+      if (feedback) printFeedback(feedback);
     });
 
   addFilterOptions(dlq.command('list').description('entries, filtered and paged (in arrival order)'))
