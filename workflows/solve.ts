@@ -37,6 +37,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   const submitOptions = submitHeartbeats ? submitActivityOptions(policy) : submitActivityOptionsV1(policy);
   const { submitCaptcha } = proxyActivities<Activities>({ ...submitOptions, summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
+  // the poll activity times its first poll to the captcha type (and the solve times its worker observed)
+  const pollByType = patched('poll-first-delay-by-type');
 
   // a parent that reads our completion event needs no signal, until it hands us over to its next run
   let signalParent = !input.parentAwaitsCompletion;
@@ -72,7 +74,12 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
-        const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
+        const polled = await pollCaptcha({
+          providerTaskId,
+          submittedAt: submitted.submittedAt,
+          policy: policy.poll,
+          ...(pollByType && { taskType: input.task.type }),
+        });
         const result: SolveResult = {
           taskKey: input.taskKey,
           token: polled.token,

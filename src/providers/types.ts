@@ -1,4 +1,5 @@
 import type { CaptchaTask } from '../domain/types';
+import type { ProviderError } from './errors';
 
 export type PollAnswer = { ready: false } | { ready: true; token: string };
 
@@ -15,4 +16,9 @@ export interface CaptchaProvider {
   balance(signal?: AbortSignal): Promise<number>;
   report(providerTaskId: string, verdict: 'good' | 'bad', signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A client that also answers many tasks in one request (capability `get-multi`): answers in the order of `ids`. */
+export interface MultiPollProvider extends CaptchaProvider {
+  pollMany(providerTaskIds: readonly string[], signal?: AbortSignal): Promise<(PollAnswer | ProviderError)[]>;
 }
