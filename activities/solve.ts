@@ -114,7 +114,9 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
       const advised = advisedFirstPollDelayMs(policy, taskType);
       const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(provider.name, taskType, advised);
       const firstPoll = polls === 0;
-      let nextPollAt = firstPoll ? submitted + firstPollDelayMs(planned, policy) : Date.now();
+      // at a time the worker polls other tasks anyway, when its client polls many in one request
+      const slot = (at: number) => Math.min(provider.pollSlot?.(at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
+      let nextPollAt = firstPoll ? slot(submitted + firstPollDelayMs(planned, policy)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
@@ -146,7 +148,7 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
             details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
           });
         }
-        nextPollAt = Date.now() + policy.intervalMs;
+        nextPollAt = slot(Date.now() + policy.intervalMs);
       }
     },
   };

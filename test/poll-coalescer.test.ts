@@ -151,6 +151,20 @@ describe('poll coalescer', () => {
     assert.deepEqual(fake.calls.one, []);
   });
 
+  test('a poll is slotted into the cadence of the tasks the latest multi-poll answered', async () => {
+    const fake = fakeProvider();
+    const coalescer = new PollCoalescer(fake.provider, { tickMs: 5 });
+    assert.equal(coalescer.pollSlot(12_345, 500), 12_345, 'no multi-poll yet: as planned');
+    await coalescer.poll('n1');
+    const answeredAt = Date.now(); // within a few ms of the answer
+    const at = (plannedAt: number) => coalescer.pollSlot(plannedAt, 500, answeredAt);
+    // the answered tasks poll again 500 ms after the answer: a plan near that joins them
+    assert.ok(Math.abs(at(answeredAt + 480) - (answeredAt + 500)) < 50);
+    assert.ok(Math.abs(at(answeredAt + 1_690) - (answeredAt + 1_500)) < 50);
+    // never in the past, never before the next round
+    assert.ok(at(answeredAt - 1_000) >= answeredAt);
+  });
+
   test('close rejects the waiting polls with a transient error and refuses new ones', async () => {
     const fake = fakeProvider();
     const coalescer = new PollCoalescer(fake.provider, { tickMs: 1_000 });

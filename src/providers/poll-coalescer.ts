@@ -52,6 +52,8 @@ export class PollCoalescer {
   private timer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
   private cooldownUntil = 0;
+  /** when the latest multi-poll answered: the tasks it answered poll again an interval later */
+  private lastAnsweredAt: number | undefined;
   private closed = false;
   private readonly counts: PollCoalescerStats = { batches: 0, failedBatches: 0, coalesced: 0, single: 0 };
 
@@ -69,9 +71,21 @@ export class PollCoalescer {
     return { ...this.counts };
   }
 
-  /** Pending polls (queued or in a request). */
+  /** Polls waiting for the next request. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /**
+   * The time nearest `plannedAt` (but at least an interval after the latest multi-poll's answer, and not past) at
+   * which the tasks that multi-poll answered poll again: a task that polls then shares their request. Tasks polled
+   * together stay together, as each polls again an interval after the answer they shared.
+   */
+  pollSlot(plannedAt: number, intervalMs: number, now = Date.now()): number {
+    const anchor = this.lastAnsweredAt;
+    if (anchor === undefined || !(intervalMs > 0) || now < this.cooldownUntil) return plannedAt;
+    const k = Math.max(1, Math.round((plannedAt - anchor) / intervalMs));
+    return Math.max(now, anchor + k * intervalMs);
   }
 
   /** The answer of one task, from the next multi-poll (or a poll of its own while multi-polls are failing). */
@@ -149,6 +163,7 @@ export class PollCoalescer {
     try {
       answers = await this.provider.pollMany(ids, controller.signal);
       this.consecutiveFailures = 0;
+      this.lastAnsweredAt = Date.now();
       this.options.onBatch?.({ ids: ids.length, ok: true });
     } catch {
       this.counts.failedBatches++;
@@ -212,6 +227,7 @@ export function withPollCoalescing(provider: MultiPollProvider, options: PollCoa
     coalescer,
     submit: (task, signal) => provider.submit(task, signal),
     poll: (id, signal) => coalescer.poll(id, signal),
+    pollSlot: (plannedAt, intervalMs) => coalescer.pollSlot(plannedAt, intervalMs),
     balance: (signal) => provider.balance(signal),
     report: (id, verdict, signal) => provider.report(id, verdict, signal),
     close: async () => {

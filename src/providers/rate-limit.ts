@@ -108,6 +108,10 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
+  pollSlot(plannedAt: number, intervalMs: number): number {
+    return this.inner.pollSlot?.(plannedAt, intervalMs) ?? plannedAt;
+  }
+
   balance(signal?: AbortSignal): Promise<number> {
     return this.inner.balance(signal);
   }
