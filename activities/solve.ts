@@ -115,7 +115,7 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
       const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(provider.name, taskType, advised);
       const firstPoll = polls === 0;
       // at a time the worker polls other tasks anyway, when its client polls many in one request
-      const slot = (at: number) => Math.min(provider.pollSlot?.(at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
+      const slot = (at: number) => Math.min(provider.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
       let nextPollAt = firstPoll ? slot(submitted + firstPollDelayMs(planned, policy)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)

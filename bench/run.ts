@@ -35,8 +35,8 @@ See bench/README.md for the full description. In short:
    (rules in bench/histories.ts), plus heartbeats that reached the server (its Prometheus counter).
 5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
 6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).
-7. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (and the
-   100-ms coalescing window), 100 in flight: provider calls (in.php + res.php) per solve with one request per poll, and
+7. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
+   100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve with one request per poll, and
    with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).`;
 
 function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {

@@ -154,15 +154,31 @@ describe('poll coalescer', () => {
   test('a poll is slotted into the cadence of the tasks the latest multi-poll answered', async () => {
     const fake = fakeProvider();
     const coalescer = new PollCoalescer(fake.provider, { tickMs: 5 });
-    assert.equal(coalescer.pollSlot(12_345, 500), 12_345, 'no multi-poll yet: as planned');
+    assert.equal(coalescer.pollSlot('n0', 12_345, 500), 12_345, 'no multi-poll yet: as planned');
     await coalescer.poll('n1');
     const answeredAt = Date.now(); // within a few ms of the answer
-    const at = (plannedAt: number) => coalescer.pollSlot(plannedAt, 500, answeredAt);
+    const at = (plannedAt: number) => coalescer.pollSlot('n9', plannedAt, 500, answeredAt);
     // the answered tasks poll again 500 ms after the answer: a plan near that joins them
     assert.ok(Math.abs(at(answeredAt + 480) - (answeredAt + 500)) < 50);
     assert.ok(Math.abs(at(answeredAt + 1_690) - (answeredAt + 1_500)) < 50);
     // never in the past, never before the next round
     assert.ok(at(answeredAt - 1_000) >= answeredAt);
+  });
+
+  test('a round leaves as soon as every task slotted into it has polled, without waiting out the tick', async () => {
+    const fake = fakeProvider();
+    const coalescer = new PollCoalescer(fake.provider, { tickMs: 600_000 });
+    // as if a multi-poll had just answered (the tick is too long to wait for one here)
+    (coalescer as unknown as { lastAnsweredAt: number }).lastAnsweredAt = Date.now();
+    const a = coalescer.pollSlot('r1', Date.now() + 500, 500);
+    const b = coalescer.pollSlot('n2', Date.now() + 450, 500);
+    assert.equal(a, b, 'one round');
+    const first = coalescer.poll('r1');
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(fake.calls.many.length, 0, 'waits for the other task of its round');
+    const second = coalescer.poll('n2');
+    assert.deepEqual(await Promise.all([first, second]), [{ ready: true, token: 'tok-r1' }, { ready: false }]);
+    assert.deepEqual(fake.calls.many, [['r1', 'n2']]);
   });
 
   test('close rejects the waiting polls with a transient error and refuses new ones', async () => {

@@ -73,7 +73,7 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
     balance: (signal?: AbortSignal) => observe('balance', () => provider.balance(signal), () => 'ok'),
     report: (id: string, verdict: 'good' | 'bad', signal?: AbortSignal) => observe('report', () => provider.report(id, verdict, signal), () => 'ok'),
     close: () => provider.close(),
-    ...(provider.pollSlot && { pollSlot: (plannedAt: number, intervalMs: number) => provider.pollSlot!(plannedAt, intervalMs) }),
+    ...(provider.pollSlot && { pollSlot: (id: string, plannedAt: number, intervalMs: number) => provider.pollSlot!(id, plannedAt, intervalMs) }),
   };
   if (!canPollMany(provider)) return observed;
   const many: MultiPollProvider = {

@@ -54,6 +54,9 @@ export class PollCoalescer {
   private cooldownUntil = 0;
   /** when the latest multi-poll answered: the tasks it answered poll again an interval later */
   private lastAnsweredAt: number | undefined;
+  /** the round (epoch ms) each task was slotted into, and the tasks each round still waits for */
+  private readonly slotOf = new Map<string, number>();
+  private readonly rounds = new Map<number, Set<string>>();
   private closed = false;
   private readonly counts: PollCoalescerStats = { batches: 0, failedBatches: 0, coalesced: 0, single: 0 };
 
@@ -79,13 +82,32 @@ export class PollCoalescer {
   /**
    * The time nearest `plannedAt` (but at least an interval after the latest multi-poll's answer, and not past) at
    * which the tasks that multi-poll answered poll again: a task that polls then shares their request. Tasks polled
-   * together stay together, as each polls again an interval after the answer they shared.
+   * together stay together, as each polls again an interval after the answer they shared. The task is expected in
+   * that round: once every task expected in it has polled, the request leaves without waiting out the tick.
    */
-  pollSlot(plannedAt: number, intervalMs: number, now = Date.now()): number {
+  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number, now = Date.now()): number {
     const anchor = this.lastAnsweredAt;
     if (anchor === undefined || !(intervalMs > 0) || now < this.cooldownUntil) return plannedAt;
     const k = Math.max(1, Math.round((plannedAt - anchor) / intervalMs));
-    return Math.max(now, anchor + k * intervalMs);
+    const slot = Math.max(now, anchor + k * intervalMs);
+    this.unexpect(providerTaskId);
+    this.slotOf.set(providerTaskId, slot);
+    const members = this.rounds.get(slot);
+    if (members) members.add(providerTaskId);
+    else this.rounds.set(slot, new Set([providerTaskId]));
+    return slot;
+  }
+
+  /** Forgets where a task was expected; true when it was the last one its round waited for. */
+  private unexpect(providerTaskId: string): boolean {
+    const slot = this.slotOf.get(providerTaskId);
+    if (slot === undefined) return false;
+    this.slotOf.delete(providerTaskId);
+    const members = this.rounds.get(slot);
+    members?.delete(providerTaskId);
+    if (members?.size !== 0) return false;
+    this.rounds.delete(slot);
+    return true;
   }
 
   /** The answer of one task, from the next multi-poll (or a poll of its own while multi-polls are failing). */
@@ -108,13 +130,20 @@ export class PollCoalescer {
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.queue.push(waiter);
-      this.timer ??= setTimeout(() => this.flush(), this.tickMs);
+      if (this.unexpect(providerTaskId)) {
+        // the last task its round waited for: no one else is coming
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = undefined;
+        setImmediate(() => this.flush());
+      } else this.timer ??= setTimeout(() => this.flush(), this.tickMs);
     });
   }
 
   /** Rejects every pending poll (a transient error: the activity's retry resumes the task elsewhere). */
   close(): void {
     this.closed = true;
+    this.slotOf.clear();
+    this.rounds.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const waiting = this.queue;
@@ -131,6 +160,13 @@ export class PollCoalescer {
 
   private flush(): void {
     this.timer = undefined;
+    // rounds long past wait for tasks that never came (cancelled, moved to another worker)
+    const stale = Date.now() - 10 * this.tickMs;
+    for (const [slot, members] of this.rounds) {
+      if (slot >= stale) continue;
+      for (const id of members) this.slotOf.delete(id);
+      this.rounds.delete(slot);
+    }
     const waiting = this.queue;
     this.queue = [];
     // one slot per task id: two waiters of one task share its answer
@@ -227,7 +263,7 @@ export function withPollCoalescing(provider: MultiPollProvider, options: PollCoa
     coalescer,
     submit: (task, signal) => provider.submit(task, signal),
     poll: (id, signal) => coalescer.poll(id, signal),
-    pollSlot: (plannedAt, intervalMs) => coalescer.pollSlot(plannedAt, intervalMs),
+    pollSlot: (id, plannedAt, intervalMs) => coalescer.pollSlot(id, plannedAt, intervalMs),
     balance: (signal) => provider.balance(signal),
     report: (id, verdict, signal) => provider.report(id, verdict, signal),
     close: async () => {

@@ -108,8 +108,8 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
-  pollSlot(plannedAt: number, intervalMs: number): number {
-    return this.inner.pollSlot?.(plannedAt, intervalMs) ?? plannedAt;
+  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number): number {
+    return this.inner.pollSlot?.(providerTaskId, plannedAt, intervalMs) ?? plannedAt;
   }
 
   balance(signal?: AbortSignal): Promise<number> {

@@ -20,7 +20,7 @@ export interface CaptchaProvider {
    * When to poll a task that would poll at `plannedAt` (epoch ms) every `intervalMs`, so that its polls share requests
    * with the other tasks' (clients that coalesce polls, ./poll-coalescer); absent: at `plannedAt`.
    */
-  pollSlot?(plannedAt: number, intervalMs: number): number;
+  pollSlot?(providerTaskId: string, plannedAt: number, intervalMs: number): number;
 }
 
 /** A client that also answers many tasks in one request (capability `get-multi`): answers in the order of `ids`. */
