@@ -169,7 +169,7 @@ describe('poll coalescer', () => {
     const fake = fakeProvider();
     const coalescer = new PollCoalescer(fake.provider, { tickMs: 600_000 });
     // as if a multi-poll had just answered (the tick is too long to wait for one here)
-    (coalescer as unknown as { lastAnsweredAt: number }).lastAnsweredAt = Date.now();
+    (coalescer as unknown as { anchor: { at: number; size: number } }).anchor = { at: Date.now(), size: 2 };
     const a = coalescer.pollSlot('r1', Date.now() + 500, 500);
     const b = coalescer.pollSlot('n2', Date.now() + 450, 500);
     assert.equal(a, b, 'one round');

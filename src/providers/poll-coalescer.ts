@@ -52,8 +52,11 @@ export class PollCoalescer {
   private timer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
   private cooldownUntil = 0;
-  /** when the latest multi-poll answered: the tasks it answered poll again an interval later */
-  private lastAnsweredAt: number | undefined;
+  /**
+   * When the cohort's latest multi-poll answered (the tasks it answered poll again an interval later), and how many
+   * tasks it carried: a much smaller request (a straggler's) does not move the cohort's phase.
+   */
+  private anchor: { at: number; size: number } | undefined;
   /** the round (epoch ms) each task was slotted into, and the tasks each round still waits for */
   private readonly slotOf = new Map<string, number>();
   private readonly rounds = new Map<number, Set<string>>();
@@ -80,16 +83,20 @@ export class PollCoalescer {
   }
 
   /**
-   * The time nearest `plannedAt` (but at least an interval after the latest multi-poll's answer, and not past) at
+   * The time nearest `plannedAt` (but at least an interval after the latest multi-poll's answer, and still to come) at
    * which the tasks that multi-poll answered poll again: a task that polls then shares their request. Tasks polled
    * together stay together, as each polls again an interval after the answer they shared. The task is expected in
    * that round: once every task expected in it has polled, the request leaves without waiting out the tick.
    */
   pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number, now = Date.now()): number {
-    const anchor = this.lastAnsweredAt;
-    if (anchor === undefined || !(intervalMs > 0) || now < this.cooldownUntil) return plannedAt;
-    const k = Math.max(1, Math.round((plannedAt - anchor) / intervalMs));
-    const slot = Math.max(now, anchor + k * intervalMs);
+    if (this.anchor === undefined || !(intervalMs > 0) || now < this.cooldownUntil) return plannedAt;
+    const anchor = this.anchor.at;
+    // a cohort not heard of for two intervals is gone: the next request sets the phase
+    if (now - anchor > 2 * intervalMs) this.anchor.size = 0;
+    // the nearest round to the plan that is still to come (a round already past would be a request of its own)
+    let k = Math.max(1, Math.round((plannedAt - anchor) / intervalMs));
+    if (anchor + k * intervalMs < now) k = Math.ceil((now - anchor) / intervalMs);
+    const slot = anchor + k * intervalMs;
     this.unexpect(providerTaskId);
     this.slotOf.set(providerTaskId, slot);
     const members = this.rounds.get(slot);
@@ -160,8 +167,9 @@ export class PollCoalescer {
 
   private flush(): void {
     this.timer = undefined;
-    // rounds long past wait for tasks that never came (cancelled, moved to another worker)
-    const stale = Date.now() - 10 * this.tickMs;
+    // a round more than a tick past waits for late tasks (a busy event loop) or ones that never come (cancelled, moved
+    // to another worker): the late ones then gather within a tick, each no longer a request of its own
+    const stale = Date.now() - this.tickMs;
     for (const [slot, members] of this.rounds) {
       if (slot >= stale) continue;
       for (const id of members) this.slotOf.delete(id);
@@ -199,7 +207,7 @@ export class PollCoalescer {
     try {
       answers = await this.provider.pollMany(ids, controller.signal);
       this.consecutiveFailures = 0;
-      this.lastAnsweredAt = Date.now();
+      if (!this.anchor || ids.length * 2 >= this.anchor.size) this.anchor = { at: Date.now(), size: ids.length };
       this.options.onBatch?.({ ids: ids.length, ok: true });
     } catch {
       this.counts.failedBatches++;
