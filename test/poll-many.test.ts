@@ -22,7 +22,7 @@ const IN_FLIGHT = 50;
  * (3 × 100 ms): one request per poll would make about a dozen polls a task.
  */
 const ENV = {
-  CAPTCHA_POLL_COALESCE_MS: '50',
+  CAPTCHA_POLL_COALESCE_MS: '100',
   SOLVE_POLL_FIRST_DELAY_MS: '100',
   SOLVE_POLL_INTERVAL_MS: '200',
   SOLVE_POLL_DEADLINE_MS: '60000',
