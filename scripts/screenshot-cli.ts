@@ -12,16 +12,9 @@ import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { chromium } from 'playwright-core';
-import { CaptchaSolver } from '../src/client';
-import { loadConfig } from '../src/config';
-import { createProvider } from '../src/providers';
-import { startSimulator } from '../src/simulator/server';
-import { startDevServer } from '../src/temporal-server';
-import { SEARCH_ATTRIBUTES } from '../src/domain/names';
-import { createWorker } from '../src/worker';
+import { startLocalStack } from '../src/dev/stack';
 
 const ROOT = resolve(__dirname, '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -59,32 +52,19 @@ async function main(): Promise<void> {
   const socket = `captcha-dlq-screenshot-${process.pid}`; // a tmux server of our own: never touches the user's
   const tmux = (...args: string[]) => run('tmux', ['-L', socket, ...args]).then((r) => r.stdout);
   try {
-    const server = await startDevServer({ searchAttributes: SEARCH_ATTRIBUTES, headless: true });
-    stops.push(() => server.stop());
-    // ~1 s per solve, 10 at a time: a 120-task batch takes ~15 s, time enough to catch the bar halfway
-    const sim = await startSimulator({
-      timeScale: 0.03,
-      seed: 7,
-      scenarios: { sitekeys: { [REJECTED_SITEKEY]: { submit: [{ type: 'error', code: 'ERROR_WRONG_GOOGLEKEY' }] } } },
+    const stack = await startLocalStack({
+      temporal: { devServer: { headless: true } },
+      // ~1 s per solve, 10 at a time: a 120-task batch takes ~15 s, time enough to catch the bar halfway
+      simulator: {
+        timeScale: 0.03,
+        seed: 7,
+        scenarios: { sitekeys: { [REJECTED_SITEKEY]: { submit: [{ type: 'error', code: 'ERROR_WRONG_GOOGLEKEY' }] } } },
+      },
+      env: { CAPTCHA_API_KEY: API_KEY, SOLVE_POLL_FIRST_DELAY_MS: '300', SOLVE_POLL_INTERVAL_MS: '250', SOLVE_SUBMIT_INITIAL_INTERVAL_MS: '100' },
     });
-    stops.push(() => sim.close());
-    const env = {
-      TEMPORAL_ADDRESS: server.address,
-      CAPTCHA_BASE_URL: sim.url,
-      CAPTCHA_API_KEY: API_KEY,
-      SOLVE_POLL_FIRST_DELAY_MS: '300',
-      SOLVE_POLL_INTERVAL_MS: '250',
-      SOLVE_SUBMIT_INITIAL_INTERVAL_MS: '100',
-    };
-    const config = loadConfig({ ...env });
-    const connection = await Connection.connect({ address: server.address });
-    stops.push(() => connection.close());
-    const client = new Client({ connection });
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    stops.push(() => nativeConnection.close());
-    const provider = createProvider({ ...config.provider, apiKey: API_KEY });
-    stops.push(() => provider.close());
-    const worker = await createWorker({ config, connection: nativeConnection, client, provider });
+    stops.push(() => stack.stop());
+    const env = { TEMPORAL_ADDRESS: stack.config.temporal.address, CAPTCHA_BASE_URL: stack.sim!.url, CAPTCHA_API_KEY: API_KEY };
+    const worker = await stack.newWorker();
     const workerDone = worker.run();
     stops.push(async () => {
       worker.shutdown();
@@ -97,7 +77,7 @@ async function main(): Promise<void> {
       pageUrl: `https://example.com/login/${i}`,
       key: `task-${String(i).padStart(3, '0')}`,
     }));
-    const solver = new CaptchaSolver(client, config);
+    const solver = stack.solver;
     const { batchId, handle } = await solver.startBatch({ tasks, concurrency: 10 });
     console.log(`batch ${batchId}: ${total} tasks; watching it in tmux`);
 

@@ -7,11 +7,11 @@
 // requires `Authorization: Bearer <token>` (the Web UI sends the user's token when told to pass it along).
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { AesGcmPayloadCodec, formatCodecKeys, generateCodecKey } from './codec';
 import { ConfigError, loadConfig } from './config';
+import { HttpError, listen, readBody } from './http';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -38,15 +38,6 @@ export const DEFAULT_UI_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:82
 interface JsonPayload {
   metadata?: Record<string, string> | null;
   data?: string | null;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
@@ -84,7 +75,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       const given = Buffer.from(req.headers.authorization ?? '');
       if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'missing or wrong Authorization');
     }
-    const body = await readBody(req, maxBodyBytes);
+    const body = (await readBody(req, maxBodyBytes)).toString('utf8');
     const payloads = parsePayloads(body);
     let out: Payload[];
     try {
@@ -95,38 +86,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     send(res, 200, { payloads: out.map(toJson) });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8888, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, `request body above ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return listen(server, options.port ?? 8888, options.host ?? '127.0.0.1');
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

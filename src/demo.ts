@@ -2,22 +2,14 @@
 // ones) a persisted local Temporal dev server with its Web UI, the provider simulator and a worker; solves 5 reCAPTCHA
 // v2 tasks for https://example.com/page/0..4 — one unsolvable, one never ready — and prints what the seed printed.
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { CaptchaSolver } from './client';
-import { loadConfig } from './config';
-import { createProvider } from './providers';
-import { startSimulator, type Simulator } from './simulator/server';
-import { startDevServer, type DevServer } from './temporal-server';
-import { SEARCH_ATTRIBUTES } from './domain/names';
-import { connectClient, connectWorker, installRuntime } from './temporal';
-import { createWorker } from './worker';
+import { DEV_DATA_DIR, devDbFile, portBusy } from './dev/dev-server';
+import { startLocalStack } from './dev/stack';
+import { installRuntime } from './temporal';
 import { dlqListQuery, dlqStatsQuery } from '../workflows/messages';
 
 const SITEKEY = '6Le-SITEKEY';
 const PAGES = [0, 1, 2, 3, 4].map((i) => `https://example.com/page/${i}`);
-/** a demo key: the simulator accepts any 32-character key */
-const DEMO_KEY = 'demo0000000000000000000000000000';
 
 const HELP = `npm run demo [-- options]
 
@@ -26,7 +18,7 @@ Runs the seed tutorial's scenario end to end on a local stack and stops what it 
   --use-existing     use the Temporal server at TEMPORAL_ADDRESS (and the provider at CAPTCHA_BASE_URL
                      if set) instead of starting a dev server (and the simulator)
   --keep             keep the stack running after the demo (Ctrl-C to stop), to browse the Web UI
-  --data-dir DIR     where the dev server keeps its SQLite file (default .data)
+  --data-dir DIR     where the dev server keeps its SQLite file (default ${DEV_DATA_DIR})
   --time-scale X     simulator solve times × X (default 0.1: a 30 s reCAPTCHA takes 3 s)
   -h, --help
 `;
@@ -36,7 +28,7 @@ async function main(): Promise<void> {
     options: {
       'use-existing': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
-      'data-dir': { type: 'string', default: '.data' },
+      'data-dir': { type: 'string', default: DEV_DATA_DIR },
       'time-scale': { type: 'string', default: '0.1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -47,64 +39,39 @@ async function main(): Promise<void> {
 
   // the demo's own lines tell the story; the worker speaks up only for errors (LOG_LEVEL=INFO to see it all)
   installRuntime((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'ERROR');
-  const stops: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  };
-  try {
-    let server: DevServer | undefined;
-    if (!values['use-existing']) {
-      server = await startDevServer({
-        dbFile: join(values['data-dir'], 'temporal.sqlite'),
-        searchAttributes: SEARCH_ATTRIBUTES,
-        ...(await preferredPorts()),
-      });
-      stops.push(() => server!.stop());
-      console.log(`Temporal dev server at ${server.address}; Web UI: ${server.uiUrl}`);
-    }
-
-    let sim: Simulator | undefined;
-    const useRealProvider = values['use-existing'] && !!process.env.CAPTCHA_BASE_URL;
-    if (!useRealProvider) {
-      sim = await startSimulator({
-        timeScale,
-        scenarios: {
-          pages: {
-            [PAGES[2]!]: { outcome: { type: 'unsolvable', afterMs: 20_000 * timeScale } },
-            [PAGES[4]!]: { outcome: { type: 'never-ready' } },
-          },
+  const useExisting = values['use-existing'];
+  const useRealProvider = useExisting && !!process.env.CAPTCHA_BASE_URL;
+  // the seed polls every 5 s for 120 s; the demo scales that with the simulator
+  const scaled = (ms: number) => String(Math.max(200, Math.round(ms * timeScale)));
+  const stack = await startLocalStack({
+    temporal: useExisting ? {} : { devServer: { dbFile: devDbFile(values['data-dir']), ...(await preferredPorts()) } },
+    simulator: !useRealProvider && {
+      timeScale,
+      scenarios: {
+        pages: {
+          [PAGES[2]!]: { outcome: { type: 'unsolvable', afterMs: 20_000 * timeScale } },
+          [PAGES[4]!]: { outcome: { type: 'never-ready' } },
         },
-      });
-      stops.push(() => sim!.close());
-      console.log(`provider simulator at ${sim.url} (solve times × ${timeScale})`);
-    }
-
-    // the seed polls every 5 s for 120 s; the demo scales that with the simulator
-    const scaled = (ms: number) => String(Math.max(200, Math.round(ms * timeScale)));
-    const config = loadConfig({
+      },
+    },
+    env: {
       ...process.env,
-      ...(server && { TEMPORAL_ADDRESS: server.address }),
-      ...(sim && { CAPTCHA_BASE_URL: sim.url, CAPTCHA_API_KEY: process.env.CAPTCHA_API_KEY ?? DEMO_KEY }),
-      ...(sim && {
+      ...(!useRealProvider && {
         SOLVE_POLL_FIRST_DELAY_MS: scaled(5_000),
         SOLVE_POLL_INTERVAL_MS: scaled(5_000),
         SOLVE_POLL_DEADLINE_MS: scaled(120_000),
         SOLVE_SUBMIT_INITIAL_INTERVAL_MS: scaled(1_000),
       }),
-    });
-    const apiKey = config.provider.apiKey;
-    if (!apiKey) throw new Error('CAPTCHA_API_KEY is required with --use-existing and a real provider');
+    },
+    identity: 'demo',
+  });
+  try {
+    const { server, sim, config, client, solver } = stack;
+    if (server) console.log(`Temporal dev server at ${server.address}; Web UI: ${server.uiUrl}`);
+    if (sim) console.log(`provider simulator at ${sim.url} (solve times × ${timeScale})`);
+    if (!config.provider.apiKey) throw new Error('CAPTCHA_API_KEY is required with --use-existing and a real provider');
 
-    const client = await connectClient(config, 'demo');
-    stops.push(() => client.connection.close());
-    const connection = await connectWorker(config);
-    stops.push(() => connection.close());
-    const provider = createProvider({ ...config.provider, apiKey });
-    stops.push(() => provider.close());
-    const worker = await createWorker({ config, connection, client, provider });
-    const solver = new CaptchaSolver(client, config);
-
-    await worker.runUntil(async () => {
+    await stack.run(async () => {
       const tasks = PAGES.map((pageUrl, i) => ({ type: 'recaptcha-v2', sitekey: SITEKEY, pageUrl, key: `page-${i}` }));
       const { batchId, handle } = await solver.startBatch({ tasks, concurrency: 5 });
       console.log(`batch ${batchId}: ${tasks.length} reCAPTCHA v2 tasks for example.com\n`);
@@ -134,7 +101,7 @@ async function main(): Promise<void> {
       }
     });
   } finally {
-    await stopAll();
+    await stack.stop();
   }
 }
 
@@ -151,13 +118,7 @@ async function printDeadLetters(client: Client, dlqWorkflowId: string, batchId: 
 
 /** The usual 7233/8233 when free, so the README's URLs work; otherwise any free ports. */
 async function preferredPorts(): Promise<{ port?: number; uiPort?: number }> {
-  const { createServer } = await import('node:net');
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  return (await free(7233)) && (await free(8233)) ? { port: 7233, uiPort: 8233 } : {};
+  return !(await portBusy(7233)) && !(await portBusy(8233)) ? { port: 7233, uiPort: 8233 } : {};
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

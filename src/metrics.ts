@@ -21,6 +21,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ActivityEvents } from '../activities';
 import type { ProviderCallHook } from './providers/observe';
 import type { DlqStats } from '../workflows/messages';
+import { listen } from './http';
 
 export interface WorkerMetricsOptions {
   /**
@@ -198,24 +199,7 @@ export async function startMetricsServer({ metrics, host = '0.0.0.0', port, sdkM
       res.end(`metrics failed: ${error instanceof Error ? error.message : String(error)}\n`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return {
-    url: `http://${shownHost}:${address.port}`,
-    port: address.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, port, host);
 }
 
 /** The SDK exporter's text; a comment line instead when it does not answer (the scrape still succeeds). */

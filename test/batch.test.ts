@@ -10,9 +10,9 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import { TaskValidationError } from '../src/tasks/schema';
-import { resolveTemporalCli } from '../src/temporal-server';
-import { dlqListQuery, dlqStatsQuery, type DlqEntry } from '../workflows/messages';
-import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { resolveTemporalCli } from '../src/dev/temporal-cli';
+import { dlqStatsQuery } from '../workflows/messages';
+import { allDlqEntries, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -34,18 +34,6 @@ async function withStack<T>(options: StackOptions, fn: (s: Stack) => Promise<T>)
 }
 
 const recaptcha = (sitekey: string, i: number) => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/page/${i}`, key: `t${i}` });
-
-async function dlqEntries(s: Stack): Promise<DlqEntry[]> {
-  const handle = s.client.workflow.getHandle(s.config.dlqWorkflowId);
-  const entries: DlqEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await handle.query(dlqListQuery, { ...(cursor && { cursor }), limit: 500 });
-    entries.push(...page.entries);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return entries;
-}
 
 /** Each task's child workflow status, read from the workflow itself (visibility lags). */
 async function childStatuses(s: Stack, batchId: string, tasks: { key: string }[]): Promise<string[]> {
@@ -100,7 +88,7 @@ describe('batch', () => {
       assert.equal(summary.solved + summary.deadLettered + summary.cancelled, 200);
       assert.equal(summary.solved, 80);
       assert.equal(summary.deadLettered, 120);
-      const entries = await dlqEntries(s);
+      const entries = await allDlqEntries(s.solver);
       const ids = entries.map((e) => e.id);
       assert.equal(new Set(ids).size, ids.length, 'duplicate DLQ entries');
       const expected = tasks.filter((t) => ['sk-unsolvable', 'sk-bad-pageurl', 'sk-never-ready'].includes(t.sitekey)).map((t) => `${batchId}/${t.key}`);

@@ -67,6 +67,9 @@ async function withWorker<T>(config: Readonly<Config>, client: Client, fn: () =>
 function payloadsOf(value: unknown, out: Payload[] = []): Payload[] {
   if (!value || typeof value !== 'object') return out;
   if (value instanceof Uint8Array) return out;
+  // a `patched()` marker: the SDK's core writes its details (the patch id, nothing of ours) without the codec
+  const marker = (value as { markerRecordedEventAttributes?: { markerName?: string | null } }).markerRecordedEventAttributes;
+  if (marker?.markerName === 'core_patch') return out;
   const v = value as { metadata?: unknown; data?: unknown };
   if (v.metadata && typeof v.metadata === 'object' && v.data instanceof Uint8Array) {
     out.push(value as Payload);

@@ -8,7 +8,7 @@
 //       duplicates, every DLQ entry's code and class is one its script can produce;
 //   (d) a worker process SIGKILLed while its paid submits await their answers: the retried submits pay again, and the
 //       batch reports as many possibleDuplicateSubmits as the simulator's ledger counts double payments.
-// One dev server for the file (startDevServer on a SQLite file in a temp dir), one workflow bundle, a task queue per test.
+// One dev server for the file (src/dev/dev-server.ts on a SQLite file in a temp dir), one workflow bundle, a task queue per test.
 //
 // Knobs for test/secrets.test.ts, which runs this file as a subprocess and then searches everything it left:
 //   FAULT_SUITE_API_KEY      the provider key (default the shared sentinel)
@@ -31,11 +31,10 @@ import { CaptchaSolver } from '../src/client';
 import { loadConfig, type Config } from '../src/config';
 import { createProvider } from '../src/providers';
 import { startSimulator, type ScenarioSpec, type Simulator } from '../src/simulator/server';
-import { startDevServer, type DevServer } from '../src/temporal-server';
-import { SEARCH_ATTRIBUTES } from '../src/domain/names';
+import { DEV_DB_NAME, startDevServer, type DevServer } from '../src/dev/dev-server';
 import { createWorker } from '../src/worker';
-import { batchProgressQuery, dlqDiscardUpdate, dlqListQuery, dlqStatsQuery, type BatchSummary, type DlqEntry, type DlqStats } from '../workflows/messages';
-import { SENTINEL_KEY } from './helpers/stack';
+import { batchProgressQuery, dlqDiscardUpdate, dlqStatsQuery, type BatchSummary, type DlqEntry, type DlqStats } from '../workflows/messages';
+import { SENTINEL_KEY, allDlqEntries } from './helpers/stack';
 import { bundleWorkflows, uniqueTaskQueue } from './helpers/temporal';
 
 const API_KEY = process.env.FAULT_SUITE_API_KEY ?? SENTINEL_KEY;
@@ -80,7 +79,6 @@ async function startServer(): Promise<DevServer> {
     dbFile,
     ...(port !== undefined && { port }),
     headless: true,
-    searchAttributes: SEARCH_ATTRIBUTES,
     log: (line) => record(`[server] ${line}`),
   });
 }
@@ -90,7 +88,7 @@ before(async () => {
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   dataDir = KEEP_DIR ?? (await mkdtemp(join(base, 'captcha-dlq-faults-')));
   scratch = await mkdtemp(join(tmpdir(), 'captcha-dlq-faults-bundle-'));
-  dbFile = join(dataDir, 'temporal.sqlite');
+  dbFile = join(dataDir, DEV_DB_NAME);
   server = await startServer();
   port = Number(server.address.split(':').pop());
   client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
@@ -187,18 +185,6 @@ async function withWorker<T>(config: Readonly<Config>, fn: () => Promise<T>): Pr
   } finally {
     await provider.close();
   }
-}
-
-async function dlqEntries(dlqWorkflowId: string): Promise<DlqEntry[]> {
-  const handle = client.workflow.getHandle(dlqWorkflowId);
-  const entries: DlqEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await handle.query(dlqListQuery, { ...(cursor && { cursor }), limit: 500 });
-    entries.push(...page.entries);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return entries;
 }
 
 function countBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
@@ -364,7 +350,7 @@ void describe('fault suite', () => {
           const s = sim.stats();
           return s.paidSubmits - paidBefore >= 15 && s.activeTasks > 0;
         });
-        const beforeEntries = await dlqEntries(config.dlqWorkflowId);
+        const beforeEntries = await allDlqEntries(new CaptchaSolver(client, config));
         const beforeStats = await dlq.query(dlqStatsQuery);
         const progressBefore = await client.workflow.getHandle(secondId).query(batchProgressQuery);
         const activeAtStop = sim.stats().activeTasks;
@@ -383,7 +369,7 @@ void describe('fault suite', () => {
         assert.equal(summary.deadLettered, 16, JSON.stringify(summary));
         await waitFor('every failure of batch 2 in the DLQ', 60_000, async () => (await dlq.query(dlqStatsQuery)).total === 26);
 
-        const afterEntries = await dlqEntries(config.dlqWorkflowId);
+        const afterEntries = await allDlqEntries(new CaptchaSolver(client, config));
         const afterStats: DlqStats = await dlq.query(dlqStatsQuery);
         // every entry held before the restart is still there, unchanged
         const afterById = new Map(afterEntries.map((e) => [e.id, e]));
@@ -467,7 +453,7 @@ void describe('fault suite', () => {
         const elapsedMs = Date.now() - started;
         const dlq = client.workflow.getHandle(config.dlqWorkflowId);
         await waitFor('every failure in the DLQ', 60_000, async () => (await dlq.query(dlqStatsQuery)).total === summary.deadLettered);
-        const entries = (await dlqEntries(config.dlqWorkflowId)).filter((e) => e.batchId === batchId);
+        const entries = (await allDlqEntries(new CaptchaSolver(client, config))).filter((e) => e.batchId === batchId);
         const stats = sim.stats();
 
         // conservation: every submitted task is solved or dead-lettered, once
@@ -506,7 +492,7 @@ void describe('fault suite', () => {
         const discard = await dlq.executeUpdate(dlqDiscardUpdate, {
           args: [{ batchIds: [batchId], classes: ['permanent'], reason: 'fault suite: bad page URLs', by: 'faults.test' }],
         });
-        const held = (await dlqEntries(config.dlqWorkflowId)).filter((e) => e.batchId === batchId);
+        const held = (await allDlqEntries(new CaptchaSolver(client, config))).filter((e) => e.batchId === batchId);
         const dlqStats = await dlq.query(dlqStatsQuery);
         assert.equal(summary.solved + held.length + discard.matched, CHAOS_TASKS);
         assert.equal(dlqStats.discarded, discard.matched);

@@ -12,7 +12,7 @@ import type { CaptchaProvider, PollAnswer } from '../src/providers/types';
 import { startSimulator } from '../src/simulator/server';
 import { CaptchaSolver } from '../src/client';
 import { createWorker } from '../src/worker';
-import { FAST_ENV, SENTINEL_KEY } from './helpers/stack';
+import { SENTINEL_KEY, testStackEnv } from './helpers/stack';
 import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -173,16 +173,14 @@ void describe('provider limits', () => {
     const sim = await startSimulator({ timeScale: 0.01 });
     const taskQueue = uniqueTaskQueue('limits-1000');
     const config = loadConfig({
-      CAPTCHA_API_KEY: SENTINEL_KEY,
       CAPTCHA_BASE_URL: sim.url,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
-      ...FAST_ENV,
-      SOLVE_POLL_FIRST_DELAY_MS: '150',
-      SOLVE_POLL_INTERVAL_MS: '200',
-      SOLVE_POLL_DEADLINE_MS: '30000',
-      CAPTCHA_REQUEST_TIMEOUT_MS: '10000',
-      CAPTCHA_CONNECTIONS: '64',
+      ...testStackEnv(taskQueue, {
+        SOLVE_POLL_FIRST_DELAY_MS: '150',
+        SOLVE_POLL_INTERVAL_MS: '200',
+        SOLVE_POLL_DEADLINE_MS: '30000',
+        CAPTCHA_REQUEST_TIMEOUT_MS: '10000',
+        CAPTCHA_CONNECTIONS: '64',
+      }),
     });
     assert.deepEqual(config.provider.limits, { submitsPer3s: 60, minPollIntervalMs: 200 });
     const provider = createProvider({ ...config.provider, apiKey: SENTINEL_KEY }) as LimitedProvider;

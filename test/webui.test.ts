@@ -13,17 +13,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
-import { CaptchaSolver } from '../src/client';
-import { loadConfig } from '../src/config';
-import { createProvider } from '../src/providers';
-import type { CaptchaProvider } from '../src/providers/types';
-import { startSimulator, type Simulator } from '../src/simulator/server';
-import { startDevServer, type DevServer } from '../src/temporal-server';
-import { SEARCH_ATTRIBUTES } from '../src/domain/names';
-import { createWorker } from '../src/worker';
+import type { CaptchaSolver } from '../src/client';
+import { startLocalStack, type LocalStack } from '../src/dev/stack';
 import { FAST_ENV, SENTINEL_KEY } from './helpers/stack';
 import { bundleWorkflows } from './helpers/temporal';
 
@@ -62,59 +56,45 @@ const FAILED: Record<string, string> = {
 };
 
 interface UiStack {
-  server: DevServer;
+  stack: LocalStack;
   uiUrl: string;
-  sim: Simulator;
-  provider: CaptchaProvider;
   client: Client;
-  nativeConnection: NativeConnection;
   worker: Worker;
   workerDone: Promise<void>;
   solver: CaptchaSolver;
 }
 
 /**
- * Like test/helpers/stack.ts' startStack, but on a server of our own that serves the Web UI. The server is this file's
- * alone, so the product's default names (task queue `captcha-solve`, DLQ `captcha-dlq`) appear as a user would see them.
+ * The local stack (src/dev/stack.ts) on a server of our own that serves the Web UI, its worker running. The server is
+ * this file's alone, so the product's default names (task queue `captcha-solve`, DLQ `captcha-dlq`) appear as a user
+ * would see them.
  */
 async function startUiStack(): Promise<UiStack> {
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'ERROR') as LogLevel) });
-  const [server, sim, workflowBundle] = await Promise.all([
-    startDevServer({ searchAttributes: SEARCH_ATTRIBUTES, headless: false, startTimeoutMs: 60_000 }),
-    startSimulator({
+  const workflowBundle = await bundleWorkflows();
+  const stack = await startLocalStack({
+    temporal: { devServer: { headless: false, startTimeoutMs: 60_000 } },
+    simulator: {
       timeScale: 0.001,
       scenarios: {
         sitekeys: { [BAD_SITEKEY]: { submit: [{ type: 'error', code: 'ERROR_WRONG_GOOGLEKEY' }] } },
         pages: { [UNSOLVABLE_PAGE]: { outcome: { type: 'unsolvable' } } },
       },
-    }),
-    bundleWorkflows(),
-  ]);
-  assert.ok(server.uiUrl, 'the dev server was started with its Web UI');
-  const config = loadConfig({
-    CAPTCHA_API_KEY: SENTINEL_KEY,
-    CAPTCHA_BASE_URL: sim.url,
-    TEMPORAL_ADDRESS: server.address,
-    ...FAST_ENV,
+    },
+    env: { CAPTCHA_API_KEY: SENTINEL_KEY, ...FAST_ENV },
+    workflowBundle,
   });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: server.namespace });
-  const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const provider = createProvider({ ...config.provider, apiKey: SENTINEL_KEY });
-  const worker = await createWorker({ config, connection: nativeConnection, client, provider, workflowBundle });
+  assert.ok(stack.server?.uiUrl, 'the dev server was started with its Web UI');
+  const worker = await stack.newWorker();
   const workerDone = worker.run();
-  return { server, uiUrl: server.uiUrl, sim, provider, client, nativeConnection, worker, workerDone, solver: new CaptchaSolver(client, config) };
+  return { stack, uiUrl: stack.server.uiUrl, client: stack.client, worker, workerDone, solver: stack.solver };
 }
 
 async function stopUiStack(s: UiStack | undefined): Promise<void> {
   if (!s) return;
   if (s.worker.getState() === 'RUNNING') s.worker.shutdown();
   await s.workerDone.catch(() => undefined);
-  await s.provider.close();
-  await s.sim.close();
-  await s.nativeConnection.close();
-  await s.client.connection.close();
-  await s.server.stop();
+  await s.stack.stop();
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = UI_TIMEOUT_MS): Promise<T> {
@@ -218,7 +198,7 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
         JSON.stringify({ default: columns.map((label, i) => ({ label, pinned: i < 2 })) }),
       );
     });
-    ui = `${s.uiUrl}/namespaces/${s.server.namespace}`;
+    ui = `${s.uiUrl}/namespaces/${s.stack.config.temporal.namespace}`;
 
     const started = await s.solver.startBatch({ tasks: TASKS, concurrency: 6 });
     batchId = started.batchId;

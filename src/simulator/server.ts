@@ -1,13 +1,13 @@
 // The simulator's HTTP face: node:http, request decoding (query, form, multipart, JSON), answer rendering (plain or
 // json=1), injected transport faults, and the /admin/ endpoints. Behaviour lives in ./engine.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Request as FetchRequest } from 'undici';
 import { ZodError } from 'zod';
 import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView, type Upload } from './engine';
 import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, type JsonReply } from './json-api';
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
+import { HttpError, listen, readBody } from '../http';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
@@ -62,15 +62,6 @@ const HTML_PAGE = (status: number): string =>
   `<!DOCTYPE html>\n<html><head><title>${status} ${status === 200 ? 'Maintenance' : 'Bad Gateway'}</title></head>` +
   `<body><center><h1>${status === 200 ? 'Service under maintenance' : `${status} Bad Gateway`}</h1></center>` +
   '<hr><center>nginx</center></body></html>\n';
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const jsonProvider = (JSON_DIALECTS as readonly string[]).includes(options.provider ?? '') ? (options.provider as JsonDialect) : undefined;
@@ -175,50 +166,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const listening = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
 
   return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url: listening.url,
+    port: listening.port,
     dialect,
     stats: () => engine.counters.snapshot(),
     resetStats: () => engine.reset(),
     setScenarios: (spec) => engine.setScenarios(spec),
     task: (id) => engine.task(id) ?? engine.task(jsonApi.engineIdOf(id) ?? id),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }
 
 // ---- decoding -----------------------------------------------------------------------------------------------------
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw new HttpError(413, 'request body too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** Query string, then the body (form, multipart or JSON) on top: official clients use all four encodings. */
 async function decodeRequest(

@@ -1,12 +1,11 @@
 // The product's moving parts for a test: a simulator over real HTTP and a real worker on a unique task queue, against
 // the file's one Temporal server (./temporal). Timings are scaled down; nothing else is faked.
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { CaptchaSolver } from '../../src/client';
-import { loadConfig, type Config, type ProviderName } from '../../src/config';
-import { createProvider, type ProviderConfig } from '../../src/providers';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
-import { createWorker } from '../../src/worker';
+import type { CaptchaSolver } from '../../src/client';
+import type { ProviderName } from '../../src/config';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/dev/stack';
+import type { SimulatorOptions } from '../../src/simulator/server';
+import type { DlqEntry } from '../../workflows/messages';
 import { bundleWorkflows, uniqueTaskQueue, type TestEnv } from './temporal';
 
 /** A key no real provider knows; tests search histories and logs for it. */
@@ -25,14 +24,15 @@ export const FAST_ENV = {
   CAPTCHA_POLL_COALESCE_MS: '0',
 };
 
-export interface Stack {
-  sim: Simulator;
-  config: Readonly<Config>;
-  solver: CaptchaSolver;
-  client: Client;
+/** The test environment of a stack: the sentinel key, fast timings, and the task queue's own DLQ. */
+export function testStackEnv(taskQueue: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { CAPTCHA_API_KEY: SENTINEL_KEY, TEMPORAL_TASK_QUEUE: taskQueue, DLQ_WORKFLOW_ID: `dlq-${taskQueue}`, ...FAST_ENV, ...extra };
+}
+
+/** The local stack (src/dev/stack.ts) on the file's server, with a simulator and its own task queue. */
+export interface Stack extends LocalStack {
+  sim: NonNullable<LocalStack['sim']>;
   taskQueue: string;
-  /** runs a worker while `fn` runs */
-  run<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -44,56 +44,38 @@ export interface StackOptions {
   /** extra environment for loadConfig */
   env?: Record<string, string>;
   /** extra worker options */
-  worker?: Parameters<typeof createWorker>[0]['options'];
+  worker?: LocalStackOptions['workerOptions'];
   /** CAPTCHA_PROVIDER of the stack (default captchaai); a JSON provider also sets the simulator's dialect */
   provider?: ProviderName;
   /** extra createProvider options (a call hook, limits) */
-  providerOptions?: Pick<ProviderConfig, 'onCall' | 'limits'>;
+  providerOptions?: LocalStackOptions['providerOptions'];
   /** extra createWorker options (activity events) */
-  workerExtras?: Pick<Parameters<typeof createWorker>[0], 'activityEvents'>;
+  workerExtras?: Pick<LocalStackOptions, 'activityEvents'>;
 }
 
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
-  const sim = await startSimulator({ timeScale: 0.001, ...(options.provider && { provider: options.provider }), ...options.simulator });
   const taskQueue = uniqueTaskQueue(options.name);
-  const apiKey = options.apiKey ?? SENTINEL_KEY;
-  const config = loadConfig({
-    CAPTCHA_API_KEY: apiKey,
-    CAPTCHA_BASE_URL: sim.url,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
-    ...FAST_ENV,
-    ...(options.provider && { CAPTCHA_PROVIDER: options.provider }),
-    ...options.env,
+  const stack = await startLocalStack({
+    temporal: { client: testEnv.client, connection: testEnv.nativeConnection },
+    simulator: { timeScale: 0.001, ...(options.provider && { provider: options.provider }), ...options.simulator },
+    env: testStackEnv(taskQueue, {
+      ...(options.apiKey && { CAPTCHA_API_KEY: options.apiKey }),
+      ...(options.provider && { CAPTCHA_PROVIDER: options.provider }),
+      ...options.env,
+    }),
+    workflowBundle: await bundleWorkflows(),
+    ...(options.worker && { workerOptions: options.worker }),
+    ...(options.providerOptions && { providerOptions: options.providerOptions }),
+    ...options.workerExtras,
   });
-  const provider = createProvider({ ...config.provider, apiKey, ...options.providerOptions });
-  const workflowBundle = await bundleWorkflows();
-  const client = testEnv.client;
-  const solver = new CaptchaSolver(client, config);
-  let worker: Worker | undefined;
-  return {
-    sim,
-    config,
-    solver,
-    client,
-    taskQueue,
-    async run<T>(fn: () => Promise<T>): Promise<T> {
-      worker = await createWorker({
-        config,
-        connection: testEnv.nativeConnection,
-        client,
-        provider,
-        workflowBundle,
-        ...(options.worker && { options: options.worker }),
-        ...options.workerExtras,
-      });
-      return worker.runUntil(fn());
-    },
-    async close() {
-      await provider.close();
-      await sim.close();
-    },
-  };
+  return { ...stack, sim: stack.sim!, taskQueue, close: stack.stop };
+}
+
+/** Every entry of the solver's DLQ, through the client's own pager (every shard, every page). */
+export async function allDlqEntries(solver: CaptchaSolver): Promise<DlqEntry[]> {
+  const entries: DlqEntry[] = [];
+  for await (const entry of solver.dlqEntries()) entries.push(entry);
+  return entries;
 }
 
 /** Every history of every workflow on the server, as text with payload bytes decoded (for secret scans). */

@@ -12,13 +12,15 @@
 //   });
 //
 // A missing `temporal` binary fails loudly (run `npm run provision`); tests are never skipped for it.
+// The server is the SDK's own test environment (`TestWorkflowEnvironment.createLocal`) on our pinned binary
+// (src/dev/temporal-cli.ts); the product's parts on top of it come from src/dev/stack.ts (see ./stack.ts).
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { LogLevel, NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { resolveTemporalCli } from '../../src/temporal-server';
+import { resolveTemporalCli } from '../../src/dev/temporal-cli';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/names';
 import type { SearchAttributeTypeName } from '../../src/domain/names';
 
@@ -73,8 +75,7 @@ export function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
 async function createEnv(opts: TestEnvOptions, forget: () => void): Promise<TestEnv> {
   quietRuntime();
   // No download: a test machine must have the binary (`npm run provision`), and a failure must say so.
-  const cli = await resolveTemporalCli({ allowInstall: true, allowDownload: false });
-  if (cli.path === null) throw new Error('unreachable: download disallowed');
+  const cli = await resolveTemporalCli({ allowInstall: true });
   const searchAttributes = Object.entries({ ...SEARCH_ATTRIBUTES, ...opts.searchAttributes }).map(([name, type]) =>
     defineSearchAttributeKey(name, TYPE[type]),
   );

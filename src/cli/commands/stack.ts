@@ -2,7 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { intArg, numberArg } from '../args';
+import { devDbFile } from '../../dev/dev-server';
+import type { SimulatorOptions } from '../../simulator/server';
+import { intArg, intervalArg, numberArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, message, note, out } from '../output';
 import { sessionOf, type Session } from '../session';
@@ -25,6 +27,21 @@ interface DevOptions extends DevSimulatorOptions {
   uiPort: number;
   db: string;
   inMemory?: boolean;
+  pollDeadline: number;
+  maxResubmits?: number;
+}
+
+/**
+ * The solve policy a local stack runs with: a never-ready task gives up after `--poll-deadline` (30 s, not the product's
+ * 120 s) so that local failures show up at once; `--max-resubmits 0` lets `--unsolvable-rate` reach the DLQ. What the
+ * environment sets explicitly wins.
+ */
+export function devSolveEnv(o: Pick<DevOptions, 'pollDeadline' | 'maxResubmits'>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    SOLVE_POLL_DEADLINE_MS: env.SOLVE_POLL_DEADLINE_MS ?? String(o.pollDeadline),
+    ...(o.maxResubmits !== undefined && { SOLVE_MAX_RESUBMITS: String(o.maxResubmits) }),
+  };
 }
 
 async function devSimulatorOptions(o: DevSimulatorOptions, provider: string, dialects: readonly string[]) {
@@ -89,7 +106,7 @@ export function addStackCommands(program: Command): void {
     )
     .option('--port <n>', 'Temporal gRPC port', intArg(1, 65535), 7233)
     .option('--ui-port <n>', 'Web UI port', intArg(1, 65535), 8233)
-    .option('--db <file>', "the dev server's SQLite file", '.data/temporal.db')
+    .option('--db <file>', "the dev server's SQLite file", devDbFile())
     .option('--in-memory', 'no database file: everything is gone at exit')
     .option('--sim-port <n>', 'simulator port (0: any free one)', intArg(0, 65535), 0)
     .option('--time-scale <x>', 'multiply every simulated solve time by this', numberArg(0, 1000), 0.2)
@@ -99,67 +116,50 @@ export function addStackCommands(program: Command): void {
     .option('--latency <ms>', 'added to every simulator answer', numberArg(0, 600_000), 0)
     .option('--unsolvable-rate <p>', 'share of tasks that end ERROR_CAPTCHA_UNSOLVABLE', numberArg(0, 1), 0)
     .option('--no-rate-limits', 'no simulated submit burst or poll budget limits')
+    .option('--poll-deadline <duration>', 'how long a task may stay not-ready before it is dead-lettered (SOLVE_POLL_DEADLINE_MS wins)', intervalArg(1000), 30_000)
+    .option('--max-resubmits <n>', 'resubmits after an unsolvable answer (product default 2; 0 sends --unsolvable-rate tasks to the DLQ)', intArg(0, 10))
     .addOption(new Option('--log-level <level>', "the worker's log level").choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'))
     .action(async (o: DevOptions, cmd: Command) => {
       await runDev(sessionOf(cmd), o);
     });
 }
 
-const DEV_API_KEY = 'devsimulator00000000000000000000';
-
 async function runDev(s: Session, o: DevOptions): Promise<void> {
   const { loadConfig } = await import('../../config');
   const base = loadConfig(); // a bad environment fails before anything starts
-  const { startDevServer } = await import('../../temporal-server');
+  const { LocalStackError, startLocalStack } = await import('../../dev/stack');
   const { SEARCH_ATTRIBUTES } = await import('../../domain/names');
-  const { JSON_DIALECTS, startSimulator } = await import('../../simulator/server');
-  const { createProvider } = await import('../../providers');
-  const { createWorker } = await import('../../worker');
-  const { connectClient, connectWorker } = await import('../../temporal');
+  const { JSON_DIALECTS } = await import('../../simulator/server');
   const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   Runtime.install({ logger: new DefaultLogger(o.logLevel) });
 
   note(`starting Temporal dev server on 127.0.0.1:${o.port}${o.inMemory ? ' (in memory)' : ` (${o.db})`} …`);
-  let server: Awaited<ReturnType<typeof startDevServer>>;
+  const stack = await startLocalStack({
+    temporal: { devServer: { port: o.port, uiPort: o.uiPort, ...(!o.inMemory && { dbFile: resolve(o.db) }) } },
+    simulator: (await devSimulatorOptions(o, base.provider.name, JSON_DIALECTS)) as SimulatorOptions,
+    env: devSolveEnv(o, process.env),
+    identity: `${s.identity} (dev worker)`,
+  }).catch((err: unknown) => {
+    if (err instanceof LocalStackError && err.part === 'temporal') {
+      throw new CliError(`the dev server did not start: ${message(err.cause)}\n(is another server on port ${o.port}? use --port / --ui-port)`, EXIT.FAILED);
+    }
+    throw err;
+  });
   try {
-    server = await startDevServer({
-      port: o.port,
-      uiPort: o.uiPort,
-      ...(!o.inMemory && { dbFile: resolve(o.db) }),
-      namespace: base.temporal.namespace,
-      searchAttributes: SEARCH_ATTRIBUTES,
-    });
-  } catch (err) {
-    throw new CliError(`the dev server did not start: ${message(err)}\n(is another server on port ${o.port}? use --port / --ui-port)`, EXIT.FAILED);
-  }
-  const stops: (() => Promise<unknown>)[] = [() => server.stop()];
-  try {
-    const simulator = await startSimulator((await devSimulatorOptions(o, base.provider.name, JSON_DIALECTS)) as Parameters<typeof startSimulator>[0]);
-    stops.unshift(() => simulator.close());
-    // the simulator accepts any well-formed key (providers' keys are 32 characters)
-    const apiKey = base.provider.apiKey ?? DEV_API_KEY;
-    const config = loadConfig({
-      ...process.env,
-      TEMPORAL_ADDRESS: server.address,
-      CAPTCHA_BASE_URL: simulator.url,
-      CAPTCHA_API_KEY: apiKey,
-    });
-    const provider = createProvider({ ...config.provider, apiKey });
-    stops.unshift(() => provider.close());
-    const [connection, client] = await Promise.all([connectWorker(config), connectClient(config, `${s.identity} (dev worker)`)]);
-    stops.unshift(() => client.connection.close(), () => connection.close());
-    const worker = await createWorker({ config, connection, client, provider });
+    const { server, sim, config } = stack;
+    const worker = await stack.newWorker();
     out(
       [
         'captcha-dlq dev stack is up',
-        `  Temporal   ${server.address} · namespace ${server.namespace}${o.inMemory ? ' · in memory' : ` · ${resolve(o.db)}`}`,
-        `  Web UI     ${server.uiUrl ?? '(none)'}`,
-        `  simulator  ${simulator.url} (time scale ${o.timeScale})`,
+        `  Temporal   ${server!.address} · namespace ${server!.namespace}${o.inMemory ? ' · in memory' : ` · ${resolve(o.db)}`}`,
+        `  Web UI     ${server!.uiUrl ?? '(none)'}`,
+        `  simulator  ${sim!.url} (time scale ${o.timeScale}); script failures: POST ${sim!.url}/admin/scenarios`,
+        `  solves     poll deadline ${config.solvePolicy.poll.deadlineMs / 1000} s, ${config.solvePolicy.maxResubmits} resubmit(s) after an unsolvable answer`,
         `  worker     task queue ${config.temporal.taskQueue}`,
         `  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`,
         '',
         'In another terminal:',
-        `  export TEMPORAL_ADDRESS=${server.address}`,
+        `  export TEMPORAL_ADDRESS=${server!.address}`,
         `  ${INVOCATION} solve --type recaptcha-v2 --sitekey 6Le-demo-sitekey-0001 --page-url https://example.com/login`,
         `  ${INVOCATION} dlq stats`,
         '',
@@ -170,6 +170,6 @@ async function runDev(s: Session, o: DevOptions): Promise<void> {
     await worker.run();
     note('stopping …');
   } finally {
-    for (const stop of stops) await stop().catch(() => undefined);
+    await stack.stop();
   }
 }
