@@ -4,14 +4,18 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { CAPABILITIES, supportsKind, type ProviderName } from '../src/providers/capabilities';
 import { CaptchaPermanentError, ProviderError, ProviderTransientError } from '../src/providers/errors';
 import { unsupportedTypeMessage } from '../src/tasks/support';
+import { advisedFirstPollDelayMs } from '../src/domain/policies';
+import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
-import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import type { CaptchaTask, CaptchaType, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import { emitterOf, type ActivityEvents } from './events';
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
+  /** the worker's observed solve times, which time first polls (default: one of its own) */
+  solveTimes?: SolveTimeEstimator;
 }
 
 export interface SubmitInput {
@@ -41,6 +45,8 @@ export interface PollInput {
   providerTaskId: string;
   submittedAt: string;
   policy: SolvePolicy['poll'];
+  /** times the first poll (absent in histories before the `poll-first-delay-by-type` patch: `policy.firstDelayMs`) */
+  taskType?: CaptchaType;
 }
 export interface Polled {
   token: string;
@@ -56,7 +62,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator() }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -106,13 +112,19 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, submittedAt, policy }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, submittedAt, policy, taskType }: PollInput): Promise<Polled> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
       const submitted = Date.parse(submittedAt);
       const deadline = submitted + policy.deadlineMs;
-      let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
+      // the first poll at the solve time observed for this provider and type (the advised one at first)
+      const advised = advisedFirstPollDelayMs(policy, taskType);
+      const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(provider.name, taskType, advised);
+      const firstPoll = polls === 0;
+      // at a time the worker polls other tasks anyway, when its client polls many in one request
+      const slot = (at: number) => Math.min(provider.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
+      let nextPollAt = firstPoll ? slot(submitted + firstPollDelayMs(planned, policy)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
@@ -128,6 +140,9 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
           failed('poll', failure);
           throw failure;
         }
+        if (firstPoll && polls === 1 && taskType !== undefined) {
+          solveTimes.observe(provider.name, taskType, advised, planned, Date.now() - submitted, answer.ready);
+        }
         if (answer.ready) {
           emit('solved', { provider: provider.name });
           return { token: answer.token, polls, solvedAt: new Date().toISOString() };
@@ -141,7 +156,7 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
             details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
           });
         }
-        nextPollAt = Date.now() + policy.intervalMs;
+        nextPollAt = slot(Date.now() + policy.intervalMs);
       }
     },
   };

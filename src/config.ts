@@ -64,6 +64,8 @@ const envSchema = z.object({
   /** client-side ban rules (src/providers/rate-limit.ts): in.php calls per 3 s, and the gap between polls of one task */
   CAPTCHA_MAX_SUBMITS_PER_3S: int(1, 10_000).default(60),
   CAPTCHA_MIN_POLL_INTERVAL_MS: int(0).optional(),
+  /** polls within this many ms share one request (`res.php?action=get&ids=`) where the provider allows; 0: off */
+  CAPTCHA_POLL_COALESCE_MS: int(0, 5_000).default(100),
 
   SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
@@ -143,6 +145,8 @@ export interface Config {
     /** how long a sent submit waits for its answer (the submit activity's timeout is made to fit it) */
     submitTimeoutMs: number;
     connections: number;
+    /** polls within this window share one request, for providers with `get-multi` (src/providers/poll-coalescer.ts); 0: off */
+    pollCoalesceMs: number;
     /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
     limits: { submitsPer3s: number; minPollIntervalMs: number };
   };
@@ -266,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
       submitTimeoutMs: e.CAPTCHA_SUBMIT_TIMEOUT_MS,
       connections: e.CAPTCHA_CONNECTIONS,
+      pollCoalesceMs: e.CAPTCHA_POLL_COALESCE_MS,
       limits: {
         submitsPer3s: e.CAPTCHA_MAX_SUBMITS_PER_3S,
         minPollIntervalMs: e.CAPTCHA_MIN_POLL_INTERVAL_MS ?? solvePolicy.poll.intervalMs,

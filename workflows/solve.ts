@@ -8,7 +8,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -17,7 +16,7 @@ import {
 import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
+import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
@@ -32,10 +31,10 @@ import type {
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
-  // the submit heartbeats while its request is out, and a retry after an unknown outcome counts a possible duplicate
-  const submitHeartbeats = patched('submit-heartbeat-possible-duplicates');
-  const submitOptions = submitHeartbeats ? submitActivityOptions(policy) : submitActivityOptionsV1(policy);
-  const { submitCaptcha } = proxyActivities<Activities>({ ...submitOptions, summary: `submit ${where}` });
+  // No patch gates the submit's heartbeat or the poll's task type: replay matches an activity's type and id, not its
+  // options or input (test/replay.test.ts replays solves recorded before both), and a patch marker would cost every
+  // solve one more history event.
+  const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
 
   // a parent that reads our completion event needs no signal, until it hands us over to its next run
@@ -57,7 +56,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   let attempts = 0;
   let paidSubmits = 0;
   let possibleDuplicateSubmits = 0;
-  const duplicates = () => (submitHeartbeats && possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
+  const duplicates = () => (possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
   const providerTaskIds: string[] = [];
   const history: AttemptRecord[] = [];
   let last: { failureClass: FailureClass; code: string; message: string } | undefined;
@@ -72,7 +71,13 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
-        const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
+        const polled = await pollCaptcha({
+          providerTaskId,
+          submittedAt: submitted.submittedAt,
+          policy: policy.poll,
+          // the poll times its first poll to the captcha type (and the solve times its worker observed)
+          taskType: input.task.type,
+        });
         const result: SolveResult = {
           taskKey: input.taskKey,
           token: polled.token,

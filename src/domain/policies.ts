@@ -2,7 +2,7 @@
 // backoff, a poll every 5 s for up to 120 s. Every policy sets its caps explicitly: Temporal retries forever otherwise.
 // Pure data and arithmetic: imported by workflow code and by configuration.
 import type { ActivityOptions } from '@temporalio/common';
-import type { FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
+import type { CaptchaType, FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
 
 export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
   submit: Object.freeze({
@@ -22,6 +22,27 @@ export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
   }),
   maxResubmits: 2,
 }) as SolvePolicy;
+
+/**
+ * The wait before a task's first poll, per captcha type, as a multiple of `poll.firstDelayMs` (5 s by default; a
+ * scaled policy scales these too). 2captcha: "After uploading a captcha wait at least 5 seconds (10-20 for recaptcha)"
+ * (https://2captcha.com/api-docs/limits); its former API guide: "Make a timeout: 20 seconds for ReCaptcha, 5 seconds
+ * for other types" (https://2captcha.com/2captcha-api). hCaptcha solves as slowly as reCAPTCHA v2 (15–60 s), Turnstile
+ * in 5–20 s, reCAPTCHA v3 in 3–10 s (typical times, /work/shared/provider-api.md). The worker moves these towards
+ * the solve times it observes (src/providers/solve-times.ts).
+ */
+export const FIRST_POLL_DELAY_FACTORS: Readonly<Record<CaptchaType, number>> = Object.freeze({
+  image: 1,
+  'recaptcha-v3': 1,
+  turnstile: 2,
+  'recaptcha-v2': 3,
+  hcaptcha: 3,
+});
+
+/** The advised wait before the first poll of a task of `type` (without a type: `poll.firstDelayMs`). */
+export function advisedFirstPollDelayMs(poll: SolvePolicy['poll'], type?: CaptchaType): number {
+  return poll.firstDelayMs * (type === undefined ? 1 : (FIRST_POLL_DELAY_FACTORS[type] ?? 1));
+}
 
 /** Failure classes a same-request retry cannot fix. */
 export const NON_RETRYABLE_CLASSES: readonly FailureClass[] = ['resubmit', 'permanent', 'account', 'timeout'];
@@ -55,14 +76,10 @@ export function submitActivityTimeoutMs(submitTimeoutMs: number): number {
 export const SUBMIT_HEARTBEAT_TIMEOUT_MS = 15_000;
 
 export function submitActivityOptions(policy: SolvePolicy): ActivityOptions {
-  return { ...submitActivityOptionsV1(policy), heartbeatTimeout: SUBMIT_HEARTBEAT_TIMEOUT_MS };
-}
-
-/** Before the submit heartbeat (histories without the `submit-heartbeat` patch). */
-export function submitActivityOptionsV1(policy: SolvePolicy): ActivityOptions {
   const s = policy.submit;
   return {
     startToCloseTimeout: s.timeoutMs,
+    heartbeatTimeout: SUBMIT_HEARTBEAT_TIMEOUT_MS,
     retry: {
       maximumAttempts: s.maxAttempts,
       initialInterval: s.initialIntervalMs,

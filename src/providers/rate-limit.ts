@@ -108,6 +108,10 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
+  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number): number {
+    return this.inner.pollSlot?.(providerTaskId, plannedAt, intervalMs) ?? plannedAt;
+  }
+
   balance(signal?: AbortSignal): Promise<number> {
     return this.inner.balance(signal);
   }

@@ -1,4 +1,5 @@
 import type { CaptchaTask } from '../domain/types';
+import type { ProviderError } from './errors';
 
 /** The account's thread plan (CaptchaAI's `threadsinfo`): threads bought, busy and free. */
 export interface ThreadPlan {
@@ -24,4 +25,14 @@ export interface CaptchaProvider {
   /** the thread plan, where the provider has one (`threadsinfo`); undefined where it has none */
   threadsInfo?(signal?: AbortSignal): Promise<ThreadPlan | undefined>;
   close(): Promise<void>;
+  /**
+   * When to poll a task that would poll at `plannedAt` (epoch ms) every `intervalMs`, so that its polls share requests
+   * with the other tasks' (clients that coalesce polls, ./poll-coalescer); absent: at `plannedAt`.
+   */
+  pollSlot?(providerTaskId: string, plannedAt: number, intervalMs: number): number;
+}
+
+/** A client that also answers many tasks in one request (capability `get-multi`): answers in the order of `ids`. */
+export interface MultiPollProvider extends CaptchaProvider {
+  pollMany(providerTaskIds: readonly string[], signal?: AbortSignal): Promise<(PollAnswer | ProviderError)[]>;
 }

@@ -331,7 +331,7 @@ export class SimulatorEngine {
       case 'get':
         return this.getOne(params.get('id'), key, now, pending);
       case 'get-multi':
-        return this.getMany(params.get('ids') ?? '', key, now);
+        return this.getMany(params.get('ids') ?? '', key, now, pending);
       case 'getbalance': {
         const balance = this.balance.toFixed(4);
         return ok(balance, balance, 'BALANCE');
@@ -358,8 +358,13 @@ export class SimulatorEngine {
     return answer.token !== undefined ? ok(answer.token, `OK|${answer.token}`, 'READY') : this.error(answer.code);
   }
 
-  /** `ids=1,2,3` → `tok1|CAPCHA_NOT_READY|ERROR_…`: one answer per id, in order. Per-task poll rules do not apply. */
-  private getMany(ids: string, key: string, now: number): Reply {
+  /**
+   * `ids=1,2,3` → `tok1|CAPCHA_NOT_READY|ERROR_…`: one answer per id, in order. The script's `multiPoll` rules come
+   * first; per-task poll rules do not apply.
+   */
+  private getMany(ids: string, key: string, now: number, pending: { delayMs: number }): Reply {
+    const scripted = this.applyRule(this.book.takeMultiPollRule(), pending);
+    if (scripted) return scripted;
     const list = ids.split(',').map((id) => id.trim()).filter(Boolean);
     if (list.length === 0) return this.error('ERROR_WRONG_ID_FORMAT');
     const answers = list.map((id) => {

@@ -83,6 +83,8 @@ export const scenarioSpecSchema = z.object({
   tasks: z.record(z.string().min(1), taskScenarioSchema).optional(),
   /** checked first on every in.php and res.php request: account-wide errors and global faults */
   all: z.array(ruleSchema).optional(),
+  /** answers of res.php `action=get&ids=` (many tasks in one request), before the tasks' own answers */
+  multiPoll: z.array(ruleSchema).optional(),
   /** random transient faults with probability p per request; null turns chaos off */
   chaos: chaosSchema.nullable().optional(),
   /** drop every earlier script first */
@@ -131,6 +133,7 @@ interface SitekeyEntry {
 export class ScenarioBook {
   private sitekeys = new Map<string, SitekeyEntry>();
   private allRules: ArmedRule[] = [];
+  private multiPollRules: ArmedRule[] = [];
   chaos: ChaosSettings | null = null;
 
   /** Validates and applies a spec; returns its task-id part for the engine. */
@@ -139,6 +142,7 @@ export class ScenarioBook {
     if (spec.replace) {
       this.sitekeys.clear();
       this.allRules = [];
+      this.multiPollRules = [];
       this.chaos = null;
     }
     const entries = [
@@ -153,6 +157,7 @@ export class ScenarioBook {
       this.sitekeys.set(key, { scenario, submitRules: armRules(submit) });
     }
     if (spec.all) this.allRules = armRules(spec.all);
+    if (spec.multiPoll) this.multiPollRules = armRules(spec.multiPoll);
     if (spec.chaos !== undefined) this.chaos = normalizeChaos(spec.chaos);
     return spec.tasks;
   }
@@ -184,6 +189,10 @@ export class ScenarioBook {
 
   takeGlobalRule(on: Endpoint): Rule | undefined {
     return takeRule(this.allRules, on);
+  }
+
+  takeMultiPollRule(): Rule | undefined {
+    return takeRule(this.multiPollRules);
   }
 
   /** A random transient fault, or undefined, drawn from `rng` (the simulator's chaos stream). */
