@@ -29,11 +29,13 @@ export interface ActivityDeps {
   dlqSettings?: DlqSettings;
   /** where DLQ alerts are POSTed (ALERT_WEBHOOK_URL); they are logged either way */
   alertWebhookUrl?: string;
+  /** callback mode: the signed per-task URL a provider pushes to (src/callbacks/tokens.ts) */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events, callbackUrlFor }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }) }),
+    ...createSolveActivities({ provider, ...(events && { events }), ...(callbackUrlFor && { callbackUrlFor }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),

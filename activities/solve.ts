@@ -10,6 +10,8 @@ export interface SolveActivityDeps {
   provider: CaptchaProvider;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
+  /** callback mode: the signed per-task URL the provider pushes to (src/callbacks); absent: polling only */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
 }
 
 export interface SubmitInput {
@@ -23,6 +25,8 @@ export interface Submitted {
   attempt: number;
   /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
   possibleDuplicates?: number;
+  /** the provider was asked to push the result to our callback receiver (absent: poll only) */
+  callback?: true;
 }
 
 /**
@@ -54,7 +58,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, callbackUrlFor }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -76,12 +80,21 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
       try {
-        const providerTaskId = await provider.submit(task, cancellationSignal);
+        // the URL is made here, in the worker: its HMAC never reaches the workflow's history
+        const workflowId = info.workflowExecution?.workflowId;
+        const callbackUrl = workflowId ? callbackUrlFor?.(workflowId) : undefined;
+        const providerTaskId = await provider.submit(task, cancellationSignal, callbackUrl ? { callbackUrl } : undefined);
         if (unsettled > 0) {
           emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
+        return {
+          providerTaskId,
+          submittedAt: new Date().toISOString(),
+          attempt,
+          ...(unsettled > 0 && { possibleDuplicates: unsettled }),
+          ...(callbackUrl && { callback: true as const }),
+        };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing
         if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);

@@ -2,7 +2,7 @@
 // to a hook (the worker's metrics). The clients stay free of counters.
 import type { CaptchaTask } from '../domain/types';
 import { ProviderError } from './errors';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions } from './types';
 
 export type ProviderOperation = 'submit' | 'poll' | 'balance' | 'report';
 
@@ -62,7 +62,7 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
     get name() {
       return provider.name;
     },
-    submit: (task: CaptchaTask, signal?: AbortSignal) => observe('submit', () => provider.submit(task, signal), () => 'ok'),
+    submit: (task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions) => observe('submit', () => provider.submit(task, signal, options), () => 'ok'),
     poll: (id: string, signal?: AbortSignal) =>
       observe('poll', () => provider.poll(id, signal), (answer: PollAnswer) => (answer.ready ? 'ready' : 'not_ready')),
     balance: (signal?: AbortSignal) => observe('balance', () => provider.balance(signal), () => 'ok'),
