@@ -13,6 +13,7 @@ import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
 import { addBatchCommands } from './commands/batch';
 import { addDlqCommands } from './commands/dlq';
+import { addPingbackCommands } from './commands/pingback';
 import { addScheduleCommands } from './commands/schedule';
 import { addSolveCommands } from './commands/solve';
 import { addStackCommands } from './commands/stack';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   addDlqCommands(program);
   addScheduleCommands(program);
   addStackCommands(program);
+  addPingbackCommands(program);
   return program;
 }
 
