@@ -129,7 +129,12 @@ export class CallbackPusher {
   private async send(target: PushTarget, attempt: number): Promise<void> {
     if (this.closed) return;
     const push = this.bodyOf(target);
-    if (!push) return;
+    if (!push) {
+      // a timer may fire a little before the (fractional) ready time: try again once it has passed
+      const readyAt = this.readyAt(target.id);
+      if (readyAt !== undefined) this.later(Math.ceil(readyAt - Date.now()) + 1, () => this.send(target, attempt));
+      return;
+    }
     this.counts.sent++;
     let ok = false;
     try {
