@@ -4,6 +4,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError } from '../src/providers/errors';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import type { CallbackInbox } from '../src/callbacks/inbox';
 import { emitterOf, type ActivityEvents } from './events';
 
 export interface SolveActivityDeps {
@@ -12,6 +13,8 @@ export interface SolveActivityDeps {
   events?: ActivityEvents;
   /** callback mode: the signed per-task URL the provider pushes to (src/callbacks); absent: polling only */
   callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: where this worker's receiver hands pushes to the polls running here (src/callbacks/inbox.ts) */
+  inbox?: CallbackInbox;
 }
 
 export interface SubmitInput {
@@ -43,6 +46,11 @@ export interface PollInput {
   providerTaskId: string;
   submittedAt: string;
   policy: SolvePolicy['poll'];
+  /**
+   * Callback mode: the provider pushes the result, and our receiver completes this activity by its id
+   * (src/callbacks/receiver.ts). The first poll waits this long after the submit; a lost push costs that, not the task.
+   */
+  callbackWaitMs?: number;
 }
 export interface Polled {
   token: string;
@@ -58,7 +66,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events, callbackUrlFor }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, callbackUrlFor, inbox }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -111,16 +119,32 @@ export function createSolveActivities({ provider, events, callbackUrlFor }: Solv
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, submittedAt, policy }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, submittedAt, policy, callbackWaitMs }: PollInput): Promise<Polled> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
       const submitted = Date.parse(submittedAt);
       const deadline = submitted + policy.deadlineMs;
-      let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
+      let nextPollAt = polls === 0 ? submitted + Math.max(policy.firstDelayMs, callbackWaitMs ?? 0) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
+      if (callbackWaitMs !== undefined && polls === 0) {
+        // the receiver of another worker matches a push to this activity by the provider task id in its heartbeat
+        // details; this worker's receiver hands it over through the inbox
+        heartbeat();
+        const workflowId = ctx.info.workflowExecution?.workflowId;
+        const waiting = workflowId ? inbox?.wait(workflowId, providerTaskId) : undefined;
+        try {
+          const token = await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat, waiting?.token);
+          if (token !== undefined) {
+            emit('solved', { provider: provider.name });
+            return { token, polls, solvedAt: new Date().toISOString() };
+          }
+        } finally {
+          waiting?.cancel();
+        }
+      }
       for (;;) {
         await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
         polls++;
@@ -173,13 +197,18 @@ function nonNegativeInt(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
 }
 
-/** Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one. */
-async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {
+/**
+ * Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one; ends early with the token
+ * when `pushed` (a callback push) resolves first.
+ */
+async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void, pushed?: Promise<string>): Promise<string | undefined> {
   const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
   while (ms > 0) {
     const step = Math.min(ms, slice);
-    await ctx.sleep(step);
+    const token = await (pushed ? Promise.race([pushed, ctx.sleep(step).then(() => undefined)]) : ctx.sleep(step).then(() => undefined));
+    if (token !== undefined) return token;
     heartbeat();
     ms -= step;
   }
+  return undefined;
 }

@@ -10,6 +10,7 @@ import { dlqStatsQuery } from '../workflows/messages';
 import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
 import type { Registry } from 'prom-client';
 import { ensurePingback, pingbackClient } from './callbacks/pingback';
+import { CallbackInbox } from './callbacks/inbox';
 import { startCallbackReceiver } from './callbacks/receiver';
 import { CALLBACK_PATH, callbackKey, callbackUrlFor } from './callbacks/tokens';
 
@@ -28,9 +29,11 @@ export interface CreateWorkerOptions {
   activityEvents?: ActivityEvents;
   /** callback mode: the signed per-task URL providers push to (src/callbacks/tokens.ts callbackUrlFor) */
   callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: the receiver's hand-over to the polls of this worker */
+  inbox?: CallbackInbox;
 }
 
-export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents, callbackUrlFor }: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents, callbackUrlFor, inbox }: CreateWorkerOptions): Promise<Worker> {
   const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
@@ -45,6 +48,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy, ...(config.temporal.codecKeys && { indexSitekeys: false }) },
       ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),
       ...(callbackUrlFor && { callbackUrlFor }),
+      ...(inbox && { inbox }),
     }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
@@ -72,9 +76,11 @@ async function startCallbacks(config: Config, apiKey: string, client: Client, re
       await admin.close();
     }
   }
+  const inbox = new CallbackInbox();
   const receiver = await startCallbackReceiver({
     client,
     key,
+    inbox,
     host: settings.host,
     port: settings.port,
     ...(registry && { registry }),
@@ -84,7 +90,7 @@ async function startCallbacks(config: Config, apiKey: string, client: Client, re
     },
   });
   console.log(`callback receiver at ${receiver.url}, reached as ${settings.publicUrl}${CALLBACK_PATH}…`);
-  return { receiver, urlFor: (workflowId: string) => callbackUrlFor(settings.publicUrl, key, workflowId) };
+  return { receiver, inbox, urlFor: (workflowId: string) => callbackUrlFor(settings.publicUrl, key, workflowId) };
 }
 
 /** `npm run worker`: runs until SIGINT/SIGTERM, then drains in-flight tasks. */
@@ -114,7 +120,7 @@ export async function main(): Promise<void> {
     client,
     provider,
     ...(metrics && { activityEvents: metrics.activityEvents }),
-    ...(callbacks && { callbackUrlFor: callbacks.urlFor }),
+    ...(callbacks && { callbackUrlFor: callbacks.urlFor, inbox: callbacks.inbox }),
   });
   let metricsServer: MetricsServer | undefined;
   if (config.metrics && metrics && sdkBind) {

@@ -20,20 +20,6 @@ export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
 /** Parent → child: "I am about to continue-as-new; report your outcome by signal from now on". */
 export const reportBySignalSignal = defineSignal('reportBySignal');
 
-/**
- * Callback receiver (src/callbacks/receiver.ts) → the solve: the provider pushed the result of a task. Sent only for a
- * callback URL whose HMAC checked out; the solve takes the first push for its current provider task and ignores the
- * rest (duplicates, late pushes of an earlier round). `token` and `code` are bounded by the receiver.
- */
-export interface CallbackPush {
-  providerTaskId: string;
-  /** the answer, when the push carries one */
-  token?: string;
-  /** the provider's error code, when the push carries one instead (the solve polls to learn it authoritatively) */
-  code?: string;
-}
-export const callbackPushSignal = defineSignal<[CallbackPush]>('callbackPush');
-
 // ---------------------------------------------------------------------------------------------------------------------
 // Batch
 /**

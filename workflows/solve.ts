@@ -5,7 +5,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   TimeoutFailure,
-  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -16,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { callbackPushSignal, reportBySignalSignal, solveOutcomeSignal, type CallbackPush, type SolveOutcome } from './messages';
+import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
 import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
@@ -54,25 +53,6 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     }
   };
 
-  // callback mode: the first push per provider task, kept until the submit tells us which task is ours (a push may
-  // arrive before the submit's result does); duplicates and pushes for other tasks change nothing
-  const pushes = new Map<string, CallbackPush>();
-  setHandler(callbackPushSignal, (push) => {
-    if (pushes.has(push.providerTaskId) || pushes.size >= MAX_KEPT_PUSHES) return;
-    pushes.set(push.providerTaskId, push);
-  });
-
-  /**
-   * Waits for the provider's push of `providerTaskId` up to the type's expected solve time + grace; the token, or
-   * undefined (no push, or a push without a token): then the task is polled, so a lost push costs latency only.
-   */
-  const awaitPush = async (providerTaskId: string): Promise<string | undefined> => {
-    if (!pushes.has(providerTaskId)) await condition(() => pushes.has(providerTaskId), callbackWaitMs(policy, input.task.type));
-    const token = pushes.get(providerTaskId)?.token;
-    if (!token) log.info('no pushed token: polling', { taskKey: input.taskKey, providerTaskId, pushedCode: pushes.get(providerTaskId)?.code });
-    return token;
-  };
-
   const startedAt = Date.now();
   let attempts = 0;
   let paidSubmits = 0;
@@ -92,10 +72,11 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
-        const pushedToken = submitted.callback && patched('callback-push-before-poll') ? await awaitPush(providerTaskId) : undefined;
-        const polled = pushedToken
-          ? { token: pushedToken, solvedAt: new Date().toISOString() }
-          : await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
+        // callback mode: the poll activity waits for the provider's push (the receiver completes it) up to the type's
+        // expected solve time + grace, then polls. Only the activity's input differs: the same commands as before, so
+        // existing histories replay unchanged and no patch (a marker and a search-attribute event) is needed.
+        const callbackWait = submitted.callback ? { callbackWaitMs: Math.min(callbackWaitMs(policy, input.task.type), policy.poll.deadlineMs) } : {};
+        const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll, ...callbackWait });
         const result: SolveResult = {
           taskKey: input.taskKey,
           token: polled.token,
@@ -186,9 +167,6 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     nonRetryable: true,
   });
 }
-
-/** Pushes kept per run (one per provider task is all a solve needs; resubmits are bounded well below this). */
-const MAX_KEPT_PUSHES = 16;
 
 function retryRef(input: SolveInput) {
   return input.retry ? { retry: input.retry } : {};

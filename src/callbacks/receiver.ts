@@ -1,19 +1,35 @@
 // The callback receiver: the HTTP endpoint a provider pushes a solved task to (legacy pingback: a form with `id` and
 // `code`; JSON family: the getTaskResult body with `taskId`). A push whose URL carries a valid HMAC of a workflow id
-// becomes a `callbackPush` signal to that solve; anything else is refused (403) and counted.
+// completes that solve's waiting poll activity (matched by the provider task id in its heartbeat details) with the
+// token, by the activity's id: no signal, no timer, no extra history event. Anything else is refused (403), counted.
 //
 // It runs inside the worker process: the worker already holds the signing key and a Temporal client, so no other
-// service needs them; every worker can verify any URL (one key per deployment) and signal any solve, so a load
+// service needs them; every worker can verify any URL (one key per deployment) and complete any solve's poll, so a load
 // balancer in front of the workers may send a push to any of them.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ActivityNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { Counter, type Registry } from 'prom-client';
-import { callbackPushSignal, type CallbackPush } from '../../workflows/messages';
+import type { PollHeartbeat, Polled } from '../../activities/solve';
+import type { CallbackInbox } from './inbox';
 import { CALLBACK_PATH, verifyCallbackRef } from './tokens';
 
-/** accepted: signalled; finished: valid, but the solve is over (a late or duplicate push); forged: bad HMAC or path; malformed: valid URL, unreadable body */
-export type CallbackOutcome = 'accepted' | 'finished' | 'forged' | 'malformed' | 'failed';
+/** A provider's push, read and bounded. */
+export interface CallbackPush {
+  providerTaskId: string;
+  /** the answer, when the push carries one */
+  token?: string;
+  /** the provider's error code instead: the poll activity learns it itself when it polls */
+  code?: string;
+}
+
+/**
+ * accepted: the waiting poll completed with the token; finished: valid, but nothing waits for it any more (a late or
+ * duplicate push, or the poll got there first); ignored: an error push; forged: bad HMAC or path; malformed: valid
+ * URL, unreadable body; failed: no poll to complete yet, or Temporal unreachable (503: the provider retries)
+ */
+export type CallbackOutcome = 'accepted' | 'finished' | 'ignored' | 'forged' | 'malformed' | 'failed';
 
 export interface CallbackReceiverOptions {
   client: Client;
@@ -27,6 +43,10 @@ export interface CallbackReceiverOptions {
   maxBodyBytes?: number;
   /** where `captcha_callbacks_total{outcome}` is registered (the worker's metrics) */
   registry?: Registry;
+  /** the worker's inbox: a poll running in this process gets its push without a round trip to Temporal */
+  inbox?: CallbackInbox;
+  /** how long a push waits for its poll activity to start (a push may beat the submit's answer); default 5 000 ms */
+  pendingWaitMs?: number;
   /** told about each push (logs) */
   onPush?: (outcome: CallbackOutcome, detail: { workflowId?: string; remote?: string }) => void;
 }
@@ -56,7 +76,8 @@ class Refusal extends Error {
 
 export async function startCallbackReceiver(options: CallbackReceiverOptions): Promise<CallbackReceiver> {
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
-  const counts: Record<CallbackOutcome, number> = { accepted: 0, finished: 0, forged: 0, malformed: 0, failed: 0 };
+  const pendingWaitMs = options.pendingWaitMs ?? 5_000;
+  const counts: Record<CallbackOutcome, number> = { accepted: 0, finished: 0, ignored: 0, forged: 0, malformed: 0, failed: 0 };
   const counter =
     options.registry &&
     ((options.registry.getSingleMetric('captcha_callbacks_total') as Counter | undefined) ??
@@ -89,19 +110,58 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
       count(refusal.outcome, { workflowId });
       return send(res, refusal.status, refusal.message);
     }
+    let outcome: CallbackOutcome;
     try {
-      await options.client.workflow.getHandle(workflowId).signal(callbackPushSignal, push);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        // the solve is over (solved by a poll, or an earlier push): acknowledged, so the provider stops retrying
-        count('finished', { workflowId });
-        return send(res, 200, 'OK');
-      }
-      count('failed', { workflowId });
-      return send(res, 503, 'try again');
+      outcome = await deliver(workflowId, push);
+    } catch {
+      outcome = 'failed';
     }
-    count('accepted', { workflowId });
-    send(res, 200, 'OK');
+    count(outcome, { workflowId });
+    // anything but `failed` is acknowledged, so the provider stops retrying
+    send(res, outcome === 'failed' ? 503 : 200, outcome === 'failed' ? 'try again' : 'OK');
+  }
+
+  /** Completes the solve's poll activity that waits for `push.providerTaskId`. */
+  async function deliver(workflowId: string, push: CallbackPush): Promise<CallbackOutcome> {
+    if (push.token === undefined) return 'ignored';
+    const inbox = options.inbox;
+    if (inbox?.offer(workflowId, push.providerTaskId, push.token)) return 'accepted';
+    const converter = options.client.options.loadedDataConverter;
+    const deadline = Date.now() + pendingWaitMs;
+    for (;;) {
+      let description;
+      try {
+        description = await options.client.workflow.getHandle(workflowId).describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'finished';
+        throw err;
+      }
+      if (inbox?.taken(workflowId, push.providerTaskId)) return 'accepted';
+      if (description.status.name !== 'RUNNING') return 'finished';
+      let otherTask = false;
+      for (const activity of description.raw.pendingActivities ?? []) {
+        if (activity.activityType?.name !== 'pollCaptcha' || !activity.activityId) continue;
+        const [beat] = (await decodeArrayFromPayloads(converter, activity.heartbeatDetails?.payloads)) as (Partial<PollHeartbeat> | undefined)[];
+        if (beat?.providerTaskId !== push.providerTaskId) {
+          otherTask ||= beat?.providerTaskId !== undefined;
+          continue;
+        }
+        const result: Polled = { token: push.token, polls: beat.polls ?? 0, solvedAt: new Date().toISOString() };
+        try {
+          await options.client.activity.complete({ workflowId, runId: description.runId, activityId: activity.activityId }, result);
+          return 'accepted';
+        } catch (err) {
+          // completed already: by its own poll, or by a duplicate of this push
+          if (err instanceof ActivityNotFoundError) return 'finished';
+          throw err;
+        }
+      }
+      // a poll of another task: a late push of an earlier round, nothing waits for it
+      if (otherTask) return 'finished';
+      // no poll waits for this task yet (the push beat the submit's answer): the provider retries after a 503
+      if (Date.now() >= deadline) return 'failed';
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   const server = createServer((req, res) => {

@@ -46,7 +46,7 @@ export interface StackOptions {
   /** extra createProvider options (a call hook, limits) */
   providerOptions?: Pick<ProviderConfig, 'onCall' | 'limits'>;
   /** extra createWorker options (activity events) */
-  workerExtras?: Pick<Parameters<typeof createWorker>[0], 'activityEvents' | 'callbackUrlFor'>;
+  workerExtras?: Pick<Parameters<typeof createWorker>[0], 'activityEvents' | 'callbackUrlFor' | 'inbox'>;
 }
 
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
