@@ -1,7 +1,9 @@
 // Callback mode end to end: the simulator pushes results (legacy pingback form, JSON callbackUrl body) over real HTTP
 // to our receiver, which signals the solve on the real Temporal server; lost pushes fall back to polling.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { CallbackInbox } from '../src/callbacks/inbox';
@@ -205,7 +207,7 @@ describe('callback mode', () => {
     });
   });
 
-  test('pingback addresses: add, get and del through the legacy client against the simulator', async () => {
+  test('pingback addresses: add, get and del through the legacy client and the CLI against the simulator', async () => {
     await withCallbacks('cb-admin', { register: false, callbackMode: false }, async ({ s }) => {
       const admin = pingbackClient({ ...s.config.provider, apiKey: SENTINEL_KEY });
       assert.ok(admin);
@@ -223,6 +225,24 @@ describe('callback mode', () => {
       } finally {
         await admin.close();
       }
+      // the same through the CLI (no Temporal needed)
+      const cli = (...args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+          const env = { ...process.env, CAPTCHA_PROVIDER: '2captcha', CAPTCHA_BASE_URL: s.sim.url, CAPTCHA_API_KEY: SENTINEL_KEY, CAPTCHA_CALLBACK_URL: 'https://cb.example.com/hooks' };
+          execFile(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'src', 'cli', 'main.ts'), 'pingback', ...args], { env, timeout: 60_000 }, (err, stdout, stderr) =>
+            resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+          );
+        });
+      assert.equal((await cli('add')).code, 0, 'add registers CAPTCHA_CALLBACK_URL');
+      const listed = await cli('list', '--json');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(JSON.parse(listed.stdout), ['https://cb.example.com/hooks']);
+      const bad = await cli('remove', 'ftp://nope');
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /must be an http\(s\) URL/);
+      assert.equal((await cli('remove', 'all')).code, 0);
+      assert.equal((await cli('list')).stderr.trim(), 'no pingback address registered');
+      assert.ok(!`${listed.stdout}${listed.stderr}${bad.stderr}`.includes(SENTINEL_KEY), 'the key is never printed');
     });
   });
 });
