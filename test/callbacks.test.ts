@@ -111,7 +111,7 @@ describe('callback tokens', () => {
 
 describe('callback mode', () => {
   test('legacy pingback: 30 solves with one provider call each (submit only, no res.php polls)', async () => {
-    await withCallbacks('cb-legacy', { timeScale: 0.01 }, async ({ s, receiver }) => {
+    await withCallbacks('cb-legacy', { timeScale: 0.01, graceMs: 5_000 }, async ({ s, receiver }) => {
       const keys = Array.from({ length: 30 }, (_, i) => `cb-legacy-${i}`);
       const done: { result: SolveResult; at: number }[] = await Promise.all(
         keys.map((key, i) => s.solver.solve(task(key, i), { deadLetter: false }).then((result) => ({ result, at: Date.now() }))),
@@ -144,7 +144,7 @@ describe('callback mode', () => {
   });
 
   test('JSON callbackUrl: solves with createTask only, no getTaskResult', async () => {
-    await withCallbacks('cb-json', { provider: '2captcha-v2' }, async ({ s, receiver }) => {
+    await withCallbacks('cb-json', { provider: '2captcha-v2', graceMs: 5_000 }, async ({ s, receiver }) => {
       const results = await Promise.all(Array.from({ length: 5 }, (_, i) => s.solver.solve(task(`cb-json-${i}`, i), { deadLetter: false })));
       const stats = s.sim.stats();
       assert.equal(stats.json.createTask, 5, JSON.stringify({ json: stats.json, req: stats.requests, cb: stats.callbacks, receiver: receiver.stats() }));
