@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { DlqSettings } from '../workflows/messages';
 import { createAccountActivities } from './account';
+import type { CallbackInbox } from '../src/callbacks/inbox';
 import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
 import { createDlqActivities } from './dlq';
@@ -33,11 +34,15 @@ export interface ActivityDeps {
   alertWebhookUrl?: string;
   /** CAPTCHA_LOW_BALANCE: the balance below which the account raises an alert */
   lowBalance?: number;
+  /** callback mode: the signed per-task URL a provider pushes to (src/callbacks/tokens.ts) */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: pushes received by this worker, for the polls running here */
+  inbox?: CallbackInbox;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }) }),
+    ...createSolveActivities({ provider, ...(events && { events }), ...(callbackUrlFor && { callbackUrlFor }), ...(inbox && { inbox }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),

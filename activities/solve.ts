@@ -8,6 +8,7 @@ import { advisedFirstPollDelayMs } from '../src/domain/policies';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { CaptchaTask, CaptchaType, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import type { CallbackInbox } from '../src/callbacks/inbox';
 import { emitterOf, type ActivityEvents } from './events';
 
 export interface SolveActivityDeps {
@@ -16,6 +17,10 @@ export interface SolveActivityDeps {
   events?: ActivityEvents;
   /** the worker's observed solve times, which time first polls (default: one of its own) */
   solveTimes?: SolveTimeEstimator;
+  /** callback mode: the signed per-task URL the provider pushes to (src/callbacks); absent: polling only */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: where this worker's receiver hands pushes to the polls running here (src/callbacks/inbox.ts) */
+  inbox?: CallbackInbox;
 }
 
 export interface SubmitInput {
@@ -29,6 +34,8 @@ export interface Submitted {
   attempt: number;
   /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
   possibleDuplicates?: number;
+  /** the provider was asked to push the result to our callback receiver (absent: poll only) */
+  callback?: true;
 }
 
 /**
@@ -47,6 +54,11 @@ export interface PollInput {
   policy: SolvePolicy['poll'];
   /** times the first poll (absent in histories before the `poll-first-delay-by-type` patch: `policy.firstDelayMs`) */
   taskType?: CaptchaType;
+  /**
+   * Callback mode: the provider pushes the result, and our receiver completes this activity by its id
+   * (src/callbacks/receiver.ts). The first poll waits this long after the submit; a lost push costs that, not the task.
+   */
+  callbackWaitMs?: number;
 }
 export interface Polled {
   token: string;
@@ -62,7 +74,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator() }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator(), callbackUrlFor, inbox }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -90,12 +102,21 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
       try {
-        const providerTaskId = await provider.submit(task, cancellationSignal);
+        // the URL is made here, in the worker: its HMAC never reaches the workflow's history
+        const workflowId = info.workflowExecution?.workflowId;
+        const callbackUrl = workflowId ? callbackUrlFor?.(workflowId) : undefined;
+        const providerTaskId = await provider.submit(task, cancellationSignal, callbackUrl ? { callbackUrl } : undefined);
         if (unsettled > 0) {
           emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
+        return {
+          providerTaskId,
+          submittedAt: new Date().toISOString(),
+          attempt,
+          ...(unsettled > 0 && { possibleDuplicates: unsettled }),
+          ...(callbackUrl && { callback: true as const }),
+        };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing
         if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
@@ -112,7 +133,7 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, submittedAt, policy, taskType }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, submittedAt, policy, taskType, callbackWaitMs }: PollInput): Promise<Polled> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
@@ -124,10 +145,27 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
       const firstPoll = polls === 0;
       // at a time the worker polls other tasks anyway, when its client polls many in one request
       const slot = (at: number) => Math.min(provider.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
-      let nextPollAt = firstPoll ? slot(submitted + firstPollDelayMs(planned, policy)) : Date.now();
+      // callback mode: the first poll only after the push had its chance (a lost push costs that wait, not the task)
+      let nextPollAt = firstPoll ? slot(submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
+      if (callbackWaitMs !== undefined && polls === 0) {
+        // the receiver of another worker matches a push to this activity by the provider task id in its heartbeat
+        // details; this worker's receiver hands it over through the inbox
+        heartbeat();
+        const workflowId = ctx.info.workflowExecution?.workflowId;
+        const waiting = workflowId ? inbox?.wait(workflowId, providerTaskId) : undefined;
+        try {
+          const token = await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat, waiting?.token);
+          if (token !== undefined) {
+            emit('solved', { provider: provider.name });
+            return { token, polls, solvedAt: new Date().toISOString() };
+          }
+        } finally {
+          waiting?.cancel();
+        }
+      }
       for (;;) {
         await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
         polls++;
@@ -183,13 +221,18 @@ function nonNegativeInt(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
 }
 
-/** Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one. */
-async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {
+/**
+ * Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one; ends early with the token
+ * when `pushed` (a callback push) resolves first.
+ */
+async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void, pushed?: Promise<string>): Promise<string | undefined> {
   const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
   while (ms > 0) {
     const step = Math.min(ms, slice);
-    await ctx.sleep(step);
+    const token = await (pushed ? Promise.race([pushed, ctx.sleep(step).then(() => undefined)]) : ctx.sleep(step).then(() => undefined));
+    if (token !== undefined) return token;
     heartbeat();
     ms -= step;
   }
+  return undefined;
 }

@@ -67,6 +67,19 @@ const envSchema = z.object({
   /** polls within this many ms share one request (`res.php?action=get&ids=`) where the provider allows; 0: off */
   CAPTCHA_POLL_COALESCE_MS: int(0, 5_000).default(100),
 
+  /**
+   * Callback mode (src/callbacks): the public base URL providers can reach our receiver at (an ingress in front of the
+   * workers' CAPTCHA_CALLBACK_PORT). Unset: polling only, as before.
+   */
+  CAPTCHA_CALLBACK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** signs the per-task callback URLs (HMAC-SHA256); unset: a key derived from CAPTCHA_API_KEY (HKDF) */
+  CAPTCHA_CALLBACK_SECRET: z.string().min(32, 'must be at least 32 characters').max(1_024).optional(),
+  CAPTCHA_CALLBACK_HOST: z.string().min(1).default('0.0.0.0'),
+  CAPTCHA_CALLBACK_PORT: int(0, 65_535).default(8_090),
+  /** a solve polls when no push came by the type's expected solve time × SCALE + GRACE */
+  CAPTCHA_CALLBACK_GRACE_MS: int(0, 3_600_000).optional(),
+  CAPTCHA_CALLBACK_WAIT_SCALE: num(0, 100).optional(),
+
   SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
   SOLVE_POLL_FIRST_DELAY_MS: int(0).optional(),
@@ -163,6 +176,15 @@ export interface Config {
   };
   /** DLQ alerts are POSTed here (JSON), besides being logged; a secret like the provider key: worker only */
   alertWebhookUrl?: string;
+  /** callback mode (absent without CAPTCHA_CALLBACK_URL): the receiver runs in the worker */
+  callback?: {
+    /** public base URL; per-task URLs are `<publicUrl>/callbacks/<signed reference>` */
+    publicUrl: string;
+    /** the signing secret (worker only); absent: derived from the provider key */
+    secret?: string;
+    host: string;
+    port: number;
+  };
   batchConcurrency: number;
   /** token reports, feedback counts and balance (workflows/account.ts) */
   account: {
@@ -225,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
-      const shown = variable.includes('KEY') || variable === 'ALERT_WEBHOOK_URL' ? '(hidden)' : JSON.stringify(env[variable]);
+      const shown = variable.includes('KEY') || variable.includes('SECRET') || variable === 'ALERT_WEBHOOK_URL' ? '(hidden)' : JSON.stringify(env[variable]);
       return `${variable}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -254,6 +276,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       deadlineMs: e.SOLVE_POLL_DEADLINE_MS,
     }),
     ...compact({ maxResubmits: e.SOLVE_MAX_RESUBMITS }),
+    ...(e.CAPTCHA_CALLBACK_URL !== undefined && {
+      callback: compact({ graceMs: e.CAPTCHA_CALLBACK_GRACE_MS, expectedSolveScale: e.CAPTCHA_CALLBACK_WAIT_SCALE }),
+    }),
   };
   const solvePolicy = resolveSolvePolicy(policyOverrides);
   const config: Config = {
@@ -287,6 +312,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       oldestAgeAlertMs: e.DLQ_OLDEST_AGE_ALERT_MS,
     },
     ...compact({ alertWebhookUrl: e.ALERT_WEBHOOK_URL }),
+    ...(e.CAPTCHA_CALLBACK_URL !== undefined && {
+      callback: {
+        publicUrl: e.CAPTCHA_CALLBACK_URL.replace(/\/+$/, ''),
+        ...compact({ secret: e.CAPTCHA_CALLBACK_SECRET }),
+        host: e.CAPTCHA_CALLBACK_HOST,
+        port: e.CAPTCHA_CALLBACK_PORT,
+      },
+    }),
     batchConcurrency: e.BATCH_CONCURRENCY,
     account: {
       workflowId: e.ACCOUNT_WORKFLOW_ID,

@@ -8,6 +8,11 @@ import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
 import { dlqStatsQuery } from '../workflows/messages';
 import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
+import type { Registry } from 'prom-client';
+import { ensurePingback, pingbackClient } from './callbacks/pingback';
+import { CallbackInbox } from './callbacks/inbox';
+import { startCallbackReceiver } from './callbacks/receiver';
+import { CALLBACK_PATH, callbackKey, callbackUrlFor } from './callbacks/tokens';
 
 export interface CreateWorkerOptions {
   config: Config;
@@ -22,9 +27,13 @@ export interface CreateWorkerOptions {
   options?: Partial<WorkerOptions>;
   /** what the activities report (the worker's metrics, src/metrics.ts) */
   activityEvents?: ActivityEvents;
+  /** callback mode: the signed per-task URL providers push to (src/callbacks/tokens.ts callbackUrlFor) */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: the receiver's hand-over to the polls of this worker */
+  inbox?: CallbackInbox;
 }
 
-export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents }: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents, callbackUrlFor, inbox }: CreateWorkerOptions): Promise<Worker> {
   const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
@@ -39,6 +48,8 @@ export async function createWorker({ config, connection, client, provider, taskQ
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy, ...(config.temporal.codecKeys && { indexSitekeys: false }) },
       ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),
       ...(config.account.lowBalance !== undefined && { lowBalance: config.account.lowBalance }),
+      ...(callbackUrlFor && { callbackUrlFor }),
+      ...(inbox && { inbox }),
     }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
@@ -48,6 +59,39 @@ export async function createWorker({ config, connection, client, provider, taskQ
     }),
     ...options,
   });
+}
+
+/**
+ * Callback mode: the receiver in this process (it needs the signing key and a Temporal client, both already here), and
+ * for the legacy family the pingback address registered once (a no-op when it is already).
+ */
+async function startCallbacks(config: Config, apiKey: string, client: Client, registry?: Registry) {
+  const settings = config.callback;
+  if (!settings) return undefined;
+  const key = callbackKey(settings.secret, apiKey);
+  const admin = pingbackClient({ ...config.provider, apiKey });
+  if (admin) {
+    try {
+      if (await ensurePingback(admin, settings.publicUrl)) console.log(`registered the pingback address ${settings.publicUrl}`);
+    } finally {
+      await admin.close();
+    }
+  }
+  const inbox = new CallbackInbox();
+  const receiver = await startCallbackReceiver({
+    client,
+    key,
+    inbox,
+    host: settings.host,
+    port: settings.port,
+    ...(registry && { registry }),
+    onPush: (outcome, detail) => {
+      if (outcome === 'forged') console.warn(`refused a callback with a forged or unknown URL (from ${detail.remote ?? 'unknown'})`);
+      else if (outcome !== 'accepted') console.warn(`callback ${outcome}${detail.workflowId ? ` for ${detail.workflowId}` : ''}`);
+    },
+  });
+  console.log(`callback receiver at ${receiver.url}, reached as ${settings.publicUrl}${CALLBACK_PATH}…`);
+  return { receiver, inbox, urlFor: (workflowId: string) => callbackUrlFor(settings.publicUrl, key, workflowId) };
 }
 
 /** `npm run worker`: runs until SIGINT/SIGTERM, then drains in-flight tasks. */
@@ -70,7 +114,15 @@ export async function main(): Promise<void> {
           }),
     });
   const provider = createProvider({ ...config.provider, apiKey, ...(metrics && { onCall: metrics.providerCall }) });
-  const worker = await createWorker({ config, connection, client, provider, ...(metrics && { activityEvents: metrics.activityEvents }) });
+  const callbacks = config.callback && (await startCallbacks(config, apiKey, client, metrics ? metrics.registry : undefined));
+  const worker = await createWorker({
+    config,
+    connection,
+    client,
+    provider,
+    ...(metrics && { activityEvents: metrics.activityEvents }),
+    ...(callbacks && { callbackUrlFor: callbacks.urlFor, inbox: callbacks.inbox }),
+  });
   let metricsServer: MetricsServer | undefined;
   if (config.metrics && metrics && sdkBind) {
     metricsServer = await startMetricsServer({
@@ -88,6 +140,7 @@ export async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await callbacks?.receiver.close();
     await metricsServer?.close();
     await provider.close();
     await connection.close();

@@ -16,7 +16,7 @@ import {
 import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
+import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
@@ -71,12 +71,16 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
+        // callback mode: the poll activity waits for the provider's push (the receiver completes it) up to the type's
+        // expected solve time + grace, then polls
+        const callbackWait = submitted.callback ? { callbackWaitMs: Math.min(callbackWaitMs(policy, input.task.type), policy.poll.deadlineMs) } : {};
         const polled = await pollCaptcha({
           providerTaskId,
           submittedAt: submitted.submittedAt,
           policy: policy.poll,
           // the poll times its first poll to the captcha type (and the solve times its worker observed)
           taskType: input.task.type,
+          ...callbackWait,
         });
         const result: SolveResult = {
           taskKey: input.taskKey,

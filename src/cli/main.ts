@@ -16,6 +16,7 @@ import { addAccountCommands } from './commands/account';
 import { addBatchCommands } from './commands/batch';
 import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
+import { addPingbackCommands } from './commands/pingback';
 import { addScheduleCommands } from './commands/schedule';
 import { addSolveCommands } from './commands/solve';
 import { addStackCommands } from './commands/stack';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   addStackCommands(program);
   addConsoleCommands(program);
   addAccountCommands(program);
+  addPingbackCommands(program);
   return program;
 }
 

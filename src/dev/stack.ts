@@ -41,6 +41,9 @@ export interface LocalStackOptions {
   workerOptions?: CreateWorkerOptions['options'];
   /** Activity events (tests count them). */
   activityEvents?: CreateWorkerOptions['activityEvents'];
+  /** Callback mode's URL signer and in-worker inbox, when a test runs its own receiver. */
+  callbackUrlFor?: CreateWorkerOptions['callbackUrlFor'];
+  inbox?: CreateWorkerOptions['inbox'];
   /** Extra provider options (a call hook, limits). */
   providerOptions?: Pick<ProviderConfig, 'onCall' | 'limits'>;
 }
@@ -147,6 +150,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
       ...(options.workerOptions && { options: options.workerOptions }),
       ...(options.activityEvents && { activityEvents: options.activityEvents }),
+      ...(options.callbackUrlFor && { callbackUrlFor: options.callbackUrlFor }),
+      ...(options.inbox && { inbox: options.inbox }),
     });
 
   return {

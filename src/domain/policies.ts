@@ -55,9 +55,30 @@ export function resolveSolvePolicy(...layers: (SolvePolicyOverrides | undefined)
       submit: { ...policy.submit, ...layer.submit },
       poll: { ...policy.poll, ...layer.poll },
       maxResubmits: layer.maxResubmits ?? policy.maxResubmits,
+      ...((policy.callback || layer.callback) && { callback: { ...DEFAULT_CALLBACK_POLICY, ...policy.callback, ...layer.callback } }),
     };
   }
   return policy;
+}
+
+/**
+ * Callback mode: how long a type usually takes at the provider (provider-api.md's typical solve times, upper end).
+ * A solve that has not heard from the provider by then + the grace polls: a lost push costs latency, never the task.
+ */
+export const CALLBACK_EXPECTED_SOLVE_MS: Readonly<Record<CaptchaType, number>> = Object.freeze({
+  image: 15_000,
+  'recaptcha-v2': 60_000,
+  'recaptcha-v3': 10_000,
+  hcaptcha: 30_000,
+  turnstile: 20_000,
+});
+
+export const DEFAULT_CALLBACK_POLICY: NonNullable<SolvePolicy['callback']> = Object.freeze({ graceMs: 10_000, expectedSolveScale: 1 });
+
+/** How long a solve waits for the provider's push before polling its task. */
+export function callbackWaitMs(policy: SolvePolicy, type: CaptchaType): number {
+  const { graceMs, expectedSolveScale } = { ...DEFAULT_CALLBACK_POLICY, ...policy.callback };
+  return Math.max(1, Math.round((CALLBACK_EXPECTED_SOLVE_MS[type] ?? CALLBACK_EXPECTED_SOLVE_MS['recaptcha-v2']) * expectedSolveScale + graceMs));
 }
 
 /** Room in the submit activity beyond the submit's own wait: the client's rate-limit wait and the connect. */

@@ -75,4 +75,4 @@ export { CAPABILITIES, CAPTCHA_KINDS, JSON_CAPABILITIES, LEGACY_CAPABILITIES, ac
 export { PollCoalescer, withPollCoalescing, canPollMany, MULTI_POLL_MAX_IDS, type PollCoalescerOptions, type PollCoalescerStats } from './poll-coalescer';
 export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';
-export type { CaptchaProvider, MultiPollProvider, PollAnswer, ThreadPlan } from './types';
+export type { CaptchaProvider, MultiPollProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';

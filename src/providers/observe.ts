@@ -3,7 +3,7 @@
 import type { CaptchaTask } from '../domain/types';
 import { ProviderError } from './errors';
 import { canPollMany } from './poll-coalescer';
-import type { CaptchaProvider, MultiPollProvider, PollAnswer } from './types';
+import type { CaptchaProvider, MultiPollProvider, PollAnswer, SubmitOptions } from './types';
 
 export type ProviderOperation = 'submit' | 'poll' | 'poll-many' | 'balance' | 'report';
 
@@ -67,7 +67,7 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
     get name() {
       return provider.name;
     },
-    submit: (task: CaptchaTask, signal?: AbortSignal) => observe('submit', () => provider.submit(task, signal), () => 'ok'),
+    submit: (task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions) => observe('submit', () => provider.submit(task, signal, options), () => 'ok'),
     poll: (id: string, signal?: AbortSignal) =>
       observe('poll', () => provider.poll(id, signal), (answer: PollAnswer) => (answer.ready ? 'ready' : 'not_ready')),
     balance: (signal?: AbortSignal) => observe('balance', () => provider.balance(signal), () => 'ok'),

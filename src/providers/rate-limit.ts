@@ -13,7 +13,7 @@
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
 import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
-import type { CaptchaProvider, PollAnswer, ThreadPlan } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
 
 export interface ProviderLimits {
   /** in.php calls in any `submitWindowMs` at most; default 60 (the providers' rule) */
@@ -86,10 +86,10 @@ class RateLimitedProvider implements LimitedProvider {
     this.pollGate = new PerKeySpacing(limits.minPollIntervalMs);
   }
 
-  async submit(task: CaptchaTask, signal?: AbortSignal): Promise<string> {
+  async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
     const release = await this.wait('submit', () => this.submitGate.acquire(signal), signal);
     try {
-      return await this.inner.submit(task, signal);
+      return await this.inner.submit(task, signal, options);
     } finally {
       release();
     }

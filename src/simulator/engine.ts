@@ -75,6 +75,8 @@ export type Reply =
       scriptedText?: string;
       /** top-level fields of the json=1 answer besides status and request (CaptchaAI's threadsinfo) */
       fields?: Record<string, number>;
+      /** `request` of the json=1 answer when it is not a scalar (get_pingback's list) */
+      jsonRequest?: string[];
     }
   | { kind: 'fault'; rule: FaultRule };
 
@@ -183,6 +185,8 @@ export class SimulatorEngine {
   private readonly threads: number;
   private balance: number;
   private sequence = 0;
+  /** registered pingback addresses per account (`add_pingback`), in the order added */
+  private readonly pingbacks = new Map<string, string[]>();
 
   constructor(options: EngineOptions = {}) {
     this.seed = Math.trunc(options.seed ?? 1);
@@ -341,6 +345,10 @@ export class SimulatorEngine {
         return this.report(params.get('id'), key, action === 'reportgood' ? 'good' : 'bad');
       case 'threadsinfo':
         return LEGACY_CAPABILITIES[this.provider].extraActions.includes('threadsinfo') ? this.threadsInfo(key, now) : this.error('ERROR_EMPTY_ACTION');
+      case 'add_pingback':
+      case 'get_pingback':
+      case 'del_pingback':
+        return this.pingback(action, key, params.get('addr'));
       default:
         return this.error('ERROR_EMPTY_ACTION');
     }
@@ -402,6 +410,46 @@ export class SimulatorEngine {
     const fields = { threads: this.threads, working_threads: Math.min(working, this.threads), free_threads: Math.max(0, this.threads - working) };
     // the plain answer carries the same fields as JSON: the docs show only the json=1 form
     return { kind: 'answer', ok: true, request: 'OK', plain: JSON.stringify(fields), label: 'THREADSINFO', fields };
+  }
+
+  /**
+   * Pingback addresses (2captcha's "manage pingback" actions; answers as its clients expect them): `add_pingback` and
+   * `del_pingback` (`addr=all` removes every one) answer OK_PINGBACK, `get_pingback` the list (json=1: an array).
+   */
+  private pingback(action: 'add_pingback' | 'get_pingback' | 'del_pingback', key: string, addr: string | undefined): Reply {
+    const list = this.pingbacks.get(key) ?? [];
+    if (action === 'get_pingback') {
+      const joined = list.join(',');
+      return { kind: 'answer', ok: true, request: joined, plain: joined, label: 'PINGBACKS', jsonRequest: [...list] };
+    }
+    if (!addr || addr.length > 2_048 || !/^https?:\/\/[^\s]+$/.test(addr)) {
+      if (!(action === 'del_pingback' && addr === 'all')) return this.error('ERROR_BAD_PARAMETERS');
+    }
+    if (action === 'add_pingback') {
+      if (!list.includes(addr ?? '') && list.length < 100) list.push(addr ?? '');
+      this.pingbacks.set(key, list);
+    } else {
+      this.pingbacks.set(key, addr === 'all' ? [] : list.filter((a) => a !== addr));
+    }
+    return ok('OK_PINGBACK', 'OK_PINGBACK', 'OK_PINGBACK');
+  }
+
+  /** Whether a task's pingback URL is under an address its account registered (unregistered ones get no push). */
+  pingbackRegistered(id: string, url: string): boolean {
+    const task = this.tasks.get(id);
+    return !!task && (this.pingbacks.get(task.account) ?? []).some((addr) => url.startsWith(addr));
+  }
+
+  /**
+   * The task's final answer for a push, or undefined while it is not ready (or never will be). Marks it delivered like
+   * a poll would, but is not a request: it counts in no request counter.
+   */
+  pushAnswer(id: string, now = Date.now()): { token: string } | { code: string } | undefined {
+    const task = this.tasks.get(id);
+    if (!task) return undefined;
+    const answer = this.settle(task, now);
+    if (answer === 'CAPCHA_NOT_READY') return undefined;
+    return answer.token !== undefined ? { token: answer.token } : { code: answer.code };
   }
 
   /** The task's answer now; a final answer marks it delivered (it leaves the active gauge once). */
@@ -491,7 +539,8 @@ function faultLabel(rule: FaultRule): string {
 function resAction(params: ReadonlyMap<string, string>): string {
   const action = params.get('action');
   if (action === 'get') return params.has('ids') && !params.has('id') ? 'get-multi' : 'get';
-  return action === 'reportgood' || action === 'reportbad' || action === 'getbalance' || action === 'threadsinfo' ? action : 'other';
+  const known = ['reportgood', 'reportbad', 'getbalance', 'threadsinfo', 'add_pingback', 'get_pingback', 'del_pingback'];
+  return action !== undefined && known.includes(action) ? action : 'other';
 }
 
 function roundMoney(value: number): number {

@@ -309,6 +309,19 @@ export class JsonApi {
     return uuid;
   }
 
+  /** What a `callbackUrl` receives: the body getTaskResult would answer, with `taskId` (as the dialects document it). */
+  pushBody(id: string, answer: { token: string } | { code: string }, now = Date.now()): Record<string, unknown> {
+    const taskId = this.wireId(id);
+    if ('code' in answer) {
+      const reply = this.error(answer.code);
+      return { ...(reply.kind === 'json' ? reply.body : {}), taskId };
+    }
+    const view = this.engine.task(id);
+    const createTime = view ? Math.floor(Date.parse(view.createdAt) / 1000) : Math.floor(now / 1000);
+    const solution = solutionFor(this.dialect, view?.type ?? 'recaptcha-v2', answer.token);
+    return { errorId: 0, taskId, status: 'ready', solution, cost: '0.00299', ip: '127.0.0.1', createTime, endTime: Math.floor(now / 1000), solveCount: 1 };
+  }
+
   /** The engine's id of a task id as this dialect shows it (a number, or a CapSolver UUID); undefined when unknown. */
   engineIdOf(wireId: string): string | undefined {
     return this.dialect === 'capsolver' ? this.uuidToId.get(wireId) : wireId;

@@ -8,11 +8,13 @@ import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, ty
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
 import { HttpError, listen, readBody } from '../http';
+import { CallbackPusher, type CallbackScript, type PushTarget } from './callbacks';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
 export type { TaskView } from './engine';
 export { JSON_DIALECTS, type JsonDialect } from './json-api';
+export type { CallbackScript, CallbackStats } from './callbacks';
 
 export interface SimulatorOptions extends Omit<EngineOptions, 'provider'> {
   /**
@@ -37,6 +39,8 @@ export interface SimulatorOptions extends Omit<EngineOptions, 'provider'> {
   latencyMs?: number;
   /** request bodies above this are refused with 413 (default 2 MiB) */
   maxBodyBytes?: number;
+  /** how pushes to callback URLs are delivered (loss, duplicates, delay, retries); default: each once, on time */
+  callbacks?: CallbackScript;
 }
 
 export interface Simulator {
@@ -53,6 +57,8 @@ export interface Simulator {
   resetStats(): void;
   /** merges a script into the running one (`replace: true` drops the old one first); throws on a malformed script */
   setScenarios(spec: ScenarioSpec): void;
+  /** replaces the push delivery script (POST /admin/callbacks does the same); throws on a malformed one */
+  setCallbackScript(script: CallbackScript): void;
   /** a task by its id, as in.php or the JSON dialect showed it (CapSolver: the UUID) */
   task(id: string): TaskView | undefined;
   close(): Promise<void>;
@@ -73,6 +79,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...(options.jsonMinPollIntervalMs !== undefined && { minPollIntervalMs: options.jsonMinPollIntervalMs }),
     ...(options.jsonMaxPollsPerTask !== undefined && { maxPollsPerTask: options.jsonMaxPollsPerTask }),
   });
+  const pushBody = (target: PushTarget) => {
+    const answer = engine.pushAnswer(target.id);
+    if (!answer) return undefined;
+    if (target.family === 'json') return { contentType: 'application/json', body: JSON.stringify(jsonApi.pushBody(target.id, answer)) };
+    const code = 'token' in answer ? answer.token : answer.code;
+    return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams({ id: target.id, code }).toString() };
+  };
+  const pusher = new CallbackPusher(pushBody, (id) => engine.readyAtMs(id), options.callbacks, options.seed);
   const latencyMs = options.latencyMs ?? 0;
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
   const timers = new Set<NodeJS.Timeout>();
@@ -93,6 +107,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.once('close', () => engine.counters.requestEnded());
     const { params, files } = await decodeRequest(url, req, maxBodyBytes);
     const handled = engine.handle({ endpoint, params, files });
+    const pingback = params.get('pingback');
+    if (endpoint === 'in.php' && pingback && handled.reply.kind === 'answer' && handled.reply.ok) {
+      const id = String(handled.reply.request);
+      pusher.schedule({ id, url: pingback, family: 'legacy' }, engine.pingbackRegistered(id, pingback));
+    }
     await wait(latencyMs + handled.delayMs);
     if (res.destroyed) return;
     render(handled, params, req, res);
@@ -113,6 +132,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       body = {}; // like the real services: no fields, so the key check answers
     }
     const handled = await jsonApi.handle(path, body, wait);
+    const callbackUrl = path === 'createTask' && body && typeof body === 'object' ? (body as { callbackUrl?: unknown }).callbackUrl : undefined;
+    const created = handled.reply.kind === 'json' && handled.reply.body.errorId === 0 ? handled.reply.body.taskId : undefined;
+    const engineId = created !== undefined && created !== null ? jsonApi.engineIdOf(String(created as string | number)) : undefined;
+    if (typeof callbackUrl === 'string' && /^https?:\/\//.test(callbackUrl) && engineId) pusher.schedule({ id: engineId, url: callbackUrl, family: 'json' });
     await wait(latencyMs + handled.delayMs);
     if (res.destroyed) return;
     renderJson(handled.reply, req, res);
@@ -120,8 +143,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function serveAdmin(path: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, engine.counters.snapshot());
+    if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, { ...engine.counters.snapshot(), callbacks: pusher.stats() });
+    if (path === '/admin/callbacks' && method === 'POST') {
+      const text = (await readBody(req, maxBodyBytes)).toString('utf8');
+      try {
+        pusher.setScript(text.trim() === '' ? {} : (JSON.parse(text) as CallbackScript));
+      } catch (err) {
+        if (err instanceof ZodError) throw err;
+        throw new HttpError(400, 'body must be JSON');
+      }
+      return sendJson(res, 200, { ok: true });
+    }
     if (path === '/admin/reset' && method === 'POST') {
+      pusher.resetStats();
       engine.reset();
       return sendJson(res, 200, { ok: true });
     }
@@ -175,11 +209,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: listening.url,
     port: listening.port,
     dialect,
-    stats: () => engine.counters.snapshot(),
-    resetStats: () => engine.reset(),
+    stats: () => ({ ...engine.counters.snapshot(), callbacks: pusher.stats() }),
+    resetStats: () => {
+      pusher.resetStats();
+      engine.reset();
+    },
+    setCallbackScript: (script) => pusher.setScript(script),
     setScenarios: (spec) => engine.setScenarios(spec),
     task: (id) => engine.task(id) ?? engine.task(jsonApi.engineIdOf(id) ?? id),
-    close: listening.close,
+    close: () => {
+      pusher.close();
+      return listening.close();
+    },
   };
 }
 
@@ -254,7 +295,7 @@ function render(handled: Handled, params: ReadonlyMap<string, string>, req: Inco
   if (params.get('json') === '1') {
     sendJson(res, 200, {
       status: reply.ok ? 1 : 0,
-      request: reply.request,
+      request: reply.jsonRequest ?? reply.request,
       ...reply.fields,
       ...(reply.errorText !== undefined && { error_text: reply.errorText }),
     });

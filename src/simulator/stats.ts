@@ -1,7 +1,11 @@
 // Counters and gauges of the simulator: what tests, the demo and benchmarks read from GET /admin/stats.
 import type { Endpoint } from './scenarios';
 
+import type { CallbackStats } from './callbacks';
+
 export interface SimulatorStats {
+  /** pushes to callback URLs (legacy pingback, JSON callbackUrl): not requests, so in no request counter */
+  callbacks?: CallbackStats;
   /** when the counters last started (start or reset) */
   since: string;
   /** in.php / res.php requests received (faulted ones included) */

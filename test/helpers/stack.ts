@@ -50,7 +50,7 @@ export interface StackOptions {
   /** extra createProvider options (a call hook, limits) */
   providerOptions?: LocalStackOptions['providerOptions'];
   /** extra createWorker options (activity events) */
-  workerExtras?: Pick<LocalStackOptions, 'activityEvents'>;
+  workerExtras?: Pick<LocalStackOptions, 'activityEvents' | 'callbackUrlFor' | 'inbox'>;
 }
 
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
