@@ -11,6 +11,7 @@ import { createDrainActivities } from './drain';
 import type { ActivityEvents } from './events';
 import { createReportActivities } from './report';
 import { createSolveActivities } from './solve';
+import type { PriceTable } from '../src/domain/prices';
 
 export type { ActivityEvents } from './events';
 export * from './solve';
@@ -29,11 +30,13 @@ export interface ActivityDeps {
   dlqSettings?: DlqSettings;
   /** where DLQ alerts are POSTed (ALERT_WEBHOOK_URL); they are logged either way */
   alertWebhookUrl?: string;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events, prices }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }) }),
+    ...createSolveActivities({ provider, ...(events && { events }), ...(prices && { prices }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),

@@ -5,11 +5,14 @@ import { ProviderError, ProviderTransientError } from '../src/providers/errors';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import { emitterOf, type ActivityEvents } from './events';
+import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../src/domain/prices';
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
 export interface SubmitInput {
@@ -23,6 +26,8 @@ export interface Submitted {
   attempt: number;
   /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
   possibleDuplicates?: number;
+  /** what this paid submit cost, micro-USD, by the worker's price table (absent: a worker before prices) */
+  costMicros?: number;
 }
 
 /**
@@ -54,7 +59,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, prices = DEFAULT_PRICES }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -81,7 +86,9 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
           emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
+        const costMicros = submitCostMicros(prices, provider.name, task.type);
+        emit('spent', { provider: provider.name, type: task.type, micros: costMicros });
+        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }), costMicros };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing
         if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
