@@ -3,6 +3,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
+import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
+import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
@@ -58,6 +60,13 @@ export interface BatchInput {
   onAccountFailure?: 'hold' | 'dead-letter';
   /** set `CaptchaSitekey` on the children (default true); off with payload encryption: search attributes stay plain */
   indexSitekeys?: boolean;
+  /**
+   * Money limit of the batch, micro-USD: no child starts when its submit would pass it (the batch pauses, like an open
+   * circuit, until `resume` raises it). See src/domain/budget.ts for the overspend bound.
+   */
+  budgetMicros?: number;
+  /** micro-USD per paid submit by captcha type, for the budget (the client's price table for the provider) */
+  prices?: Partial<Record<CaptchaType, number>>;
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -85,6 +94,8 @@ export interface BatchState {
   /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
   window: number;
   circuit: CircuitState;
+  /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
+  money?: BatchMoney;
 }
 
 export interface CircuitState {
@@ -109,6 +120,8 @@ export interface BatchSummary {
   elapsedMs: number;
   runs: number;
   topErrors: { code: string; count: number }[];
+  /** spent, per solve, wasted on failures, the budget (absent: a run before money) */
+  money?: MoneyFigures;
 }
 
 export interface BatchProgress {
@@ -130,6 +143,8 @@ export interface BatchProgress {
   /** current window (≤ concurrency): smaller while the provider answers with transient errors */
   window: number;
   circuit: CircuitState;
+  /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
+  money?: MoneyFigures;
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
@@ -146,6 +161,8 @@ export interface BatchResultsPage {
 export const batchProgressQuery = defineQuery<BatchProgress>('progress');
 export interface BatchResumeRequest {
   reason?: string;
+  /** the batch's new budget, micro-USD (replaces the old one; a paused batch continues when it fits) */
+  budgetMicros?: number;
 }
 /** Closes an open circuit once the account is fixed; returns the progress. Also as a signal for the plain CLI. */
 export const batchResumeUpdate = defineUpdate<BatchProgress, [BatchResumeRequest]>('resume');
