@@ -226,7 +226,19 @@ export class CaptchaSolver {
       /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => asDlq(handle, () => handle.query(dlqAuditQuery, request)),
-      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request))),
+      /**
+       * A retry order, priced by the configured provider's prices (the result says what it costs, by class); `budget`
+       * (USD) makes the DLQ's validator refuse it when the estimate is over. A bad budget throws BudgetError, unsent.
+       */
+      retry: (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
+        const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
+        const priced: DlqRetryRequest = {
+          ...request,
+          prices: request.prices ?? { ...this.config.prices[this.config.provider.name] },
+          ...(budgetMicros !== undefined && { budgetMicros }),
+        };
+        return ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
+      },
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request))),
       purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request))),
       /** forgets what shard `request.shard` last reported (a wrong or forged snapshot): its next snapshot counts again */

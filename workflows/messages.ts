@@ -4,6 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
 import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
+import type { RetryCost } from '../src/domain/dlq-cost';
 import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -265,6 +266,9 @@ export interface DlqStats {
   parked: number;
   /** paid submits spent on the entries held now */
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held now (original solve and DLQ retries), in all and by error code */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   /** retry children running */
   retriesInFlight: number;
   /** entries waiting for a retry child (rate and concurrency limits) */
@@ -304,6 +308,10 @@ export interface DlqRetryRequest extends DlqFilter {
   by?: string;
   requestId?: string;
   dryRun?: boolean;
+  /** micro-USD per submit by captcha type: the result then says what the retry costs (one submit per entry) */
+  prices?: Partial<Record<CaptchaType, number>>;
+  /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
+  budgetMicros?: number;
 }
 export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
@@ -329,6 +337,8 @@ export interface DlqOperationResult {
   workflows?: number;
   /** shards that did not confirm the order (forwarding failed or they rejected it); the counts leave them out */
   unreached?: string[];
+  /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
+  cost?: RetryCost;
 }
 
 export interface DlqAuditRecord {
@@ -411,6 +421,9 @@ export interface DlqShardSnapshot {
   discarded: number;
   purged: number;
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held (absent: a shard before money) */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   retriesInFlight: number;
   retriesQueued: number;
   received: number;
