@@ -230,14 +230,14 @@ export class CaptchaSolver {
        * A retry order, priced by the configured provider's prices (the result says what it costs, by class); `budget`
        * (USD) makes the DLQ's validator refuse it when the estimate is over. A bad budget throws BudgetError, unsent.
        */
-      retry: (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
+      retry: async (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
         const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
         const priced: DlqRetryRequest = {
           ...request,
           prices: request.prices ?? { ...this.config.prices[this.config.provider.name] },
           ...(budgetMicros !== undefined && { budgetMicros }),
         };
-        return ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
+        return await ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
       },
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request))),
       purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request))),
