@@ -2,6 +2,10 @@
 // DLQ stats and metrics — equal to the simulator's ledger, which charges by the same table — and budgets that stop a
 // batch or refuse a DLQ retry order before the money is spent.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { BudgetError } from '../src/client';
@@ -10,10 +14,11 @@ import { resolveSolvePolicy } from '../src/domain/policies';
 import { DEFAULT_PRICES, formatUsd, parseBudgetUsd, submitCostMicros } from '../src/domain/prices';
 import { createWorkerMetrics } from '../src/metrics';
 import { batchProgressQuery, batchResumeUpdate, type BatchProgress } from '../workflows/messages';
-import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
+const env0 = () => ({ address: env.env.address, namespace: env.namespace });
 before(async () => {
   env = await startTestEnv();
 });
@@ -177,5 +182,72 @@ describe('money', () => {
       }
       assert.equal(s.sim.stats().paidSubmits, 0);
     });
+  });
+
+  test('the CLI: --budget checked before start, money in status, resume --budget, summary, dlq stats, a priced dry run and a refused retry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'captcha-money-'));
+    await withStack({ name: 'money-cli', provider: '2captcha', simulator: { scenarios } }, async (s) => {
+      const env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TEMPORAL_ADDRESS: env0().address,
+        TEMPORAL_NAMESPACE: env0().namespace,
+        TEMPORAL_TASK_QUEUE: s.taskQueue,
+        DLQ_WORKFLOW_ID: s.config.dlqWorkflowId,
+        CAPTCHA_PROVIDER: '2captcha',
+        ...FAST_ENV,
+      };
+      const cli = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+          execFile(process.execPath, [resolve(__dirname, '../bin/captcha-dlq.js'), ...args], { env, timeout: 60_000 }, (err, stdout, stderr) =>
+            res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+          );
+        });
+      const file = join(dir, 'tasks.json');
+      const tasks = [
+        ...Array.from({ length: 12 }, (_, i) => task('recaptcha-v2', '6Le-SITEKEY-fine', i)),
+        ...Array.from({ length: 2 }, (_, i) => task('recaptcha-v2', 'sk-unsolvable', 12 + i)),
+        ...Array.from({ length: 2 }, (_, i) => task('recaptcha-v2', 'sk-bad-pageurl', 14 + i)),
+      ];
+      await writeFile(file, JSON.stringify(tasks));
+
+      for (const bad of ['--budget=-1', '--budget=abc']) {
+        const run = await cli(['batch', 'start', file, '--batch-id', 'money-cli-bad', bad]);
+        assert.equal(run.code, 2, `${bad}: ${run.stdout}${run.stderr}`);
+        assert.match(run.stderr, /--budget: budget "[^"]*" is not an amount in USD/);
+      }
+      await assert.rejects(s.client.workflow.getHandle('money-cli-bad').describe(), WorkflowNotFoundError);
+
+      const start = await cli(['batch', 'start', file, '--batch-id', 'money-cli', '--concurrency', '3', '--budget', '0.02']);
+      assert.equal(start.code, 0, start.stderr);
+      assert.match(start.stdout, /budget \$0\.02/);
+      const handle = s.client.workflow.getHandle('money-cli');
+      await untilValue(() => handle.query(batchProgressQuery), (p: BatchProgress) => p.money?.paused !== undefined && p.inFlight === 0);
+      const status = await cli(['batch', 'status', 'money-cli']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /spent[\s│]+\$0\.0\d+/);
+      assert.match(status.stdout, /budget[\s│]+\$0\.02/);
+      assert.match(status.stdout, /would pass the budget of \$0\.02/);
+      const resumed = await cli(['batch', 'resume', 'money-cli', '--budget', '1.00']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /of \$1\.00/);
+      const watched = await cli(['batch', 'watch', 'money-cli']);
+      assert.equal(watched.code, 0, watched.stderr);
+      const ledger = s.sim.stats().spentMicros;
+      assert.match(watched.stdout, new RegExp(`spent[\\s│]+\\${formatUsd(ledger)}`));
+      assert.match(watched.stdout, new RegExp(`wasted on failures[\\s│]+\\${formatUsd(2 * (1 + MAX_RESUBMITS) * PRICE_V2)}`));
+
+      const dlqStats = await untilValue(() => cli(['dlq', 'stats']), (r) => r.stdout.includes('money spent on held entries'));
+      assert.match(dlqStats.stdout, new RegExp(`money spent on held entries[\\s│]+\\${formatUsd(2 * (1 + MAX_RESUBMITS) * PRICE_V2)}`));
+      assert.match(dlqStats.stdout, /ERROR_CAPTCHA_UNSOLVABLE[\s│]+\$0\.017940/);
+      const dry = await cli(['dlq', 'retry', '--all', '--dry-run', '--reason', 'what would it cost']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /would cost \$0\.011960 at one submit per entry \((resubmit \$0\.005980, permanent \$0\.005980|permanent \$0\.005980, resubmit \$0\.005980)\)/);
+      assert.match(dry.stdout, /warning: retrying permanent-class entries is money thrown away/);
+      const refused = await cli(['dlq', 'retry', '--code', 'ERROR_CAPTCHA_UNSOLVABLE', '--reason', 'too dear', '--budget', '0.001']);
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /the DLQ refused: retry order refused: retrying 2 entries would cost \$0\.005980 \(resubmit \$0\.005980\), over its budget of \$0\.001/);
+    });
+    await rm(dir, { recursive: true, force: true });
   });
 });
