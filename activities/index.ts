@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { DlqSettings } from '../workflows/messages';
+import { createAccountActivities } from './account';
 import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
 import { createDlqActivities } from './dlq';
@@ -19,6 +20,7 @@ export * from './report';
 export * from './batch';
 export * from './drain';
 export * from './alerts';
+export * from './account';
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
@@ -30,11 +32,13 @@ export interface ActivityDeps {
   dlqSettings?: DlqSettings;
   /** where DLQ alerts are POSTed (ALERT_WEBHOOK_URL); they are logged either way */
   alertWebhookUrl?: string;
+  /** CAPTCHA_LOW_BALANCE: the balance below which the account raises an alert */
+  lowBalance?: number;
   /** what a paid submit costs (config.prices); default the public price lists */
   prices?: PriceTable;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events, prices }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, prices }: ActivityDeps) {
   return {
     ...createSolveActivities({ provider, ...(events && { events }), ...(prices && { prices }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
@@ -42,6 +46,7 @@ export function createActivities({ provider, client, dlqSettings = {}, alertWebh
     ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
+    ...createAccountActivities({ provider, client, ...(lowBalance !== undefined && { lowBalance }) }),
   };
 }
 

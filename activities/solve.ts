@@ -1,7 +1,9 @@
 // The solve's provider-facing activities: submit (pays for one provider task) and poll (waits for its answer). Built
 // from the provider client alone: the worker holds the API key inside it; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { ProviderError, ProviderTransientError } from '../src/providers/errors';
+import { CAPABILITIES, supportsKind, type ProviderName } from '../src/providers/capabilities';
+import { CaptchaPermanentError, ProviderError, ProviderTransientError } from '../src/providers/errors';
+import { unsupportedTypeMessage } from '../src/tasks/support';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import { emitterOf, type ActivityEvents } from './events';
@@ -77,6 +79,12 @@ export function createSolveActivities({ provider, events, prices = DEFAULT_PRICE
       const attempt = info.attempt;
       const previous = info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined;
       const unsettled = nonNegativeInt(previous?.unsettled) + (previous?.sending === true && (previous.attempt ?? 0) < attempt ? 1 : 0);
+      // a type this worker's provider does not solve (its provider changed under a running batch): refused unpaid
+      if (provider.name in CAPABILITIES && !supportsKind(provider.name as ProviderName, task.type)) {
+        const failure = toFailure(new CaptchaPermanentError(unsupportedTypeMessage(provider.name as ProviderName, task.type), 'UNSUPPORTED_TYPE'), attempt);
+        failed('submit', failure);
+        throw failure;
+      }
       const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));

@@ -9,6 +9,7 @@ import { DEFAULT_DLQ_WORKFLOW_ID } from './domain/names';
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
 import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
+import { reportWindowMs } from './providers/report-window';
 import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
 import { CAPTCHA_TYPES } from './domain/types';
@@ -91,6 +92,17 @@ const envSchema = z.object({
   DLQ_OLDEST_AGE_ALERT_MS: int(1).default(24 * 3_600_000),
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   BATCH_CONCURRENCY: int(1, 500).default(50),
+  /** account: token reports and feedback counts, balance checks and the low-balance alert (workflows/account.ts) */
+  ACCOUNT_WORKFLOW_ID: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:@-]+$/, 'may contain only letters, digits and . _ : @ -')
+    .default('captcha-account'),
+  /** a balance below this raises one alert per crossing, checked before a batch starts; unset: no alert */
+  CAPTCHA_LOW_BALANCE: num(0).optional(),
+  /** how long after a solve a report is accepted; default the provider's (src/providers/report-window.ts) */
+  CAPTCHA_REPORT_WINDOW_MS: int(1_000).optional(),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
   /**
@@ -154,6 +166,14 @@ export interface Config {
   /** DLQ alerts are POSTed here (JSON), besides being logged; a secret like the provider key: worker only */
   alertWebhookUrl?: string;
   batchConcurrency: number;
+  /** token reports, feedback counts and balance (workflows/account.ts) */
+  account: {
+    workflowId: string;
+    /** balance below which one alert is raised per crossing */
+    lowBalance?: number;
+    /** how long after a solve a report is accepted */
+    reportWindowMs: number;
+  };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   worker: {
     maxConcurrentActivities: number;
@@ -270,6 +290,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     },
     ...compact({ alertWebhookUrl: e.ALERT_WEBHOOK_URL }),
     batchConcurrency: e.BATCH_CONCURRENCY,
+    account: {
+      workflowId: e.ACCOUNT_WORKFLOW_ID,
+      ...compact({ lowBalance: e.CAPTCHA_LOW_BALANCE }),
+      reportWindowMs: reportWindowMs(e.CAPTCHA_PROVIDER, e.CAPTCHA_REPORT_WINDOW_MS),
+    },
     logLevel: e.LOG_LEVEL,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -39,6 +39,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy, ...(config.temporal.codecKeys && { indexSitekeys: false }) },
       ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),
+      ...(config.account.lowBalance !== undefined && { lowBalance: config.account.lowBalance }),
     }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,

@@ -240,7 +240,12 @@ describe('money', () => {
       const dlqStats = await untilValue(() => cli(['dlq', 'stats']), (r) => r.stdout.includes('money spent on held entries'));
       assert.match(dlqStats.stdout, new RegExp(`money spent on held entries[\\s│]+\\${formatUsd(2 * (1 + MAX_RESUBMITS) * PRICE_V2)}`));
       assert.match(dlqStats.stdout, /ERROR_CAPTCHA_UNSOLVABLE[\s│]+\$0\.017940/);
-      const dry = await cli(['dlq', 'retry', '--all', '--dry-run', '--reason', 'what would it cost']);
+      // the CLI's bulk retry leaves permanent-class entries out: its cost is the resubmit-class ones only
+      const bulk = await cli(['dlq', 'retry', '--all', '--dry-run']);
+      assert.equal(bulk.code, 0, bulk.stderr);
+      assert.match(bulk.stdout, /would cost \$0\.005980 at one submit per entry \(resubmit \$0\.005980\)/);
+      // named, they are priced too, with the warning
+      const dry = await cli(['dlq', 'retry', '--class', 'resubmit,permanent', '--dry-run']);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /would cost \$0\.011960 at one submit per entry \((resubmit \$0\.005980, permanent \$0\.005980|permanent \$0\.005980, resubmit \$0\.005980)\)/);
       assert.match(dry.stdout, /warning: retrying permanent-class entries is money thrown away/);

@@ -284,6 +284,27 @@ export interface DlqStats {
   /** with shards: the snapshot each one last pushed (the front's own entries are not listed) */
   shards?: { workflowId: string; shard: number; seq: number; asOf: string; total: number }[];
 }
+/**
+ * The stats the front publishes in its memo under DLQ_STATS_MEMO_KEY, read with `describe()` from the server without
+ * waiting on the worker (the `stats` query waits behind the workflow's activations while reports pour in). Published
+ * when the counts changed, at most once per `statsPublishIntervalMs`, and when a run starts (so after every
+ * continue-as-new); the numbers are those of `stats` at `asOf`. Bounded (DLQ_STATS_MEMO_CHARS_MAX): the largest
+ * sitekeys, codes and batches only, `truncated` when some were left out; no per-shard list.
+ */
+export interface DlqStatsSnapshot extends Omit<DlqStats, 'shards'> {
+  /** workflow time of the publication (asOf is older when shard snapshots are) */
+  publishedAt: string;
+  /** the DLQ run that published it, and its publication number within that run */
+  run: number;
+  seq: number;
+  /** shards whose snapshot the front holds (0 without shards) */
+  shardsReporting: number;
+  /** some keys of bySitekey, byCode or byBatch were left out to keep the memo small */
+  truncated?: true;
+}
+export const DLQ_STATS_MEMO_KEY = 'dlqStats';
+/** the published snapshot is kept under this many JSON characters (the server refuses a memo over 32 KB) */
+export const DLQ_STATS_MEMO_CHARS_MAX = 16_000;
 export interface DlqStatsRequest {
   /** how many sitekeys to list (default 10, ≤ 1,000) */
   top?: number;
@@ -388,6 +409,8 @@ export interface DlqSettings {
   indexSitekeys?: boolean;
   /** continue-as-new state (JSON characters) above which a `state-size` alert is raised; default 1,000,000 */
   stateSizeAlertChars?: number;
+  /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY) at most this often, when they changed; default 1,000 ms */
+  statsPublishIntervalMs?: number;
 }
 
 export interface DlqInput extends DlqSettings {
@@ -544,4 +567,107 @@ export interface DrainResult {
   matched: number;
   skipped: number;
   sample: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The account (workflows/account.ts): token reports (refunds), their counts, the balance and the low-balance alert.
+// A report runs as a short workflow `report/<provider>/<providerTaskId>` (one per token: a second report is answered from
+// its record); the counts and the alert state live in one long-lived workflow (ACCOUNT_WORKFLOW_ID, `captcha-account`).
+//   temporal workflow query --workflow-id captcha-account --type feedbackStats
+export type TokenVerdict = 'good' | 'bad';
+
+export interface TokenReportInput {
+  providerTaskId: string;
+  verdict: TokenVerdict;
+  /** the solve's task key, when the report named one */
+  taskKey?: string;
+  /** when the token was solved (SolveResult.solvedAt); absent (a bare provider task id): the provider's answer decides */
+  solvedAt?: string;
+  /** reports are refused this long after `solvedAt` */
+  windowMs: number;
+  /** what the feedback counts file the report under (absent: "unknown") */
+  captchaType?: string;
+  sitekey?: string;
+  /** where the verdict is counted */
+  accountWorkflowId: string;
+}
+
+export type TokenReportResult =
+  | { status: 'sent'; providerTaskId: string; verdict: TokenVerdict; provider: string; reportedAt: string; taskKey?: string }
+  | { status: 'refused'; providerTaskId: string; verdict: TokenVerdict; reason: string; refusedAt: string; taskKey?: string };
+
+/** One verdict, as the account workflow counts it. */
+export interface TokenFeedback {
+  providerTaskId: string;
+  provider: string;
+  captchaType: string;
+  sitekey: string;
+  verdict: TokenVerdict;
+  at: string;
+}
+export const tokenFeedbackSignal = defineSignal<[TokenFeedback]>('tokenFeedback');
+
+export interface FeedbackCounts {
+  good: number;
+  bad: number;
+  /** good / (good + bad); null before any report */
+  acceptance: number | null;
+}
+export interface FeedbackStats {
+  total: FeedbackCounts;
+  byProvider: Record<string, FeedbackCounts>;
+  byType: Record<string, FeedbackCounts>;
+  /** the most reported (provider, type, sitekey) rows, most reports first */
+  bySitekey: (FeedbackCounts & { provider: string; captchaType: string; sitekey: string })[];
+  /** rows beyond the bound are counted under sitekey "(other)" */
+  otherSitekeys: number;
+  since: string;
+}
+export interface FeedbackStatsRequest {
+  /** rows of `bySitekey` (default 10, ≤ 1,000) */
+  top?: number;
+}
+export const feedbackStatsQuery = defineQuery<FeedbackStats, [FeedbackStatsRequest?]>('feedbackStats');
+
+export interface BalanceCheck {
+  provider: string;
+  balance: number;
+  /** the thread plan, where the provider has one */
+  threads?: { threads: number; workingThreads: number; freeThreads: number };
+  /** CAPTCHA_LOW_BALANCE of the worker; absent: no alert */
+  lowBalance?: number;
+  low: boolean;
+  /** this check crossed below the threshold and raised the alert (once per crossing) */
+  alerted: boolean;
+  checkedAt: string;
+}
+/** Reads the balance (and thread plan) on the worker; raises the low-balance alert once per crossing. */
+export interface BalanceCheckRequest {
+  /** what asked (logs): "cli", "batch start", … */
+  reason?: string;
+}
+export const checkBalanceUpdate = defineUpdate<BalanceCheck, [BalanceCheckRequest]>('checkBalance');
+
+export interface AccountAlert {
+  kind: 'low-balance';
+  provider: string;
+  threshold: number;
+  value: number;
+  raisedAt: string;
+}
+
+export interface AccountState {
+  since: string;
+  /** `provider\ttype\tsitekey` → counts; bounded (ACCOUNT_FEEDBACK_ROWS_MAX) */
+  counts: Record<string, { good: number; bad: number }>;
+  otherSitekeys: number;
+  /** provider task ids counted lately: a repeated signal (a retried activity) is counted once; bounded */
+  recent: string[];
+  /** below the threshold since the last alert: no new alert until the balance is back above it */
+  lowAlerted: boolean;
+  lastCheck?: BalanceCheck;
+}
+export interface AccountInput {
+  /** carried across continue-as-new */
+  state?: AccountState;
 }

@@ -101,6 +101,12 @@ export const REPORT_ACTIVITY_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 50, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
 };
 
+/** Account activities (token reports, feedback signals, balance, alerts): short calls, retried a while. */
+export const ACCOUNT_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 30_000,
+  retry: { maximumAttempts: 8, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 },
+};
+
 /** DLQ front → shards: an operator order (idempotent by request id on the shard). The update waits for it. */
 export const DLQ_FORWARD_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 60_000,

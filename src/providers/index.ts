@@ -64,4 +64,4 @@ export { classifyProviderCode, providerErrorFor } from './classify';
 export { CAPABILITIES, CAPTCHA_KINDS, JSON_CAPABILITIES, LEGACY_CAPABILITIES, acceptedTypeNames, providersSupporting, supportsKind, type CaptchaKind } from './capabilities';
 export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';
-export type { CaptchaProvider, PollAnswer } from './types';
+export type { CaptchaProvider, PollAnswer, ThreadPlan } from './types';

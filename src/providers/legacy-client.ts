@@ -6,7 +6,8 @@ import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
 import { CaptchaPermanentError, containsSecret, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, ThreadPlan } from './types';
+import { LEGACY_CAPABILITIES } from './capabilities';
 
 export interface LegacyProviderOptions {
   name: LegacyProviderName;
@@ -31,18 +32,28 @@ export interface LegacyProviderOptions {
   softId?: string | number;
 }
 
-type WireAnswer = { ok: true; value: string } | { ok: false; code: string; text?: string };
+type WireAnswer = { ok: true; value: string; plan?: ThreadPlan } | { ok: false; code: string; text?: string };
 
 const jsonAnswerSchema = z
   .object({
     status: z.union([z.number(), z.string()]),
     request: z.union([z.string(), z.number()]),
     error_text: z.string().nullish(),
+    // CaptchaAI's threadsinfo answers its plan as top-level fields
+    threads: z.number().int().nonnegative().optional(),
+    working_threads: z.number().int().nonnegative().optional(),
+    free_threads: z.number().int().nonnegative().optional(),
   })
   .transform(
     (answer): WireAnswer =>
       Number(answer.status) === 1
-        ? { ok: true, value: String(answer.request) }
+        ? {
+            ok: true,
+            value: String(answer.request),
+            ...(answer.threads !== undefined && {
+              plan: { threads: answer.threads, workingThreads: answer.working_threads ?? 0, freeThreads: answer.free_threads ?? 0 },
+            }),
+          }
         : { ok: false, code: String(answer.request), ...(answer.error_text ? { text: answer.error_text } : {}) },
   );
 
@@ -193,6 +204,15 @@ export class LegacyProvider implements CaptchaProvider {
     // the report is already on file: for a retried activity that is success
     if (normalizeProviderCode(answer.code) === 'ERROR_DUPLICATE_REPORT') return;
     throw this.failure(`report ${providerTaskId}`, answer, providerTaskId);
+  }
+
+  /** CaptchaAI's thread plan (`action=threadsinfo`); undefined for a provider without one (2captcha). */
+  async threadsInfo(signal?: AbortSignal): Promise<ThreadPlan | undefined> {
+    if (!LEGACY_CAPABILITIES[this.name].extraActions.includes('threadsinfo')) return undefined;
+    const answer = await this.resGet('threadsinfo', { action: 'threadsinfo' }, signal);
+    if (!answer.ok) throw this.failure('threadsinfo', answer);
+    if (!answer.plan) throw this.badBody('threadsinfo', 'no thread plan in the answer');
+    return answer.plan;
   }
 
   async close(): Promise<void> {

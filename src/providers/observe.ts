@@ -67,6 +67,8 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
       observe('poll', () => provider.poll(id, signal), (answer: PollAnswer) => (answer.ready ? 'ready' : 'not_ready')),
     balance: (signal?: AbortSignal) => observe('balance', () => provider.balance(signal), () => 'ok'),
     report: (id: string, verdict: 'good' | 'bad', signal?: AbortSignal) => observe('report', () => provider.report(id, verdict, signal), () => 'ok'),
+    // not counted: an operator's occasional read of the plan
+    ...(provider.threadsInfo && { threadsInfo: (signal?: AbortSignal) => provider.threadsInfo!(signal) }),
     close: () => provider.close(),
   };
 }

@@ -13,7 +13,7 @@
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
 import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, ThreadPlan } from './types';
 
 export interface ProviderLimits {
   /** in.php calls in any `submitWindowMs` at most; default 60 (the providers' rule) */
@@ -114,6 +114,10 @@ class RateLimitedProvider implements LimitedProvider {
 
   report(providerTaskId: string, verdict: 'good' | 'bad', signal?: AbortSignal): Promise<void> {
     return this.inner.report(providerTaskId, verdict, signal);
+  }
+
+  threadsInfo(signal?: AbortSignal): Promise<ThreadPlan | undefined> {
+    return this.inner.threadsInfo ? this.inner.threadsInfo(signal) : Promise.resolve(undefined);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,12 @@
 import type { CaptchaTask } from '../domain/types';
 
+/** The account's thread plan (CaptchaAI's `threadsinfo`): threads bought, busy and free. */
+export interface ThreadPlan {
+  threads: number;
+  workingThreads: number;
+  freeThreads: number;
+}
+
 export type PollAnswer = { ready: false } | { ready: true; token: string };
 
 /**
@@ -14,5 +21,7 @@ export interface CaptchaProvider {
   poll(providerTaskId: string, signal?: AbortSignal): Promise<PollAnswer>;
   balance(signal?: AbortSignal): Promise<number>;
   report(providerTaskId: string, verdict: 'good' | 'bad', signal?: AbortSignal): Promise<void>;
+  /** the thread plan, where the provider has one (`threadsinfo`); undefined where it has none */
+  threadsInfo?(signal?: AbortSignal): Promise<ThreadPlan | undefined>;
   close(): Promise<void>;
 }
