@@ -13,6 +13,7 @@ import { createDrainActivities } from './drain';
 import type { ActivityEvents } from './events';
 import { createReportActivities } from './report';
 import { createSolveActivities } from './solve';
+import type { PriceTable } from '../src/domain/prices';
 
 export type { ActivityEvents } from './events';
 export * from './solve';
@@ -38,11 +39,13 @@ export interface ActivityDeps {
   callbackUrlFor?: (workflowId: string) => string | undefined;
   /** callback mode: pushes received by this worker, for the polls running here */
   inbox?: CallbackInbox;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox }: ActivityDeps) {
+export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox, prices }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }), ...(callbackUrlFor && { callbackUrlFor }), ...(inbox && { inbox }) }),
+    ...createSolveActivities({ provider, ...(events && { events }), ...(callbackUrlFor && { callbackUrlFor }), ...(inbox && { inbox }), ...(prices && { prices }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),

@@ -10,6 +10,7 @@ import type { CaptchaProvider } from '../src/providers/types';
 import type { CaptchaTask, CaptchaType, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import type { CallbackInbox } from '../src/callbacks/inbox';
 import { emitterOf, type ActivityEvents } from './events';
+import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../src/domain/prices';
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
@@ -21,6 +22,8 @@ export interface SolveActivityDeps {
   callbackUrlFor?: (workflowId: string) => string | undefined;
   /** callback mode: where this worker's receiver hands pushes to the polls running here (src/callbacks/inbox.ts) */
   inbox?: CallbackInbox;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
 export interface SubmitInput {
@@ -36,6 +39,8 @@ export interface Submitted {
   possibleDuplicates?: number;
   /** the provider was asked to push the result to our callback receiver (absent: poll only) */
   callback?: true;
+  /** what this paid submit cost, micro-USD, by the worker's price table (absent: a worker before prices) */
+  costMicros?: number;
 }
 
 /**
@@ -74,7 +79,7 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator(), callbackUrlFor, inbox }: SolveActivityDeps) {
+export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator(), callbackUrlFor, inbox, prices = DEFAULT_PRICES }: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -110,12 +115,15 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
           emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
+        const costMicros = submitCostMicros(prices, provider.name, task.type);
+        emit('spent', { provider: provider.name, type: task.type, micros: costMicros });
         return {
           providerTaskId,
           submittedAt: new Date().toISOString(),
           attempt,
           ...(unsettled > 0 && { possibleDuplicates: unsettled }),
           ...(callbackUrl && { callback: true as const }),
+          costMicros,
         };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing

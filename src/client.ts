@@ -43,6 +43,8 @@ import { resolveSolvePolicy } from './domain/policies';
 export const INLINE_BATCH_LIMIT = 1_000;
 
 /** A solve that ended in final failure, as the caller sees it. */
+import { formatUsd, parseBudgetUsd } from './domain/prices';
+
 export class CaptchaSolveError extends Error {
   override readonly name = 'CaptchaSolveError';
   constructor(
@@ -76,6 +78,20 @@ export interface StartBatchOptions {
   /** circuit breaker: account-class failures before the batch stops submitting, and what it does with the rest */
   breakerThreshold?: number;
   onAccountFailure?: BatchInput['onAccountFailure'];
+  /** money limit in USD ("5.00"): the batch pauses before a submit would pass it; refused unless a non-negative amount */
+  budget?: string | number;
+}
+
+/** A budget that is not a non-negative amount of USD: thrown before anything starts. */
+export class BudgetError extends Error {
+  override name = 'BudgetError';
+}
+
+/** USD as given → micro-USD, or a BudgetError with one sentence. */
+export function budgetMicrosOf(budget: string | number): number {
+  const parsed = parseBudgetUsd(budget);
+  if ('error' in parsed) throw new BudgetError(parsed.error);
+  return parsed.micros;
 }
 
 export class CaptchaSolver {
@@ -127,6 +143,7 @@ export class CaptchaSolver {
       options.batchId !== undefined
         ? checkBatchId(options.batchId, this.config.dlqWorkflowId)
         : `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+    const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
     const { source, tasks } = await this.batchSource(options);
     const total = tasks.length;
     // with CAPTCHA_LOW_BALANCE set, the balance is read first: a near-empty account alerts before the batch spends it
@@ -140,6 +157,7 @@ export class CaptchaSolver {
       ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
       ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
+      ...(budgetMicros !== undefined && { budgetMicros, prices: { ...this.config.prices[this.config.provider.name] } }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -303,10 +321,11 @@ export class CaptchaSolver {
       results: (cursor?: number, limit?: number): Promise<BatchResultsPage> =>
         typeChecked(handle, WORKFLOW_TYPES.batch, 'a batch', () => handle.query(batchResultsQuery, { cursor, limit })),
       result: (): Promise<BatchSummary> => handle.result(),
-      /** closes an open circuit once the provider account is fixed */
-      resume: async (reason?: string): Promise<BatchProgress> => {
+      /** closes an open circuit once the provider account is fixed; `budget` (USD) replaces the batch's budget */
+      resume: async (reason?: string, options: { budget?: string | number } = {}): Promise<BatchProgress> => {
+        const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
         await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
-        return executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }) }] });
+        return executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }), ...(budgetMicros !== undefined && { budgetMicros }) }] });
       },
       cancel: async (): Promise<void> => {
         await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
@@ -370,7 +389,19 @@ export class CaptchaSolver {
       /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => asDlq(handle, () => handle.query(dlqAuditQuery, request)),
-      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request))),
+      /**
+       * A retry order, priced by the configured provider's prices (the result says what it costs, by class); `budget`
+       * (USD) makes the DLQ's validator refuse it when the estimate is over. A bad budget throws BudgetError, unsent.
+       */
+      retry: async (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
+        const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
+        const priced: DlqRetryRequest = {
+          ...request,
+          prices: request.prices ?? { ...this.config.prices[this.config.provider.name] },
+          ...(budgetMicros !== undefined && { budgetMicros }),
+        };
+        return await ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
+      },
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request))),
       purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request))),
       /** forgets what shard `request.shard` last reported (a wrong or forged snapshot): its next snapshot counts again */
@@ -516,6 +547,7 @@ function batchDetails(input: BatchInput): string {
     '|---|---|',
     `| tasks | ${from} |`,
     `| concurrency | ${input.concurrency} |`,
+    ...(input.budgetMicros !== undefined ? [`| budget | ${formatUsd(input.budgetMicros)} |`] : []),
     `| dead letters | \`${input.dlqWorkflowId}\` |`,
     '',
     `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,

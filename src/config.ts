@@ -12,6 +12,8 @@ import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
 import { reportWindowMs } from './providers/report-window';
 import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
+import { CAPTCHA_TYPES } from './domain/types';
+import { mergePrices, per1000ToMicros, type PriceTable } from './domain/prices';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
 export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
@@ -63,6 +65,8 @@ const envSchema = z.object({
   CAPTCHA_CONNECTIONS: int(1, 1024).default(32),
   /** client-side ban rules (src/providers/rate-limit.ts): in.php calls per 3 s, and the gap between polls of one task */
   CAPTCHA_MAX_SUBMITS_PER_3S: int(1, 10_000).default(60),
+  /** price overrides, USD per 1000 submits: `{"2captcha":{"recaptcha-v2":2.99}}` (src/domain/prices.ts has the defaults) */
+  CAPTCHA_PRICES: z.string().max(4096).optional(),
   CAPTCHA_MIN_POLL_INTERVAL_MS: int(0).optional(),
   /** polls within this many ms share one request (`res.php?action=get&ids=`) where the provider allows; 0: off */
   CAPTCHA_POLL_COALESCE_MS: int(0, 5_000).default(100),
@@ -163,6 +167,8 @@ export interface Config {
     /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
     limits: { submitsPer3s: number; minPollIntervalMs: number };
   };
+  /** micro-USD per paid submit by provider and type: the defaults with CAPTCHA_PRICES on top */
+  prices: PriceTable;
   solvePolicy: SolvePolicy;
   dlqWorkflowId: string;
   /** how the DLQ starts when the first failure creates it (`DlqSettings` in workflows/messages.ts) */
@@ -301,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
         minPollIntervalMs: e.CAPTCHA_MIN_POLL_INTERVAL_MS ?? solvePolicy.poll.intervalMs,
       },
     },
+    prices: parsePriceOverrides(e.CAPTCHA_PRICES),
     solvePolicy,
     dlqWorkflowId: e.DLQ_WORKFLOW_ID,
     dlq: {
@@ -345,6 +352,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     }),
   };
   return deepFreeze(config);
+}
+
+/** CAPTCHA_PRICES: known providers and types only, each a number of USD per 1000 submits from 0 to 1000. */
+function parsePriceOverrides(text: string | undefined): PriceTable {
+  if (text === undefined) return mergePrices();
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid configuration:\n  CAPTCHA_PRICES: ${why}`);
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    fail('not JSON; give USD per 1000 submits by provider and type, e.g. {"2captcha":{"recaptcha-v2":2.99}}');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be an object of providers');
+  const overrides: Record<string, Record<string, number>> = {};
+  for (const [provider, prices] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(PROVIDERS as readonly string[]).includes(provider)) fail(`unknown provider ${JSON.stringify(provider)} (known: ${PROVIDERS.join(', ')})`);
+    if (typeof prices !== 'object' || prices === null || Array.isArray(prices)) fail(`${provider} must be an object of captcha types`);
+    overrides[provider] = {};
+    for (const [type, usd] of Object.entries(prices as Record<string, unknown>)) {
+      if (!(CAPTCHA_TYPES as readonly string[]).includes(type)) fail(`${provider}: unknown captcha type ${JSON.stringify(type)} (known: ${CAPTCHA_TYPES.join(', ')})`);
+      if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || usd > 1000) fail(`${provider}.${type} must be USD per 1000 submits, from 0 to 1000`);
+      overrides[provider]![type] = per1000ToMicros(usd as number);
+    }
+  }
+  return mergePrices(overrides);
 }
 
 type Connection = Pick<Config['temporal'], 'address' | 'namespace' | 'tls' | 'apiKey' | 'grpcMeta' | 'profile'>;

@@ -68,6 +68,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ['provider'],
     registers: [registry],
   });
+  const spent = new Counter({
+    name: 'captcha_spent_micro_usd_total',
+    help: 'Money spent on paid submits, in micro-USD (1e-6 USD) by the price table (CAPTCHA_PRICES), by captcha type',
+    labelNames: ['provider', 'type'],
+    registers: [registry],
+  });
   const calls = new Counter({
     name: 'captcha_provider_calls_total',
     help: 'Requests to the captcha provider by wire endpoint and outcome (ok, ready, not_ready, or the failure class)',
@@ -151,6 +157,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       failed: ({ provider, stage, failureClass }) => failures.inc({ provider, stage, class: failureClass }),
       deadLettered: ({ provider, failureClass }) => deadLettered.inc({ provider, class: failureClass }),
       possibleDuplicateSubmit: ({ provider, count }) => possibleDuplicates.inc({ provider }, count),
+      spent: ({ provider, type, micros }) => spent.inc({ provider, type }, micros),
     },
   };
 }

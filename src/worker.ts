@@ -44,6 +44,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
       provider,
       client,
       ...(activityEvents && { events: activityEvents }),
+      prices: config.prices,
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
       dlqSettings: { ...config.dlq, solvePolicy: config.solvePolicy, ...(config.temporal.codecKeys && { indexSitekeys: false }) },
       ...(config.alertWebhookUrl && { alertWebhookUrl: config.alertWebhookUrl }),

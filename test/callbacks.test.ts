@@ -149,6 +149,9 @@ describe('callback mode', () => {
       const stats = s.sim.stats();
       assert.equal(stats.json.createTask, 5, JSON.stringify({ json: stats.json, req: stats.requests, cb: stats.callbacks, receiver: receiver.stats() }));
       assert.equal(stats.json.getTaskResult ?? 0, 0, JSON.stringify({ cb: stats.callbacks, receiver: receiver.stats() }));
+      // the receiver counts a push once the hand-over returns, which may be just after the solve completed
+      const deadline = Date.now() + 10_000;
+      while (receiver.stats().accepted < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(receiver.stats().accepted, 5);
       for (const r of results) assert.match(r.token, /^03AGdBq2/);
     });

@@ -85,14 +85,15 @@ describe('filters', () => {
 describe('counts', () => {
   void test('an entry counted in and out leaves no key behind', () => {
     const agg = emptyAgg();
-    const e = entry('a', { batchId: 'b1', lastFailedAt: '2026-01-01T07:30:00.000Z', paidSubmits: 3 });
+    const e = entry('a', { batchId: 'b1', lastFailedAt: '2026-01-01T07:30:00.000Z', paidSubmits: 3, spentMicros: 8970 });
     addToAgg(agg, e, 1);
+    assert.equal(agg.spentMicros, 8970);
     assert.equal(agg.total, 1);
     assert.equal(agg.byHour['07'], 1);
     assert.equal(agg.byBatch.b1, 1);
     assert.equal(agg.paidSubmits, 3);
     addToAgg(agg, e, -1);
-    assert.deepEqual({ ...agg, byCode: { ...agg.byCode }, byClass: { ...agg.byClass }, bySitekey: { ...agg.bySitekey }, byHour: { ...agg.byHour }, byBatch: { ...agg.byBatch } }, {
+    assert.deepEqual({ ...agg, byCode: { ...agg.byCode }, byClass: { ...agg.byClass }, bySitekey: { ...agg.bySitekey }, byHour: { ...agg.byHour }, byBatch: { ...agg.byBatch }, spentByCode: { ...agg.spentByCode } }, {
       total: 0,
       byStatus: { dead: 0, retrying: 0, parked: 0 },
       byCode: {},
@@ -101,6 +102,8 @@ describe('counts', () => {
       byHour: {},
       byBatch: {},
       paidSubmits: 0,
+      spentMicros: 0,
+      spentByCode: {},
     });
   });
 

@@ -3,6 +3,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
+import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
+import type { RetryCost } from '../src/domain/dlq-cost';
+import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
@@ -58,6 +61,13 @@ export interface BatchInput {
   onAccountFailure?: 'hold' | 'dead-letter';
   /** set `CaptchaSitekey` on the children (default true); off with payload encryption: search attributes stay plain */
   indexSitekeys?: boolean;
+  /**
+   * Money limit of the batch, micro-USD: no child starts when its submit would pass it (the batch pauses, like an open
+   * circuit, until `resume` raises it). See src/domain/budget.ts for the overspend bound.
+   */
+  budgetMicros?: number;
+  /** micro-USD per paid submit by captcha type, for the budget (the client's price table for the provider) */
+  prices?: Partial<Record<CaptchaType, number>>;
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -85,6 +95,8 @@ export interface BatchState {
   /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
   window: number;
   circuit: CircuitState;
+  /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
+  money?: BatchMoney;
 }
 
 export interface CircuitState {
@@ -109,6 +121,8 @@ export interface BatchSummary {
   elapsedMs: number;
   runs: number;
   topErrors: { code: string; count: number }[];
+  /** spent, per solve, wasted on failures, the budget (absent: a run before money) */
+  money?: MoneyFigures;
 }
 
 export interface BatchProgress {
@@ -130,6 +144,8 @@ export interface BatchProgress {
   /** current window (≤ concurrency): smaller while the provider answers with transient errors */
   window: number;
   circuit: CircuitState;
+  /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
+  money?: MoneyFigures;
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
@@ -146,6 +162,8 @@ export interface BatchResultsPage {
 export const batchProgressQuery = defineQuery<BatchProgress>('progress');
 export interface BatchResumeRequest {
   reason?: string;
+  /** the batch's new budget, micro-USD (replaces the old one; a paused batch continues when it fits) */
+  budgetMicros?: number;
 }
 /** Closes an open circuit once the account is fixed; returns the progress. Also as a signal for the plain CLI. */
 export const batchResumeUpdate = defineUpdate<BatchProgress, [BatchResumeRequest]>('resume');
@@ -248,6 +266,9 @@ export interface DlqStats {
   parked: number;
   /** paid submits spent on the entries held now */
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held now (original solve and DLQ retries), in all and by error code */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   /** retry children running */
   retriesInFlight: number;
   /** entries waiting for a retry child (rate and concurrency limits) */
@@ -308,6 +329,10 @@ export interface DlqRetryRequest extends DlqFilter {
   by?: string;
   requestId?: string;
   dryRun?: boolean;
+  /** micro-USD per submit by captcha type: the result then says what the retry costs (one submit per entry) */
+  prices?: Partial<Record<CaptchaType, number>>;
+  /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
+  budgetMicros?: number;
 }
 export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
@@ -333,6 +358,8 @@ export interface DlqOperationResult {
   workflows?: number;
   /** shards that did not confirm the order (forwarding failed or they rejected it); the counts leave them out */
   unreached?: string[];
+  /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
+  cost?: RetryCost;
 }
 
 export interface DlqAuditRecord {
@@ -417,6 +444,9 @@ export interface DlqShardSnapshot {
   discarded: number;
   purged: number;
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held (absent: a shard before money) */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   retriesInFlight: number;
   retriesQueued: number;
   received: number;

@@ -56,6 +56,9 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   let attempts = 0;
   let paidSubmits = 0;
   let possibleDuplicateSubmits = 0;
+  // what the paid submits cost, as their activities priced them; absent from results when no submit said (old workers)
+  let spentMicros: number | undefined;
+  const spent = () => (spentMicros !== undefined ? { spentMicros } : {});
   const duplicates = () => (possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
   const providerTaskIds: string[] = [];
   const history: AttemptRecord[] = [];
@@ -68,6 +71,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         const submitted = await submitCaptcha({ task: input.task, taskKey: input.taskKey });
         attempts += submitted.attempt;
         paidSubmits++;
+        if (submitted.costMicros !== undefined) spentMicros = (spentMicros ?? 0) + submitted.costMicros;
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
@@ -89,6 +93,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           attempts,
           paidSubmits,
           ...duplicates(),
+          ...spent(),
           elapsedMs: Date.now() - startedAt,
           solvedAt: polled.solvedAt,
         };
@@ -130,6 +135,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     ...final,
     attempts,
     paidSubmits,
+    ...spent(),
     providerTaskIds,
     history: history.slice(-ATTEMPT_HISTORY_LIMIT),
   };
@@ -145,6 +151,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       message: final.message,
       attempts,
       paidSubmits,
+      ...spent(),
       providerTaskIds,
       history: details.history,
       failedAt: new Date().toISOString(),

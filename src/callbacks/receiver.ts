@@ -125,10 +125,11 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
   async function deliver(workflowId: string, push: CallbackPush): Promise<CallbackOutcome> {
     if (push.token === undefined) return 'ignored';
     const inbox = options.inbox;
-    if (inbox?.offer(workflowId, push.providerTaskId, push.token)) return 'accepted';
     const converter = options.client.options.loadedDataConverter;
     const deadline = Date.now() + pendingWaitMs;
     for (;;) {
+      // a poll of this worker that started meanwhile takes it in memory
+      if (inbox?.offer(workflowId, push.providerTaskId, push.token)) return 'accepted';
       let description;
       try {
         description = await options.client.workflow.getHandle(workflowId).describe();

@@ -109,7 +109,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   let sim: Simulator | undefined;
   if (options.simulator !== false) {
-    sim = await step('simulator', () => startSimulator(options.simulator || {}));
+    // the simulator's ledger charges by the configured price table, as the configured provider
+    sim = await step('simulator', () => startSimulator({ prices: base.prices, pricedAs: base.provider.name, ...(options.simulator || {}) }));
     stops.push(() => sim!.close());
   }
   const config = loadConfig({

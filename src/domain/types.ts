@@ -135,6 +135,8 @@ export interface SolveResult {
    * later attempt was paid (absent: none seen)
    */
   possibleDuplicateSubmits?: number;
+  /** micro-USD paid for this task, every paid submit of every round (absent: a worker before prices) */
+  spentMicros?: number;
   elapsedMs: number;
   solvedAt: string;
 }
@@ -148,6 +150,8 @@ export interface FailureSummary {
   /** submit attempts, paid or not */
   attempts: number;
   paidSubmits: number;
+  /** micro-USD paid for the task, all rounds (absent: not known, a worker before prices) */
+  spentMicros?: number;
   /** the most recent attempts (bounded) */
   history: AttemptRecord[];
 }

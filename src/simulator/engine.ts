@@ -2,6 +2,7 @@
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
 import { createHash } from 'node:crypto';
 import { LEGACY_CAPABILITIES, supportsKind } from '../providers/capabilities';
+import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../domain/prices';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -41,6 +42,10 @@ export interface EngineOptions {
   balance?: number;
   /** charged per accepted submit, refunded by reportbad (default 0.00299) */
   pricePerSubmit?: number;
+  /** the ledger's price table (src/domain/prices.ts), micro-USD per submit; default the public price lists */
+  prices?: PriceTable;
+  /** whose row of `prices` the ledger charges (default `provider`) */
+  pricedAs?: string;
   /** per-account rate rules, on by default */
   rateLimits?: RateLimitOptions;
   /** task ids expire this long after the submit, in real ms (default 900 000) */
@@ -181,6 +186,8 @@ export class SimulatorEngine {
   private readonly numericIds: boolean;
   private readonly apiKeys: ReadonlySet<string> | undefined;
   private readonly price: number;
+  private readonly prices: PriceTable;
+  private readonly pricedAs: string;
   private readonly taskTtlMs: number;
   private readonly threads: number;
   private balance: number;
@@ -197,6 +204,8 @@ export class SimulatorEngine {
     this.apiKeys = options.apiKey === undefined ? undefined : new Set(typeof options.apiKey === 'string' ? [options.apiKey] : options.apiKey);
     this.balance = options.balance ?? 1000;
     this.price = options.pricePerSubmit ?? 0.00299;
+    this.prices = options.prices ?? DEFAULT_PRICES;
+    this.pricedAs = options.pricedAs ?? this.provider;
     this.taskTtlMs = options.taskTtlMs ?? 900_000;
     this.threads = options.threads ?? 10;
     this.chaosRng = mulberry32(mixSeed(this.seed, 0xc4a05));
@@ -282,7 +291,7 @@ export class SimulatorEngine {
 
     const task = this.createTask(key, submission, scenarioKey, params, now);
     this.balance = roundMoney(this.balance - this.price);
-    this.counters.paidSubmit(ledgerKey(submission, params));
+    this.counters.paidSubmit(ledgerKey(submission, params), submission.type, submitCostMicros(this.prices, this.pricedAs, submission.type));
     this.limiter.captchaAccepted(key, now);
     const numeric = this.numericIds && params.get('method') === 'userrecaptcha';
     return ok(numeric ? Number(task.id) : task.id, `OK|${task.id}`, 'OK');

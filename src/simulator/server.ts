@@ -73,7 +73,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const jsonProvider = (JSON_DIALECTS as readonly string[]).includes(options.provider ?? '') ? (options.provider as JsonDialect) : undefined;
   const dialect = options.dialect ?? jsonProvider ?? '2captcha-v2';
   const { provider: _provider, ...engineOptions } = options;
-  const engine = new SimulatorEngine({ ...engineOptions, ...(options.provider && !jsonProvider && { provider: options.provider as SimulatedProvider }) });
+  const engine = new SimulatorEngine({
+    ...engineOptions,
+    ...(options.provider && !jsonProvider && { provider: options.provider as SimulatedProvider }),
+    // a JSON provider's ledger charges that provider's prices
+    ...(jsonProvider && options.pricedAs === undefined && { pricedAs: jsonProvider }),
+  });
   const jsonApi = new JsonApi(engine, {
     dialect,
     ...(options.jsonMinPollIntervalMs !== undefined && { minPollIntervalMs: options.jsonMinPollIntervalMs }),

@@ -35,6 +35,9 @@ export interface SimulatorStats {
    */
   duplicatePaidSubmits: number;
   tasksPaidMoreThanOnce: number;
+  /** what the paid submits cost by the price table (src/domain/prices.ts), micro-USD, in all and by captcha type */
+  spentMicros: number;
+  spentMicrosByType: Record<string, number>;
   /** the tasks paid most often (at most 20), most first */
   mostPaidTasks: { task: string; paid: number }[];
   /** final answers delivered by res.php */
@@ -63,6 +66,8 @@ export class SimulatorCounters {
   private outcomes: Record<Endpoint, Record<string, number>> = { 'in.php': {}, 'res.php': {} };
   private faults: Record<string, number> = {};
   private paidSubmits = 0;
+  private spentMicros = 0;
+  private spentMicrosByType: Record<string, number> = {};
   /** paid submits per task (see ledger key in ./engine) */
   private ledger = new Map<string, number>();
   private duplicatePaidSubmits = 0;
@@ -93,8 +98,10 @@ export class SimulatorCounters {
     increment(this.faults, kind);
   }
 
-  paidSubmit(task: string): void {
+  paidSubmit(task: string, type = 'unknown', costMicros = 0): void {
     this.paidSubmits++;
+    this.spentMicros += costMicros;
+    increment(this.spentMicrosByType, type, costMicros);
     const paid = (this.ledger.get(task) ?? 0) + 1;
     this.ledger.set(task, paid);
     if (paid > 1) this.duplicatePaidSubmits++;
@@ -142,6 +149,8 @@ export class SimulatorCounters {
     this.outcomes = { 'in.php': {}, 'res.php': {} };
     this.faults = {};
     this.paidSubmits = 0;
+    this.spentMicros = 0;
+    this.spentMicrosByType = {};
     this.ledger = new Map();
     this.duplicatePaidSubmits = 0;
     this.tasksPaidMoreThanOnce = 0;
@@ -173,6 +182,8 @@ export class SimulatorCounters {
       paidSubmits: this.paidSubmits,
       duplicatePaidSubmits: this.duplicatePaidSubmits,
       tasksPaidMoreThanOnce: this.tasksPaidMoreThanOnce,
+      spentMicros: this.spentMicros,
+      spentMicrosByType: this.spentMicrosByType,
       mostPaidTasks: this.mostPaid(20),
       solved: this.solved,
       failed: this.failed,

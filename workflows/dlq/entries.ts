@@ -130,6 +130,7 @@ export class DlqEntries {
       message: r.message,
       attempts: r.attempts,
       paidSubmits: r.paidSubmits,
+      ...(r.spentMicros !== undefined && { spentMicros: r.spentMicros }),
       firstFailedAt: r.failedAt,
       lastFailedAt: r.failedAt,
       history: r.history,

@@ -50,6 +50,10 @@ export class DlqViews extends DlqShards {
       purged: merged.purged,
       parked: merged.byStatus.parked,
       paidSubmitsOnDead: merged.paidSubmitsOnDead,
+      ...(merged.spentMicrosOnDead !== undefined && {
+        spentMicrosOnDead: merged.spentMicrosOnDead,
+        spentMicrosOnDeadByCode: sortedRecord(merged.spentMicrosOnDeadByCode ?? {}),
+      }),
       retriesInFlight: merged.retriesInFlight,
       retriesQueued: merged.retriesQueued,
       received: merged.received,

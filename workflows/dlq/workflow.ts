@@ -93,6 +93,14 @@ function installHandlers(dlq: DeadLetterQueue): void {
         log.warn('ignored a malformed DLQ order', { signal: def.name, error: parsed.error });
         return;
       }
+      if (operation === 'retry' && parsed.order.budgetMicros !== undefined) {
+        try {
+          dlq.checkRetryBudget(parsed.order);
+        } catch (err) {
+          log.warn('ignored a DLQ order over its budget', { signal: def.name, error: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+      }
       try {
         const result = await dlq.execute(operation, parsed.order, 'signal');
         log.info('DLQ order applied', { ...result, sample: undefined });
@@ -119,6 +127,7 @@ function installHandlers(dlq: DeadLetterQueue): void {
         validator: (raw: unknown) => {
           const parsed = parseOrder(operation, raw, dlq.guards.bounded);
           if (!parsed.ok) throw invalid(parsed.error);
+          if (operation === 'retry') dlq.checkRetryBudget(parsed.order);
         },
       },
     );

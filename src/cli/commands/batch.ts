@@ -9,6 +9,15 @@ import { batchIdArg, intArg, intervalArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, formatDuration, message, note, out, pct, printJson, table } from '../output';
 import { sessionOf, type Session } from '../session';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
+
+/** `--budget 5.00` checked before anything is read or started: one sentence, exit 2. */
+function budgetArg(budget: string | undefined): string | undefined {
+  if (budget === undefined) return undefined;
+  const parsed = parseBudgetUsd(budget);
+  if ('error' in parsed) throw new CliError(`--budget: ${parsed.error}`, EXIT.USAGE);
+  return budget;
+}
 
 export function addBatchCommands(program: Command): void {
   const batch = program.command('batch').description('start, watch, inspect and cancel batches');
@@ -23,6 +32,7 @@ export function addBatchCommands(program: Command): void {
     .argument('<file>', 'the task file')
     .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
+    .option('--budget <usd>', 'money limit in USD (e.g. 5.00): the batch pauses before a submit would pass it; `batch resume --budget` raises it')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
       new Option('--source <how>', 'how tasks reach the workers: inline in the workflow input (auto: up to 1,000 tasks) or by file path (workers must see the same path)')
@@ -68,10 +78,12 @@ export function addBatchCommands(program: Command): void {
 
   batch
     .command('resume')
-    .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed')
+    .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed; or raise the budget of a batch paused by it (--budget)')
     .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--reason <why>', 'why it is safe to resume (logged by the batch)')
-    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+    .option('--budget <usd>', 'the new money limit in USD (e.g. 8.00): a batch paused by its budget continues when the next submit fits')
+    .action(async (id: string, o: { reason?: string; budget?: string }, cmd: Command) => {
+      const budget = budgetArg(o.budget);
       const s = sessionOf(cmd);
       const solver = await s.solver();
       const { status } = await describeBatch(solver, id);
@@ -79,8 +91,11 @@ export function addBatchCommands(program: Command): void {
         out(`batch ${id} is ${status.toLowerCase()}: nothing to resume`);
         return;
       }
-      const p = await solver.batch(id).resume(o.reason ?? `resumed by ${s.identity}`);
-      out(`batch ${id} resumed: circuit ${p.circuit.open ? 'still open' : 'closed'}, ${p.solved + p.deadLettered + p.cancelled}/${p.total} done, ${p.inFlight} in flight`);
+      const p = await solver.batch(id).resume(o.reason ?? `resumed by ${s.identity}`, budget === undefined ? {} : { budget });
+      out(
+        `batch ${id} resumed: circuit ${p.circuit.open ? 'still open' : 'closed'}, ${p.solved + p.deadLettered + p.cancelled}/${p.total} done, ${p.inFlight} in flight` +
+          (p.money ? `, spent ${formatUsd(p.money.spentMicros)} of ${p.money.budgetMicros === undefined ? 'no budget' : formatUsd(p.money.budgetMicros)}${p.money.paused ? ' (still paused: raise --budget)' : ''}` : ''),
+      );
     });
 
   batch
@@ -100,6 +115,7 @@ export function addBatchCommands(program: Command): void {
 interface BatchStartOptions {
   batchId?: string;
   concurrency?: number;
+  budget?: string;
   format?: string;
   source: 'auto' | 'inline' | 'file';
   watch?: boolean;
@@ -110,6 +126,7 @@ interface BatchStartOptions {
 
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
+  budgetArg(o.budget);
   if (o.batchId !== undefined) {
     const [{ checkBatchId }, config] = await Promise.all([import('../../domain/ids'), s.settings()]);
     checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
@@ -127,6 +144,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
   const started = await solver.startBatch({
     ...(o.batchId !== undefined && { batchId: o.batchId }),
     ...(o.concurrency && { concurrency: o.concurrency }),
+    ...(o.budget !== undefined && { budget: o.budget }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
   if (started.balance?.low) {
@@ -140,7 +158,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
       started.existing
         ? `batch ${started.batchId} is already running: not started again`
         : `started batch ${started.batchId}: ${started.total} tasks from ${file} (${parsed.format}, ${inline ? 'inline' : `by path ${path}`}), ` +
-            `concurrency ${o.concurrency ?? solver.config.batchConcurrency}`,
+            `concurrency ${o.concurrency ?? solver.config.batchConcurrency}${o.budget !== undefined ? `, budget $${o.budget.replace(/^\$/, '')}` : ''}`,
     );
     if (!o.watch) say(`  watch it:  ${INVOCATION} batch watch ${started.batchId}`);
   }
@@ -227,10 +245,16 @@ function elapsedClock(now: () => number = Date.now): <T extends { elapsedMs: num
 
 /** What the bar and the plain lines show: a progress answer, or a final summary. */
 type Counts = Pick<BatchProgress, 'batchId' | 'status' | 'total' | 'solved' | 'deadLettered' | 'cancelled' | 'inFlight' | 'elapsedMs'> &
-  Partial<Pick<BatchProgress, 'window' | 'circuit'>>;
+  Partial<Pick<BatchProgress, 'window' | 'circuit' | 'money'>>;
 
 /** " · circuit OPEN (ERROR_ZERO_BALANCE): …" while account errors hold the batch */
 function circuitNote(p: Counts): string {
+  const spent = p.money ? ` · spent ${formatUsd(p.money.spentMicros)}${p.money.budgetMicros !== undefined ? ` of ${formatUsd(p.money.budgetMicros)}` : ''}` : '';
+  const paused = p.money?.paused ? ` · PAUSED by its budget: ${INVOCATION} batch resume ${p.batchId} --budget <usd>` : '';
+  return spent + paused + circuitOpenNote(p);
+}
+
+function circuitOpenNote(p: Counts): string {
   if (!p.circuit?.open) return '';
   return ` · circuit OPEN (${p.circuit.code ?? 'account error'}): fix the account, then ${INVOCATION} batch resume ${p.batchId}`;
 }
@@ -303,10 +327,22 @@ function printSummary(summary: BatchSummary, json?: boolean): void {
       ...(summary.notStarted ? [['of them never started', summary.notStarted] as [string, number]] : []),
       // a worker died (or an answer was lost) after the provider accepted a submit: it may have been paid twice
       ...(summary.possibleDuplicateSubmits ? [['possible duplicate paid submits', summary.possibleDuplicateSubmits] as [string, number]] : []),
+      ...moneyRows(summary.money),
     ]),
   );
   if (summary.topErrors.length) out(table(['top errors', 'count'], summary.topErrors.map((e) => [e.code, e.count])));
   if (summary.deadLettered > 0) out(`the dead-lettered tasks:  ${INVOCATION} dlq list --batch ${summary.batchId}`);
+}
+
+/** spent, per solve, wasted on failures, budget */
+function moneyRows(m: BatchProgress['money']): [string, string][] {
+  if (!m) return [];
+  return [
+    ['spent', formatUsd(m.spentMicros)],
+    ...(m.perSolveMicros !== undefined ? [['per solve', formatUsd(m.perSolveMicros)] as [string, string]] : []),
+    ['wasted on failures', formatUsd(m.wastedMicros)],
+    ...(m.budgetMicros !== undefined ? [['budget', formatUsd(m.budgetMicros)] as [string, string]] : []),
+  ];
 }
 
 async function describeBatch(solver: CaptchaSolver, batchId: string): Promise<{ status: string }> {
@@ -336,6 +372,8 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
         ['dead-lettered', p.deadLettered],
         ['cancelled', p.cancelled],
         ['in flight', `${p.inFlight} (window ${p.window})`],
+        ...moneyRows(p.money),
+        ...(p.money?.paused ? [['paused', `${p.money.paused.message}: \`${INVOCATION} batch resume ${batchId} --budget <usd>\``]] : []),
         ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`${INVOCATION} batch resume ${batchId}\`` : 'closed'],
       ]),
     );

@@ -14,6 +14,7 @@ import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
 import { printFeedback } from './account';
 import { sessionOf } from '../session';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 
 export function addDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
@@ -66,13 +67,20 @@ export function addDlqCommands(program: Command): void {
       discard: 'remove the selected entries (counted as discarded)',
       purge: 'remove parked entries (those that reached the retry cap) among the selected',
     }[operation];
-    addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log (not with --dry-run)`))
+    const command = addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log (not with --dry-run)`))
       .option('--all', 'act on every entry (the filter options still narrow)')
       .option('--dry-run', 'count what would be done, by failure class; change nothing')
       .option('--reason <why>', 'why: recorded in the audit log with your identity (required unless --dry-run)')
       .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
-      .option('--json', 'print the result as JSON')
-      .action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean }, cmd: Command) => {
+      .option('--json', 'print the result as JSON');
+    if (operation === 'retry') {
+      command.option('--budget <usd>', 'the most this retry may cost in USD (one submit per entry at the configured prices): refused by the DLQ when over');
+    }
+    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean; budget?: string }, cmd: Command) => {
+        if (o.budget !== undefined) {
+          const parsed = parseBudgetUsd(o.budget);
+          if ('error' in parsed) throw new CliError(`--budget: ${parsed.error}`, EXIT.USAGE);
+        }
         const s = sessionOf(cmd);
         const filter = filterOf(o);
         if (!o.all && Object.keys(filter).length === 0) {
@@ -96,7 +104,7 @@ export function addDlqCommands(program: Command): void {
         const dlq = solver.dlq();
         const byClass = o.dryRun ? await dlqCall(solver, () => countByClass(solver, filter)) : undefined;
         const leftOut = bulk ? (byClass?.permanent ?? (await dlqCall(solver, () => countByClass(solver, filter, ['permanent']))).permanent ?? 0) : 0;
-        const result = await dlqCall(solver, () => dlq[operation](request));
+        const result = await dlqCall(solver, () => (operation === 'retry' ? dlq.retry(request, o.budget === undefined ? {} : { budget: o.budget }) : dlq[operation](request)));
         if (o.json) printJson({ ...result, ...(byClass && { byClass }), ...(bulk && { leftOut: { permanent: leftOut } }) });
         else printOperation(result, s.identity, reason, byClass, leftOut);
       });
@@ -193,6 +201,7 @@ function printStats(workflowId: string, s: DlqStats): void {
       ['discarded, ever', s.discarded],
       ['purged, ever', s.purged ?? 0],
       ['paid submits spent on held entries', s.paidSubmitsOnDead],
+      ...(s.spentMicrosOnDead !== undefined ? [['money spent on held entries', formatUsd(s.spentMicrosOnDead)]] : []),
       ['reports received (duplicates)', `${s.received ?? s.total} (${s.duplicateReports ?? 0})`],
       ...(s.unknownSignals?.count ? [['unknown signals (last name)', `${s.unknownSignals.count} (${s.unknownSignals.lastName})`]] : []),
     ]),
@@ -203,6 +212,9 @@ function printStats(workflowId: string, s: DlqStats): void {
     out(table(head, rows));
   };
   section('by error code', sortedCounts(s.byCode).map(([code, n]) => [code, n, pct(n, s.total)]), ['code', 'entries', 'share']);
+  if (s.spentMicrosOnDeadByCode) {
+    section('money spent on held entries, by error code', sortedCounts(s.spentMicrosOnDeadByCode).map(([code, m]) => [code, formatUsd(m)]), ['code', 'spent']);
+  }
   section('by failure class', sortedCounts(s.byClass).map(([c, n]) => [c, n, pct(n, s.total)]), ['class', 'entries', 'share']);
   section('top sitekeys', s.bySitekey.map((k) => [k.sitekey, k.count, pct(k.count, s.total)]), ['sitekey', 'entries', 'share']);
   const hours = Object.entries(s.byHour)
@@ -264,6 +276,11 @@ function printOperation(r: DlqOperationResult, by: string, reason: string, byCla
     out(`  selected, by class: ${sortedCounts(byClass).map(([c, k]) => `${c} ${k}${c === 'permanent' ? ' (cannot succeed as they are)' : ''}`).join(' · ')}`);
   }
   if (r.sample.length) out(`  e.g. ${r.sample.slice(0, 5).join(', ')}${r.matched > 5 ? ', …' : ''}`);
+  if (r.cost) {
+    const classes = Object.entries(r.cost.byClass).map(([c, m]) => `${c} ${formatUsd(m)}`).join(', ');
+    out(`  ${r.dryRun ? 'would cost' : 'costs'} ${formatUsd(r.cost.totalMicros)} at one submit per entry${classes ? ` (${classes})` : ''}`);
+    if (r.cost.warning) out(`  warning: ${r.cost.warning}`);
+  }
 }
 
 const CSV_COLUMNS = [
