@@ -1,6 +1,6 @@
 // `captcha-dlq`: the operator's command line. Batches (start from a file, watch, status, cancel, results), one-off
-// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, and the local stack (worker,
-// simulator, dev). Configuration comes from the environment (src/config.ts); every command has --help.
+// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, the local stack (worker,
+// simulator, dev) and the gateway. Configuration comes from the environment (src/config.ts); every command has --help.
 //
 // Output: results on stdout (tables for people, --json for scripts), progress and notes on stderr. Exit codes:
 // errors.ts.
@@ -13,6 +13,7 @@ import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
 import { addBatchCommands } from './commands/batch';
 import { addDlqCommands } from './commands/dlq';
+import { addGatewayCommands } from './commands/gateway';
 import { addScheduleCommands } from './commands/schedule';
 import { addSolveCommands } from './commands/solve';
 import { addStackCommands } from './commands/stack';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   addDlqCommands(program);
   addScheduleCommands(program);
   addStackCommands(program);
+  addGatewayCommands(program);
   return program;
 }
 
