@@ -5,6 +5,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureBatchScale } from './batch-scale';
+import { measureDlqBusy } from './dlq-busy';
 import { measureDlqScale } from './dlq-scale';
 import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
 import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
@@ -33,6 +34,8 @@ See bench/README.md for the full description. In short:
 4. **Temporal cost**: events of every solve child's history; Cloud actions counted per docs.temporal.io/cloud/actions
    (rules in bench/histories.ts), plus heartbeats that reached the server (its Prometheus counter).
 5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
+   5b. **DLQ stats while busy**: the same ingest paced at 450 reports/s, rounds on fresh DLQs; meanwhile the exact
+   \`stats\` query, the published snapshot (memo, read from visibility) and \`statsFast\` are asked one call at a time.
 6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).`;
 
 function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {
@@ -110,6 +113,7 @@ async function main(): Promise<number> {
     if (wanted('3')) await run('3', 'worker killed mid-poll', () => measureWorkerKill(ctx));
     if (wanted('4')) await run('4', 'cost per dead-lettered task', () => measureDeadLetterCost(ctx));
     if (wanted('5')) for (const n of sizes.dlqEntries) await run('5', `DLQ scale, ${n} entries`, () => measureDlqScale(ctx, n));
+    if (wanted('5b')) await run('5b', 'DLQ stats while busy', () => measureDlqBusy(ctx));
     if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
     if (seed) {
       await run('2', 'seed comparison', async () => {

@@ -263,6 +263,27 @@ export interface DlqStats {
   /** with shards: the snapshot each one last pushed (the front's own entries are not listed) */
   shards?: { workflowId: string; shard: number; seq: number; asOf: string; total: number }[];
 }
+/**
+ * The stats the front publishes in its memo under DLQ_STATS_MEMO_KEY, read with `describe()` from the server without
+ * waiting on the worker (the `stats` query waits behind the workflow's activations while reports pour in). Published
+ * when the counts changed, at most once per `statsPublishIntervalMs`, and when a run starts (so after every
+ * continue-as-new); the numbers are those of `stats` at `asOf`. Bounded (DLQ_STATS_MEMO_CHARS_MAX): the largest
+ * sitekeys, codes and batches only, `truncated` when some were left out; no per-shard list.
+ */
+export interface DlqStatsSnapshot extends Omit<DlqStats, 'shards'> {
+  /** workflow time of the publication (asOf is older when shard snapshots are) */
+  publishedAt: string;
+  /** the DLQ run that published it, and its publication number within that run */
+  run: number;
+  seq: number;
+  /** shards whose snapshot the front holds (0 without shards) */
+  shardsReporting: number;
+  /** some keys of bySitekey, byCode or byBatch were left out to keep the memo small */
+  truncated?: true;
+}
+export const DLQ_STATS_MEMO_KEY = 'dlqStats';
+/** the published snapshot is kept under this many JSON characters (the server refuses a memo over 32 KB) */
+export const DLQ_STATS_MEMO_CHARS_MAX = 16_000;
 export interface DlqStatsRequest {
   /** how many sitekeys to list (default 10, ≤ 1,000) */
   top?: number;
@@ -361,6 +382,8 @@ export interface DlqSettings {
   indexSitekeys?: boolean;
   /** continue-as-new state (JSON characters) above which a `state-size` alert is raised; default 1,000,000 */
   stateSizeAlertChars?: number;
+  /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY) at most this often, when they changed; default 1,000 ms */
+  statsPublishIntervalMs?: number;
 }
 
 export interface DlqInput extends DlqSettings {

@@ -11,7 +11,9 @@
 // zod schemas and the stack's modules load when a command needs them.
 import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
+import { boundedArg } from './args';
 import { addBatchCommands } from './commands/batch';
+import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
 import { addGatewayCommands } from './commands/gateway';
 import { addScheduleCommands } from './commands/schedule';
@@ -26,6 +28,11 @@ export function buildProgram(): Command {
     .description('Durable CAPTCHA solving on Temporal: batches, one-off solves, the dead-letter queue and its scheduled drain.')
     .version(VERSION)
     .option('--identity <who>', 'who you are: the client identity and the "by" of DLQ orders in the audit log', defaultIdentity())
+    // as the `temporal` CLI's: over the profile file and the TEMPORAL_* variables
+    .option('--address <host:port>', 'the Temporal frontend (default: the profile\'s, TEMPORAL_ADDRESS, localhost:7233)', boundedArg('--address', 255))
+    .option('-n, --namespace <namespace>', 'the Temporal namespace (default: the profile\'s, TEMPORAL_NAMESPACE, default)', boundedArg('--namespace', 255))
+    .option('--profile <name>', 'the temporal.toml profile to use (default: TEMPORAL_PROFILE, else "default")', boundedArg('--profile', 200))
+    .option('--config-file <path>', 'the temporal.toml profile file (default: TEMPORAL_CONFIG_FILE, else the temporal CLI\'s own)', boundedArg('--config-file', 4096))
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .addHelpText('afterAll', EXIT_HELP);
@@ -35,6 +42,7 @@ export function buildProgram(): Command {
   addDlqCommands(program);
   addScheduleCommands(program);
   addStackCommands(program);
+  addConsoleCommands(program);
   addGatewayCommands(program);
   return program;
 }

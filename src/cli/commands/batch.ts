@@ -17,7 +17,8 @@ export function addBatchCommands(program: Command): void {
     .command('start')
     .description(
       `start a batch from a task file (.json: an array or {"tasks": [...]}; .ndjson: a task a line; .csv: a header row with type,sitekey,pageUrl,key,… columns). ` +
-        'Every task is validated first; a bad file names each bad line and field and starts nothing.',
+        'A `dlq export` file (json, ndjson or csv) is a task file too: its entries\' tasks, keyed by their task keys (csv keeps only type, sitekey and page). ' +
+        'Every task is validated first; a bad file names each bad line (JSON: item) and field and starts nothing.',
     )
     .argument('<file>', 'the task file')
     .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
@@ -89,8 +90,9 @@ export function addBatchCommands(program: Command): void {
     .option('--cursor <n>', 'the sequence number of the last result already seen', intArg(0, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'results at most (≤ 500)', intArg(1, 500), 100)
     .option('--full', 'print whole tokens in the table')
-    .option('--json', 'print JSON')
-    .action(async (id: string, o: { cursor?: number; limit: number; full?: boolean; json?: boolean }, cmd: Command) => {
+    .option('--token-ttl <duration>', 'how long a token stays usable after solving: older ones are marked expired', intervalArg(1000), TOKEN_TTL_MS)
+    .option('--json', 'print JSON (each result with "expired")')
+    .action(async (id: string, o: ResultsOptions, cmd: Command) => {
       process.exitCode = await batchResults(await sessionOf(cmd).solver(), id, o);
     });
 }
@@ -168,9 +170,10 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   const bar = live ? progressBar(batchId) : undefined;
   let ticks = 0;
   let last: Counts | undefined;
+  const clockOf = elapsedClock();
   while (!settled) {
     try {
-      last = await batch.progress();
+      last = clockOf(await batch.progress());
       if (bar) renderBar(bar, last);
       else if (ticks % PLAIN_LINE_EVERY === 0) note(progressLine(last));
     } catch (err) {
@@ -199,6 +202,21 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   if (summary.status === 'cancelled') return EXIT.FAILED;
   if (o.failOnDeadLetters && summary.deadLettered > 0) return EXIT.FAILED;
   return EXIT.OK;
+}
+
+/**
+ * A query answers with the workflow's time of its last task: while nothing happens in the batch (every task polling a
+ * slow provider) that time stands still. Elapsed time moves on by this machine's clock from the last answer that moved.
+ */
+function elapsedClock(now: () => number = Date.now): <T extends { elapsedMs: number; status: string }>(p: T) => T {
+  let base: { elapsedMs: number; at: number } | undefined;
+  let shown = 0;
+  return (p) => {
+    if (p.status !== 'running') return p;
+    if (!base || p.elapsedMs > base.elapsedMs) base = { elapsedMs: p.elapsedMs, at: now() };
+    shown = Math.max(shown, base.elapsedMs + (now() - base.at));
+    return { ...p, elapsedMs: shown };
+  };
 }
 
 /** What the bar and the plain lines show: a progress answer, or a final summary. */
@@ -343,16 +361,32 @@ async function batchCancel(solver: CaptchaSolver, batchId: string, o: { wait?: b
   return EXIT.OK;
 }
 
-async function batchResults(solver: CaptchaSolver, batchId: string, o: { cursor?: number; limit: number; full?: boolean; json?: boolean }): Promise<number> {
+/** reCAPTCHA and hCaptcha tokens are good for about two minutes after solving (Turnstile's for five). */
+const TOKEN_TTL_MS = 120_000;
+
+interface ResultsOptions {
+  cursor?: number;
+  limit: number;
+  full?: boolean;
+  tokenTtl: number;
+  json?: boolean;
+}
+
+async function batchResults(solver: CaptchaSolver, batchId: string, o: ResultsOptions): Promise<number> {
   await describeBatch(solver, batchId);
   const page = await solver.batch(batchId).results(o.cursor, o.limit);
-  if (o.json) return printJson(page), EXIT.OK;
+  const now = Date.now();
+  const expired = (solvedAt: string): boolean => now - Date.parse(solvedAt) > o.tokenTtl;
+  if (o.json) return printJson({ ...page, results: page.results.map((r) => ({ ...r, expired: expired(r.solvedAt) })) }), EXIT.OK;
   if (page.results.length === 0) {
     out(`no results after cursor ${o.cursor ?? 0} (results kept from #${page.oldestKept})`);
     return EXIT.OK;
   }
   const token = (t: string): string => (o.full || t.length <= 40 ? t : `${t.slice(0, 40)}…`);
-  out(table(['#', 'task', 'token', 'solved at', 'attempts'], page.results.map((r) => [r.seq, r.taskKey, token(r.token), r.solvedAt, r.attempts])));
+  const age = (solvedAt: string): string => `${formatDuration(now - Date.parse(solvedAt))}${expired(solvedAt) ? ' EXPIRED' : ''}`;
+  out(table(['#', 'task', 'token', 'solved at', 'age', 'attempts'], page.results.map((r) => [r.seq, r.taskKey, token(r.token), r.solvedAt, age(r.solvedAt), r.attempts])));
+  const stale = page.results.filter((r) => expired(r.solvedAt)).length;
+  if (stale) note(`${stale} of these tokens are older than ${formatDuration(o.tokenTtl)}: expired, a site will refuse them`);
   out(`next:  ${INVOCATION} batch results ${batchId} --cursor ${page.nextCursor}`);
   return EXIT.OK;
 }

@@ -8,9 +8,10 @@ import type { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import type { CaptchaSolver } from '../../client';
 import type { DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../../workflows/messages';
+import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
 import { addFilterOptions, filterOf, intArg, type FilterOptions } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
 import { sessionOf } from '../session';
 
 export function addDlqCommands(program: Command): void {
@@ -23,9 +24,11 @@ export function addDlqCommands(program: Command): void {
     .option('--json', 'print the stats as JSON (for scripts)')
     .action(async (o: { top: number; json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
-      const stats = await dlqCall(solver, () => solver.dlq().stats({ top: o.top }));
-      if (o.json) printJson(stats);
-      else printStats(solver.dlq().workflowId, stats);
+      // the exact query when the DLQ answers within 250 ms; while it is busy ingesting, the stats it last published
+      const stats = await dlqCall(solver, () => solver.dlq().statsFast({ top: o.top }, { waitMs: 250 }));
+      if (o.json) return printJson(stats);
+      printStats(solver.dlq().workflowId, stats);
+      if (stats.source === 'snapshot') note(`(the DLQ is busy: these are the stats it published at ${stats.publishedAt}; exact once ingest settles)`);
     });
 
   addFilterOptions(dlq.command('list').description('entries, filtered and paged (in arrival order)'))
@@ -44,36 +47,45 @@ export function addDlqCommands(program: Command): void {
 
   for (const operation of ['retry', 'discard', 'purge'] as const) {
     const what = {
-      retry: 'solve the selected entries again (as new solves, at the DLQ\'s rate); on a bulk retry, parked and account-class entries are skipped',
+      retry:
+        'solve the selected entries again (as new solves, at the DLQ\'s rate); on a bulk retry, parked and account-class entries are skipped, ' +
+        'and permanent-class ones (they cannot succeed as they are) are left out unless named (--class permanent or --id)',
       discard: 'remove the selected entries (counted as discarded)',
       purge: 'remove parked entries (those that reached the retry cap) among the selected',
     }[operation];
-    addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log`))
+    addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log (not with --dry-run)`))
       .option('--all', 'act on every entry (the filter options still narrow)')
-      .option('--dry-run', 'count what would be done; change nothing')
-      .requiredOption('--reason <why>', 'why: recorded in the audit log with your identity')
+      .option('--dry-run', 'count what would be done, by failure class; change nothing')
+      .option('--reason <why>', 'why: recorded in the audit log with your identity (required unless --dry-run)')
       .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
       .option('--json', 'print the result as JSON')
-      .action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason: string; requestId?: string; json?: boolean }, cmd: Command) => {
+      .action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean }, cmd: Command) => {
         const s = sessionOf(cmd);
         const filter = filterOf(o);
         if (!o.all && Object.keys(filter).length === 0) {
           throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
         }
-        if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+        if (!o.dryRun && o.reason === undefined) throw new CliError(`--reason is required to ${operation}: it goes into the audit log (a --dry-run needs none)`, EXIT.USAGE);
+        if (o.reason !== undefined && !o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+        const reason = o.reason ?? 'dry run';
         const solver = await s.solver();
+        // a bulk retry leaves permanent-class entries out: they fail again as they are, and each retry is paid
+        const bulk = operation === 'retry' && !filter.ids && !filter.classes;
+        const selection: DlqFilter = bulk ? { ...filter, classes: FAILURE_CLASSES.filter((c) => c !== 'permanent') } : filter;
         const request = {
-          ...filter,
+          ...selection,
           ...(o.all && { all: true }),
-          reason: o.reason,
+          reason,
           by: s.identity,
           requestId: o.requestId ?? `cli-${randomUUID()}`,
           dryRun: !!o.dryRun,
         };
         const dlq = solver.dlq();
+        const byClass = o.dryRun ? await dlqCall(solver, () => countByClass(solver, filter)) : undefined;
+        const leftOut = bulk ? (byClass?.permanent ?? (await dlqCall(solver, () => countByClass(solver, filter, ['permanent']))).permanent ?? 0) : 0;
         const result = await dlqCall(solver, () => dlq[operation](request));
-        if (o.json) printJson(result);
-        else printOperation(result, s.identity, o.reason);
+        if (o.json) printJson({ ...result, ...(byClass && { byClass }), ...(bulk && { leftOut: { permanent: leftOut } }) });
+        else printOperation(result, s.identity, reason, byClass, leftOut);
       });
   }
 
@@ -112,6 +124,10 @@ export function addDlqCommands(program: Command): void {
           records.map((r) => [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', describeFilter(r.filter), r.via ?? '']),
         ),
       );
+      // the DLQ counts recoveries in total, not per order (see `dlq stats`); an order's retries are <entry>/retry-<n>
+      if (records.some((r) => r.operation === 'retry')) {
+        note(`recovered: the DLQ counts recoveries in total, not per order (${INVOCATION} dlq stats); what an order's retries left is still listed by ${INVOCATION} dlq list`);
+      }
     });
 
   addFilterOptions(
@@ -187,19 +203,33 @@ function printStats(workflowId: string, s: DlqStats): void {
 
 function entriesTable(entries: DlqEntry[]): string {
   return table(
-    ['id', 'status', 'class', 'code', 'sitekey / type', 'batch', 'attempts', 'DLQ retries', 'last failed'],
+    ['id', 'status', 'class', 'code', 'message', 'type / sitekey', 'batch', 'attempts', 'DLQ retries', 'last failed'],
     entries.map((e) => [
       e.id,
       e.status,
       e.failureClass,
       e.code,
-      e.task.sitekey ?? e.task.type,
+      shorten(e.message, 40),
+      e.task.sitekey ? `${e.task.type} ${e.task.sitekey}` : e.task.type,
       e.batchId ?? '-',
       `${e.attempts} (${e.paidSubmits} paid)`,
       e.dlqRetries,
       e.lastFailedAt,
     ]),
   );
+}
+
+/** One line of at most `max` characters. */
+function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line || '-' : `${line.slice(0, max - 1)}…`;
+}
+
+/** Entries matching the filter, by failure class (one list query per class; queries change nothing). */
+async function countByClass(solver: CaptchaSolver, filter: DlqFilter, classes: readonly FailureClass[] = FAILURE_CLASSES): Promise<Partial<Record<FailureClass, number>>> {
+  const wanted = classes.filter((c) => !filter.classes || filter.classes.includes(c));
+  const totals = await Promise.all(wanted.map((c) => solver.dlq().list({ ...filter, classes: [c], limit: 1 }).then((p) => [c, p.total] as const)));
+  return Object.fromEntries(totals.filter(([, n]) => n > 0));
 }
 
 function describeFilter(f: DlqFilter & { all?: boolean }): string {
@@ -209,13 +239,17 @@ function describeFilter(f: DlqFilter & { all?: boolean }): string {
   return parts.join(' ') || 'all';
 }
 
-function printOperation(r: DlqOperationResult, by: string, reason: string): void {
+function printOperation(r: DlqOperationResult, by: string, reason: string, byClass?: Partial<Record<FailureClass, number>>, leftOut = 0): void {
   const verb = { retry: ['retry', 'retrying'], discard: ['discard', 'discarded'], purge: ['purge', 'purged'] }[r.operation];
   const n = `${r.matched} entr${r.matched === 1 ? 'y' : 'ies'}`;
   const skipped = r.skipped ? ` (${r.skipped} selected but skipped: parked, account-class or already retrying)` : '';
-  if (r.dryRun) out(`dry run: would ${verb[0]} ${n}${skipped}; nothing changed`);
+  const left = leftOut ? `; ${leftOut} permanent-class entr${leftOut === 1 ? 'y' : 'ies'} left out (they cannot succeed as they are: name them with --class permanent or --id)` : '';
+  if (r.dryRun) out(`dry run: would ${verb[0]} ${n}${skipped}${left}; nothing changed`);
   else if (r.duplicate) out(`request ${r.requestId} was already applied: nothing done again (it matched ${n})`);
-  else out(`${verb[1]} ${n}${skipped} · request ${r.requestId} · audited as by ${by}: "${reason}"`);
+  else out(`${verb[1]} ${n}${skipped}${left} · request ${r.requestId} · audited as by ${by}: "${reason}"`);
+  if (byClass && Object.keys(byClass).length) {
+    out(`  selected, by class: ${sortedCounts(byClass).map(([c, k]) => `${c} ${k}${c === 'permanent' ? ' (cannot succeed as they are)' : ''}`).join(' · ')}`);
+  }
   if (r.sample.length) out(`  e.g. ${r.sample.slice(0, 5).join(', ')}${r.matched > 5 ? ', …' : ''}`);
 }
 
