@@ -1,19 +1,21 @@
 // The gateway (issue 18): existing captcha clients, unchanged but for their base URL and key, solve through our durable
 // pipeline. Real Temporal, real worker, real HTTP to the simulator behind it and to the gateway in front of it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Solver as TwoCaptchaSolver } from '@2captcha/captcha-solver';
+import { loadConfig } from '../src/config';
 import { parseGatewayKeys, type GatewayUser } from '../src/gateway/keys';
 import { startGateway, type Gateway } from '../src/gateway/server';
-import type { ScenarioSpec } from '../src/simulator/server';
-import { allDlqEntries, startStack, type Stack } from './helpers/stack';
-import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { startSimulator, type ScenarioSpec } from '../src/simulator/server';
+import { FAST_ENV, SENTINEL_KEY, allDlqEntries, startStack, type Stack } from './helpers/stack';
+import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
 
 const SEED_KEY = 'seed-user-key-0123456789abcdef01';
 const SDK_KEY = 'sdk-user-key-0123456789abcdef012';
@@ -176,7 +178,7 @@ describe('gateway', () => {
   });
 
   test('a repeated submit (same idempotency key, or the same request) starts one solve; budget and rate limit per key', async () => {
-    await withGateway('gw-limits', undefined, async (g) => {
+    await withGateway('gw-limits', undefined, async (g, s) => {
       const submit = (key: string, sitekey: string, headers: Record<string, string> = {}) =>
         fetch(`${g.url}/in.php`, { method: 'POST', headers, body: new URLSearchParams({ key, method: 'userrecaptcha', googlekey: sitekey, pageurl: PAGE }) }).then((r) => r.text());
       const first = await submit(SEED_KEY, '6Le-idem-SITEKEY', { 'idempotency-key': 'order-1' });
@@ -199,6 +201,15 @@ describe('gateway', () => {
       assert.match(await submit(SLOW_KEY, '6Le-slow-SITEKEY-1'), /^OK\|/);
       assert.equal(await submit(SLOW_KEY, '6Le-slow-SITEKEY-2'), 'MAX_USER_TURN');
       assert.equal(g.stats().starts, 5);
+      // a restarted gateway counts what each user spent (in Temporal): the budget stays spent
+      const restarted = await startGateway({ client: s.client, config: s.config, users: USERS });
+      try {
+        assert.equal(await get(`${restarted.url}/res.php?key=${TIGHT_KEY}&action=getbalance`), '0.0000');
+        assert.equal(await fetch(`${restarted.url}/in.php?key=${TIGHT_KEY}&method=userrecaptcha&googlekey=6Le-tight-SITEKEY-4&pageurl=${PAGE}`).then((r) => r.text()), 'ERROR_ZERO_BALANCE');
+        assert.equal(restarted.stats().starts, 0);
+      } finally {
+        await restarted.close();
+      }
 
       // another user's id is not found; get&ids= answers each in order
       const id = first.slice(3);
@@ -227,7 +238,8 @@ describe('gateway', () => {
       assert.equal(stats.resultWaits, tasks);
       assert.equal(stats.describes, 0);
       assert.ok(stats.polls >= 6 * tasks, JSON.stringify(stats));
-      console.log(`gateway cache: ${stats.polls} client polls answered with ${stats.starts + stats.resultWaits + stats.describes} Temporal calls for ${tasks} tasks`);
+      assert.equal(stats.counts, 1, 'the user\'s spending, counted once');
+      console.log(`gateway cache: ${stats.polls} client polls answered with ${stats.starts + stats.resultWaits + stats.describes + stats.counts} Temporal calls for ${tasks} tasks`);
 
       // a fresh gateway (a restart: empty cache) answers a late poll of an old task from Temporal
       const restarted = await startGateway({ client: s.client, config: s.config, users: USERS });
@@ -238,5 +250,61 @@ describe('gateway', () => {
         await restarted.close();
       }
     });
+  });
+
+  test('a worker SIGKILLed while gateway clients poll: every client gets its token, no task paid twice', async () => {
+    const sitekey = '6Le-gw-sigkill';
+    const n = 5;
+    const sim = await startSimulator({ scenarios: { sitekeys: { [sitekey]: { outcome: { type: 'solve', afterMs: 6_000 } } } } });
+    const taskQueue = uniqueTaskQueue('gw-sigkill');
+    const dir = await mkdtemp(join(tmpdir(), 'gw-sigkill-'));
+    const bundlePath = join(dir, 'workflow-bundle.js');
+    await writeFile(bundlePath, (await bundleWorkflows()).code);
+    const workerEnv = {
+      ...FAST_ENV,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
+      CAPTCHA_PROVIDER: '2captcha',
+      CAPTCHA_API_KEY: SENTINEL_KEY,
+      CAPTCHA_BASE_URL: sim.url,
+      SOLVE_POLL_FIRST_DELAY_MS: '200',
+      SOLVE_POLL_INTERVAL_MS: '400',
+      SOLVE_POLL_DEADLINE_MS: '60000',
+      WORKER_STICKY_TIMEOUT_MS: '1000',
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+    };
+    const spawnWorker = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'worker-process.ts')], { env: { ...process.env, ...workerEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const ready = new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('WORKER_READY') && resolve()));
+      return { child, ready };
+    };
+    const gateway = await startGateway({ client: env.client, config: loadConfig(workerEnv), users: USERS });
+    const a = spawnWorker();
+    let b: ReturnType<typeof spawnWorker> | undefined;
+    try {
+      await a.ready;
+      const ids = await Promise.all(Array.from({ length: n }, async (_, i) => (await get(`${gateway.url}/in.php?key=${SEED_KEY}&method=userrecaptcha&googlekey=${sitekey}&pageurl=${PAGE}/${i}`)).slice(3)));
+      const polling = Promise.all(ids.map((id) => pollUntilDone(gateway, SEED_KEY, id)));
+      while (sim.stats().paidSubmits < n || (sim.stats().outcomes['res.php'].CAPCHA_NOT_READY ?? 0) < n) await new Promise((r) => setTimeout(r, 50));
+      a.child.kill('SIGKILL');
+      await once(a.child, 'exit');
+      b = spawnWorker();
+      await b.ready;
+      const answers = await polling;
+      for (const answer of answers) assert.match(answer, /^OK\|03AGdBq2/);
+      assert.equal(sim.stats().paidSubmits, n, 'one paid submit per task');
+      assert.equal(sim.stats().duplicatePaidSubmits, 0);
+      assert.equal(gateway.stats().starts, n);
+    } finally {
+      a.child.kill('SIGKILL');
+      if (b && b.child.exitCode === null && b.child.signalCode === null) {
+        b.child.kill('SIGTERM');
+        await once(b.child, 'exit');
+      }
+      await gateway.close();
+      await sim.close();
+    }
   });
 });

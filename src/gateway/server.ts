@@ -94,6 +94,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!u) usage.set(user.name, (u = { submits: 0, recent: [], reports: new Map() }));
     return u;
   };
+  /** A user's spending survives a restart: on first use, their gateway solves are counted in Temporal (once). */
+  const restored = new Map<string, Promise<void>>();
+  const restoreUsage = (user: GatewayUser): Promise<void> => {
+    let done = restored.get(user.name);
+    if (!done) {
+      book.counts.counts++;
+      done = client.workflow
+        .count(`WorkflowType = '${WORKFLOW_TYPES.solve}' AND WorkflowId STARTS_WITH '${SOLVE_PREFIX}/gw-${user.name}-'`)
+        .then(({ count }) => {
+          usageOf(user).submits += count;
+        });
+      done.catch(() => restored.delete(user.name)); // asked again next time
+      restored.set(user.name, done);
+    }
+    return done;
+  };
   /** request digest → the task it started, for `dedupeWindowMs` */
   const recentSubmits = new Map<string, { taskId: string; at: number }>();
   let lastId = 0;
@@ -122,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!user) return refuse('ERROR_WRONG_USER_KEY');
     const submission = parseSubmission(params, files, '2captcha');
     if ('code' in submission) return refuse(submission.code);
+    await restoreUsage(user);
     const u = usageOf(user);
     const now = Date.now();
     const digest = requestDigest(user, params, files);
@@ -189,6 +206,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return legacyPollAnswer(await poll(user, params.get('id')));
       }
       case 'getbalance': {
+        await restoreUsage(user);
         const balance = remaining(user).toFixed(4);
         return { ok: true, request: balance, plain: balance };
       }
@@ -258,6 +276,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         };
       }
       case 'getBalance':
+        await restoreUsage(user);
         return { status: 200, body: { errorId: 0, balance: Number(remaining(user).toFixed(4)) } };
       default: {
         const good = path === 'reportCorrect' || path === 'reportCorrectRecaptcha' || (path === 'feedbackTask' && (body.result as { invalid?: unknown } | undefined)?.invalid !== true);

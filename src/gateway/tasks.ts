@@ -23,6 +23,8 @@ export interface GatewayTask {
 /** Temporal calls the gateway made, and client polls it answered (the ratio is the point of the cache). */
 export interface GatewayCallCounts {
   starts: number;
+  /** visibility counts (a user's spending, once per user and process) */
+  counts: number;
   describes: number;
   resultWaits: number;
   polls: number;
@@ -39,7 +41,7 @@ export interface TaskBookOptions {
 const PASSED_ON = /^ERROR_(CAPTCHA_UNSOLVABLE|BAD_DUPLICATES|PROXY_|PAGEURL|GOOGLEKEY|SITEKEY|BAD_PARAMETERS|WRONG_CAPTCHA_ID|BAD_TOKEN_OR_PAGEURL|CAPTCHAIMAGE_BLOCKED|ZERO_CAPTCHA_FILESIZE|TOO_BIG_CAPTCHA_FILESIZE|UPLOAD)/;
 
 export class TaskBook {
-  readonly counts: GatewayCallCounts = { starts: 0, describes: 0, resultWaits: 0, polls: 0 };
+  readonly counts: GatewayCallCounts = { starts: 0, counts: 0, describes: 0, resultWaits: 0, polls: 0 };
   private readonly tasks = new Map<string, GatewayTask>();
   private readonly resultTtlMs: number;
   private readonly rewatchDelayMs: number;
