@@ -48,6 +48,8 @@ export interface GatewayOptions {
   resultTtlMs?: number;
   /** request bodies above this are refused with 413 (default 2 MiB) */
   maxBodyBytes?: number;
+  /** an unexpected failure behind a request (Temporal unreachable, …); default: its message on stderr */
+  onError?: (error: unknown) => void;
 }
 
 export interface GatewayStats extends GatewayCallCounts {
@@ -85,6 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
   const book = new TaskBook(client, { ...(options.resultTtlMs !== undefined && { resultTtlMs: options.resultTtlMs }) });
   const policy = resolveSolvePolicy(config.solvePolicy);
+  const onError = options.onError ?? ((error: unknown) => console.error(`gateway: ${error instanceof Error ? error.message : String(error)}`));
 
   const counters = { submits: 0, deduped: 0, refused: {} as Record<string, number> };
   /** per user: accepted submits (budget), recent submit times (rate), reports */
@@ -324,7 +327,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     work().catch((error: unknown) => {
       if (res.headersSent || res.destroyed) return;
       if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
-      // Temporal unreachable and the like: the provider's "try again" answer, nothing accepted
+      // Temporal unreachable and the like: the provider's "try again" answer, in the family's form; nothing accepted
+      onError(error);
+      if (JSON_PATHS.has(path.slice(1))) {
+        const answer = jsonError(dialect, 'ERROR_NO_SLOT_AVAILABLE');
+        return sendJson(res, answer.status, answer.body);
+      }
+      if (url.searchParams.get('json') === '1') return sendJson(res, 200, { status: 0, request: 'ERROR_NO_SLOT_AVAILABLE', error_text: ERROR_TEXT.ERROR_NO_SLOT_AVAILABLE });
       sendText(res, 200, 'text/plain; charset=utf-8', 'ERROR_NO_SLOT_AVAILABLE');
     });
   });
