@@ -97,14 +97,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!u) usage.set(user.name, (u = { submits: 0, recent: [], reports: new Map() }));
     return u;
   };
-  /** A user's spending survives a restart: on first use, their gateway solves are counted in Temporal (once). */
+  /** A user's spending survives a restart: on first use, their gateway solves on our task queue are counted in Temporal (once). */
   const restored = new Map<string, Promise<void>>();
   const restoreUsage = (user: GatewayUser): Promise<void> => {
     let done = restored.get(user.name);
     if (!done) {
       book.counts.counts++;
       done = client.workflow
-        .count(`WorkflowType = '${WORKFLOW_TYPES.solve}' AND WorkflowId STARTS_WITH '${SOLVE_PREFIX}/gw-${user.name}-'`)
+        .count(`WorkflowType = '${WORKFLOW_TYPES.solve}' AND TaskQueue = '${config.temporal.taskQueue}' AND WorkflowId STARTS_WITH '${SOLVE_PREFIX}/gw-${user.name}-'`)
         .then(({ count }) => {
           usageOf(user).submits += count;
         });
