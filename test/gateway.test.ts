@@ -253,6 +253,30 @@ describe('gateway', () => {
     });
   });
 
+  test('in.php takes multipart uploads and JSON bodies; json=1 answers in JSON', async () => {
+    await withGateway('gw-encodings', undefined, async (g) => {
+      const form = new FormData();
+      form.set('key', SDK_KEY);
+      form.set('method', 'post');
+      form.set('json', '1');
+      form.set('file', new Blob([Buffer.from(IMAGE, 'base64')]), 'captcha.png');
+      const uploaded = (await (await fetch(`${g.url}/in.php`, { method: 'POST', body: form })).json()) as { status: number; request: string };
+      assert.equal(uploaded.status, 1);
+      assert.match(await pollUntilDone(g, SDK_KEY, uploaded.request), /^OK\|[a-z0-9]{4,6}$/);
+      const viaJson = await postJson(`${g.url}/in.php`, { key: SDK_KEY, method: 'userrecaptcha', googlekey: '6Le-json-body-SITEKEY', pageurl: PAGE, json: 1 });
+      assert.equal(viaJson.status, 1);
+      const polled = (await (await fetch(`${g.url}/res.php?key=${SDK_KEY}&action=get&id=${String(viaJson.request)}&json=1`)).json()) as { status: number; request: string };
+      assert.ok(polled.status === 0 ? polled.request === 'CAPCHA_NOT_READY' : /^03AGdBq2/.test(polled.request), JSON.stringify(polled));
+      assert.match(await pollUntilDone(g, SDK_KEY, String(viaJson.request)), /^OK\|03AGdBq2/);
+      const wrongFile = new FormData();
+      wrongFile.set('key', SDK_KEY);
+      wrongFile.set('method', 'post');
+      wrongFile.set('file', new Blob([Buffer.from(IMAGE, 'base64')]), 'captcha.exe');
+      assert.equal(await (await fetch(`${g.url}/in.php`, { method: 'POST', body: wrongFile })).text(), 'ERROR_WRONG_FILE_EXTENSION');
+      assert.equal(g.stats().starts, 2);
+    });
+  });
+
   test('a worker SIGKILLed while gateway clients poll: every client gets its token, no task paid twice', async () => {
     const sitekey = '6Le-gw-sigkill';
     const n = 5;
