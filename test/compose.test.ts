@@ -74,7 +74,7 @@ describe('docker-compose.yml', () => {
   test('parses and validates with the real compose parser, alone (production) and with docker-compose.dev.yml', () => {
     assert.match(compose.version, /^2\.\d+/);
     assert.equal(model.name, 'captcha-dlq');
-    assert.deepEqual(Object.keys(plain.services).sort(), ['console', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    assert.deepEqual(Object.keys(plain.services).sort(), ['console', 'gateway', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
     assert.deepEqual(Object.keys(model.services).sort(), [...Object.keys(plain.services), 'simulator'].sort(), 'the dev file adds the simulator');
   });
 
@@ -147,6 +147,19 @@ describe('docker-compose.yml', () => {
     assert.ok((dev.CONSOLE_TOKEN ?? '').length >= 16, 'the dev file gives a demo token');
   });
 
+  test('the gateway: the same image, loopback-published, users\' keys from a secret file, no provider key', () => {
+    const gateway = plain.services.gateway!;
+    assert.equal(gateway.image, plain.services.worker?.image);
+    assert.deepEqual(gateway.ports?.map((p) => [p.host_ip, p.target]), [['127.0.0.1', 8090]]);
+    assert.equal(gateway.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
+    assert.deepEqual(gateway.command?.slice(0, 3), ['node', 'dist/src/cli/main.js', 'gateway']);
+    const env = workerEnv(plain, 'gateway');
+    assert.equal(env.GATEWAY_KEYS_FILE, '/run/secrets/gateway-keys');
+    assert.equal(env.CAPTCHA_API_KEY, undefined, 'the provider key stays with the worker');
+    assert.equal(loadConfig(env).temporal.address, 'temporal:7233');
+    assert.ok(gateway.healthcheck?.test?.length, 'the gateway has a healthcheck');
+  });
+
   test('variables reach the containers: replicas, the server-side rate limit, the provider, the key, the password, the bind host', async () => {
     const m = await composeConfig(compose, {
       env: {
@@ -168,7 +181,7 @@ describe('docker-compose.yml', () => {
     for (const [service, variable] of [['postgresql', 'POSTGRES_PASSWORD'], ['temporal', 'POSTGRES_PWD'], ['temporal-schema', 'SQL_PASSWORD']] as const) {
       assert.equal(m.services[service]?.environment?.[variable], 'p4ss', `${service} ${variable}`);
     }
-    assert.deepEqual(Object.values(m.services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)), ['10.0.0.5', '10.0.0.5', '10.0.0.5', '10.0.0.5']);
+    assert.deepEqual(Object.values(m.services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)), ['10.0.0.5', '10.0.0.5', '10.0.0.5', '10.0.0.5', '10.0.0.5']);
     const dev = await composeConfig(compose, { files: [COMPOSE_FILE, DEV_COMPOSE_FILE], env: { CAPTCHA_PROVIDER: 'capsolver' } });
     assert.equal(dev.services.simulator?.environment?.CAPTCHA_PROVIDER, 'capsolver', 'the simulator speaks the same dialect');
   });

@@ -1,6 +1,6 @@
 // `captcha-dlq`: the operator's command line. Batches (start from a file, watch, status, cancel, results), one-off
-// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, and the local stack (worker,
-// simulator, dev). Configuration comes from the environment (src/config.ts); every command has --help.
+// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, the local stack (worker,
+// simulator, dev) and the gateway. Configuration comes from the environment (src/config.ts); every command has --help.
 //
 // Output: results on stdout (tables for people, --json for scripts), progress and notes on stderr. Exit codes:
 // errors.ts.
@@ -17,6 +17,7 @@ import { addBatchCommands } from './commands/batch';
 import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
 import { addPingbackCommands } from './commands/pingback';
+import { addGatewayCommands } from './commands/gateway';
 import { addScheduleCommands } from './commands/schedule';
 import { addSolveCommands } from './commands/solve';
 import { addStackCommands } from './commands/stack';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   addConsoleCommands(program);
   addAccountCommands(program);
   addPingbackCommands(program);
+  addGatewayCommands(program);
   return program;
 }
 

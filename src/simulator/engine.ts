@@ -1,8 +1,9 @@
 // The simulated provider's behaviour, independent of HTTP: validation, tasks and their outcomes, scripted rules,
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
 import { createHash } from 'node:crypto';
-import { LEGACY_CAPABILITIES, supportsKind } from '../providers/capabilities';
+import { LEGACY_CAPABILITIES } from '../providers/capabilities';
 import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../domain/prices';
+import { ERROR_TEXT, parseSubmission, type Submission, type Upload } from '../providers/legacy-wire';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -21,7 +22,7 @@ import {
   type TaskScenario,
 } from './scenarios';
 import { SimulatorCounters } from './stats';
-import { tokenFor, type ImageTextOptions, type SimCaptchaType } from './tokens';
+import { tokenFor, type SimCaptchaType } from './tokens';
 
 export type SimulatedProvider = 'captchaai' | '2captcha';
 
@@ -56,10 +57,7 @@ export interface EngineOptions {
   threads?: number;
 }
 
-export interface Upload {
-  filename?: string;
-  bytes: Buffer;
-}
+export type { Upload };
 
 export interface ProviderRequest {
   endpoint: Endpoint;
@@ -125,38 +123,6 @@ interface SimTask {
   report?: 'good' | 'bad';
 }
 
-const ERROR_TEXT: Record<string, string> = {
-  ERROR_WRONG_USER_KEY: 'The key parameter is missing or malformed: it must contain 32 characters.',
-  ERROR_KEY_DOES_NOT_EXIST: 'The key you provided does not exist.',
-  ERROR_NO_SLOT_AVAILABLE: 'No slot available: every worker is busy. Retry in 5 seconds.',
-  ERROR_PAGEURL: 'The pageurl parameter is missing.',
-  ERROR_GOOGLEKEY: 'The googlekey parameter is missing or malformed.',
-  ERROR_SITEKEY: 'The sitekey parameter is missing or malformed.',
-  ERROR_NO_SUCH_METHOD: 'The method parameter is missing or unknown.',
-  ERROR_BAD_PARAMETERS: 'Some parameters have invalid values.',
-  ERROR_PROXY_FORMAT: 'The proxy must be login:password@host:port or host:port; proxytype HTTP, HTTPS, SOCKS4 or SOCKS5.',
-  ERROR_ZERO_CAPTCHA_FILESIZE: 'Image size is less than 100 bytes.',
-  ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'Image size is more than 100 kB.',
-  ERROR_WRONG_FILE_EXTENSION: 'Unsupported image file extension. Accepted: jpg, jpeg, gif, png.',
-  ERROR_UPLOAD: 'Could not read the image data from the request.',
-  ERROR_SERVER_ERROR: 'Server error: this captcha type is not supported.',
-  MAX_USER_TURN: 'Too many in.php requests: blocked for 10 seconds.',
-  'ERROR: 1005': 'Too many res.php requests: blocked for 10 minutes.',
-  IP_BANNED: 'Your IP address is banned after many requests with wrong keys.',
-  ERROR_IP_NOT_ALLOWED: 'The request comes from an IP address that is not allowed for this key.',
-  ERROR_WRONG_ID_FORMAT: 'The captcha id must contain digits only.',
-  ERROR_WRONG_CAPTCHA_ID: 'The captcha id is wrong or expired.',
-  ERROR_CAPTCHA_UNSOLVABLE: 'Workers could not solve the captcha.',
-  ERROR_EMPTY_ACTION: 'The action parameter is missing or unknown.',
-  ERROR_DUPLICATE_REPORT: 'This captcha was already reported.',
-  ERROR_REPORT_NOT_RECORDED: 'Report not recorded: the captcha has no answer.',
-};
-
-const MIN_IMAGE_BYTES = 100;
-const MAX_IMAGE_BYTES = 100 * 1024;
-const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'gif', 'png', 'bmp', 'webp']);
-const PROXY_TYPES = new Set(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']);
-const PROXY_FORMAT = /^(?:[^\s:@]+(?::[^\s@]*)?@)?[^\s:@]+:\d{1,5}$/;
 /** ids look like the real ones (11 digits) */
 const FIRST_ID = 73_000_000_000;
 
@@ -169,7 +135,6 @@ function ledgerKey(submission: Exclude<Submission, { code: string }>, params: Re
   return [submission.type, submission.sitekey ?? '', params.get('pageurl') ?? '', image].join(' ');
 }
 
-type Submission = { type: SimCaptchaType; sitekey?: string; image?: Buffer; imageText?: ImageTextOptions } | { code: string };
 
 export class SimulatorEngine {
   readonly counters = new SimulatorCounters();
@@ -563,73 +528,4 @@ function visibleParams(params: ReadonlyMap<string, string>): Record<string, stri
     out[name] = value.length > 200 ? `${value.slice(0, 64)}…(${value.length} chars)` : value;
   }
   return out;
-}
-
-function checkProxy(params: ReadonlyMap<string, string>): string | undefined {
-  const proxy = params.get('proxy');
-  const proxyType = params.get('proxytype');
-  if (proxy !== undefined && !PROXY_FORMAT.test(proxy)) return 'ERROR_PROXY_FORMAT';
-  if (proxyType !== undefined && !PROXY_TYPES.has(proxyType.toUpperCase())) return 'ERROR_PROXY_FORMAT';
-  return undefined;
-}
-
-function checkImage(bytes: Buffer): string | undefined {
-  if (bytes.length < MIN_IMAGE_BYTES) return 'ERROR_ZERO_CAPTCHA_FILESIZE';
-  if (bytes.length > MAX_IMAGE_BYTES) return 'ERROR_TOO_BIG_CAPTCHA_FILESIZE';
-  return undefined;
-}
-
-function imageTextOptions(params: ReadonlyMap<string, string>): ImageTextOptions {
-  const minLen = Number(params.get('min_len'));
-  const maxLen = Number(params.get('max_len'));
-  return {
-    numeric: params.get('numeric') === '1',
-    ...(minLen > 0 && { minLen }),
-    ...(maxLen > 0 && { maxLen }),
-  };
-}
-
-/** Validates an in.php submission the way the real service does, in the same order. */
-function parseSubmission(params: ReadonlyMap<string, string>, files: ReadonlyMap<string, Upload>, provider: SimulatedProvider): Submission {
-  const method = params.get('method');
-  const pageUrlMissing = !params.get('pageurl');
-  switch (method) {
-    case 'userrecaptcha': {
-      const sitekey = params.get('googlekey');
-      if (!sitekey) return { code: 'ERROR_GOOGLEKEY' };
-      if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };
-      const v3 = params.get('version') === 'v3';
-      const minScore = params.get('min_score');
-      if (v3 && minScore !== undefined && !(Number(minScore) >= 0.1 && Number(minScore) <= 0.9)) return { code: 'ERROR_BAD_PARAMETERS' };
-      const proxyError = checkProxy(params);
-      return proxyError ? { code: proxyError } : { type: v3 ? 'recaptcha-v3' : 'recaptcha-v2', sitekey };
-    }
-    case 'hcaptcha':
-    case 'turnstile': {
-      // a kind the provider does not offer (CaptchaAI: hCaptcha) fails like the real service does
-      if (!supportsKind(provider, method)) return { code: 'ERROR_SERVER_ERROR' };
-      const sitekey = params.get('sitekey');
-      if (!sitekey) return { code: 'ERROR_SITEKEY' };
-      if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };
-      const proxyError = checkProxy(params);
-      return proxyError ? { code: proxyError } : { type: method, sitekey };
-    }
-    case 'base64': {
-      const body = (params.get('body') ?? '').replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) return { code: 'ERROR_UPLOAD' };
-      const image = Buffer.from(body, 'base64');
-      const sizeError = checkImage(image);
-      return sizeError ? { code: sizeError } : { type: 'image', image, imageText: imageTextOptions(params) };
-    }
-    case 'post': {
-      const file = files.get('file');
-      if (!file) return { code: 'ERROR_UPLOAD' };
-      const extension = file.filename?.split('.').pop()?.toLowerCase();
-      if (file.filename?.includes('.') && extension && !IMAGE_EXTENSIONS.has(extension)) return { code: 'ERROR_WRONG_FILE_EXTENSION' };
-      const sizeError = checkImage(file.bytes);
-      return sizeError ? { code: sizeError } : { type: 'image', image: file.bytes, imageText: imageTextOptions(params) };
-    }
-    default:
-      return { code: 'ERROR_NO_SUCH_METHOD' };
-  }
 }

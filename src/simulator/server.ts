@@ -1,14 +1,14 @@
 // The simulator's HTTP face: node:http, request decoding (query, form, multipart, JSON), answer rendering (plain or
 // json=1), injected transport faults, and the /admin/ endpoints. Behaviour lives in ./engine.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Request as FetchRequest } from 'undici';
 import { ZodError } from 'zod';
-import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView, type Upload } from './engine';
+import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView } from './engine';
 import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, type JsonReply } from './json-api';
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
 import { HttpError, listen, readBody } from '../http';
 import { CallbackPusher, type CallbackScript, type PushTarget } from './callbacks';
+import { decodeRequest } from '../providers/legacy-wire';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
@@ -227,68 +227,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return listening.close();
     },
   };
-}
-
-// ---- decoding -----------------------------------------------------------------------------------------------------
-
-/** Query string, then the body (form, multipart or JSON) on top: official clients use all four encodings. */
-async function decodeRequest(
-  url: URL,
-  req: IncomingMessage,
-  maxBodyBytes: number,
-): Promise<{ params: Map<string, string>; files: Map<string, Upload> }> {
-  const params = new Map<string, string>(url.searchParams);
-  const files = new Map<string, Upload>();
-  if (req.method !== 'POST' && req.method !== 'PUT') return { params, files };
-  const body = await readBody(req, maxBodyBytes);
-  if (body.length === 0) return { params, files };
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (contentType.startsWith('multipart/form-data')) {
-    // undici's fetch Request parses multipart for us, boundary and all
-    let form: Awaited<ReturnType<FetchRequest['formData']>>;
-    try {
-      form = await new FetchRequest('http://simulator/', {
-        method: 'POST',
-        headers: { 'content-type': req.headers['content-type'] ?? '' },
-        body,
-      }).formData();
-    } catch {
-      return { params, files }; // unreadable multipart: the missing fields produce the provider's own errors
-    }
-    for (const [name, value] of form) {
-      if (typeof value === 'string') params.set(name, value);
-      else files.set(name, { filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
-    }
-  } else if (contentType.startsWith('application/json') || looksLikeJsonObject(body)) {
-    // a JSON object body is read as JSON whatever its content type: the legacy `2captcha` npm client posts
-    // `{"body": …}` as text/plain, and 2captcha accepts it
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      json = undefined; // like the real service: no fields, so the key check answers
-    }
-    if (json && typeof json === 'object' && !Array.isArray(json)) {
-      for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
-        if (value === null || value === undefined) continue;
-        params.set(name, typeof value === 'object' ? JSON.stringify(value) : String(value));
-      }
-    }
-  } else {
-    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.set(name, value);
-  }
-  return { params, files };
-}
-
-function looksLikeJsonObject(body: Buffer): boolean {
-  const text = body.toString('utf8').trim();
-  if (!text.startsWith('{') || !text.endsWith('}')) return false;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 // ---- rendering ----------------------------------------------------------------------------------------------------
