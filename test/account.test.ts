@@ -3,60 +3,31 @@
 // provider once (refund recorded by the simulator), are counted by provider, type and sitekey and shown by `dlq stats`;
 // the balance and thread plan are read on the worker; a low balance alerts once per crossing through the webhook.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CaptchaSolveError, CaptchaSolver, TokenReportError } from '../src/client';
 import { TaskValidationError } from '../src/tasks/schema';
 import type { BalanceCheck, DlqStats, FeedbackStats, TokenReportResult } from '../workflows/messages';
-import { FAST_ENV, SENTINEL_KEY, allHistoriesText, startStack, type Stack } from './helpers/stack';
+import { SENTINEL_KEY, allHistoriesText, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { cliEnvOf, expectCode, runCli, type CliRun as Run } from './helpers/cli';
 
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
 
-const BIN = resolve(__dirname, '../bin/captcha-dlq.js');
 const PAGE = 'https://example.com/login';
 const ACCOUNT_ID = 'account-users-test';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let t: TestEnv;
 let stack: Stack;
 let stopWorker: () => void;
 let workerDone: Promise<unknown>;
 let dir: string;
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const cliEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: t.env.address,
-    TEMPORAL_NAMESPACE: t.namespace,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DLQ_WORKFLOW_ID: stack.config.dlqWorkflowId,
-    ACCOUNT_WORKFLOW_ID: ACCOUNT_ID,
-    ...FAST_ENV,
-  };
-  return new Promise((res) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...cliEnv, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function expectCode(run: Run, code: number, what: string): void {
-  assert.equal(run.code, code, `${what}: exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-}
 
 async function workflowsOnQueue(s: Stack): Promise<number> {
   let n = 0;
@@ -65,6 +36,10 @@ async function workflowsOnQueue(s: Stack): Promise<number> {
 }
 
 const recaptcha = (sitekey: string, key: string) => ({ type: 'recaptcha-v2', sitekey, pageUrl: PAGE, key });
+
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+  runCli(args, { env: { ...cliEnvOf(t, stack, { ACCOUNT_WORKFLOW_ID: ACCOUNT_ID }), ...env } });
+
 
 before(async () => {
   t = await startTestEnv();

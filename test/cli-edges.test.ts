@@ -9,32 +9,25 @@
 //   - `batch results` marks expired tokens; `schedule pause` / `resume`; a non-terminal `batch watch` keeps its
 //     elapsed time moving while nothing happens in the batch.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { BatchSummary, DlqOperationResult } from '../workflows/messages';
-import { FAST_ENV, startStack, type Stack } from './helpers/stack';
+import { startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { BIN, cliEnvOf, expectCode, runCli, until, type CliRun as Run } from './helpers/cli';
 
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
 
-const BIN = resolve(__dirname, '../bin/captcha-dlq.js');
 const SITE_OK = '6LeEDGESAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI';
 const SITE_UNSOLVABLE = '6LeEDGESAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
 const SITE_BADKEY = '6LeEDGESAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf';
 const SITE_HANG = '6LeEDGESAAAAAIt_m-d24WG9mlw7KwhmpKDKvVsq';
 const IDENTITY = 'tester@cli-edges';
 const BATCH = 'edges-batch';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let t: TestEnv;
 let stack: Stack;
@@ -43,30 +36,12 @@ let dir: string;
 let stopWorker: () => void;
 let workerDone: Promise<unknown>;
 
-/** `env` over the test's environment; an undefined value unsets the variable. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((res) => {
-    execFile(process.execPath, [BIN, '--identity', IDENTITY, ...args], { env: { ...cliEnv, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function expectCode(run: Run, code: number, what: string): void {
-  assert.equal(run.code, code, `${what}: exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
 const task = (sitekey: string, key: string, page = 'https://example.com/login') => ({ type: 'recaptcha-v2', sitekey, pageUrl: page, key });
+
+/** `env` over the test's environment; an undefined value unsets the variable. */
+const cli = (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> =>
+  runCli(args, { env: { ...cliEnv, ...env }, identity: IDENTITY });
+
 
 before(async () => {
   t = await startTestEnv();
@@ -83,15 +58,7 @@ before(async () => {
     },
   });
   dir = await mkdtemp(join(tmpdir(), 'captcha-cli-edges-'));
-  cliEnv = {
-    PATH: process.env.PATH,
-    HOME: dir,
-    TEMPORAL_ADDRESS: t.env.address,
-    TEMPORAL_NAMESPACE: t.namespace,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DLQ_WORKFLOW_ID: stack.config.dlqWorkflowId,
-    ...FAST_ENV,
-  };
+  cliEnv = cliEnvOf(t, stack, { HOME: dir });
   const stopped = new Promise<void>((res) => {
     stopWorker = res;
   });

@@ -4,21 +4,19 @@
 // list with filters and paging, retry/discard with --dry-run and the required --reason, export in three formats,
 // audit) and the scheduled drain (create → it fires on its own → delete).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { DlqAuditRecord, DlqEntry, DlqListPage, DlqStats, BatchSummary, DlqOperationResult } from '../workflows/messages';
-import { FAST_ENV, SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
+import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { cliEnvOf, expectCode, runCli, until, type CliRun as Run } from './helpers/cli';
 
 // expected failures (unsolvable captchas, cancelled solves) would log warnings by the dozen
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
 
-const BIN = resolve(__dirname, '../bin/captcha-dlq.js');
 
 const SITE_OK = '6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI';
 const SITE_UNSOLVABLE = '6LfD3PIbAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
@@ -36,12 +34,6 @@ const SCENARIOS = {
   },
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let t: TestEnv;
 let stack: Stack;
 let cliEnv: NodeJS.ProcessEnv;
@@ -51,58 +43,22 @@ let workerDone: Promise<unknown>;
 /** started first: it waits out the client's 10 s connect deadline while the other tests run */
 let unreachable: Promise<Run>;
 
-/** Runs the CLI as a subprocess; not a terminal (plain progress lines) unless `tty`: then inside script(1)'s pty. */
-function cli(args: string[], env: Record<string, string> = {}, tty = false): Promise<Run> {
-  const argv = [BIN, '--identity', IDENTITY, ...args];
-  const [file, fileArgs] = tty
-    ? ['script', ['-qefc', [process.execPath, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null']]
-    : [process.execPath, argv];
-  return new Promise((res) => {
-    execFile(file, fileArgs as string[], { env: { ...cliEnv, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      res({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function expectCode(run: Run, code: number, what: string): void {
-  assert.equal(run.code, code, `${what}: exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-}
-
 function json<T>(run: Run): T {
   return JSON.parse(run.stdout) as T;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
 const task = (sitekey: string, key: string, page = 'https://example.com/login') => ({ type: 'recaptcha-v2', sitekey, pageUrl: page, key });
+
+/** Runs the CLI as a subprocess; not a terminal (plain progress lines) unless `tty`: then inside script(1)'s pty. */
+const cli = (args: string[], env: Record<string, string> = {}, tty = false): Promise<Run> =>
+  runCli(args, { env: { ...cliEnv, ...env }, identity: IDENTITY, tty });
+
 
 before(async () => {
   t = await startTestEnv();
   stack = await startStack(t, { name: 'cli', simulator: { scenarios: SCENARIOS } });
   dir = await mkdtemp(join(tmpdir(), 'captcha-cli-'));
-  cliEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: t.env.address,
-    TEMPORAL_NAMESPACE: t.namespace,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DLQ_WORKFLOW_ID: stack.config.dlqWorkflowId,
-    ...FAST_ENV,
-  };
+  cliEnv = cliEnvOf(t, stack);
   const stopped = new Promise<void>((res) => {
     stopWorker = res;
   });

@@ -5,24 +5,23 @@
 //   - a bad --batch-id is refused before the server is asked; an unreachable or silent server gets one sentence.
 // The CLI runs as a subprocess against a real dev server; a real worker (in this process) talks to the simulator.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { dlqStatsQuery, type BatchInput, type BatchSummary } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import { resolveSolvePolicy } from '../src/domain/policies';
-import { FAST_ENV, startStack, type Stack } from './helpers/stack';
+import { startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { cliEnvOf, expectCode, runCli, type CliRun as Run } from './helpers/cli';
 
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
 
-const BIN = resolve(__dirname, '../bin/captcha-dlq.js');
 const SITE_OK = '6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI';
 const SITE_UNSOLVABLE = '6LfD3PIbAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
 const SITE_HANG = '6Lf7UL0cAAAAAIt_m-d24WG9mlw7KwhmpKDKvVsq';
@@ -33,12 +32,6 @@ const SCENARIOS = {
   },
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let t: TestEnv;
 let stack: Stack;
 let cliEnv: NodeJS.ProcessEnv;
@@ -47,18 +40,6 @@ let stopWorker: () => void;
 let workerDone: Promise<unknown>;
 let silent: Server;
 const silentSockets = new Set<Socket>();
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res) => {
-    execFile(process.execPath, [BIN, '--identity', 'tester@ids-test', ...args], { env: { ...cliEnv, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function expectCode(run: Run, code: number, what: string): void {
-  assert.equal(run.code, code, `${what}: exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-}
 
 /** One clear sentence: a single line, no stack trace, no SDK or transport internals. */
 function oneSentence(run: Run, what: string): void {
@@ -84,19 +65,14 @@ async function typeOf(workflowId: string): Promise<string | undefined> {
   }
 }
 
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, { env: { ...cliEnv, ...env }, identity: 'tester@ids-test' });
+
+
 before(async () => {
   t = await startTestEnv();
   stack = await startStack(t, { name: 'ids', simulator: { scenarios: SCENARIOS } });
   dir = await mkdtemp(join(tmpdir(), 'captcha-ids-'));
-  cliEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: t.env.address,
-    TEMPORAL_NAMESPACE: t.namespace,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DLQ_WORKFLOW_ID: stack.config.dlqWorkflowId,
-    ...FAST_ENV,
-  };
+  cliEnv = cliEnvOf(t, stack);
   const stopped = new Promise<void>((res) => {
     stopWorker = res;
   });

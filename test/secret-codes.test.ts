@@ -3,18 +3,17 @@
 // getTaskResult): the code becomes UNRECOGNIZED_ANSWER, and the key (in every spelling) is in no workflow history
 // (payloads decoded), search attribute, DLQ entry or query answer, CLI output or worker log line.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { ProviderName } from '../src/config';
 import type { ScenarioSpec } from '../src/simulator/server';
-import { FAST_ENV, allHistoriesText, startStack, type Stack } from './helpers/stack';
+import { allHistoriesText, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { cliEnvOf, runCli, until as waitUntil } from './helpers/cli';
 
 // every worker log line of this process, at every level
 const logLines: string[] = [];
@@ -22,7 +21,6 @@ Runtime.install({ logger: new DefaultLogger('DEBUG', (entry) => logLines.push(`$
 
 /** 32 characters (as the simulator wants), with characters that URL-encoding and base64 change; used nowhere else. */
 const KEY = 'SENTINEL/k+y=0123456789abcdef-AB';
-const BIN = resolve(__dirname, '../bin/captcha-dlq.js');
 const PAGE = 'https://example.com/secret-codes';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
@@ -84,38 +82,13 @@ after(async () => {
 });
 
 /** Runs the CLI as a subprocess against the stack (no provider key in its environment: the CLI never needs one). */
-function cli(stack: Stack, args: string[]): Promise<Run> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: t.env.address,
-    TEMPORAL_NAMESPACE: t.namespace,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DLQ_WORKFLOW_ID: stack.config.dlqWorkflowId,
-    CAPTCHA_PROVIDER: stack.config.provider.name,
-    ...FAST_ENV,
-  };
-  return new Promise((res) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, output: `${String(stdout)}\n${String(stderr)}` });
-    });
-  });
+async function cli(stack: Stack, args: string[]): Promise<Run> {
+  const run = await runCli(args, { env: cliEnvOf(t, stack, { CAPTCHA_PROVIDER: stack.config.provider.name }), timeoutMs: 120_000 });
+  return { code: run.code, output: `${run.stdout}\n${run.stderr}` };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+/** A loaded machine takes its time over 14 failing solves. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> => waitUntil(what, fn, 120_000);
 
 const FAMILIES: { family: string; provider: ProviderName }[] = [
   { family: 'legacy in.php / res.php', provider: 'captchaai' },
