@@ -16,8 +16,8 @@ import { z } from 'zod';
 import type { CaptchaOptions, CaptchaTask } from '../domain/types';
 import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
-import { containsSecret, type ProviderError, type ProviderTransientError } from './errors';
-import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { containsSecret, type ProviderError } from './errors';
+import { DEFAULT_SUBMIT_TIMEOUT_MS, ProviderFailures, answerTimeouts, createDispatcher, snippet } from './transport';
 import type { CaptchaProvider, PollAnswer, SubmitOptions } from './types';
 
 export type { JsonProviderName } from './classify';
@@ -229,6 +229,7 @@ export class JsonProvider implements CaptchaProvider {
   private readonly minPollIntervalMs: number;
   private readonly maxPollsPerTask: number;
   private readonly dispatcher: Agent;
+  private readonly fail: ProviderFailures;
   /** per provider task: polls sent and when the last answer came (spacing, poll cap) */
   private readonly pollState = new Map<string, PollState>();
   /** solutions that came with createTask (CapSolver image tasks), handed out by the next poll */
@@ -247,12 +248,13 @@ export class JsonProvider implements CaptchaProvider {
     this.minPollIntervalMs = options.minPollIntervalMs ?? this.dialect.minPollIntervalMs;
     this.maxPollsPerTask = options.maxPollsPerTask ?? this.dialect.maxPollsPerTask;
     this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
+    this.fail = new ProviderFailures(this.name, this.apiKey, this.requestTimeoutMs);
   }
 
   async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
     const softId = this.softId !== undefined && this.dialect.softIdField ? { [this.dialect.softIdField]: this.softId } : {};
     const answer = await this.exchange('submit', 'createTask', { task: jsonTaskFor(this.name, task), ...softId, ...(options?.callbackUrl && { callbackUrl: options.callbackUrl }) }, signal);
-    if (answer.taskId === undefined || answer.taskId === null) throw this.badBody('submit', 'no taskId in the answer');
+    if (answer.taskId === undefined || answer.taskId === null) throw this.fail.badBody('submit', 'no taskId in the answer');
     const id = String(answer.taskId);
     if (answer.status === 'ready' && answer.solution) {
       const token = solutionSchema.safeParse(answer.solution);
@@ -273,14 +275,14 @@ export class JsonProvider implements CaptchaProvider {
     const state = this.pollState.get(providerTaskId) ?? { polls: 0, lastAnswerAt: 0, touchedAt: now };
     if (state.polls >= this.maxPollsPerTask) {
       this.pollState.delete(providerTaskId);
-      throw this.failure(op, 'ERROR_POLL_LIMIT', `stopped after ${state.polls} polls (the provider allows ${this.maxPollsPerTask})`, providerTaskId);
+      throw this.fail.answer(op, 'ERROR_POLL_LIMIT', `stopped after ${state.polls} polls (the provider allows ${this.maxPollsPerTask})`, providerTaskId);
     }
     const wait = state.lastAnswerAt + this.minPollIntervalMs - now;
     if (wait > 0) {
       try {
         await sleep(wait, undefined, signal ? { signal } : undefined);
       } catch (error) {
-        throw this.transportFailure(op, error, signal, providerTaskId);
+        throw this.fail.transport(op, error, signal, providerTaskId);
       }
     }
     state.polls++;
@@ -293,10 +295,10 @@ export class JsonProvider implements CaptchaProvider {
     }
     const status = answer.status ?? '';
     if (NOT_READY_STATUSES.has(status)) return { ready: false };
-    if (status !== 'ready') throw this.badBody(op, `unknown status ${JSON.stringify(status)}`, providerTaskId);
+    if (status !== 'ready') throw this.fail.badBody(op, `unknown status ${JSON.stringify(status)}`, providerTaskId);
     this.pollState.delete(providerTaskId);
     const token = solutionSchema.safeParse(answer.solution ?? {});
-    if (!token.success) throw this.badBody(op, 'ready without a token in the solution', providerTaskId);
+    if (!token.success) throw this.fail.badBody(op, 'ready without a token in the solution', providerTaskId);
     return { ready: true, token: token.data };
   }
 
@@ -304,7 +306,7 @@ export class JsonProvider implements CaptchaProvider {
     const answer = await this.exchange('balance', 'getBalance', {}, signal);
     const balance = Number(answer.balance);
     if (answer.balance === undefined || answer.balance === null || !Number.isFinite(balance)) {
-      throw this.badBody('balance', `not a number: ${String(answer.balance)}`);
+      throw this.fail.badBody('balance', `not a number: ${String(answer.balance)}`);
     }
     return balance;
   }
@@ -351,7 +353,7 @@ export class JsonProvider implements CaptchaProvider {
     signal?: AbortSignal,
     providerTaskId?: string,
   ): Promise<Answer> {
-    if (this.closed) throw this.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
+    if (this.closed) throw this.fail.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
     // a sent submit is waited for longer: it may be paid, and another one would be paid again
     const timeoutMs = op === 'submit' ? this.submitTimeoutMs : this.requestTimeoutMs;
     let status: number;
@@ -368,7 +370,7 @@ export class JsonProvider implements CaptchaProvider {
       status = response.statusCode;
       body = await response.body.text();
     } catch (error) {
-      throw this.transportFailure(op, error, signal, providerTaskId, timeoutMs);
+      throw this.fail.transport(op, error, signal, providerTaskId, timeoutMs);
     }
     const httpOk = status >= 200 && status <= 299;
     const text = body.trim();
@@ -376,42 +378,25 @@ export class JsonProvider implements CaptchaProvider {
     try {
       json = JSON.parse(text);
     } catch {
-      if (!httpOk) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
-      throw this.transient(op, 'BAD_JSON', `malformed JSON body: ${snippet(text)}`, providerTaskId);
+      if (!httpOk) throw this.fail.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
+      throw this.fail.transient(op, 'BAD_JSON', `malformed JSON body: ${snippet(text)}`, providerTaskId);
     }
     const parsed = answerSchema.safeParse(json);
     if (!parsed.success) {
-      if (!httpOk) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
-      throw this.badBody(op, `unexpected JSON: ${snippet(text)}`, providerTaskId);
+      if (!httpOk) throw this.fail.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
+      throw this.fail.badBody(op, `unexpected JSON: ${snippet(text)}`, providerTaskId);
     }
     const answer = parsed.data;
     if (answer.errorId > 0) {
       const code = answer.errorCode?.trim() || JSON_ERROR_IDS[answer.errorId] || `ERROR_ID_${answer.errorId}`;
-      throw this.failure(op, code, answer.errorDescription ?? undefined, providerTaskId);
+      throw this.fail.answer(op, code, answer.errorDescription ?? undefined, providerTaskId);
     }
-    if (!httpOk) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
+    if (!httpOk) throw this.fail.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
     // a task id or solution that echoes the key must not travel on (an error code that does becomes UNRECOGNIZED_ANSWER)
-    if (containsSecret(text, this.apiKey)) throw this.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
+    if (containsSecret(text, this.apiKey)) throw this.fail.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
     return answer;
   }
 
-  // ---- errors (every message goes through redact) ----------------------------------------------------------------
-
-  private failure(op: string, rawCode: string, text: string | undefined, providerTaskId?: string): ProviderError {
-    return answerError(this.name, this.apiKey, op, rawCode, text, providerTaskId);
-  }
-
-  private transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {
-    return transientError(this.name, this.apiKey, op, code, detail, providerTaskId);
-  }
-
-  private badBody(op: string, detail: string, providerTaskId?: string): ProviderTransientError {
-    return this.transient(op, 'BAD_BODY', detail, providerTaskId);
-  }
-
-  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string, timeoutMs = this.requestTimeoutMs): ProviderTransientError {
-    return transportFailure(this.name, this.apiKey, timeoutMs, op, error, signal, providerTaskId);
-  }
 }
 
 export function createJsonProvider(options: JsonProviderOptions): JsonProvider {

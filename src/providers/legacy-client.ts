@@ -4,8 +4,8 @@ import { request, type Agent } from 'undici';
 import { z } from 'zod';
 import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
-import { CaptchaPermanentError, containsSecret, type ProviderError, type ProviderTransientError } from './errors';
-import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
+import { CaptchaPermanentError, containsSecret, type ProviderError } from './errors';
+import { DEFAULT_SUBMIT_TIMEOUT_MS, ProviderFailures, answerTimeouts, createDispatcher, snippet } from './transport';
 import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
 import { LEGACY_CAPABILITIES } from './capabilities';
 
@@ -129,6 +129,7 @@ export class LegacyProvider implements CaptchaProvider {
   private readonly submitTimeoutMs: number;
   private readonly softId: string | undefined;
   private readonly dispatcher: Agent;
+  private readonly fail: ProviderFailures;
   private closed = false;
 
   constructor(options: LegacyProviderOptions) {
@@ -140,6 +141,7 @@ export class LegacyProvider implements CaptchaProvider {
     this.submitTimeoutMs = options.submitTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
     this.softId = options.softId === undefined ? undefined : String(options.softId);
     this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
+    this.fail = new ProviderFailures(this.name, this.apiKey, this.requestTimeoutMs);
   }
 
   async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
@@ -153,14 +155,14 @@ export class LegacyProvider implements CaptchaProvider {
     const answer = await this.exchange('submit', 'POST', 'in.php', form, signal);
     if (!answer.ok) throw this.failure('submit', answer);
     const id = answer.value.trim();
-    if (!TASK_ID.test(id)) throw this.badBody('submit', `task id of unexpected shape: ${id}`);
+    if (!TASK_ID.test(id)) throw this.fail.badBody('submit', `task id of unexpected shape: ${id}`);
     return id;
   }
 
   async poll(providerTaskId: string, signal?: AbortSignal): Promise<PollAnswer> {
     const answer = await this.resGet(`poll ${providerTaskId}`, { action: 'get', id: providerTaskId }, signal, providerTaskId);
     if (answer.ok) {
-      if (answer.value === '') throw this.badBody(`poll ${providerTaskId}`, 'empty token', providerTaskId);
+      if (answer.value === '') throw this.fail.badBody(`poll ${providerTaskId}`, 'empty token', providerTaskId);
       return { ready: true, token: answer.value };
     }
     if (classifyProviderCode(this.name, answer.code) === 'not-ready') return { ready: false };
@@ -177,7 +179,7 @@ export class LegacyProvider implements CaptchaProvider {
     if (!answer.ok) throw this.failure('poll-many', answer);
     const parts = answer.value.split('|');
     if (parts.length !== providerTaskIds.length) {
-      throw this.badBody('poll-many', `${parts.length} answers for ${providerTaskIds.length} ids`);
+      throw this.fail.badBody('poll-many', `${parts.length} answers for ${providerTaskIds.length} ids`);
     }
     return parts.map((part, index) => {
       const id = providerTaskIds[index] ?? '';
@@ -206,7 +208,7 @@ export class LegacyProvider implements CaptchaProvider {
     const answer = await this.resGet('balance', { action: 'getbalance' }, signal);
     if (!answer.ok) throw this.failure('balance', answer);
     const balance = Number(answer.value);
-    if (!Number.isFinite(balance)) throw this.badBody('balance', `not a number: ${answer.value}`);
+    if (!Number.isFinite(balance)) throw this.fail.badBody('balance', `not a number: ${answer.value}`);
     return balance;
   }
 
@@ -224,7 +226,7 @@ export class LegacyProvider implements CaptchaProvider {
     if (!LEGACY_CAPABILITIES[this.name].extraActions.includes('threadsinfo')) return undefined;
     const answer = await this.resGet('threadsinfo', { action: 'threadsinfo' }, signal);
     if (!answer.ok) throw this.failure('threadsinfo', answer);
-    if (!answer.plan) throw this.badBody('threadsinfo', 'no thread plan in the answer');
+    if (!answer.plan) throw this.fail.badBody('threadsinfo', 'no thread plan in the answer');
     return answer.plan;
   }
 
@@ -254,7 +256,7 @@ export class LegacyProvider implements CaptchaProvider {
     signal?: AbortSignal,
     providerTaskId?: string,
   ): Promise<WireAnswer> {
-    if (this.closed) throw this.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
+    if (this.closed) throw this.fail.transient(op, 'CLIENT_CLOSED', 'the client is closed', providerTaskId);
     // a sent submit is waited for longer: it may be paid, and another one would be paid again
     const timeoutMs = op === 'submit' ? this.submitTimeoutMs : this.requestTimeoutMs;
     let status: number;
@@ -273,16 +275,16 @@ export class LegacyProvider implements CaptchaProvider {
       status = response.statusCode;
       body = await response.body.text();
     } catch (error) {
-      throw this.transportFailure(op, error, signal, providerTaskId, timeoutMs);
+      throw this.fail.transport(op, error, signal, providerTaskId, timeoutMs);
     }
-    if (status < 200 || status > 299) throw this.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
+    if (status < 200 || status > 299) throw this.fail.transient(op, `HTTP_${status}`, `HTTP ${status}`, providerTaskId);
     return this.parse(op, body, providerTaskId);
   }
 
   private parse(op: string, body: string, providerTaskId?: string): WireAnswer {
     const answer = this.parseBody(op, body, providerTaskId);
     // a task id or token that echoes the key must not travel on (an error code that does becomes UNRECOGNIZED_ANSWER)
-    if (answer.ok && containsSecret(answer.value, this.apiKey)) throw this.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
+    if (answer.ok && containsSecret(answer.value, this.apiKey)) throw this.fail.badBody(op, 'an answer that holds the API key (not shown)', providerTaskId);
     return answer;
   }
 
@@ -293,33 +295,21 @@ export class LegacyProvider implements CaptchaProvider {
       try {
         json = JSON.parse(text);
       } catch {
-        throw this.transient(op, 'BAD_JSON', `malformed JSON body: ${snippet(text)}`, providerTaskId);
+        throw this.fail.transient(op, 'BAD_JSON', `malformed JSON body: ${snippet(text)}`, providerTaskId);
       }
       const parsed = jsonAnswerSchema.safeParse(json);
-      if (!parsed.success) throw this.badBody(op, `unexpected JSON: ${snippet(text)}`, providerTaskId);
+      if (!parsed.success) throw this.fail.badBody(op, `unexpected JSON: ${snippet(text)}`, providerTaskId);
       return parsed.data;
     }
     const parsed = plainAnswerSchema.safeParse(text);
-    if (!parsed.success) throw this.badBody(op, `unparsable body: ${snippet(text)}`, providerTaskId);
+    if (!parsed.success) throw this.fail.badBody(op, `unparsable body: ${snippet(text)}`, providerTaskId);
     return parsed.data;
   }
 
   // ---- errors (every message goes through redact) ----------------------------------------------------------------
 
   private failure(op: string, answer: { ok: false; code: string; text?: string }, providerTaskId?: string): ProviderError {
-    return answerError(this.name, this.apiKey, op, answer.code, answer.text, providerTaskId);
-  }
-
-  private transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {
-    return transientError(this.name, this.apiKey, op, code, detail, providerTaskId);
-  }
-
-  private badBody(op: string, detail: string, providerTaskId?: string): ProviderTransientError {
-    return this.transient(op, 'BAD_BODY', detail, providerTaskId);
-  }
-
-  private transportFailure(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string, timeoutMs = this.requestTimeoutMs): ProviderTransientError {
-    return transportFailure(this.name, this.apiKey, timeoutMs, op, error, signal, providerTaskId);
+    return this.fail.answer(op, answer.code, answer.text, providerTaskId);
   }
 }
 

@@ -128,6 +128,36 @@ export function transportFailure(
   return transientError(provider, apiKey, op, code, detail, providerTaskId, sanitizedCause(original, originalCode, apiKey), outcome);
 }
 
+/**
+ * The ways one provider client fails, bound to its name, its key (redacted from every message and cause) and its
+ * request timeout: an error answer, a transient fault, an unreadable body, a failed exchange. Both wire families use it.
+ */
+export class ProviderFailures {
+  constructor(
+    private readonly provider: ClassifiedProviderName,
+    private readonly apiKey: string,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  /** A provider's error answer, classified by the one table. */
+  answer(op: string, rawCode: string, text: string | undefined, providerTaskId?: string): ProviderError {
+    return answerError(this.provider, this.apiKey, op, rawCode, text, providerTaskId);
+  }
+
+  transient(op: string, code: string, detail: string, providerTaskId?: string): ProviderTransientError {
+    return transientError(this.provider, this.apiKey, op, code, detail, providerTaskId);
+  }
+
+  badBody(op: string, detail: string, providerTaskId?: string): ProviderTransientError {
+    return this.transient(op, 'BAD_BODY', detail, providerTaskId);
+  }
+
+  /** `timeoutMs`: the limit that applied to this exchange (the submit's is longer). */
+  transport(op: string, error: unknown, signal?: AbortSignal, providerTaskId?: string, timeoutMs = this.requestTimeoutMs): ProviderTransientError {
+    return transportFailure(this.provider, this.apiKey, timeoutMs, op, error, signal, providerTaskId);
+  }
+}
+
 /** A copy of a transport error with the key redacted everywhere and nothing attached (no socket, no nested cause). */
 export function sanitizedCause(original: Error, code: string | undefined, apiKey: string): Error {
   const safe = new Error(redact(original.message, apiKey));
