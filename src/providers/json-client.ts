@@ -18,28 +18,13 @@ import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
 import { containsSecret, type ProviderError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, ProviderFailures, answerTimeouts, createDispatcher, snippet } from './transport';
-import type { CaptchaProvider, PollAnswer, SubmitOptions } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions, WireClientOptions } from './types';
 
 export type { JsonProviderName } from './classify';
 export const JSON_PROVIDERS = ['2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly JsonProviderName[];
 
-export interface JsonProviderOptions {
+export interface JsonProviderOptions extends WireClientOptions {
   name: JsonProviderName;
-  /** e.g. https://api.capsolver.com; createTask, getTaskResult, getBalance are resolved under it */
-  baseUrl: string;
-  apiKey: string;
-  /** limit of each phase of one exchange (connect, headers, body); default 15 000 ms */
-  requestTimeoutMs?: number;
-  /**
-   * How long a submit waits for its answer once sent (default 60 000 ms). A submit that reached the provider is paid
-   * whether or not its answer arrives: giving up early and submitting again pays twice, so this is well above a slow
-   * provider's answer time, and separate from `requestTimeoutMs` (polls and the rest).
-   */
-  submitTimeoutMs?: number;
-  /** keep-alive connections to the provider (default 32) */
-  connections?: number;
-  /** `softId` (anti-captcha, 2captcha v2) or `appId` (CapSolver) sent with every createTask */
-  softId?: string | number;
   /** least gap between the answer of one poll of a task and the next poll of it; default: the dialect's (CapMonster 2 000) */
   minPollIntervalMs?: number;
   /** polls of one task before the client gives up on it (resubmit class, `ERROR_POLL_LIMIT`); default: the dialect's */

@@ -6,30 +6,11 @@ import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
 import { CaptchaPermanentError, containsSecret, type ProviderError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, ProviderFailures, answerTimeouts, createDispatcher, snippet } from './transport';
-import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan, WireClientOptions } from './types';
 import { LEGACY_CAPABILITIES } from './capabilities';
 
-export interface LegacyProviderOptions {
+export interface LegacyProviderOptions extends WireClientOptions {
   name: LegacyProviderName;
-  /** e.g. https://ocr.captchaai.com; in.php and res.php are resolved under it */
-  baseUrl: string;
-  apiKey: string;
-  /**
-   * Limit of each phase of one exchange: connecting, waiting for the headers once the request is sent, waiting for
-   * body data (default 15 000 ms). The clock starts when the request leaves the pool, so waiting for a free
-   * connection under load is not a provider timeout; the caller's signal bounds that wait.
-   */
-  requestTimeoutMs?: number;
-  /**
-   * How long a submit waits for its answer once sent (default 60 000 ms). A submit that reached the provider is paid
-   * whether or not its answer arrives: giving up early and submitting again pays twice, so this is well above a slow
-   * provider's answer time, and separate from `requestTimeoutMs` (polls and the rest).
-   */
-  submitTimeoutMs?: number;
-  /** keep-alive connections to the provider (default 32) */
-  connections?: number;
-  /** `soft_id` sent with every submit */
-  softId?: string | number;
 }
 
 type WireAnswer = { ok: true; value: string; plan?: ThreadPlan } | { ok: false; code: string; text?: string };

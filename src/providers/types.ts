@@ -14,6 +14,29 @@ export interface SubmitOptions {
   callbackUrl?: string;
 }
 
+/** How either wire client reaches its provider (each client adds its own). */
+export interface WireClientOptions {
+  /** the provider's base URL (legacy: in.php and res.php under it; JSON: createTask, getTaskResult, getBalance) */
+  baseUrl: string;
+  apiKey: string;
+  /**
+   * Limit of each phase of one exchange: connecting, waiting for the headers once the request is sent, waiting for
+   * body data (default 15 000 ms). The clock starts when the request leaves the pool, so waiting for a free
+   * connection under load is not a provider timeout; the caller's signal bounds that wait.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long a submit waits for its answer once sent (default 60 000 ms). A submit that reached the provider is paid
+   * whether or not its answer arrives: giving up early and submitting again pays twice, so this is well above a slow
+   * provider's answer time, and separate from `requestTimeoutMs` (polls and the rest).
+   */
+  submitTimeoutMs?: number;
+  /** keep-alive connections to the provider (default 32) */
+  connections?: number;
+  /** legacy `soft_id`; JSON `softId` (anti-captcha, 2captcha v2) or `appId` (CapSolver), sent with every submit */
+  softId?: string | number;
+}
+
 export type PollAnswer = { ready: false } | { ready: true; token: string };
 
 /**
