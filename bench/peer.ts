@@ -153,7 +153,9 @@ async function runPeer(ctx: BenchContext, rules: boolean, clock: Clock, concurre
             const ready = readyAt(sim, String(answer.id));
             if (ready !== undefined) overheadMs.push(done - ready);
           } catch (err) {
-            const code = (err instanceof Error ? err.message : String(err)).slice(0, 60);
+            // the client's APIError keeps the provider's code in `err` and a sentence in `message`
+            const providerCode = (err as { err?: unknown }).err;
+            const code = (typeof providerCode === 'string' ? providerCode : err instanceof Error ? err.message : String(err)).slice(0, 60);
             lost[code] = (lost[code] ?? 0) + 1;
           }
         },
