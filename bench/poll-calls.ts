@@ -71,9 +71,9 @@ export async function measurePollCalls(ctx: BenchContext): Promise<MeasurementRe
     `${r.solved}/${tasks} solved, ${r.deadLettered} dead-lettered in ${round(r.wallMs / 1000, 1)} s; res.php get ${r.stats.resActions.get ?? 0}, get-multi ${r.stats.resActions['get-multi'] ?? 0}, in.php ${r.stats.requests['in.php']}`;
   return {
     figures: [
-      figure('7', `provider calls per solve, one request per poll (reCAPTCHA 15–60 s ×${SCALE}, ${inFlight} in flight)`, perSolve(single), undefined, undefined, `first poll timed to the type; ${describe(single)}`),
-      figure('7', `provider calls per solve, polls coalesced (reCAPTCHA 15–60 s ×${SCALE}, ${inFlight} in flight)`, perSolve(coalesced), undefined, { op: '<=', value: 1.5 }, describe(coalesced)),
-      figure('7', 'wall-time ratio coalesced / one request per poll', round(coalesced.wallMs / single.wallMs), '×', undefined, 'coalescing must not slow the batch'),
+      figure('8', `provider calls per solve, one request per poll (reCAPTCHA 15–60 s ×${SCALE}, ${inFlight} in flight)`, perSolve(single), undefined, undefined, `first poll timed to the type; ${describe(single)}`),
+      figure('8', `provider calls per solve, polls coalesced (reCAPTCHA 15–60 s ×${SCALE}, ${inFlight} in flight)`, perSolve(coalesced), undefined, { op: '<=', value: 1.5 }, describe(coalesced)),
+      figure('8', 'wall-time ratio coalesced / one request per poll', round(coalesced.wallMs / single.wallMs), '×', undefined, 'coalescing must not slow the batch'),
     ],
     details: { pollCalls: { tasks, inFlight, scale: SCALE, single: summarize(single), coalesced: summarize(coalesced) } },
   };

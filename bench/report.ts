@@ -21,6 +21,8 @@ export interface Figure {
 
 export interface MeasurementResult {
   figures: Figure[];
+  /** sentences for the top of the report (the peer comparison's) */
+  headline?: string[];
   /** raw numbers behind the figures, for the JSON report */
   details: Record<string, unknown>;
 }
@@ -45,6 +47,8 @@ export interface BenchReport {
   elapsedS: number;
   machine: Machine;
   sizes: Record<string, unknown>;
+  /** the run's headline sentences, above the table */
+  headline: string[];
   figures: Figure[];
   crashed: { section: string; measurement: string; error: string }[];
   details: Record<string, unknown>;
@@ -98,6 +102,7 @@ export function markdown(report: BenchReport, methods: string): string {
     'Absolute numbers depend on the machine and on whatever else runs on it; the ratios are measured in the same run ' +
       'and are what to compare.',
     '',
+    ...(report.headline.length ? ['## Headline', '', ...report.headline.map((h) => `- ${h}`), ''] : []),
     '| # | figure | value | target | |',
     '|---|---|---|---|---|',
     ...table,

@@ -8,6 +8,7 @@ import { measureBatchScale } from './batch-scale';
 import { measureDlqBusy } from './dlq-busy';
 import { measureDlqScale } from './dlq-scale';
 import { measurePollCalls } from './poll-calls';
+import { measurePeer } from './peer';
 import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
 import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
 import { startBenchStack, type BenchContext, type Mode, type Sizes } from './stack';
@@ -16,9 +17,9 @@ import { measureThroughput } from './throughput';
 import { measureWorkerKill } from './worker-kill';
 
 const SIZES: Record<Mode, Sizes> = {
-  smoke: { throughputTasks: 20, throughputRounds: 1, concurrency: 10, seedTasks: 5, seedSecondMs: 50, killTasks: 4, deadLetterTasks: 4, dlqEntries: [300], batchTasks: 60 },
-  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000 },
-  full: { throughputTasks: 1_000, throughputRounds: 4, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000 },
+  smoke: { throughputTasks: 20, throughputRounds: 1, concurrency: 10, seedTasks: 5, seedSecondMs: 50, killTasks: 4, deadLetterTasks: 4, dlqEntries: [300], batchTasks: 60, peerTasks: 8, peerConcurrency: 4, peerRounds: 1, peerSecondMs: 50, cpuTasks: 20, cpuRounds: 1 },
+  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 2, peerSecondMs: 1_000, cpuTasks: 300, cpuRounds: 2 },
+  full: { throughputTasks: 1_000, throughputRounds: 4, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 4, peerSecondMs: 1_000, cpuTasks: 1_000, cpuRounds: 4 },
 };
 
 const METHODS = `## How each figure is measured
@@ -38,7 +39,12 @@ See bench/README.md for the full description. In short:
    5b. **DLQ stats while busy**: the same ingest paced at 450 reports/s, rounds on fresh DLQs; meanwhile the exact
    \`stats\` query, the published snapshot (memo, read from visibility) and \`statsFast\` are asked one call at a time.
 6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).
-7. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
+7. **Against the peer** (the headline): a promise pool over the official \`@2captcha/captcha-solver\` client vs our batch,
+   same concurrency, simulator settings and poll interval (reCAPTCHA v2 × 0.2: 3–12 s solves), rounds interleaved
+   ours, peer, ours, peer; then one run of each with the provider's rate rules on (bans, lost tasks); time to token
+   over the simulator's readyAt; CPU per task (server /proc stat + in-process worker) of the pipeline vs the trivial
+   shape, instant solves, rounds in alternating order.
+8. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
    100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve
    with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).`;
 
@@ -75,6 +81,7 @@ async function main(): Promise<number> {
     elapsedS: 0,
     machine: machine(stack.temporalVersion),
     sizes: { ...sizes },
+    headline: [],
     figures: [],
     crashed: [],
     details: {},
@@ -91,6 +98,7 @@ async function main(): Promise<number> {
     try {
       const result = await fn();
       report.figures.push(...result.figures);
+      if (result.headline) report.headline.push(...result.headline);
       Object.assign(report.details, result.details);
     } catch (err) {
       log(`${section} ${name} CRASHED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -119,7 +127,8 @@ async function main(): Promise<number> {
     if (wanted('5')) for (const n of sizes.dlqEntries) await run('5', `DLQ scale, ${n} entries`, () => measureDlqScale(ctx, n));
     if (wanted('5b')) await run('5b', 'DLQ stats while busy', () => measureDlqBusy(ctx));
     if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
-    if (wanted('7')) await run('7', 'provider calls per solve, polls coalesced', () => measurePollCalls(ctx));
+    if (wanted('7')) await run('7', 'against the peer: official client in a promise pool; CPU per task', () => measurePeer(ctx));
+    if (wanted('8')) await run('8', 'provider calls per solve, polls coalesced', () => measurePollCalls(ctx));
     if (seed) {
       await run('2', 'seed comparison', async () => {
         log('  waiting for the seed loop to finish');
@@ -142,6 +151,7 @@ async function finish(report: BenchReport, dir: string, name: string, t0: number
   report.machine.load.end = loadNow();
   report.figures.sort((a, b) => a.section.localeCompare(b.section));
   report.figures.push(figure('-', 'bench wall time', Math.round(report.elapsedS), 's'));
+  if (report.headline.length) console.log(`\n${report.headline.join('\n')}`);
   console.log(`\n${summaryTable(report)}\n`);
   const m = report.machine;
   console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.temporal}, code ${m.commit}, load ${m.load.start} → ${m.load.end}`);

@@ -34,6 +34,14 @@ export interface Sizes {
   deadLetterTasks: number;
   dlqEntries: number[];
   batchTasks: number;
+  /** the peer comparison (bench/peer.ts): tasks, in flight, interleaved rounds, one provider second in real ms */
+  peerTasks: number;
+  peerConcurrency: number;
+  peerRounds: number;
+  peerSecondMs: number;
+  /** CPU per task, pipeline vs trivial shape: tasks per round, rounds */
+  cpuTasks: number;
+  cpuRounds: number;
 }
 
 export interface BenchContext {

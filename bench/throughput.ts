@@ -5,6 +5,7 @@
 import { Worker } from '@temporalio/worker';
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
+import { cpuMeter } from './cpu';
 import { eventCount, historiesOfRuns, round } from './histories';
 import { figure, type MeasurementResult } from './report';
 import { NO_WAIT_POLICY, benchEnv, spawnSimulator, withTimeout, withWorker, type BenchContext, type RemoteSimulator } from './stack';
@@ -56,14 +57,16 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
   };
 }
 
-interface Round {
+export interface Round {
   ms: number;
+  /** CPU of the dev server and of this process (the in-process worker and the driver) during the batch */
+  cpu: { serverMs: number; workerMs: number };
   /** history events of the parent, all runs */
   parentEvents: number;
 }
 
 /** Wall time of one batch through the product, with a worker of its own. */
-async function runPipeline(ctx: BenchContext, sim: RemoteSimulator, batchId: string): Promise<Round> {
+export async function runPipeline(ctx: BenchContext, sim: RemoteSimulator, batchId: string): Promise<Round> {
   const { stack, sizes } = ctx;
   return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim, NO_WAIT_POLICY), async (config) => {
     const solver = new CaptchaSolver(stack.client, config);
@@ -73,18 +76,20 @@ async function runPipeline(ctx: BenchContext, sim: RemoteSimulator, batchId: str
       pageUrl: `https://example.com/page/${i}`,
       key: `t${i}`,
     }));
+    const meter = cpuMeter(stack.server.pid);
     const started = performance.now();
     const { handle } = await solver.startBatch({ batchId, tasks, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
     const summary = await withTimeout(handle.result(), 600_000, `pipeline batch ${batchId}`);
     const ms = performance.now() - started;
+    const cpu = meter.stop();
     if (summary.solved !== tasks.length) throw new Error(`pipeline batch ${batchId}: ${summary.solved} of ${tasks.length} solved`);
     const runs = await historiesOfRuns(stack.client, batchId, summary.runs);
-    return { ms, parentEvents: runs.reduce((sum, h) => sum + eventCount(h), 0) };
+    return { ms, cpu, parentEvents: runs.reduce((sum, h) => sum + eventCount(h), 0) };
   });
 }
 
 /** Wall time of the trivial shape, on a worker with the product worker's concurrency settings. */
-async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round> {
+export async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round> {
   const { stack, sizes } = ctx;
   const taskQueue = `q-${workflowId}`;
   const defaults = loadConfig({}).worker;
@@ -98,6 +103,7 @@ async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round>
     maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
   });
   return worker.runUntil(async () => {
+    const meter = cpuMeter(stack.server.pid);
     const started = performance.now();
     const done = await withTimeout(
       stack.client.workflow.execute<typeof trivialBatchWorkflow>('trivialBatchWorkflow', {
@@ -109,8 +115,9 @@ async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round>
       `trivial batch ${workflowId}`,
     );
     const ms = performance.now() - started;
+    const cpu = meter.stop();
     if (done !== sizes.throughputTasks) throw new Error(`trivial batch ${workflowId}: ${done} of ${sizes.throughputTasks} children`);
     const { historyLength } = await stack.client.workflow.getHandle(workflowId).describe();
-    return { ms, parentEvents: historyLength };
+    return { ms, cpu, parentEvents: historyLength };
   });
 }

@@ -11,6 +11,13 @@ import type { BenchReport, Figure } from '../bench/report';
 
 const ROOT = join(__dirname, '..');
 
+interface PeerRun {
+  solved: number;
+  deadLettered: number;
+  lost: Record<string, number>;
+  overheadMs: { n: number };
+}
+
 describe('benchmark (smoke mode)', () => {
   it('runs every measurement through a real server and simulator and writes the report', async () => {
     const out = await mkdtemp(join(tmpdir(), 'captcha-bench-smoke-'));
@@ -32,7 +39,7 @@ describe('benchmark (smoke mode)', () => {
         assert.ok(f, `a figure matching ${re}; got ${report.figures.map((x) => x.label).join(' | ')}`);
         return f;
       };
-      for (const section of ['1', '2', '3', '4', '5', '6']) {
+      for (const section of ['1', '2', '3', '4', '5', '6', '7']) {
         const figures = report.figures.filter((f) => f.section === section);
         assert.ok(figures.length > 0, `section ${section} reported`);
         for (const f of figures) assert.equal(typeof f.value, 'number', `${f.label} has a value`);
@@ -47,8 +54,20 @@ describe('benchmark (smoke mode)', () => {
       const seed = report.details.seedCompare as { tasks: number; seed: { solved: number; deadLettered: number }; ours: { solved: number; deadLettered: number } };
       assert.equal(seed.seed.solved + seed.seed.deadLettered, seed.tasks, 'the seed accounted for every task');
       assert.equal(seed.ours.solved + seed.ours.deadLettered, seed.tasks, 'our batch accounted for every task');
+      // the peer comparison: every task accounted for on both sides, each solve's ready time found, none of ours lost
+      const peer = report.details.peer as { tasks: number; rounds: Record<'ours' | 'peer', unknown>; rateRules: Record<'ours' | 'peer', unknown> };
+      const runs = [...Object.values(peer.rounds.ours as Record<string, PeerRun[]>).flat(), ...(peer.rounds.peer as PeerRun[])];
+      for (const r of [...runs, ...Object.values(peer.rateRules.ours as Record<string, PeerRun>), peer.rateRules.peer as PeerRun]) {
+        const lost = Object.values(r.lost).reduce((a, b) => a + b, 0);
+        assert.equal(r.solved + r.deadLettered + lost, peer.tasks, 'every task accounted for');
+        assert.equal(r.overheadMs.n, r.solved, 'the ready time of every solve found');
+      }
+      for (const r of Object.values(peer.rateRules.ours as Record<string, PeerRun>)) assert.deepEqual(r.lost, {}, 'none of ours lost with the rate rules on');
+      assert.ok(byLabel(/CPU per task ratio/).value! > 0, 'CPU read from the processes');
+      assert.ok(report.headline.some((h) => /the peer a user would pick/.test(h)), 'the peer comparison is the headline');
       const md = await readFile(join(out, 'latest-smoke.md'), 'utf8');
       assert.match(md, /# Benchmark results \(smoke mode\)/);
+      assert.match(md, /## Headline/);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
