@@ -3,6 +3,7 @@
 // builds them here; the API key stays inside `provider` and is never an activity argument.
 import type { Client } from '@temporalio/client';
 import type { CaptchaProvider } from '../src/providers/types';
+import type { ProviderRouter } from '../src/providers/routes';
 import type { DlqSettings } from '../workflows/messages';
 import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
@@ -21,6 +22,8 @@ export * from './alerts';
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` alone */
+  router?: ProviderRouter;
   /** for the activities that message other workflows (DLQ reports, drain, the DLQ's own) */
   client: Client;
   /** metrics hooks (src/metrics.ts) */
@@ -31,9 +34,9 @@ export interface ActivityDeps {
   alertWebhookUrl?: string;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
+export function createActivities({ provider, router, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }) }),
+    ...createSolveActivities({ provider, ...(router && { router }), ...(events && { events }) }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),

@@ -3,11 +3,14 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError } from '../src/providers/errors';
 import type { CaptchaProvider } from '../src/providers/types';
+import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
 import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import { emitterOf, type ActivityEvents } from './events';
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` as a one-provider route */
+  router?: ProviderRouter;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
 }
@@ -15,6 +18,10 @@ export interface SolveActivityDeps {
 export interface SubmitInput {
   task: CaptchaTask;
   taskKey: string;
+  /** provider names in order of preference (never keys); absent: the worker's default route */
+  route?: string[];
+  /** providers to try last (a resubmit after an unsolvable answer prefers another solver pool) */
+  avoid?: string[];
 }
 export interface Submitted {
   providerTaskId: string;
@@ -23,6 +30,10 @@ export interface Submitted {
   attempt: number;
   /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
   possibleDuplicates?: number;
+  /** the provider that took the task (its route name); polls go there. Absent from workers before routes */
+  provider?: string;
+  /** providers passed over or refusing before it (circuit open, no slot, dry account) */
+  skipped?: ProviderSkip[];
 }
 
 /**
@@ -37,6 +48,8 @@ export interface SubmitHeartbeat {
 
 export interface PollInput {
   providerTaskId: string;
+  /** the provider that took the task (Submitted.provider); absent: the worker's first provider */
+  provider?: string;
   submittedAt: string;
   policy: SolvePolicy['poll'];
 }
@@ -54,11 +67,11 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events }: SolveActivityDeps) {
+export function createSolveActivities({ provider, router = ProviderRouter.of(provider), events }: SolveActivityDeps) {
   const emit = emitterOf(events);
-  const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
+  const failed = (stage: 'submit' | 'poll', failure: unknown, name = router.defaultRoute[0]!): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
-    emit('failed', { provider: provider.name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
+    emit('failed', { provider: name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
   };
   return {
     /**
@@ -66,7 +79,7 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
      * heartbeat just before the request (and while it is out) tells a retried attempt that a submit may have been
      * paid: the worker died, or the exchange broke after sending. Such a retry counts a possible duplicate.
      */
-    async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
+    async submitCaptcha({ task, route, avoid }: SubmitInput): Promise<Submitted> {
       const ctx = Context.current();
       const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
@@ -76,12 +89,21 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
       try {
-        const providerTaskId = await provider.submit(task, cancellationSignal);
+        const routed = await router.submit(task, route, { ...(avoid && { avoid }), signal: cancellationSignal });
+        const { providerTaskId } = routed;
+        if (routed.skipped.length > 0) log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
         if (unsettled > 0) {
-          emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
+          emit('possibleDuplicateSubmit', { provider: routed.provider, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
-        return { providerTaskId, submittedAt: new Date().toISOString(), attempt, ...(unsettled > 0 && { possibleDuplicates: unsettled }) };
+        return {
+          providerTaskId,
+          submittedAt: new Date().toISOString(),
+          attempt,
+          ...(unsettled > 0 && { possibleDuplicates: unsettled }),
+          provider: routed.provider,
+          ...(routed.skipped.length > 0 && { skipped: routed.skipped }),
+        };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing
         if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
@@ -98,8 +120,14 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, submittedAt, policy }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, provider: name = router.defaultRoute[0]!, submittedAt, policy }: PollInput): Promise<Polled> {
       const ctx = Context.current();
+      let client: CaptchaProvider;
+      try {
+        client = router.client(name);
+      } catch (err) {
+        throw toFailure(err, ctx.info.attempt, providerTaskId);
+      }
       const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
       const submitted = Date.parse(submittedAt);
@@ -113,20 +141,20 @@ export function createSolveActivities({ provider, events }: SolveActivityDeps) {
         polls++;
         let answer;
         try {
-          answer = await provider.poll(providerTaskId, ctx.cancellationSignal);
+          answer = await client.poll(providerTaskId, ctx.cancellationSignal);
         } catch (err) {
           heartbeat();
           const failure = toFailure(err, ctx.info.attempt, providerTaskId);
-          failed('poll', failure);
+          failed('poll', failure, name);
           throw failure;
         }
         if (answer.ready) {
-          emit('solved', { provider: provider.name });
+          emit('solved', { provider: name });
           return { token: answer.token, polls, solvedAt: new Date().toISOString() };
         }
         heartbeat();
         if (Date.now() + policy.intervalMs > deadline) {
-          emit('failed', { provider: provider.name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
+          emit('failed', { provider: name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
           throw ApplicationFailure.create({
             type: 'timeout',
             message: `captcha ${providerTaskId} not ready after ${Math.round((Date.now() - submitted) / 1000)} s (${polls} polls)`,

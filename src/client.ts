@@ -31,6 +31,7 @@ import type { solveCaptchaWorkflow } from '../workflows/solve';
 import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
 import { describeTask } from './domain/describe';
 import { resolveSolvePolicy } from './domain/policies';
+import { routeProblem } from './providers/routes';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
 export const INLINE_BATCH_LIMIT = 1_000;
@@ -53,6 +54,15 @@ export interface SolveOptions {
   policy?: SolvePolicyOverrides;
   /** record a final failure in the DLQ (default true) */
   deadLetter?: boolean;
+  /** provider names in order of preference (CAPTCHA_PROVIDERS' names); absent: the worker's default route */
+  route?: string[];
+  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
+}
+
+/** A route naming an unknown provider, or none that solves the tasks' type: refused before anything starts. */
+export class InvalidRouteError extends Error {
+  override readonly name = 'InvalidRouteError';
 }
 
 export interface StartBatchOptions {
@@ -69,6 +79,10 @@ export interface StartBatchOptions {
   /** circuit breaker: account-class failures before the batch stops submitting, and what it does with the rest */
   breakerThreshold?: number;
   onAccountFailure?: BatchInput['onAccountFailure'];
+  /** provider names in order of preference for every task; absent: the worker's default route */
+  route?: string[];
+  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
 }
 
 export class CaptchaSolver {
@@ -85,6 +99,7 @@ export class CaptchaSolver {
   /** Solves one captcha and waits for the token. Throws `CaptchaSolveError` on final failure. */
   async solve(task: unknown, options: SolveOptions = {}): Promise<SolveResult> {
     const valid = parseTask(task);
+    if (options.route !== undefined) this.checkRoute(options.route, [valid]);
     const taskKey = valid.key ?? randomUUID();
     try {
       return await this.client.workflow.execute<typeof solveCaptchaWorkflow>(WORKFLOW_TYPES.solve, {
@@ -96,6 +111,8 @@ export class CaptchaSolver {
             taskKey,
             policy: resolveSolvePolicy(this.config.solvePolicy, options.policy),
             dlqWorkflowId: options.deadLetter === false ? null : this.config.dlqWorkflowId,
+            ...(options.route && { route: [...options.route] }),
+            ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
           },
         ],
         staticSummary: describeTask(valid),
@@ -117,6 +134,7 @@ export class CaptchaSolver {
         ? checkBatchId(options.batchId, this.config.dlqWorkflowId)
         : `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
     const { source, tasks } = await this.batchSource(options);
+    if (options.route !== undefined) this.checkRoute(options.route, tasks);
     const total = tasks.length;
     const input: BatchInput = {
       batchId,
@@ -126,6 +144,8 @@ export class CaptchaSolver {
       dlqWorkflowId: this.config.dlqWorkflowId,
       ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
       ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),
+      ...(options.route && { route: [...options.route] }),
+      ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
       ...options.tuning,
     };
@@ -301,6 +321,13 @@ export class CaptchaSolver {
 
   drainSchedule(scheduleId: string = DRAIN_SCHEDULE_ID): ScheduleHandle {
     return this.client.schedule.getHandle(scheduleId);
+  }
+
+  /** Throws `InvalidRouteError` (one sentence) unless every name is configured and the route solves every task's type. */
+  checkRoute(route: unknown, tasks: readonly CaptchaTask[]): void {
+    const configured = new Map(this.config.providers.map((p) => [p.name, p.provider]));
+    const problem = routeProblem(route, tasks.map((t) => t.type), configured);
+    if (problem) throw new InvalidRouteError(problem);
   }
 
   private async batchSource(options: StartBatchOptions): Promise<{ source: TaskSource; tasks: CaptchaTask[] }> {

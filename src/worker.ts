@@ -6,6 +6,7 @@ import { loadConfig, requireProviderKey, type Config } from './config';
 import { createWorkerMetrics, resolveBindAddress, sdkMetricsUrlOf, startMetricsServer, type MetricsServer } from './metrics';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
+import { ProviderRouter } from './providers/routes';
 import { dlqStatsQuery } from '../workflows/messages';
 import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
 
@@ -15,6 +16,8 @@ export interface CreateWorkerOptions {
   /** used by activities that message workflows (DLQ reports) */
   client: Client;
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` alone */
+  router?: ProviderRouter;
   taskQueue?: string;
   /** a prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled at start */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -24,7 +27,7 @@ export interface CreateWorkerOptions {
   activityEvents?: ActivityEvents;
 }
 
-export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents }: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker({ config, connection, client, provider, router, taskQueue, workflowBundle, options, activityEvents }: CreateWorkerOptions): Promise<Worker> {
   const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
@@ -33,6 +36,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
       provider,
+      ...(router && { router }),
       client,
       ...(activityEvents && { events: activityEvents }),
       // a DLQ started by a failure inherits the deployment's settings, and its retries use the deployment's timings
@@ -49,10 +53,30 @@ export async function createWorker({ config, connection, client, provider, taskQ
   });
 }
 
+/** Every configured provider's client (the keys stay inside them), behind one router with per-provider health. */
+export function createRouter(config: Config, onCall?: Parameters<typeof createProvider>[0]['onCall']): ProviderRouter {
+  requireProviderKey(config);
+  const providers = config.providers.map((p) => ({
+    name: p.name,
+    kind: p.provider,
+    client: createProvider({
+      name: p.provider,
+      apiKey: p.apiKey ?? config.provider.apiKey ?? '',
+      baseUrl: p.baseUrl,
+      requestTimeoutMs: p.requestTimeoutMs ?? config.provider.requestTimeoutMs,
+      submitTimeoutMs: config.provider.submitTimeoutMs,
+      connections: p.connections ?? config.provider.connections,
+      limits: { ...config.provider.limits, ...(p.submitsPer3s !== undefined && { submitsPer3s: p.submitsPer3s }) },
+      ...(onCall && { onCall }),
+    }),
+  }));
+  return new ProviderRouter(providers, config.health);
+}
+
 /** `npm run worker`: runs until SIGINT/SIGTERM, then drains in-flight tasks. */
 export async function main(): Promise<void> {
   const config = loadConfig();
-  const apiKey = requireProviderKey(config);
+  requireProviderKey(config);
   const sdkBind = config.metrics && (await resolveBindAddress(config.metrics.sdkBindAddress));
   installRuntime(config.logLevel, sdkBind ? { metrics: { prometheusBindAddress: sdkBind } } : {});
   const [connection, client] = await Promise.all([connectWorker(config), connectClient(config)]);
@@ -68,8 +92,9 @@ export async function main(): Promise<void> {
             throw err;
           }),
     });
-  const provider = createProvider({ ...config.provider, apiKey, ...(metrics && { onCall: metrics.providerCall }) });
-  const worker = await createWorker({ config, connection, client, provider, ...(metrics && { activityEvents: metrics.activityEvents }) });
+  const router = createRouter(config, metrics ? metrics.providerCall : undefined);
+  const provider = router.client(router.defaultRoute[0]!);
+  const worker = await createWorker({ config, connection, client, provider, router, ...(metrics && { activityEvents: metrics.activityEvents }) });
   let metricsServer: MetricsServer | undefined;
   if (config.metrics && metrics && sdkBind) {
     metricsServer = await startMetricsServer({
@@ -82,13 +107,13 @@ export async function main(): Promise<void> {
     console.log(`metrics at ${metricsServer.url}/metrics (SDK exporter ${sdkBind}, relayed), health at ${metricsServer.url}/healthz`);
   }
   console.log(
-    `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), provider ${config.provider.name} at ${config.provider.baseUrl}`,
+    `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), providers ${config.providers.map((p) => `${p.name} at ${p.baseUrl}`).join(', ')}`,
   );
   try {
     await worker.run();
   } finally {
     await metricsServer?.close();
-    await provider.close();
+    await router.close();
     await connection.close();
     await client.connection.close();
   }

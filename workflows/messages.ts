@@ -58,6 +58,10 @@ export interface BatchInput {
   onAccountFailure?: 'hold' | 'dead-letter';
   /** set `CaptchaSitekey` on the children (default true); off with payload encryption: search attributes stay plain */
   indexSitekeys?: boolean;
+  /** provider names in order of preference for every task (validated by the client); absent: the worker's default */
+  route?: string[];
+  /** a resubmit after an unsolvable answer goes to another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -85,6 +89,23 @@ export interface BatchState {
   /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
   window: number;
   circuit: CircuitState;
+  /** outcomes by the provider that took the task's last submit (absent: none known) */
+  byProvider?: Record<string, ProviderCount>;
+  /** solved tasks in completion order, as runs of one provider: the switches and switches back (the last 50 runs) */
+  providerRuns?: ProviderRun[];
+}
+
+export interface ProviderCount {
+  solved: number;
+  deadLettered: number;
+  /** solved tasks whose submit went elsewhere than the first choice first */
+  switched: number;
+}
+export interface ProviderRun {
+  provider: string;
+  solved: number;
+  firstSolvedAt: string;
+  lastSolvedAt: string;
 }
 
 export interface CircuitState {
@@ -130,6 +151,9 @@ export interface BatchProgress {
   /** current window (≤ concurrency): smaller while the provider answers with transient errors */
   window: number;
   circuit: CircuitState;
+  /** outcomes by provider, and the runs of solved tasks per provider in completion order (several providers) */
+  byProvider?: Record<string, ProviderCount>;
+  providerRuns?: ProviderRun[];
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */

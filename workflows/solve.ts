@@ -18,12 +18,13 @@ import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
 import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
-import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
+import { ATTEMPT_HISTORY_LIMIT, SWITCH_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
   DeadLetterReport,
   FailureClass,
   ProviderFailureDetails,
+  ProviderSwitch,
   SolveFailureDetails,
   SolveInput,
   SolveResult,
@@ -37,6 +38,15 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   const submitOptions = submitHeartbeats ? submitActivityOptions(policy) : submitActivityOptionsV1(policy);
   const { submitCaptcha } = proxyActivities<Activities>({ ...submitOptions, summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
+  // several providers: the submit names the route, the poll goes to the provider that took the task, a resubmit after
+  // an unsolvable answer tries another provider first, and the result names the provider and every switch
+  const routed = patched('provider-routes');
+  let provider: string | undefined;
+  const switches: ProviderSwitch[] = [];
+  const noteSwitch = (s: ProviderSwitch): void => {
+    if (switches.length < SWITCH_LIMIT) switches.push(s);
+    log.info('provider switch', { taskKey: input.taskKey, ...s });
+  };
 
   // a parent that reads our completion event needs no signal, until it hands us over to its next run
   let signalParent = !input.parentAwaitsCompletion;
@@ -66,13 +76,31 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     for (let round = 1; round <= 1 + policy.maxResubmits; round++) {
       let providerTaskId: string | undefined;
       try {
-        const submitted = await submitCaptcha({ task: input.task, taskKey: input.taskKey });
+        const avoid = routed && provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
+        const submitted = await submitCaptcha({
+          task: input.task,
+          taskKey: input.taskKey,
+          ...(routed && input.route && { route: input.route }),
+          ...(avoid && { avoid }),
+        });
+        if (routed && submitted.provider !== undefined) {
+          const at = new Date().toISOString();
+          const first = submitted.skipped?.[0];
+          if (first) noteSwitch({ round, from: first.provider, to: submitted.provider, reason: first.reason, at });
+          else if (provider !== undefined && provider !== submitted.provider) noteSwitch({ round, from: provider, to: submitted.provider, reason: last?.code ?? 'resubmit', at });
+          provider = submitted.provider;
+        }
         attempts += submitted.attempt;
         paidSubmits++;
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
-        const polled = await pollCaptcha({ providerTaskId, submittedAt: submitted.submittedAt, policy: policy.poll });
+        const polled = await pollCaptcha({
+          providerTaskId,
+          ...(routed && submitted.provider !== undefined && { provider: submitted.provider }),
+          submittedAt: submitted.submittedAt,
+          policy: policy.poll,
+        });
         const result: SolveResult = {
           taskKey: input.taskKey,
           token: polled.token,
@@ -82,6 +110,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           ...duplicates(),
           elapsedMs: Date.now() - startedAt,
           solvedAt: polled.solvedAt,
+          ...(provider !== undefined && { provider }),
+          ...(switches.length > 0 && { switches }),
         };
         upsertSearchAttributes([{ key: outcomeAttribute, value: 'solved' }]);
         await notifyParent({ taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
@@ -94,6 +124,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         history.push({
           round,
           ...(providerTaskId !== undefined && { providerTaskId }),
+          ...(providerTaskId !== undefined && provider !== undefined && { provider }),
           failureClass: failure.failureClass,
           code: failure.code,
           message: failure.message,
@@ -123,10 +154,11 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     paidSubmits,
     providerTaskIds,
     history: history.slice(-ATTEMPT_HISTORY_LIMIT),
+    ...(provider !== undefined && { provider }),
   };
   const dlqWorkflowId = input.dlqWorkflowId;
   if (dlqWorkflowId) {
-    const report: Omit<DeadLetterReport, 'provider'> = {
+    const report: Omit<DeadLetterReport, 'provider'> & { provider?: string } = {
       entryId: workflowInfo().workflowId,
       task: input.task,
       taskKey: input.taskKey,
@@ -139,6 +171,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       providerTaskIds,
       history: details.history,
       failedAt: new Date().toISOString(),
+      ...(provider !== undefined && { provider }),
     };
     const { reportDeadLetter } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'record in the DLQ' });
     await reportDeadLetter({ dlqWorkflowId, report });
