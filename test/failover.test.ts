@@ -170,6 +170,34 @@ describe('provider failover', () => {
     });
   });
 
+  test('a dead entry retried with a named provider (`dlq retry --provider`): solved there; the entry named the provider that failed', async () => {
+    const primarySpec: ScenarioSpec = { sitekeys: { '6Le-SK-DEAD': { outcome: { type: 'unsolvable', afterMs: 5 } } } };
+    await withFailover('dlqretry', { primary: primarySpec, env: { SOLVE_MAX_RESUBMITS: '0' } }, async ({ fallback, solver }) => {
+      await assert.rejects(solver.solve({ type: 'recaptcha-v2', sitekey: '6Le-SK-DEAD', pageUrl: 'https://example.com/dead', key: 'dead-1' }, { route: [PRIMARY] }));
+      const dlq = solver.dlq();
+      const entries = async () => (await dlq.list({}).catch(() => ({ entries: [] }))).entries;
+      for (let i = 0; (await entries()).length === 0; i++) {
+        assert.ok(i < 600, 'the failure never reached the DLQ');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const [entry] = await entries();
+      assert.equal(entry?.provider, PRIMARY);
+      assert.equal(entry?.history[0]?.provider, PRIMARY);
+      const order = await dlq.retry({ ids: [entry!.id], route: [FALLBACK], reason: 'another solver pool', requestId: 'retry-on-fallback' });
+      assert.equal(order.matched, 1);
+      for (let i = 0; ; i++) {
+        const st = await dlq.stats({});
+        if (st.recovered === 1) break;
+        assert.ok(i < 600, `not recovered: ${JSON.stringify(st)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(fallback.stats().paidSubmits, 1);
+      await assert.rejects(dlq.retry({ ids: [entry!.id], route: ['nosuch', 'nosuch'], reason: 'x' }), (err: Error) =>
+        /route names a provider twice/.test(String((err.cause as Error | undefined)?.message)),
+      );
+    });
+  });
+
   test('bad routes are refused before anything starts, with one sentence', async () => {
     await withFailover('badroute', {}, async ({ solver, taskQueue, primary }) => {
       await assert.rejects(

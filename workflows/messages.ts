@@ -15,6 +15,8 @@ export type SolveOutcome =
 export interface RetryRef {
   entryId: string;
   generation: number;
+  /** the provider route its retry order named (queued retries only) */
+  route?: string[];
 }
 export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
 /** Parent → child: "I am about to continue-as-new; report your outcome by signal from now on". */
@@ -307,6 +309,8 @@ export interface DlqAlert {
 export interface DlqRetryRequest extends DlqFilter {
   /** required to act on an empty filter: retry everything retryable (never parked or account-class entries) */
   all?: boolean;
+  /** retry on these providers, in order (CAPTCHA_PROVIDERS' names); absent: the worker's default route */
+  route?: string[];
   reason?: string;
   by?: string;
   requestId?: string;

@@ -48,33 +48,45 @@ export function addDlqCommands(program: Command): void {
       discard: 'remove the selected entries (counted as discarded)',
       purge: 'remove parked entries (those that reached the retry cap) among the selected',
     }[operation];
-    addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log`))
+    const command = addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log`))
       .option('--all', 'act on every entry (the filter options still narrow)')
       .option('--dry-run', 'count what would be done; change nothing')
       .requiredOption('--reason <why>', 'why: recorded in the audit log with your identity')
       .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
-      .option('--json', 'print the result as JSON')
-      .action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason: string; requestId?: string; json?: boolean }, cmd: Command) => {
-        const s = sessionOf(cmd);
-        const filter = filterOf(o);
-        if (!o.all && Object.keys(filter).length === 0) {
-          throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
+      .option('--json', 'print the result as JSON');
+    if (operation === 'retry') {
+      command.option('--provider <names>', 'retry on these providers, in order (comma-separated CAPTCHA_PROVIDERS names), e.g. capsolver');
+    }
+    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason: string; requestId?: string; json?: boolean; provider?: string }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const filter = filterOf(o);
+      if (!o.all && Object.keys(filter).length === 0) {
+        throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
+      }
+      if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+      const solver = await s.solver();
+      const route = o.provider?.split(',').map((p) => p.trim());
+      if (route) {
+        try {
+          solver.checkRoute(route, []);
+        } catch (err) {
+          throw new CliError(`--provider: ${(err as Error).message}`, EXIT.USAGE);
         }
-        if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
-        const solver = await s.solver();
-        const request = {
-          ...filter,
-          ...(o.all && { all: true }),
-          reason: o.reason,
-          by: s.identity,
-          requestId: o.requestId ?? `cli-${randomUUID()}`,
-          dryRun: !!o.dryRun,
-        };
-        const dlq = solver.dlq();
-        const result = await dlqCall(solver, () => dlq[operation](request));
-        if (o.json) printJson(result);
-        else printOperation(result, s.identity, o.reason);
-      });
+      }
+      const request = {
+        ...filter,
+        ...(o.all && { all: true }),
+        ...(route && { route }),
+        reason: o.reason,
+        by: s.identity,
+        requestId: o.requestId ?? `cli-${randomUUID()}`,
+        dryRun: !!o.dryRun,
+      };
+      const dlq = solver.dlq();
+      const result = await dlqCall(solver, () => dlq[operation](request));
+      if (o.json) printJson(result);
+      else printOperation(result, s.identity, o.reason);
+    });
   }
 
   dlq
