@@ -12,6 +12,8 @@ export interface ActivityEvents {
    * died, or the exchange broke after sending): `count` provider tasks may have been paid for nothing
    */
   possibleDuplicateSubmit?(event: { provider: string; count: number }): void;
+  /** a submit went past a provider of its route (circuit open, or it refused) to another one */
+  providerSwitch?(event: { from: string; to: string; reason: string }): void;
   /** a final failure was recorded in the DLQ */
   deadLettered?(event: { provider: string; failureClass: FailureClass; code: string }): void;
 }

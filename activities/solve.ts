@@ -91,7 +91,11 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
       try {
         const routed = await router.submit(task, route, { ...(avoid && { avoid }), signal: cancellationSignal });
         const { providerTaskId } = routed;
-        if (routed.skipped.length > 0) log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
+        if (routed.skipped.length > 0) {
+          log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
+          const first = routed.skipped[0]!;
+          emit('providerSwitch', { from: first.provider, to: routed.provider, reason: first.reason.startsWith('circuit open') ? 'circuit_open' : first.reason });
+        }
         if (unsettled > 0) {
           emit('possibleDuplicateSubmit', { provider: routed.provider, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });

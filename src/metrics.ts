@@ -68,6 +68,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ['provider'],
     registers: [registry],
   });
+  const switches = new Counter({
+    name: 'captcha_provider_switches_total',
+    help: 'Submits that went past a provider of their route (circuit open, or it refused) to the next one',
+    labelNames: ['from', 'to', 'reason'],
+    registers: [registry],
+  });
   const calls = new Counter({
     name: 'captcha_provider_calls_total',
     help: 'Requests to the captcha provider by wire endpoint and outcome (ok, ready, not_ready, or the failure class)',
@@ -151,6 +157,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       failed: ({ provider, stage, failureClass }) => failures.inc({ provider, stage, class: failureClass }),
       deadLettered: ({ provider, failureClass }) => deadLettered.inc({ provider, class: failureClass }),
       possibleDuplicateSubmit: ({ provider, count }) => possibleDuplicates.inc({ provider }, count),
+      providerSwitch: ({ from, to, reason }) => switches.inc({ from, to, reason }),
     },
   };
 }

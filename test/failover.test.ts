@@ -32,6 +32,8 @@ interface Failover {
   solver: CaptchaSolver;
   router: ProviderRouter;
   taskQueue: string;
+  /** what the activities told the metrics: submits that went past a provider */
+  switchEvents: { from: string; to: string; reason: string }[];
 }
 
 /** Two simulators (2captcha v2 and CapSolver dialects), one worker routing over both, a client on the same config. */
@@ -59,7 +61,9 @@ async function withFailover<T>(
     ...opts.env,
   });
   const router = createRouter(config);
+  const switchEvents: Failover['switchEvents'] = [];
   const worker = await createWorker({
+    activityEvents: { providerSwitch: (e) => switchEvents.push(e) },
     config,
     connection: env.nativeConnection,
     client: env.client,
@@ -68,7 +72,7 @@ async function withFailover<T>(
     workflowBundle: await bundleWorkflows(),
   });
   try {
-    return await worker.runUntil(fn({ primary, fallback, solver: new CaptchaSolver(env.client, config), router, taskQueue }));
+    return await worker.runUntil(fn({ primary, fallback, solver: new CaptchaSolver(env.client, config), router, taskQueue, switchEvents }));
   } finally {
     await router.close();
     await Promise.all([primary.close(), fallback.close()]);
@@ -87,7 +91,7 @@ describe('provider failover', () => {
       ],
     };
     const healthEnv = { CAPTCHA_HEALTH_CAPACITY_FAILURES: '2', CAPTCHA_HEALTH_COOLDOWN_MS: '100' };
-    await withFailover('noslot', { primary: primarySpec, env: healthEnv }, async ({ primary, fallback, solver, router }) => {
+    await withFailover('noslot', { primary: primarySpec, env: healthEnv }, async ({ primary, fallback, solver, router, switchEvents }) => {
       const tasks = Array.from({ length: 60 }, (_, i) => recaptcha(i));
       const { batchId, handle } = await solver.startBatch({ tasks, concurrency: 4, route: [PRIMARY, FALLBACK] });
       const summary = await handle.result();
@@ -114,6 +118,10 @@ describe('provider failover', () => {
       assert.equal(p.paidSubmits, onPrimary);
       assert.equal(f.paidSubmits, onFallback);
       assert.equal(p.duplicatePaidSubmits + f.duplicatePaidSubmits, 0);
+      // the metrics' switch counter saw each switch: the refusals, and what the open circuit held back
+      assert.equal(switchEvents.filter((e) => e.reason === 'ERROR_NO_SLOT_AVAILABLE').length, 3);
+      assert.equal(switchEvents.length, onFallback);
+      assert.ok(switchEvents.every((e) => e.from === PRIMARY && e.to === FALLBACK));
 
       // the switch in a solve's result, hence in its history
       let switched: SolveResult | undefined;

@@ -168,12 +168,8 @@ export class ProviderRouter {
     const order = [...candidates.filter((n) => !avoid.has(n)), ...candidates.filter((n) => avoid.has(n))];
     const skipped: ProviderSkip[] = route.filter((n) => !candidates.includes(n)).map((provider) => ({ provider, reason: `does not solve ${task.type}` }));
     let last: ProviderError | undefined;
-    for (const name of order) {
+    const attempt = async (name: string): Promise<RoutedSubmit | undefined> => {
       const health = this.health.get(name)!;
-      if (!health.acquire()) {
-        skipped.push({ provider: name, reason: `circuit open (${health.snapshot().code ?? 'unhealthy'})` });
-        continue;
-      }
       try {
         const providerTaskId = await this.byName.get(name)!.client.submit(task, options.signal);
         health.succeeded();
@@ -184,16 +180,23 @@ export class ProviderRouter {
         if (!movable) throw err;
         last = err as ProviderError;
         skipped.push({ provider: name, reason: last.code });
+        return undefined;
       }
+    };
+    for (const name of order) {
+      const health = this.health.get(name)!;
+      if (!health.acquire()) {
+        skipped.push({ provider: name, reason: `circuit open (${health.snapshot().code ?? 'unhealthy'})` });
+        continue;
+      }
+      const done = await attempt(name);
+      if (done) return done;
     }
     if (last) throw last;
-    throw new ProviderTransientError(
-      `no healthy provider in route ${route.join(' → ')} for ${task.type}: ${skipped.map((s) => `${s.provider} ${s.reason}`).join(', ')}`,
-      'NO_HEALTHY_PROVIDER',
-      undefined,
-      undefined,
-      'not-sent',
-    );
+    // every circuit is open: the first choice anyway, as one provider alone always was (the activity's retries pace it)
+    const forced = await attempt(order[0]!);
+    if (forced) return { ...forced, skipped: forced.skipped.filter((s) => s.provider !== forced.provider) };
+    throw last!;
   }
 
   async close(): Promise<void> {

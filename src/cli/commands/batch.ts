@@ -22,6 +22,7 @@ export function addBatchCommands(program: Command): void {
     .argument('<file>', 'the task file')
     .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
+    .option('--route <names>', 'providers in order of preference, comma-separated CAPTCHA_PROVIDERS names (default: all, as configured)')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
       new Option('--source <how>', 'how tasks reach the workers: inline in the workflow input (auto: up to 1,000 tasks) or by file path (workers must see the same path)')
@@ -98,6 +99,7 @@ export function addBatchCommands(program: Command): void {
 interface BatchStartOptions {
   batchId?: string;
   concurrency?: number;
+  route?: string;
   format?: string;
   source: 'auto' | 'inline' | 'file';
   watch?: boolean;
@@ -119,8 +121,11 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
     throw new CliError(`${parsed.tasks.length} tasks are too many to pass inline (≤ ${INLINE_BATCH_LIMIT}): use --source file`, EXIT.USAGE);
   }
   const solver = await s.solver();
+  const route = o.route?.split(',').map((name) => name.trim());
+  if (route) solver.checkRoute(route, parsed.tasks); // InvalidRouteError → exit 2, before anything is started
   const started = await solver.startBatch({
     ...(o.batchId !== undefined && { batchId: o.batchId }),
+    ...(route && { route }),
     ...(o.concurrency && { concurrency: o.concurrency }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
@@ -316,6 +321,10 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
       ]),
     );
     if (p.topErrors.length) out(table(['top errors', 'count'], p.topErrors.map((e) => [e.code, e.count])));
+    if (p.byProvider) {
+      out(table(['provider', 'solved', 'switched to', 'dead-lettered'], Object.entries(p.byProvider).map(([name, c]) => [name, c.solved, c.switched, c.deadLettered])));
+    }
+    if (p.providerRuns && p.providerRuns.length > 1) out(`provider runs: ${p.providerRuns.map((r) => `${r.provider} ×${r.solved}`).join(' → ')}`);
     return EXIT.OK;
   }
   if (status === 'COMPLETED') {
