@@ -160,11 +160,16 @@ export class ProviderRouter {
    * last). A provider that answers with a capacity or account error is left for the next one in the same call: its
    * answer proves nothing was paid. A submit whose outcome is unknown (it may have been paid) is never sent elsewhere.
    */
-  async submit(task: CaptchaTask, route: readonly string[] = this.defaultRoute, options: { avoid?: readonly string[]; signal?: AbortSignal } = {}): Promise<RoutedSubmit> {
-    const problem = routeProblem(route, [task.type], this.kinds());
-    if (problem) throw new CaptchaPermanentError(problem, 'BAD_ROUTE');
+  async submit(task: CaptchaTask, named?: readonly string[], options: { avoid?: readonly string[]; signal?: AbortSignal } = {}): Promise<RoutedSubmit> {
+    const route = named ?? this.defaultRoute;
+    if (named) {
+      const problem = routeProblem(named, [task.type], this.kinds());
+      if (problem) throw new CaptchaPermanentError(problem, 'BAD_ROUTE');
+    }
     const avoid = new Set(options.avoid ?? []);
-    const candidates = route.filter((name) => supportsKind(this.byName.get(name)!.kind, task.type));
+    let candidates = route.filter((name) => supportsKind(this.byName.get(name)!.kind, task.type));
+    // the default route with no provider for the type: the first one refuses it in its own words, as it always did
+    if (candidates.length === 0) candidates = [route[0]!];
     const order = [...candidates.filter((n) => !avoid.has(n)), ...candidates.filter((n) => avoid.has(n))];
     const skipped: ProviderSkip[] = route.filter((n) => !candidates.includes(n)).map((provider) => ({ provider, reason: `does not solve ${task.type}` }));
     let last: ProviderError | undefined;
