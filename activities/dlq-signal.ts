@@ -2,7 +2,10 @@
 import { ApplicationFailure, WorkflowNotFoundError, type Client, type WorkflowSignalWithStartOptions } from '@temporalio/client';
 import type { WithWorkflowArgs } from '@temporalio/common';
 import { WORKFLOW_TYPES } from '../src/domain/names';
-import type { deadLetterQueueWorkflow } from '../workflows/dlq';
+import type { DlqInput } from '../workflows/messages';
+
+/** The DLQ workflow's signature, from its input type: activities start it by name and never import workflow code. */
+type DeadLetterQueueWorkflow = (input?: DlqInput) => Promise<void>;
 
 /** DLQ ids this worker found to be DLQs lately: the type is asked again after `VERIFIED_FOR_MS`. */
 const verified = new Map<string, number>();
@@ -16,12 +19,12 @@ const VERIFIED_FOR_MS = 60_000;
  */
 export async function signalDlqWithStart<SignalArgs extends unknown[]>(
   client: Client,
-  options: WithWorkflowArgs<typeof deadLetterQueueWorkflow, WorkflowSignalWithStartOptions<SignalArgs>>,
+  options: WithWorkflowArgs<DeadLetterQueueWorkflow, WorkflowSignalWithStartOptions<SignalArgs>>,
 ): Promise<void> {
   const id = options.workflowId;
   const fresh = (verified.get(id) ?? 0) > Date.now();
   if (!fresh) await refuseOtherType(client, id);
-  const handle = await client.workflow.signalWithStart<typeof deadLetterQueueWorkflow, SignalArgs>(WORKFLOW_TYPES.dlq, options);
+  const handle = await client.workflow.signalWithStart<DeadLetterQueueWorkflow, SignalArgs>(WORKFLOW_TYPES.dlq, options);
   if (fresh) return;
   // the run that got the signal (a workflow of another type could have started between the check and the signal)
   const { type } = await client.workflow.getHandle(id, handle.signaledRunId).describe();

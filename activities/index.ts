@@ -5,6 +5,8 @@ import type { Client } from '@temporalio/client';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { ProviderRouter } from '../src/providers/routes';
 import type { DlqSettings } from '../workflows/messages';
+import { createAccountActivities } from './account';
+import type { CallbackInbox } from '../src/callbacks/inbox';
 import { createAlertActivities } from './alerts';
 import { createBatchActivities } from './batch';
 import { createDlqActivities } from './dlq';
@@ -12,6 +14,7 @@ import { createDrainActivities } from './drain';
 import type { ActivityEvents } from './events';
 import { createReportActivities } from './report';
 import { createSolveActivities } from './solve';
+import type { PriceTable } from '../src/domain/prices';
 
 export type { ActivityEvents } from './events';
 export * from './solve';
@@ -19,6 +22,7 @@ export * from './report';
 export * from './batch';
 export * from './drain';
 export * from './alerts';
+export * from './account';
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
@@ -32,16 +36,32 @@ export interface ActivityDeps {
   dlqSettings?: DlqSettings;
   /** where DLQ alerts are POSTed (ALERT_WEBHOOK_URL); they are logged either way */
   alertWebhookUrl?: string;
+  /** CAPTCHA_LOW_BALANCE: the balance below which the account raises an alert */
+  lowBalance?: number;
+  /** callback mode: the signed per-task URL a provider pushes to (src/callbacks/tokens.ts) */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: pushes received by this worker, for the polls running here */
+  inbox?: CallbackInbox;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
-export function createActivities({ provider, router, client, dlqSettings = {}, alertWebhookUrl, events }: ActivityDeps) {
+export function createActivities({ provider, router, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox, prices }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(router && { router }), ...(events && { events }) }),
+    ...createSolveActivities({
+      provider,
+      ...(router && { router }),
+      ...(events && { events }),
+      ...(callbackUrlFor && { callbackUrlFor }),
+      ...(inbox && { inbox }),
+      ...(prices && { prices }),
+    }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
+    ...createAccountActivities({ provider, ...(router && { router }), client, ...(lowBalance !== undefined && { lowBalance }) }),
   };
 }
 

@@ -2,10 +2,14 @@
 // from the provider client alone: the worker holds the API key inside it; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError } from '../src/providers/errors';
+import { advisedFirstPollDelayMs } from '../src/domain/policies';
+import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
 import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
-import type { CaptchaTask, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import type { CaptchaTask, CaptchaType, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
+import type { CallbackInbox } from '../src/callbacks/inbox';
 import { emitterOf, type ActivityEvents } from './events';
+import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../src/domain/prices';
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
@@ -13,6 +17,14 @@ export interface SolveActivityDeps {
   router?: ProviderRouter;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
+  /** the worker's observed solve times, which time first polls (default: one of its own) */
+  solveTimes?: SolveTimeEstimator;
+  /** callback mode: the signed per-task URL the provider pushes to (src/callbacks); absent: polling only */
+  callbackUrlFor?: (workflowId: string) => string | undefined;
+  /** callback mode: where this worker's receiver hands pushes to the polls running here (src/callbacks/inbox.ts) */
+  inbox?: CallbackInbox;
+  /** what a paid submit costs (config.prices); default the public price lists */
+  prices?: PriceTable;
 }
 
 export interface SubmitInput {
@@ -34,6 +46,10 @@ export interface Submitted {
   provider?: string;
   /** providers passed over or refusing before it (circuit open, no slot, dry account) */
   skipped?: ProviderSkip[];
+  /** the provider was asked to push the result to our callback receiver (absent: poll only) */
+  callback?: true;
+  /** what this paid submit cost, micro-USD, by the worker's price table (absent: a worker before prices) */
+  costMicros?: number;
 }
 
 /**
@@ -52,6 +68,13 @@ export interface PollInput {
   provider?: string;
   submittedAt: string;
   policy: SolvePolicy['poll'];
+  /** times the first poll (absent in histories before the `poll-first-delay-by-type` patch: `policy.firstDelayMs`) */
+  taskType?: CaptchaType;
+  /**
+   * Callback mode: the provider pushes the result, and our receiver completes this activity by its id
+   * (src/callbacks/receiver.ts). The first poll waits this long after the submit; a lost push costs that, not the task.
+   */
+  callbackWaitMs?: number;
 }
 export interface Polled {
   token: string;
@@ -67,7 +90,15 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, router = ProviderRouter.of(provider), events }: SolveActivityDeps) {
+export function createSolveActivities({
+  provider,
+  router = ProviderRouter.of(provider),
+  events,
+  solveTimes = new SolveTimeEstimator(),
+  callbackUrlFor,
+  inbox,
+  prices = DEFAULT_PRICES,
+}: SolveActivityDeps) {
   const emit = emitterOf(events);
   const failed = (stage: 'submit' | 'poll', failure: unknown, name = router.defaultRoute[0]!): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
@@ -89,7 +120,10 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
       try {
-        const routed = await router.submit(task, route, { ...(avoid && { avoid }), signal: cancellationSignal });
+        // the URL is made here, in the worker: its HMAC never reaches the workflow's history
+        const workflowId = info.workflowExecution?.workflowId;
+        const callbackUrl = workflowId ? callbackUrlFor?.(workflowId) : undefined;
+        const routed = await router.submit(task, route, { ...(avoid && { avoid }), ...(callbackUrl && { callbackUrl }), signal: cancellationSignal });
         const { providerTaskId } = routed;
         if (routed.skipped.length > 0) {
           log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
@@ -100,6 +134,9 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
           emit('possibleDuplicateSubmit', { provider: routed.provider, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
+        // priced by the provider that took the task (its kind: the price table's provider)
+        const costMicros = submitCostMicros(prices, router.client(routed.provider).name, task.type);
+        emit('spent', { provider: routed.provider, type: task.type, micros: costMicros });
         return {
           providerTaskId,
           submittedAt: new Date().toISOString(),
@@ -107,6 +144,8 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
           ...(unsettled > 0 && { possibleDuplicates: unsettled }),
           provider: routed.provider,
           ...(routed.skipped.length > 0 && { skipped: routed.skipped }),
+          ...(callbackUrl && { callback: true as const }),
+          costMicros,
         };
       } catch (err) {
         // answered, or provably never sent: this attempt paid nothing
@@ -124,7 +163,7 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, provider: name = router.defaultRoute[0]!, submittedAt, policy }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, provider: name = router.defaultRoute[0]!, submittedAt, policy, taskType, callbackWaitMs }: PollInput): Promise<Polled> {
       const ctx = Context.current();
       let client: CaptchaProvider;
       try {
@@ -136,10 +175,33 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
       const submitted = Date.parse(submittedAt);
       const deadline = submitted + policy.deadlineMs;
-      let nextPollAt = polls === 0 ? submitted + policy.firstDelayMs : Date.now();
+      // the first poll at the solve time observed for this provider and type (the advised one at first)
+      const advised = advisedFirstPollDelayMs(policy, taskType);
+      const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(name, taskType, advised);
+      const firstPoll = polls === 0;
+      // at a time the worker polls other tasks anyway, when its client polls many in one request
+      const slot = (at: number) => Math.min(client.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
+      // callback mode: the first poll only after the push had its chance (a lost push costs that wait, not the task)
+      let nextPollAt = firstPoll ? slot(submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
       // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
+      if (callbackWaitMs !== undefined && polls === 0) {
+        // the receiver of another worker matches a push to this activity by the provider task id in its heartbeat
+        // details; this worker's receiver hands it over through the inbox
+        heartbeat();
+        const workflowId = ctx.info.workflowExecution?.workflowId;
+        const waiting = workflowId ? inbox?.wait(workflowId, providerTaskId) : undefined;
+        try {
+          const token = await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat, waiting?.token);
+          if (token !== undefined) {
+            emit('solved', { provider: name });
+            return { token, polls, solvedAt: new Date().toISOString() };
+          }
+        } finally {
+          waiting?.cancel();
+        }
+      }
       for (;;) {
         await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
         polls++;
@@ -151,6 +213,9 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
           const failure = toFailure(err, ctx.info.attempt, providerTaskId);
           failed('poll', failure, name);
           throw failure;
+        }
+        if (firstPoll && polls === 1 && taskType !== undefined) {
+          solveTimes.observe(name, taskType, advised, planned, Date.now() - submitted, answer.ready);
         }
         if (answer.ready) {
           emit('solved', { provider: name });
@@ -165,7 +230,7 @@ export function createSolveActivities({ provider, router = ProviderRouter.of(pro
             details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
           });
         }
-        nextPollAt = Date.now() + policy.intervalMs;
+        nextPollAt = slot(Date.now() + policy.intervalMs);
       }
     },
   };
@@ -192,13 +257,18 @@ function nonNegativeInt(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
 }
 
-/** Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one. */
-async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void): Promise<void> {
+/**
+ * Sleeps `ms` in slices of a third of the heartbeat timeout, heartbeating after each one; ends early with the token
+ * when `pushed` (a callback push) resolves first.
+ */
+async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void, pushed?: Promise<string>): Promise<string | undefined> {
   const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
   while (ms > 0) {
     const step = Math.min(ms, slice);
-    await ctx.sleep(step);
+    const token = await (pushed ? Promise.race([pushed, ctx.sleep(step).then(() => undefined)]) : ctx.sleep(step).then(() => undefined));
+    if (token !== undefined) return token;
     heartbeat();
     ms -= step;
   }
+  return undefined;
 }

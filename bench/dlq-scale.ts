@@ -12,7 +12,7 @@ import { percentile, round, runLengths } from './histories';
 import { figure, type MeasurementResult } from './report';
 import { NO_WAIT_POLICY, benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext, type ChildWorker } from './stack';
 
-const ENTRIES_PER_SHARD = 600;
+export const ENTRIES_PER_SHARD = 600;
 const SEND_PARALLELISM = 64;
 const QUERIES_AT_REST = 200;
 
@@ -35,7 +35,7 @@ function failureOf(i: number): [string, FailureClass] {
 }
 
 /** What solve.ts reports after three unsolvable rounds, ~1 KB of JSON. */
-function report(prefix: string, i: number): DeadLetterReport {
+export function report(prefix: string, i: number): DeadLetterReport {
   const [code, failureClass] = failureOf(i);
   const key = `task-${String(i).padStart(6, '0')}`;
   const failedAt = new Date().toISOString();

@@ -5,7 +5,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureBatchScale } from './batch-scale';
+import { measureDlqBusy } from './dlq-busy';
 import { measureDlqScale } from './dlq-scale';
+import { measurePollCalls } from './poll-calls';
 import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
 import { runOursLikeSeed, seedComparison, startSeedBaseline, type SeedOutcome } from './seed-compare';
 import { startBenchStack, type BenchContext, type Mode, type Sizes } from './stack';
@@ -33,7 +35,12 @@ See bench/README.md for the full description. In short:
 4. **Temporal cost**: events of every solve child's history; Cloud actions counted per docs.temporal.io/cloud/actions
    (rules in bench/histories.ts), plus heartbeats that reached the server (its Prometheus counter).
 5. **DLQ scale**: signal-with-start per failure, as the report activity does, routed to ~600 entries per shard.
-6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).`;
+   5b. **DLQ stats while busy**: the same ingest paced at 450 reports/s, rounds on fresh DLQs; meanwhile the exact
+   \`stats\` query, the published snapshot (memo, read from visibility) and \`statsFast\` are asked one call at a time.
+6. **Batch scale**: one file-sourced batch, worker in its own process (peak RSS sampled).
+7. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
+   100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve
+   with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).`;
 
 function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {
   let mode: Mode = 'quick';
@@ -110,7 +117,9 @@ async function main(): Promise<number> {
     if (wanted('3')) await run('3', 'worker killed mid-poll', () => measureWorkerKill(ctx));
     if (wanted('4')) await run('4', 'cost per dead-lettered task', () => measureDeadLetterCost(ctx));
     if (wanted('5')) for (const n of sizes.dlqEntries) await run('5', `DLQ scale, ${n} entries`, () => measureDlqScale(ctx, n));
+    if (wanted('5b')) await run('5b', 'DLQ stats while busy', () => measureDlqBusy(ctx));
     if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
+    if (wanted('7')) await run('7', 'provider calls per solve, polls coalesced', () => measurePollCalls(ctx));
     if (seed) {
       await run('2', 'seed comparison', async () => {
         log('  waiting for the seed loop to finish');

@@ -9,26 +9,33 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   ServiceError,
+  isGrpcServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
   type ScheduleHandle,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Config } from './config';
 import { parseTask, parseTasks } from './tasks/schema';
 import { readTaskFile } from './tasks/files';
+import { checkProviderSupports } from './tasks/support';
+import { CAPABILITIES, type ProviderName } from './providers/capabilities';
 import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
-import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../workflows/messages';
-import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from './domain/names';
+import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, DLQ_STATS_MEMO_KEY, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../workflows/messages';
+import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, tokenReportWorkflowId } from './domain/names';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { checkBalanceUpdate, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../workflows/messages';
+import type { captchaAccountWorkflow, tokenReportWorkflow } from '../workflows/account';
 import { dlqShardWorkflowId } from './domain/dlq-routing';
 import type { dlqDrainWorkflow } from '../workflows/drain';
 import { formatInterval } from './domain/describe';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type CaptchaType, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
 import { describeTask } from './domain/describe';
 import { resolveSolvePolicy } from './domain/policies';
 import { routeProblem } from './providers/routes';
@@ -37,6 +44,8 @@ import { routeProblem } from './providers/routes';
 export const INLINE_BATCH_LIMIT = 1_000;
 
 /** A solve that ended in final failure, as the caller sees it. */
+import { formatUsd, parseBudgetUsd } from './domain/prices';
+
 export class CaptchaSolveError extends Error {
   override readonly name = 'CaptchaSolveError';
   constructor(
@@ -83,6 +92,20 @@ export interface StartBatchOptions {
   route?: string[];
   /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
   resubmitElsewhere?: boolean;
+  /** money limit in USD ("5.00"): the batch pauses before a submit would pass it; refused unless a non-negative amount */
+  budget?: string | number;
+}
+
+/** A budget that is not a non-negative amount of USD: thrown before anything starts. */
+export class BudgetError extends Error {
+  override name = 'BudgetError';
+}
+
+/** USD as given → micro-USD, or a BudgetError with one sentence. */
+export function budgetMicrosOf(budget: string | number): number {
+  const parsed = parseBudgetUsd(budget);
+  if ('error' in parsed) throw new BudgetError(parsed.error);
+  return parsed.micros;
 }
 
 export class CaptchaSolver {
@@ -99,7 +122,8 @@ export class CaptchaSolver {
   /** Solves one captcha and waits for the token. Throws `CaptchaSolveError` on final failure. */
   async solve(task: unknown, options: SolveOptions = {}): Promise<SolveResult> {
     const valid = parseTask(task);
-    if (options.route !== undefined) this.checkRoute(options.route, [valid]);
+    // what the route (named, or the default one of several providers) or the provider solves, before anything starts
+    this.checkSupports(options.route, [valid], { where: 'task' });
     const taskKey = valid.key ?? randomUUID();
     try {
       return await this.client.workflow.execute<typeof solveCaptchaWorkflow>(WORKFLOW_TYPES.solve, {
@@ -128,14 +152,18 @@ export class CaptchaSolver {
    * (`existing: true`) instead of doing the work twice; the id of a batch that ended, or of a workflow of another type,
    * throws `WorkflowIdTakenError` (nothing started); a malformed or reserved id throws `InvalidIdError`.
    */
-  async startBatch(options: StartBatchOptions): Promise<{ batchId: string; handle: WorkflowHandle<typeof captchaBatchWorkflow>; existing: boolean; total: number }> {
+  async startBatch(
+    options: StartBatchOptions,
+  ): Promise<{ batchId: string; handle: WorkflowHandle<typeof captchaBatchWorkflow>; existing: boolean; total: number; balance?: BalanceCheck }> {
     const batchId =
       options.batchId !== undefined
         ? checkBatchId(options.batchId, this.config.dlqWorkflowId)
         : `batch-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+    const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
     const { source, tasks } = await this.batchSource(options);
-    if (options.route !== undefined) this.checkRoute(options.route, tasks);
     const total = tasks.length;
+    // with CAPTCHA_LOW_BALANCE set, the balance is read first: a near-empty account alerts before the batch spends it
+    const balance = this.config.account.lowBalance !== undefined ? await this.balanceBeforeBatch() : undefined;
     const input: BatchInput = {
       batchId,
       source,
@@ -147,6 +175,7 @@ export class CaptchaSolver {
       ...(options.route && { route: [...options.route] }),
       ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
+      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices(options.route) }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -172,9 +201,140 @@ export class CaptchaSolver {
     // USE_EXISTING hands back whatever runs under the id: attach only to a running batch
     const d = await handle.describe();
     if (d.type !== WORKFLOW_TYPES.batch) throw await batchIdTaken(handle);
-    if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total };
+    const checked = balance ? { balance } : {};
+    if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total, ...checked };
     if (d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
-    return { batchId, handle, existing: true, total };
+    return { batchId, handle, existing: true, total, ...checked };
+  }
+
+  /** The balance check before a batch; undefined when no worker answers within 15 s (the batch starts anyway). */
+  private async balanceBeforeBatch(): Promise<BalanceCheck | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 15_000)));
+    try {
+      return await Promise.race([this.account().checkBalance('batch start'), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Reports whether a solved token worked on the target site (`bad` asks the provider for a refund). `ref` is a task key
+   * (the solve `solve/<key>`), a solve's workflow id (`<batch>/<key>` for a batch's task) or the provider's task id;
+   * a string is tried as a key or workflow id first. The report is sent once per token by the worker (the key stays
+   * there); a second report is answered from the first one's record (`repeated: true`) and sends nothing. Throws
+   * `TokenReportError` when it cannot be sent (the provider's report window has closed, the solve has no token).
+   */
+  async reportToken(ref: string | { taskKey: string; batchId?: string } | { providerTaskId: string }, verdict: TokenVerdict): Promise<TokenReportResult & { repeated: boolean }> {
+    if (verdict !== 'good' && verdict !== 'bad') throw new TokenReportError(`the verdict must be "good" or "bad", not ${JSON.stringify(verdict)}`);
+    const reportable = (kind: ProviderName, name: string): void => {
+      if (!CAPABILITIES[kind].extraActions.some((action) => /^report|^feedback/.test(action))) {
+        throw new TokenReportError(`${name} has no report endpoint (src/providers/capabilities.ts): its tokens cannot be reported or refunded`);
+      }
+    };
+    if (this.config.providers.length <= 1) reportable(this.config.provider.name, this.config.provider.name);
+    const input: TokenReportInput = await this.reportInput(ref, verdict);
+    // several providers: the report goes to the one that solved the token (a bare provider task id: the first one)
+    const solver = this.config.providers.find((p) => p.name === input.provider) ?? this.config.providers[0];
+    if (solver) reportable(solver.provider, solver.name);
+    const workflowId = tokenReportWorkflowId(solver?.name ?? this.config.provider.name, input.providerTaskId);
+    const startRequest = randomUUID();
+    let handle: WorkflowHandle<typeof tokenReportWorkflow>;
+    let repeated = false;
+    try {
+      handle = await this.client.workflow.start<typeof tokenReportWorkflow>(WORKFLOW_TYPES.tokenReport, {
+        workflowId,
+        taskQueue: this.config.temporal.taskQueue,
+        args: [input],
+        // one report per token: a report that completed (sent or refused) is the record; a failed one may run again
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        memo: { startRequest },
+        staticSummary: `report ${verdict}: provider task ${input.providerTaskId}`,
+      });
+      const d = await handle.describe();
+      repeated = d.memo?.startRequest !== startRequest;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      handle = this.client.workflow.getHandle<typeof tokenReportWorkflow>(workflowId);
+      repeated = true;
+    }
+    let result: TokenReportResult;
+    try {
+      result = await handle.result();
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) throw new TokenReportError(`the report of provider task ${input.providerTaskId} failed: ${err.cause?.message ?? err.message}`, { cause: err });
+      throw err;
+    }
+    if (result.status === 'refused') throw new TokenReportError(`the report of provider task ${result.providerTaskId} was refused: ${result.reason}`);
+    return { ...result, repeated };
+  }
+
+  /** The account: the balance and thread plan (read on the worker), the low-balance alert, token feedback counts. */
+  account() {
+    const workflowId = this.config.account.workflowId;
+    const handle = () => this.client.workflow.getHandle<typeof captchaAccountWorkflow>(workflowId);
+    return {
+      workflowId,
+      /** Reads the balance on the worker; a balance below CAPTCHA_LOW_BALANCE raises one alert per crossing. */
+      checkBalance: async (reason = 'client'): Promise<BalanceCheck> => {
+        await this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
+          workflowId,
+          taskQueue: this.config.temporal.taskQueue,
+          args: [{}],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          staticSummary: 'account: token feedback, balance alerts',
+        });
+        return executeUpdateAcrossRuns(handle(), checkBalanceUpdate, { args: [{ reason }] });
+      },
+      /** Acceptance by provider, sitekey and type; undefined before the first report. */
+      feedbackStats: async (top = 10): Promise<FeedbackStats | undefined> => {
+        try {
+          return await handle().query(feedbackStatsQuery, { top });
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** What a report needs: the provider task id, and from the solve (when named) its solve time, type and sitekey. */
+  private async reportInput(ref: string | { taskKey: string; batchId?: string } | { providerTaskId: string }, verdict: TokenVerdict): Promise<TokenReportInput> {
+    const base = { verdict, windowMs: this.config.account.reportWindowMs, accountWorkflowId: this.config.account.workflowId };
+    const bare = (providerTaskId: string): TokenReportInput => {
+      if (!/^[A-Za-z0-9_-]{1,100}$/.test(providerTaskId)) throw new TokenReportError(`${showId(providerTaskId)} is neither a solved task's key nor a provider task id`);
+      return { ...base, providerTaskId };
+    };
+    if (typeof ref === 'object' && 'providerTaskId' in ref) return bare(ref.providerTaskId);
+    const workflowId =
+      typeof ref === 'object' ? (ref.batchId !== undefined ? `${ref.batchId}/${ref.taskKey}` : `${SOLVE_PREFIX}/${ref.taskKey}`) : ref.includes('/') ? ref : `${SOLVE_PREFIX}/${ref}`;
+    const handle = this.client.workflow.getHandle<typeof solveCaptchaWorkflow>(workflowId);
+    let d;
+    try {
+      d = await handle.describe();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (typeof ref === 'string') return bare(ref);
+      throw new TokenReportError(`no solve ${showId(workflowId)}: check the task key (and the batch id of a batch's task)`);
+    }
+    if (d.type !== WORKFLOW_TYPES.solve) throw new TokenReportError(`${showId(workflowId)} is a ${d.type}, not a solve: give a task key or a provider task id`);
+    if (d.status.name !== 'COMPLETED') throw new TokenReportError(`the solve ${showId(workflowId)} is ${d.status.name.toLowerCase()}: only a solved token can be reported`);
+    const result = await handle.result();
+    // the task (type, sitekey) from the solve's input, decoded as the client decodes payloads
+    const history = await handle.fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const [solveInput] = (await decodeArrayFromPayloads(this.client.options.loadedDataConverter, started?.input?.payloads)) as [{ task?: CaptchaTask } | undefined];
+    const task = solveInput?.task;
+    return {
+      ...base,
+      providerTaskId: result.providerTaskId,
+      taskKey: result.taskKey,
+      solvedAt: result.solvedAt,
+      ...(result.provider !== undefined && { provider: result.provider }),
+      ...(task && { captchaType: task.type }),
+      ...(task?.sitekey !== undefined && { sitekey: task.sitekey }),
+    };
   }
 
   batch(batchId: string) {
@@ -185,10 +345,11 @@ export class CaptchaSolver {
       results: (cursor?: number, limit?: number): Promise<BatchResultsPage> =>
         typeChecked(handle, WORKFLOW_TYPES.batch, 'a batch', () => handle.query(batchResultsQuery, { cursor, limit })),
       result: (): Promise<BatchSummary> => handle.result(),
-      /** closes an open circuit once the provider account is fixed */
-      resume: async (reason?: string): Promise<BatchProgress> => {
+      /** closes an open circuit once the provider account is fixed; `budget` (USD) replaces the batch's budget */
+      resume: async (reason?: string, options: { budget?: string | number } = {}): Promise<BatchProgress> => {
+        const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
         await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
-        return executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }) }] });
+        return executeUpdateAcrossRuns(handle, batchResumeUpdate, { args: [{ ...(reason && { reason }), ...(budgetMicros !== undefined && { budgetMicros }) }] });
       },
       cancel: async (): Promise<void> => {
         await expectType(handle, WORKFLOW_TYPES.batch, 'a batch');
@@ -218,7 +379,32 @@ export class CaptchaSolver {
     return {
       workflowId,
       handle,
+      /** the exact stats: a query, answered by the worker (behind the DLQ's activations while reports pour in) */
       stats: (request: DlqStatsRequest = {}): Promise<DlqStats> => asDlq(handle, () => handle.query(dlqStatsQuery, request)),
+      /**
+       * The stats the DLQ last published in its memo, read from the server without waiting on the worker: as of
+       * `asOf`, at most `statsPublishIntervalMs` (1 s) behind the front's counts while the DLQ runs (see
+       * DlqStatsSnapshot); null when none is published yet (a run started before the memo existed publishes none).
+       */
+      statsSnapshot: (): Promise<DlqStatsSnapshot | null> => this.dlqSnapshot(handle),
+      /**
+       * The exact stats when the DLQ answers within `waitMs` (50 ms; at rest it takes ~15 ms), else the published
+       * snapshot (`source` says which): fast during ingest, exact at rest. Without a snapshot it waits for the query.
+       */
+      statsFast: async (request: DlqStatsRequest = {}, { waitMs = 50 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
+        const snapshot = this.dlqSnapshot(handle);
+        snapshot.catch(() => undefined); // awaited below unless the query answers in time
+        try {
+          // a deadline, not a race: a busy DLQ's late answer does not linger in the client
+          return { ...(await this.client.withDeadline(Date.now() + waitMs, () => handle.query(dlqStatsQuery, request))), source: 'query' };
+        } catch (err) {
+          if (!timedOut(err)) return asDlq(handle, () => Promise.reject(err)); // named as stats() names it
+        }
+        const published = await snapshot.catch(() => null);
+        if (!published) return { ...(await asDlq(handle, () => handle.query(dlqStatsQuery, request))), source: 'query' };
+        const top = request.top ?? 10;
+        return { ...published, bySitekey: published.bySitekey.slice(0, top), source: 'snapshot' };
+      },
       /** one page, from the workflow that holds `request.cursor` (the front, or a shard for `"<shard>:<seq>"`) */
       list: (request: DlqListRequest = {}): Promise<DlqListPage> => {
         const h = this.client.workflow.getHandle(dlqWorkflowOfCursor(workflowId, request.cursor));
@@ -227,13 +413,40 @@ export class CaptchaSolver {
       /** every page of a filter, in order, across shards (from `cursor`, a `nextCursor` of an earlier page) */
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => asDlq(handle, () => handle.query(dlqAuditQuery, request)),
-      retry: (request: DlqRetryRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(request))),
+      /**
+       * A retry order, priced by the configured provider's prices (the result says what it costs, by class); `budget`
+       * (USD) makes the DLQ's validator refuse it when the estimate is over. A bad budget throws BudgetError, unsent.
+       */
+      retry: async (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
+        const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
+        const priced: DlqRetryRequest = {
+          ...request,
+          prices: request.prices ?? this.routePrices(request.route),
+          ...(budgetMicros !== undefined && { budgetMicros }),
+        };
+        return await ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
+      },
       discard: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqDiscardUpdate, order(request))),
       purge: (request: DlqDiscardRequest): Promise<DlqOperationResult> => ordered(() => executeUpdateAcrossRuns(handle, dlqPurgeUpdate, order(request))),
       /** forgets what shard `request.shard` last reported (a wrong or forged snapshot): its next snapshot counts again */
       resetShard: (request: DlqResetShardRequest): Promise<DlqResetShardResult> =>
         ordered(() => executeUpdateAcrossRuns(handle, dlqResetShardUpdate, { args: [checkDlqRequest(request)] })),
     };
+  }
+
+  /**
+   * The DLQ's published stats: from visibility (a list by workflow id, which does not queue behind the signals that
+   * hold the execution's lock; ~2× faster than describe() while reports pour in), else from describe() (visibility
+   * lags a moment after a continue-as-new; describe() also names a missing DLQ or another type under its id).
+   */
+  private async dlqSnapshot(handle: WorkflowHandle): Promise<DlqStatsSnapshot | null> {
+    const query = `WorkflowId = ${JSON.stringify(handle.workflowId)} AND ExecutionStatus = "Running"`;
+    for await (const wf of this.client.workflow.list({ query, pageSize: 1 })) {
+      const published = wf.type === WORKFLOW_TYPES.dlq ? publishedStats(wf.memo) : null;
+      if (published) return published;
+      break;
+    }
+    return publishedStats((await describeDlq(handle)).memo);
   }
 
   private async *dlqPages(filter: DlqFilter, pageSize: number, start?: string): AsyncGenerator<DlqListPage> {
@@ -330,15 +543,43 @@ export class CaptchaSolver {
     if (problem) throw new InvalidRouteError(problem);
   }
 
+  /**
+   * Micro-USD per submit by type for work that may go to any provider of `route` (default: every configured one): the
+   * dearest of them, so that a budget reserved by these prices is never passed whichever provider takes a task.
+   */
+  routePrices(route?: readonly string[]): Partial<Record<CaptchaType, number>> {
+    const names = route ?? this.config.providers.map((p) => p.name);
+    const kinds = new Set(this.config.providers.filter((p) => names.includes(p.name)).map((p) => p.provider));
+    if (kinds.size === 0) kinds.add(this.config.provider.name);
+    const prices: Partial<Record<CaptchaType, number>> = {};
+    for (const kind of kinds) {
+      for (const [type, micros] of Object.entries(this.config.prices[kind] ?? {}) as [CaptchaType, number][]) prices[type] = Math.max(prices[type] ?? 0, micros);
+    }
+    return prices;
+  }
+
+  /**
+   * Refuses early what no provider will solve: a named route is checked against the configured providers; with several
+   * providers, so is the default route (every one of them); a single provider by its capability table
+   * (CAPTCHA_PROVIDER, which a deployment shares between clients and workers).
+   */
+  private checkSupports(route: unknown, tasks: readonly CaptchaTask[], options: { lines?: readonly (number | undefined)[]; where?: string } = {}): void {
+    if (route !== undefined) this.checkRoute(route, tasks);
+    else if (this.config.providers.length > 1) this.checkRoute(this.config.providers.map((p) => p.name), tasks);
+    else checkProviderSupports(this.config.provider.name, tasks, options);
+  }
+
   private async batchSource(options: StartBatchOptions): Promise<{ source: TaskSource; tasks: CaptchaTask[] }> {
     if (!!options.tasks === !!options.file) throw new Error('give either tasks or a file');
     if (options.file) {
       // workers read the file: its absolute path, and its hash so that a changed file is noticed
       const file = await readTaskFile(resolve(options.file), options.format);
+      this.checkSupports(options.route, file.tasks, { lines: file.lines, where: 'task file' });
       return { source: { kind: 'file', path: file.path, format: file.format, sha256: file.sha256, total: file.tasks.length }, tasks: file.tasks };
     }
     const tasks = parseTasks(options.tasks!);
     if (tasks.length === 0) throw new Error('a batch needs at least one task');
+    this.checkSupports(options.route, tasks);
     if (tasks.length > INLINE_BATCH_LIMIT) {
       throw new Error(`${tasks.length} tasks are too many to pass inline (limit ${INLINE_BATCH_LIMIT}): give them as a file`);
     }
@@ -363,6 +604,7 @@ function batchDetails(input: BatchInput): string {
     '|---|---|',
     `| tasks | ${from} |`,
     `| concurrency | ${input.concurrency} |`,
+    ...(input.budgetMicros !== undefined ? [`| budget | ${formatUsd(input.budgetMicros)} |`] : []),
     `| dead letters | \`${input.dlqWorkflowId}\` |`,
     '',
     `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,
@@ -374,6 +616,11 @@ function batchDetails(input: BatchInput): string {
  * it targeted is closing); the next run takes it. Sent again a few times with the same update id — the workflows also
  * dedupe orders by request id across runs — while a validator's or handler's refusal is final at once.
  */
+/** A token report that cannot be sent: the report window has closed, the solve has no token, the reference is unknown. */
+export class TokenReportError extends Error {
+  override readonly name = 'TokenReportError';
+}
+
 /** Thrown before anything is sent: a DLQ request over DLQ_REQUEST_CHARS_MAX (the DLQ would refuse it anyway). */
 export class DlqRequestTooLargeError extends Error {
   override readonly name = 'DlqRequestTooLargeError';
@@ -462,9 +709,33 @@ async function batchIdTaken(handle: WorkflowHandle): Promise<WorkflowIdTakenErro
   return new WorkflowIdTakenError(batchId, type, status.name, message);
 }
 
+/** The DLQ's description (`WorkflowIdTakenError` when the id holds another type, `WorkflowNotFoundError` if none). */
+async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDescription> {
+  const d = await handle.describe();
+  checkType(handle, d, WORKFLOW_TYPES.dlq, 'the DLQ');
+  return d;
+}
+
+/** True when a call was not answered in time: past its deadline, or the server too busy to take it. */
+function timedOut(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  // CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED ("workflow is busy"), UNAVAILABLE
+  return isGrpcServiceError(cause) && [1, 4, 8, 14].includes(cause.code);
+}
+
+/** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */
+function publishedStats(memo: Record<string, unknown> | undefined): DlqStatsSnapshot | null {
+  const s = memo?.[DLQ_STATS_MEMO_KEY] as Partial<DlqStatsSnapshot> | undefined;
+  if (!s || typeof s !== 'object' || typeof s.total !== 'number' || typeof s.asOf !== 'string' || !Array.isArray(s.bySitekey)) return null;
+  return s as DlqStatsSnapshot;
+}
+
 /** Throws `WorkflowIdTakenError` unless the workflow under `handle` is of `type` (`WorkflowNotFoundError` if none). */
 export async function expectType(handle: WorkflowHandle, type: string, what: string): Promise<void> {
-  const d = await handle.describe();
+  checkType(handle, await handle.describe(), type, what);
+}
+
+function checkType(handle: WorkflowHandle, d: WorkflowExecutionDescription, type: string, what: string): void {
   if (d.type === type) return;
   const hint = type === WORKFLOW_TYPES.dlq ? ': check DLQ_WORKFLOW_ID' : '';
   throw new WorkflowIdTakenError(

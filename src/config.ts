@@ -9,9 +9,12 @@ import { DEFAULT_DLQ_WORKFLOW_ID } from './domain/names';
 import { z } from 'zod';
 import { CodecKeyError, parseCodecKeys, type CodecKeySpec } from './codec';
 import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
+import { reportWindowMs } from './providers/report-window';
 import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
 import { parseRoster, type RosterEntry } from './providers/roster';
+import { CAPTCHA_TYPES } from './domain/types';
+import { mergePrices, per1000ToMicros, type PriceTable } from './domain/prices';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
 export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
@@ -63,6 +66,8 @@ const envSchema = z.object({
   CAPTCHA_CONNECTIONS: int(1, 1024).default(32),
   /** client-side ban rules (src/providers/rate-limit.ts): in.php calls per 3 s, and the gap between polls of one task */
   CAPTCHA_MAX_SUBMITS_PER_3S: int(1, 10_000).default(60),
+  /** price overrides, USD per 1000 submits: `{"2captcha":{"recaptcha-v2":2.99}}` (src/domain/prices.ts has the defaults) */
+  CAPTCHA_PRICES: z.string().max(4096).optional(),
   CAPTCHA_MIN_POLL_INTERVAL_MS: int(0).optional(),
   /** several providers (src/providers/roster.ts): a JSON list or a file path; unset: CAPTCHA_PROVIDER alone */
   CAPTCHA_PROVIDERS: z.string().min(1).max(100_000).optional(),
@@ -71,6 +76,21 @@ const envSchema = z.object({
   CAPTCHA_HEALTH_WINDOW_MS: int(100).default(10_000),
   CAPTCHA_HEALTH_COOLDOWN_MS: int(10).default(30_000),
   CAPTCHA_HEALTH_ACCOUNT_FAILURES: int(1, 1_000).default(1),
+  /** polls within this many ms share one request (`res.php?action=get&ids=`) where the provider allows; 0: off */
+  CAPTCHA_POLL_COALESCE_MS: int(0, 5_000).default(100),
+
+  /**
+   * Callback mode (src/callbacks): the public base URL providers can reach our receiver at (an ingress in front of the
+   * workers' CAPTCHA_CALLBACK_PORT). Unset: polling only, as before.
+   */
+  CAPTCHA_CALLBACK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** signs the per-task callback URLs (HMAC-SHA256); unset: a key derived from CAPTCHA_API_KEY (HKDF) */
+  CAPTCHA_CALLBACK_SECRET: z.string().min(32, 'must be at least 32 characters').max(1_024).optional(),
+  CAPTCHA_CALLBACK_HOST: z.string().min(1).default('0.0.0.0'),
+  CAPTCHA_CALLBACK_PORT: int(0, 65_535).default(8_090),
+  /** a solve polls when no push came by the type's expected solve time × SCALE + GRACE */
+  CAPTCHA_CALLBACK_GRACE_MS: int(0, 3_600_000).optional(),
+  CAPTCHA_CALLBACK_WAIT_SCALE: num(0, 100).optional(),
 
   SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
@@ -95,6 +115,17 @@ const envSchema = z.object({
   DLQ_OLDEST_AGE_ALERT_MS: int(1).default(24 * 3_600_000),
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   BATCH_CONCURRENCY: int(1, 500).default(50),
+  /** account: token reports and feedback counts, balance checks and the low-balance alert (workflows/account.ts) */
+  ACCOUNT_WORKFLOW_ID: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:@-]+$/, 'may contain only letters, digits and . _ : @ -')
+    .default('captcha-account'),
+  /** a balance below this raises one alert per crossing, checked before a batch starts; unset: no alert */
+  CAPTCHA_LOW_BALANCE: num(0).optional(),
+  /** how long after a solve a report is accepted; default the provider's (src/providers/report-window.ts) */
+  CAPTCHA_REPORT_WINDOW_MS: int(1_000).optional(),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(500),
   /**
@@ -139,6 +170,8 @@ export interface Config {
     /** how long a sent submit waits for its answer (the submit activity's timeout is made to fit it) */
     submitTimeoutMs: number;
     connections: number;
+    /** polls within this window share one request, for providers with `get-multi` (src/providers/poll-coalescer.ts); 0: off */
+    pollCoalesceMs: number;
     /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
     limits: { submitsPer3s: number; minPollIntervalMs: number };
   };
@@ -149,6 +182,8 @@ export interface Config {
   providers: (RosterEntry & { baseUrl: string })[];
   /** per-provider health shared by a worker's activities (src/providers/routes.ts HealthOptions) */
   health: { accountThreshold: number; capacityThreshold: number; windowMs: number; cooldownMs: number };
+  /** micro-USD per paid submit by provider and type: the defaults with CAPTCHA_PRICES on top */
+  prices: PriceTable;
   solvePolicy: SolvePolicy;
   dlqWorkflowId: string;
   /** how the DLQ starts when the first failure creates it (`DlqSettings` in workflows/messages.ts) */
@@ -162,7 +197,24 @@ export interface Config {
   };
   /** DLQ alerts are POSTed here (JSON), besides being logged; a secret like the provider key: worker only */
   alertWebhookUrl?: string;
+  /** callback mode (absent without CAPTCHA_CALLBACK_URL): the receiver runs in the worker */
+  callback?: {
+    /** public base URL; per-task URLs are `<publicUrl>/callbacks/<signed reference>` */
+    publicUrl: string;
+    /** the signing secret (worker only); absent: derived from the provider key */
+    secret?: string;
+    host: string;
+    port: number;
+  };
   batchConcurrency: number;
+  /** token reports, feedback counts and balance (workflows/account.ts) */
+  account: {
+    workflowId: string;
+    /** balance below which one alert is raised per crossing */
+    lowBalance?: number;
+    /** how long after a solve a report is accepted */
+    reportWindowMs: number;
+  };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   worker: {
     maxConcurrentActivities: number;
@@ -216,7 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
-      const shown = variable.includes('KEY') || variable === 'ALERT_WEBHOOK_URL' || variable === 'CAPTCHA_PROVIDERS' ? '(hidden)' : JSON.stringify(env[variable]);
+      const shown = variable.includes('KEY') || variable.includes('SECRET') || variable === 'ALERT_WEBHOOK_URL' || variable === 'CAPTCHA_PROVIDERS' ? '(hidden)' : JSON.stringify(env[variable]);
       return `${variable}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -245,6 +297,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       deadlineMs: e.SOLVE_POLL_DEADLINE_MS,
     }),
     ...compact({ maxResubmits: e.SOLVE_MAX_RESUBMITS }),
+    ...(e.CAPTCHA_CALLBACK_URL !== undefined && {
+      callback: compact({ graceMs: e.CAPTCHA_CALLBACK_GRACE_MS, expectedSolveScale: e.CAPTCHA_CALLBACK_WAIT_SCALE }),
+    }),
   };
   const solvePolicy = resolveSolvePolicy(policyOverrides);
   let roster: RosterEntry[] | undefined;
@@ -269,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
       submitTimeoutMs: e.CAPTCHA_SUBMIT_TIMEOUT_MS,
       connections: e.CAPTCHA_CONNECTIONS,
+      pollCoalesceMs: e.CAPTCHA_POLL_COALESCE_MS,
       limits: {
         submitsPer3s: e.CAPTCHA_MAX_SUBMITS_PER_3S,
         minPollIntervalMs: e.CAPTCHA_MIN_POLL_INTERVAL_MS ?? solvePolicy.poll.intervalMs,
@@ -290,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       windowMs: e.CAPTCHA_HEALTH_WINDOW_MS,
       cooldownMs: e.CAPTCHA_HEALTH_COOLDOWN_MS,
     },
+    prices: parsePriceOverrides(e.CAPTCHA_PRICES),
     solvePolicy,
     dlqWorkflowId: e.DLQ_WORKFLOW_ID,
     dlq: {
@@ -301,7 +358,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       oldestAgeAlertMs: e.DLQ_OLDEST_AGE_ALERT_MS,
     },
     ...compact({ alertWebhookUrl: e.ALERT_WEBHOOK_URL }),
+    ...(e.CAPTCHA_CALLBACK_URL !== undefined && {
+      callback: {
+        publicUrl: e.CAPTCHA_CALLBACK_URL.replace(/\/+$/, ''),
+        ...compact({ secret: e.CAPTCHA_CALLBACK_SECRET }),
+        host: e.CAPTCHA_CALLBACK_HOST,
+        port: e.CAPTCHA_CALLBACK_PORT,
+      },
+    }),
     batchConcurrency: e.BATCH_CONCURRENCY,
+    account: {
+      workflowId: e.ACCOUNT_WORKFLOW_ID,
+      ...compact({ lowBalance: e.CAPTCHA_LOW_BALANCE }),
+      reportWindowMs: reportWindowMs(e.CAPTCHA_PROVIDER, e.CAPTCHA_REPORT_WINDOW_MS),
+    },
     logLevel: e.LOG_LEVEL,
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
@@ -321,6 +391,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     }),
   };
   return deepFreeze(config);
+}
+
+/** CAPTCHA_PRICES: known providers and types only, each a number of USD per 1000 submits from 0 to 1000. */
+function parsePriceOverrides(text: string | undefined): PriceTable {
+  if (text === undefined) return mergePrices();
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid configuration:\n  CAPTCHA_PRICES: ${why}`);
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    fail('not JSON; give USD per 1000 submits by provider and type, e.g. {"2captcha":{"recaptcha-v2":2.99}}');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be an object of providers');
+  const overrides: Record<string, Record<string, number>> = {};
+  for (const [provider, prices] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(PROVIDERS as readonly string[]).includes(provider)) fail(`unknown provider ${JSON.stringify(provider)} (known: ${PROVIDERS.join(', ')})`);
+    if (typeof prices !== 'object' || prices === null || Array.isArray(prices)) fail(`${provider} must be an object of captcha types`);
+    overrides[provider] = {};
+    for (const [type, usd] of Object.entries(prices as Record<string, unknown>)) {
+      if (!(CAPTCHA_TYPES as readonly string[]).includes(type)) fail(`${provider}: unknown captcha type ${JSON.stringify(type)} (known: ${CAPTCHA_TYPES.join(', ')})`);
+      if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || usd > 1000) fail(`${provider}.${type} must be USD per 1000 submits, from 0 to 1000`);
+      overrides[provider]![type] = per1000ToMicros(usd as number);
+    }
+  }
+  return mergePrices(overrides);
 }
 
 type Connection = Pick<Config['temporal'], 'address' | 'namespace' | 'tls' | 'apiKey' | 'grpcMeta' | 'profile'>;

@@ -74,6 +74,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ['from', 'to', 'reason'],
     registers: [registry],
   });
+  const spent = new Counter({
+    name: 'captcha_spent_micro_usd_total',
+    help: 'Money spent on paid submits, in micro-USD (1e-6 USD) by the price table (CAPTCHA_PRICES), by captcha type',
+    labelNames: ['provider', 'type'],
+    registers: [registry],
+  });
   const calls = new Counter({
     name: 'captcha_provider_calls_total',
     help: 'Requests to the captcha provider by wire endpoint and outcome (ok, ready, not_ready, or the failure class)',
@@ -158,6 +164,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       deadLettered: ({ provider, failureClass }) => deadLettered.inc({ provider, class: failureClass }),
       possibleDuplicateSubmit: ({ provider, count }) => possibleDuplicates.inc({ provider }, count),
       providerSwitch: ({ from, to, reason }) => switches.inc({ from, to, reason }),
+      spent: ({ provider, type, micros }) => spent.inc({ provider, type }, micros),
     },
   };
 }

@@ -57,7 +57,7 @@ export class TemporalUnreachableError extends Error {
     const from = profile ? `, profile ${profile.name} of ${profile.file}` : '';
     super(
       `cannot reach Temporal at ${address} (namespace ${namespace}${from}): ${connectProblem(cause, connectTimeoutMs)}; ` +
-        'is the server running? Set TEMPORAL_ADDRESS (and the TLS settings) or a temporal.toml profile, or start a local stack with `captcha-dlq dev`.',
+        'is the server running? Set TEMPORAL_ADDRESS (and the TLS settings) or a temporal.toml profile, or start a local stack with `npx captcha-dlq dev`.',
     );
   }
 }

@@ -116,6 +116,13 @@ function lineOf(index: number, format: TaskFileFormat): number {
   return format === 'csv' ? index + 2 : index + 1;
 }
 
+/** Where a problem of the task at `index` is reported: JSON has items (0-based, as default keys), NDJSON and CSV lines. */
+function placeOf(index: number, format: TaskFileFormat): { where: string; is: (p: { index?: number; line?: number }) => boolean } {
+  if (format === 'json') return { where: `item ${index}`, is: (p) => p.line === undefined && p.index === index };
+  const line = lineOf(index, format);
+  return { where: `line ${line}`, is: (p) => p.line === line };
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // DLQ payloads: each generator yields only payloads the DLQ must refuse (built from known-bad parts, not filtered by
 // the product's own validator)
@@ -280,12 +287,12 @@ void describe('bad input', () => {
             return assert.fail(`${format}: accepted a task with a bad ${breakage.field}: ${JSON.stringify(tasks[index])}`);
           })();
           assert.ok(err instanceof TaskValidationError, inspect(err));
-          const line = lineOf(index, format);
-          const problem = err.problems.find((p) => p.line === line);
-          assert.ok(problem, `${format}: no problem on line ${line}: ${err.message}`);
+          const place = placeOf(index, format);
+          const problem = err.problems.find(place.is);
+          assert.ok(problem, `${format}: no problem at ${place.where}: ${err.message}`);
           assert.ok(problem.field === breakage.field || problem.field.startsWith(`${breakage.field}.`), `${format}: field ${problem.field}, expected ${breakage.field}`);
-          assert.ok(err.message.includes(`line ${line}: ${problem.field}: `), err.message);
-          assert.equal(err.problems.filter((p) => p.line !== line).length, 0, `only the broken task is reported: ${err.message}`);
+          assert.ok(err.message.includes(`${place.where}: ${problem.field}: `), err.message);
+          assert.equal(err.problems.filter((p) => !place.is(p)).length, 0, `only the broken task is reported: ${err.message}`);
         },
       ),
       { numRuns: 300, seed: SEED },
@@ -294,9 +301,41 @@ void describe('bad input', () => {
     for (const format of formats) {
       assert.throws(
         () => parseTaskText(render([{ ...VALID, key: 'same' }, { ...VALID, key: 'other' }, { ...VALID, key: 'same' }], format), format),
-        (err: unknown) => err instanceof TaskValidationError && err.problems.some((p) => p.line === lineOf(2, format) && p.field === 'key'),
+        (err: unknown) => err instanceof TaskValidationError && err.problems.some((p) => placeOf(2, format).is(p) && p.field === 'key'),
       );
     }
+  });
+
+  void test('a DLQ export (json, ndjson, csv) is a task file: the entries\' tasks, keyed by task key', () => {
+    const entry = (batchId: string, taskKey: string, sitekey: string) => ({
+      id: `${batchId}/${taskKey}`,
+      status: 'dead',
+      failureClass: 'resubmit',
+      code: 'ERROR_CAPTCHA_UNSOLVABLE',
+      message: 'unsolvable, "quoted", with, commas',
+      task: { ...VALID, sitekey, options: { invisible: true } },
+      taskKey,
+      batchId,
+      attempts: 3,
+    });
+    const entries = [entry('b-1', 'k1', 'SITEKEY-one-1234'), entry('b-1', 'k2', 'SITEKEY-two-1234'), entry('b-2', 'k1', 'SITEKEY-three-12')];
+    const json = parseTaskText(JSON.stringify(entries, null, 2), 'json');
+    // a task key shared by two entries (two batches) becomes <batch>:<key>
+    assert.deepEqual(json.map((t) => t.key), ['b-1:k1', 'k2', 'b-2:k1']);
+    assert.deepEqual(json[1], { ...VALID, sitekey: 'SITEKEY-two-1234', options: { invisible: true }, key: 'k2' });
+    assert.deepEqual(parseTaskText(entries.map((e) => JSON.stringify(e)).join('\n'), 'ndjson'), json);
+    const q = (v: unknown) => `"${String(v).replace(/"/g, '""')}"`;
+    const csv = [
+      'id,status,failureClass,code,message,type,sitekey,pageUrl,batchId,taskKey,provider,attempts',
+      ...entries.map((e) => [e.id, e.status, e.failureClass, e.code, q(e.message), e.task.type, e.task.sitekey, e.task.pageUrl, e.batchId, e.taskKey, 'captchaai', e.attempts].join(',')),
+    ].join('\n');
+    assert.deepEqual(
+      parseTaskText(csv, 'csv').map((t) => [t.key, t.sitekey, t.pageUrl, t.type]),
+      json.map((t) => [t.key, t.sitekey, t.pageUrl, t.type]),
+      'csv: type, sitekey and page',
+    );
+    // a broken entry names its item
+    assert.throws(() => parseTaskText(JSON.stringify([entries[0], { ...entries[1], task: { ...entries[1]!.task, pageUrl: 'ftp://x' } }]), 'json'), /item 1: pageUrl: must be an http\(s\) URL/);
   });
 
   void test('a UTF-8 byte order mark is accepted in JSON, NDJSON and CSV files alike', async () => {

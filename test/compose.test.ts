@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { ConfigError, loadConfig, PROVIDERS, requireProviderKey } from '../src/config';
+import { loadConsoleEnv } from '../src/console/main';
+import { isLoopback } from '../src/console/security';
 import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 import {
   COMPOSE_FILE,
@@ -63,8 +65,8 @@ function dynamicConfig(m: ComposeModel): string {
 }
 
 /** The worker's environment as the container gets it (null: taken from the shell, absent when unset). */
-function workerEnv(m: ComposeModel): Record<string, string> {
-  const env = m.services.worker?.environment ?? {};
+function workerEnv(m: ComposeModel, service = 'worker'): Record<string, string> {
+  const env = m.services[service]?.environment ?? {};
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
@@ -72,7 +74,7 @@ describe('docker-compose.yml', () => {
   test('parses and validates with the real compose parser, alone (production) and with docker-compose.dev.yml', () => {
     assert.match(compose.version, /^2\.\d+/);
     assert.equal(model.name, 'captcha-dlq');
-    assert.deepEqual(Object.keys(plain.services).sort(), ['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    assert.deepEqual(Object.keys(plain.services).sort(), ['console', 'gateway', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
     assert.deepEqual(Object.keys(model.services).sort(), [...Object.keys(plain.services), 'simulator'].sort(), 'the dev file adds the simulator');
   });
 
@@ -131,6 +133,33 @@ describe('docker-compose.yml', () => {
     assert.equal(model.services.simulator?.image, worker.image, 'the simulator runs from the same image');
   });
 
+  test('the console: the same image, loopback-published, refuses to start without CONSOLE_TOKEN in production', () => {
+    const prod = plain.services.console!;
+    assert.equal(prod.image, plain.services.worker?.image);
+    assert.deepEqual(prod.ports?.map((p) => [p.host_ip, p.target]), [['127.0.0.1', 8088]]);
+    assert.equal(prod.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
+    const env = workerEnv(plain, 'console');
+    const c = loadConsoleEnv(env);
+    assert.equal(c.CONSOLE_TOKEN, undefined, 'no default token in production');
+    assert.equal(isLoopback(c.CONSOLE_HOST), false, 'it listens beyond loopback inside its container: the token is required');
+    assert.equal(loadConfig(env).temporal.address, 'temporal:7233');
+    const dev = loadConsoleEnv(workerEnv(model, 'console'));
+    assert.ok((dev.CONSOLE_TOKEN ?? '').length >= 16, 'the dev file gives a demo token');
+  });
+
+  test('the gateway: the same image, loopback-published, users\' keys from a secret file, no provider key', () => {
+    const gateway = plain.services.gateway!;
+    assert.equal(gateway.image, plain.services.worker?.image);
+    assert.deepEqual(gateway.ports?.map((p) => [p.host_ip, p.target]), [['127.0.0.1', 8090]]);
+    assert.equal(gateway.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
+    assert.deepEqual(gateway.command?.slice(0, 3), ['node', 'dist/src/cli/main.js', 'gateway']);
+    const env = workerEnv(plain, 'gateway');
+    assert.equal(env.GATEWAY_KEYS_FILE, '/run/secrets/gateway-keys');
+    assert.equal(env.CAPTCHA_API_KEY, undefined, 'the provider key stays with the worker');
+    assert.equal(loadConfig(env).temporal.address, 'temporal:7233');
+    assert.ok(gateway.healthcheck?.test?.length, 'the gateway has a healthcheck');
+  });
+
   test('variables reach the containers: replicas, the server-side rate limit, the provider, the key, the password, the bind host', async () => {
     const m = await composeConfig(compose, {
       env: {
@@ -152,7 +181,7 @@ describe('docker-compose.yml', () => {
     for (const [service, variable] of [['postgresql', 'POSTGRES_PASSWORD'], ['temporal', 'POSTGRES_PWD'], ['temporal-schema', 'SQL_PASSWORD']] as const) {
       assert.equal(m.services[service]?.environment?.[variable], 'p4ss', `${service} ${variable}`);
     }
-    assert.deepEqual(Object.values(m.services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)), ['10.0.0.5', '10.0.0.5', '10.0.0.5']);
+    assert.deepEqual(Object.values(m.services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)), ['10.0.0.5', '10.0.0.5', '10.0.0.5', '10.0.0.5', '10.0.0.5']);
     const dev = await composeConfig(compose, { files: [COMPOSE_FILE, DEV_COMPOSE_FILE], env: { CAPTCHA_PROVIDER: 'capsolver' } });
     assert.equal(dev.services.simulator?.environment?.CAPTCHA_PROVIDER, 'capsolver', 'the simulator speaks the same dialect');
   });

@@ -260,4 +260,31 @@ describe('DLQ console (real stack, headless Chromium)', () => {
       await guarded.close();
     }
   });
+
+  test('bound beyond loopback: every page needs the token, the sign-in page does not', async () => {
+    const wide = await startConsole({ solver: s.solver, host: '0.0.0.0', port: 0, token: TOKEN });
+    try {
+      const base = `http://127.0.0.1:${wide.port}`;
+      for (const path of ['/', '/entries', '/entries/console-batch-1%2Ffail-0', '/audit', '/batches']) {
+        const anonymous = await fetch(`${base}${path}`, { redirect: 'manual' });
+        assert.equal(anonymous.status, 303, `${path} without the token`);
+        assert.equal(anonymous.headers.get('location'), '/login');
+        assert.doesNotMatch(await anonymous.text(), /console-batch-1|shop\.example\.com|6Lc-CONSOLE/);
+      }
+      const api = await fetch(`${base}/api/stats`);
+      assert.equal(api.status, 401);
+      assert.doesNotMatch(await api.text(), /numbers|charts/);
+      const wrong = await fetch(`${base}/entries`, { headers: { authorization: 'Bearer not-the-token-at-all-0000' }, redirect: 'manual' });
+      assert.equal(wrong.status, 303);
+      assert.equal((await fetch(`${base}/login`)).status, 200);
+      assert.equal((await fetch(`${base}/console.css`)).status, 200);
+      const held = await fetch(`${base}/entries`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(held.status, 200);
+      assert.match(await held.text(), /<title>[^<]*Entries/);
+      const stats = (await (await fetch(`${base}/api/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { numbers: { total: number } };
+      assert.equal(stats.numbers.total, (await s.solver.dlq().stats()).total);
+    } finally {
+      await wide.close();
+    }
+  });
 });

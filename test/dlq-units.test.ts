@@ -3,7 +3,7 @@
 // a server shows stays in test/dlq.test.ts and test/dlq-guard.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DlqEntry, DlqForwardedOrder, DlqRunState, DlqShardSnapshot } from '../workflows/messages';
+import { DLQ_STATS_MEMO_CHARS_MAX, type DlqEntry, type DlqForwardedOrder, type DlqRunState, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
 import { addToAgg, capKeys, countsOf, dict, emptyAgg, mergeCounts, topN } from '../workflows/dlq/counts';
 import { firstAfter, selectEntries } from '../workflows/dlq/filters';
 import { PROBLEMS_MAX, SNAPSHOT_KEYS_MAX } from '../workflows/dlq/limits';
@@ -13,6 +13,7 @@ import { checkReport, nonNegative, sanitizeHistory, scrubReportText } from '../w
 import { dlqShardOf, dlqShardWorkflowId, dlqWorkflowIdFor, fnv1a32 } from '../src/domain/dlq-routing';
 import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/settings';
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
+import { PUBLISHED_TOP, publishedStats } from '../workflows/dlq/published';
 import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
 
 const NOW = '2026-01-02T03:04:05.000Z';
@@ -84,14 +85,15 @@ describe('filters', () => {
 describe('counts', () => {
   void test('an entry counted in and out leaves no key behind', () => {
     const agg = emptyAgg();
-    const e = entry('a', { batchId: 'b1', lastFailedAt: '2026-01-01T07:30:00.000Z', paidSubmits: 3 });
+    const e = entry('a', { batchId: 'b1', lastFailedAt: '2026-01-01T07:30:00.000Z', paidSubmits: 3, spentMicros: 8970 });
     addToAgg(agg, e, 1);
+    assert.equal(agg.spentMicros, 8970);
     assert.equal(agg.total, 1);
     assert.equal(agg.byHour['07'], 1);
     assert.equal(agg.byBatch.b1, 1);
     assert.equal(agg.paidSubmits, 3);
     addToAgg(agg, e, -1);
-    assert.deepEqual({ ...agg, byCode: { ...agg.byCode }, byClass: { ...agg.byClass }, bySitekey: { ...agg.bySitekey }, byHour: { ...agg.byHour }, byBatch: { ...agg.byBatch } }, {
+    assert.deepEqual({ ...agg, byCode: { ...agg.byCode }, byClass: { ...agg.byClass }, bySitekey: { ...agg.bySitekey }, byHour: { ...agg.byHour }, byBatch: { ...agg.byBatch }, spentByCode: { ...agg.spentByCode } }, {
       total: 0,
       byStatus: { dead: 0, retrying: 0, parked: 0 },
       byCode: {},
@@ -100,6 +102,8 @@ describe('counts', () => {
       byHour: {},
       byBatch: {},
       paidSubmits: 0,
+      spentMicros: 0,
+      spentByCode: {},
     });
   });
 
@@ -369,5 +373,45 @@ describe('settings', () => {
     assert.equal(split.retryRatePerSecond, 2);
     assert.equal(split.taskQueue, 'q');
     assert.equal(split.shardCount, 4);
+  });
+});
+
+describe('published stats', () => {
+  const stats = (keys: number, keyChars: number): DlqStats => {
+    const key = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(keyChars)}`;
+    const record = Object.fromEntries(Array.from({ length: keys }, (_, i) => [key(i), keys - i]));
+    return {
+      total: 10, byStatus: { dead: 10, retrying: 0, parked: 0 }, byCode: record, byClass: { permanent: 10 },
+      bySitekey: Array.from({ length: keys }, (_, i) => ({ sitekey: key(i), count: keys - i })), byHour: {}, byBatch: record,
+      oldestFailedAt: NOW, oldestEntryAgeMs: 0, recovered: 0, discarded: 0, purged: 0, parked: 0, paidSubmitsOnDead: 10,
+      retriesInFlight: 0, retriesQueued: 0, received: 10, duplicateReports: 0, unknownSignals: { count: 0, lastName: null },
+      alerts: [], asOf: NOW, shards: [{ workflowId: 'dlq/shard-1', shard: 1, seq: 1, asOf: NOW, total: 0 }],
+    };
+  };
+  const meta = { publishedAt: NOW, run: 1, seq: 1 };
+
+  test('small stats are published whole, without the shard list', () => {
+    const p = publishedStats(stats(3, 5), meta);
+    assert.equal(Object.keys(p.byCode).length, 3);
+    assert.equal(p.bySitekey.length, 3);
+    assert.equal(p.shardsReporting, 1);
+    assert.equal('shards' in p, false);
+    assert.equal(p.truncated, undefined);
+  });
+
+  test('many keys: the largest ones are kept and marked truncated', () => {
+    const p = publishedStats(stats(200, 5), meta);
+    assert.equal(p.bySitekey.length, PUBLISHED_TOP.sitekeys);
+    assert.equal(Object.keys(p.byCode).length, PUBLISHED_TOP.codes);
+    assert.equal(Object.keys(p.byBatch).length, PUBLISHED_TOP.batches);
+    assert.equal(p.bySitekey[0]!.count, 200);
+    assert.equal(p.truncated, true);
+  });
+
+  test('long keys: halved until the snapshot fits the memo bound', () => {
+    const p = publishedStats(stats(200, 900), meta);
+    assert.ok(JSON.stringify(p).length <= DLQ_STATS_MEMO_CHARS_MAX, `${JSON.stringify(p).length} chars`);
+    assert.equal(p.truncated, true);
+    assert.ok(p.bySitekey.length > 0 && p.bySitekey.length < PUBLISHED_TOP.sitekeys);
   });
 });

@@ -9,6 +9,7 @@ import { startSimulator, type ScenarioSpec, type Simulator } from '../src/simula
 import { createRouter, createWorker } from '../src/worker';
 import type { ProviderRouter } from '../src/providers/routes';
 import type { SolveResult } from '../src/domain/types';
+import { DEFAULT_PRICES, submitCostMicros } from '../src/domain/prices';
 import { batchProgressQuery } from '../workflows/messages';
 import { FAST_ENV, SENTINEL_KEY } from './helpers/stack';
 import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
@@ -136,6 +137,11 @@ describe('provider failover', () => {
       assert.equal(switched.provider, FALLBACK);
       assert.equal(switched.switches![0]!.from, PRIMARY);
       assert.match(switched.switches![0]!.reason, /ERROR_NO_SLOT_AVAILABLE/);
+      // each paid submit priced by the provider that took it (the default price table: CapSolver is the cheaper)
+      assert.equal(switched.spentMicros, switched.paidSubmits * submitCostMicros(DEFAULT_PRICES, 'capsolver', 'recaptcha-v2'));
+      const first = (await env.client.workflow.getHandle(`${batchId}/${tasks[0]!.key}`).result()) as SolveResult;
+      assert.equal(first.provider, PRIMARY);
+      assert.equal(first.spentMicros, first.paidSubmits * submitCostMicros(DEFAULT_PRICES, '2captcha-v2', 'recaptcha-v2'));
     });
   });
 

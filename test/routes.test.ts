@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig, ConfigError } from '../src/config';
 import { createProvider } from '../src/providers';
-import { ProviderAccountError, ProviderTransientError } from '../src/providers/errors';
+import { CaptchaPermanentError, ProviderAccountError, ProviderTransientError } from '../src/providers/errors';
 import { ProviderHealth, ProviderRouter, routeProblem } from '../src/providers/routes';
-import type { CaptchaProvider } from '../src/providers/types';
+import type { CaptchaProvider, SubmitOptions } from '../src/providers/types';
 import type { CaptchaTask } from '../src/domain/types';
 import { startSimulator } from '../src/simulator/server';
 
@@ -15,12 +15,14 @@ const KEY = 'SENTINELKEY0123456789abcdef01234';
 const task: CaptchaTask = { type: 'recaptcha-v2', sitekey: '6Le-ROUTES', pageUrl: 'https://example.com/r' };
 
 /** A provider whose submits answer from a script: an id, or an error to throw. */
-function scripted(name: string, answers: (string | Error)[]): CaptchaProvider & { submits: number } {
+function scripted(name: string, answers: (string | Error)[]): CaptchaProvider & { submits: number; options: (SubmitOptions | undefined)[] } {
   const p = {
     name,
     submits: 0,
-    async submit() {
+    options: [] as (SubmitOptions | undefined)[],
+    async submit(_task: CaptchaTask, _signal?: AbortSignal, options?: SubmitOptions) {
       p.submits++;
+      p.options.push(options);
       const next = answers.shift() ?? `${name}-id`;
       if (next instanceof Error) throw next;
       return next;
@@ -84,6 +86,31 @@ test('router: with every circuit open the first choice is tried anyway (as a sin
   assert.deepEqual([fixed.provider, fixed.skipped], ['a', []]);
   assert.equal(a.submits, 3);
   assert.equal(router.healthOf('a')?.state, 'closed');
+});
+
+test('router: the callback URL goes to the provider that takes the task, also after a refusal moved it', async () => {
+  const a = scripted('2captcha-v2', [new ProviderTransientError('busy', 'ERROR_NO_SLOT_AVAILABLE')]);
+  const b = scripted('capsolver', []);
+  const router = new ProviderRouter([
+    { name: 'a', kind: '2captcha-v2', client: a },
+    { name: 'b', kind: 'capsolver', client: b },
+  ]);
+  const callbackUrl = 'https://hooks.example.com/cb/solve%2Fx?sig=abc';
+  const routed = await router.submit(task, undefined, { callbackUrl });
+  assert.equal(routed.provider, 'b');
+  assert.deepEqual([a.options, b.options], [[{ callbackUrl }], [{ callbackUrl }]]);
+  await router.submit(task);
+  assert.deepEqual(a.options.at(-1), undefined, 'no callback URL: none is passed');
+});
+
+test('router: a default route where no provider solves the type refuses it unpaid, as UNSUPPORTED_TYPE', async () => {
+  const ai = scripted('captchaai', []);
+  const router = new ProviderRouter([{ name: 'ai', kind: 'captchaai', client: ai }]);
+  await assert.rejects(
+    router.submit({ type: 'hcaptcha', sitekey: 'hc-ROUTES', pageUrl: 'https://example.com/r' }),
+    (err: unknown) => err instanceof CaptchaPermanentError && err.code === 'UNSUPPORTED_TYPE' && /not solved by captchaai/.test(err.message),
+  );
+  assert.equal(ai.submits, 0);
 });
 
 test('route validation: one sentence per mistake', () => {

@@ -28,6 +28,8 @@ import { DEFAULT_DLQ_WORKFLOW_ID, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttri
 import { READ_TASK_PAGE_ACTIVITY_OPTIONS, REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import { describeTask } from '../src/domain/describe';
 import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
+import { budgetProblem, moneyFigures, newBatchMoney, priceOf, reserve, settle, wouldPassBudget } from '../src/domain/budget';
+import { formatUsd } from '../src/domain/prices';
 
 const DEFAULTS = {
   concurrency: 50,
@@ -50,6 +52,8 @@ const COMPLETION_EVENTS_PATCH = 'batch-completion-events';
 const PRECISE_CATCH_PATCH = 'batch-precise-catch';
 /** Runs of one provider kept in the batch's progress. */
 const PROVIDER_RUNS_KEPT = 50;
+/** `patched` id of counting money (spent, wasted) and holding children whose submit would pass the budget. */
+const MONEY_PATCH = 'batch-money-budget';
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
 const CANCEL_GRACE_MS = 60_000;
 
@@ -86,6 +90,9 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   const awaitingCompletion = new Set<string>();
   // a run that began before children were heard through completion events replays as it ran: every child signals
   const hearByCompletion = patched(COMPLETION_EVENTS_PATCH);
+  // a run that began before money was counted keeps none (its input has no budget either)
+  if (patched(MONEY_PATCH)) state.money ??= newBatchMoney(settings.budgetMicros);
+  let budgetPauseLogged = false;
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
   const { readTaskPage } = proxyActivities<Activities>({ ...READ_TASK_PAGE_ACTIVITY_OPTIONS, summary: 'read a page of tasks' });
@@ -95,6 +102,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     if (!state.inFlight[outcome.taskKey]) return; // a duplicate (signal and completion event), or not ours
     delete state.inFlight[outcome.taskKey];
     inFlight--;
+    if (state.money) {
+      const spent = outcome.outcome === 'solved' ? outcome.result.spentMicros : outcome.outcome === 'failed' ? outcome.failure.spentMicros : undefined;
+      settle(state.money, outcome.taskKey, spent, outcome.outcome === 'failed');
+    }
     const duplicates = outcome.outcome === 'solved' ? outcome.result.possibleDuplicateSubmits : outcome.outcome === 'failed' ? outcome.failure.possibleDuplicateSubmits : undefined;
     if (duplicates) state.possibleDuplicateSubmits = (state.possibleDuplicateSubmits ?? 0) + duplicates;
     countByProvider(outcome);
@@ -141,13 +152,23 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     }
   }
   setHandler(batchProgressQuery, progress);
-  const resume = ({ reason }: BatchResumeRequest = {}): BatchProgress => {
+  const resume = ({ reason, budgetMicros }: BatchResumeRequest = {}): BatchProgress => {
     if (state.circuit.open) log.info('circuit closed by an operator', { batchId, reason: reason ?? '' });
+    if (budgetMicros !== undefined && state.money && budgetProblem(budgetMicros) === undefined) {
+      log.info('budget changed by an operator', { batchId, from: state.money.budgetMicros ?? null, to: budgetMicros, reason: reason ?? '' });
+      state.money.budgetMicros = budgetMicros;
+      budgetPauseLogged = false;
+    }
     state.circuit = { open: false, accountFailures: 0 };
     state.window = settings.concurrency;
     return progress();
   };
-  setHandler(batchResumeUpdate, resume);
+  setHandler(batchResumeUpdate, resume, {
+    validator: (req?: BatchResumeRequest) => {
+      const problem = budgetProblem(req?.budgetMicros);
+      if (problem) throw new Error(`resume refused: ${problem}`);
+    },
+  });
   setHandler(batchResumeSignal, (req?: BatchResumeRequest) => void resume(req));
   setHandler(batchResultsQuery, ({ cursor = 0, limit = 100 } = {}): BatchResultsPage => {
     const page = state.results.filter((r) => r.seq > cursor).slice(0, Math.min(Math.max(limit, 1), 500));
@@ -160,6 +181,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       if (state.circuit.open && settings.onAccountFailure === 'dead-letter') await deadLetterTheRest();
       if (!state.sourceDone && state.pending.length < settings.concurrency) await readMore();
       while (mayStart() && state.pending.length > 0 && !runIsFull()) startNext();
+      if (!budgetPauseLogged && budgetHolds()) {
+        budgetPauseLogged = true;
+        log.warn('batch paused by its budget: no more submits', { batchId, ...progress().money });
+      }
       publishDetails();
       if (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0) break;
       if (runIsFull()) {
@@ -195,7 +220,19 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   return summary('completed', 0);
 
   function mayStart(): boolean {
-    return !state.circuit.open && inFlight < state.window;
+    return !state.circuit.open && inFlight < state.window && !budgetHolds();
+  }
+
+  /** The next task's submit would pass the budget: nothing starts until `resume` raises it. */
+  function budgetHolds(): boolean {
+    const next = state.pending[0];
+    return state.money !== undefined && next !== undefined && wouldPassBudget(state.money, priceOf(settings.prices, next.type));
+  }
+
+  function money(withNext: boolean): Pick<BatchProgress, 'money'> {
+    if (!state.money) return {};
+    const next = withNext ? state.pending[0] : undefined;
+    return { money: moneyFigures(state.money, state.solved, next && { price: priceOf(settings.prices, next.type) }) };
   }
 
   function recordAccountFailure(code: string): void {
@@ -272,6 +309,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     starting++;
     startedThisRun++;
     state.started++;
+    if (state.money) reserve(state.money, task.key, priceOf(settings.prices, task.type));
     const solveInput: SolveInput = {
       task,
       taskKey: task.key,
@@ -415,6 +453,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       circuit: state.circuit,
       ...(state.byProvider && { byProvider: state.byProvider }),
       ...(state.providerRuns && { providerRuns: state.providerRuns }),
+      ...money(!cancelling),
     };
   }
 
@@ -431,6 +470,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       elapsedMs: Date.now() - Date.parse(state.startedAt),
       runs: state.run,
       topErrors: topErrors(),
+      ...money(false),
     };
   }
 
@@ -446,6 +486,12 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ['circuit', p.circuit.open ? `open (${p.circuit.code})` : 'closed'],
       ['run', p.run],
       ...Object.entries(p.byProvider ?? {}).map(([name, c]) => [`solved on ${name}`, c.solved]),
+      ...(p.money
+        ? [
+            ['spent', formatUsd(p.money.spentMicros)],
+            ['budget', p.money.budgetMicros === undefined ? 'none' : `${formatUsd(p.money.budgetMicros)}${p.money.paused ? ' (paused: reached)' : ''}`],
+          ]
+        : []),
     ];
     const errors = p.topErrors.map((e) => `| ${e.code} | ${e.count} |`).join('\n');
     setCurrentDetails(

@@ -3,3 +3,4 @@ export { solveCaptchaWorkflow } from './solve';
 export { captchaBatchWorkflow } from './batch';
 export { dlqDrainWorkflow } from './drain';
 export { deadLetterQueueWorkflow } from './dlq/workflow';
+export { tokenReportWorkflow, captchaAccountWorkflow } from './account';

@@ -3,6 +3,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
+import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
+import type { RetryCost } from '../src/domain/dlq-cost';
+import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Solve child → its parent (a batch, or the DLQ for retries). Sent by signal so that the parent may continue-as-new
@@ -64,6 +67,13 @@ export interface BatchInput {
   route?: string[];
   /** a resubmit after an unsolvable answer goes to another provider of the route first (default true) */
   resubmitElsewhere?: boolean;
+  /**
+   * Money limit of the batch, micro-USD: no child starts when its submit would pass it (the batch pauses, like an open
+   * circuit, until `resume` raises it). See src/domain/budget.ts for the overspend bound.
+   */
+  budgetMicros?: number;
+  /** micro-USD per paid submit by captcha type, for the budget (the client's price table for the provider) */
+  prices?: Partial<Record<CaptchaType, number>>;
   /** carried across continue-as-new */
   state?: BatchState;
 }
@@ -91,6 +101,8 @@ export interface BatchState {
   /** children allowed in flight now: halved by final transient failures, grown back by successes (AIMD) */
   window: number;
   circuit: CircuitState;
+  /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
+  money?: BatchMoney;
   /** outcomes by the provider that took the task's last submit (absent: none known) */
   byProvider?: Record<string, ProviderCount>;
   /** solved tasks in completion order, as runs of one provider: the switches and switches back (the last 50 runs) */
@@ -132,6 +144,8 @@ export interface BatchSummary {
   elapsedMs: number;
   runs: number;
   topErrors: { code: string; count: number }[];
+  /** spent, per solve, wasted on failures, the budget (absent: a run before money) */
+  money?: MoneyFigures;
 }
 
 export interface BatchProgress {
@@ -156,6 +170,8 @@ export interface BatchProgress {
   /** outcomes by provider, and the runs of solved tasks per provider in completion order (several providers) */
   byProvider?: Record<string, ProviderCount>;
   providerRuns?: ProviderRun[];
+  /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
+  money?: MoneyFigures;
 }
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
@@ -172,6 +188,8 @@ export interface BatchResultsPage {
 export const batchProgressQuery = defineQuery<BatchProgress>('progress');
 export interface BatchResumeRequest {
   reason?: string;
+  /** the batch's new budget, micro-USD (replaces the old one; a paused batch continues when it fits) */
+  budgetMicros?: number;
 }
 /** Closes an open circuit once the account is fixed; returns the progress. Also as a signal for the plain CLI. */
 export const batchResumeUpdate = defineUpdate<BatchProgress, [BatchResumeRequest]>('resume');
@@ -274,6 +292,9 @@ export interface DlqStats {
   parked: number;
   /** paid submits spent on the entries held now */
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held now (original solve and DLQ retries), in all and by error code */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   /** retry children running */
   retriesInFlight: number;
   /** entries waiting for a retry child (rate and concurrency limits) */
@@ -289,6 +310,27 @@ export interface DlqStats {
   /** with shards: the snapshot each one last pushed (the front's own entries are not listed) */
   shards?: { workflowId: string; shard: number; seq: number; asOf: string; total: number }[];
 }
+/**
+ * The stats the front publishes in its memo under DLQ_STATS_MEMO_KEY, read with `describe()` from the server without
+ * waiting on the worker (the `stats` query waits behind the workflow's activations while reports pour in). Published
+ * when the counts changed, at most once per `statsPublishIntervalMs`, and when a run starts (so after every
+ * continue-as-new); the numbers are those of `stats` at `asOf`. Bounded (DLQ_STATS_MEMO_CHARS_MAX): the largest
+ * sitekeys, codes and batches only, `truncated` when some were left out; no per-shard list.
+ */
+export interface DlqStatsSnapshot extends Omit<DlqStats, 'shards'> {
+  /** workflow time of the publication (asOf is older when shard snapshots are) */
+  publishedAt: string;
+  /** the DLQ run that published it, and its publication number within that run */
+  run: number;
+  seq: number;
+  /** shards whose snapshot the front holds (0 without shards) */
+  shardsReporting: number;
+  /** some keys of bySitekey, byCode or byBatch were left out to keep the memo small */
+  truncated?: true;
+}
+export const DLQ_STATS_MEMO_KEY = 'dlqStats';
+/** the published snapshot is kept under this many JSON characters (the server refuses a memo over 32 KB) */
+export const DLQ_STATS_MEMO_CHARS_MAX = 16_000;
 export interface DlqStatsRequest {
   /** how many sitekeys to list (default 10, ≤ 1,000) */
   top?: number;
@@ -315,6 +357,10 @@ export interface DlqRetryRequest extends DlqFilter {
   by?: string;
   requestId?: string;
   dryRun?: boolean;
+  /** micro-USD per submit by captcha type: the result then says what the retry costs (one submit per entry) */
+  prices?: Partial<Record<CaptchaType, number>>;
+  /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
+  budgetMicros?: number;
 }
 export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
@@ -340,6 +386,8 @@ export interface DlqOperationResult {
   workflows?: number;
   /** shards that did not confirm the order (forwarding failed or they rejected it); the counts leave them out */
   unreached?: string[];
+  /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
+  cost?: RetryCost;
 }
 
 export interface DlqAuditRecord {
@@ -389,6 +437,8 @@ export interface DlqSettings {
   indexSitekeys?: boolean;
   /** continue-as-new state (JSON characters) above which a `state-size` alert is raised; default 1,000,000 */
   stateSizeAlertChars?: number;
+  /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY) at most this often, when they changed; default 1,000 ms */
+  statsPublishIntervalMs?: number;
 }
 
 export interface DlqInput extends DlqSettings {
@@ -422,6 +472,9 @@ export interface DlqShardSnapshot {
   discarded: number;
   purged: number;
   paidSubmitsOnDead: number;
+  /** micro-USD spent on the entries held (absent: a shard before money) */
+  spentMicrosOnDead?: number;
+  spentMicrosOnDeadByCode?: Record<string, number>;
   retriesInFlight: number;
   retriesQueued: number;
   received: number;
@@ -542,4 +595,109 @@ export interface DrainResult {
   matched: number;
   skipped: number;
   sample: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The account (workflows/account.ts): token reports (refunds), their counts, the balance and the low-balance alert.
+// A report runs as a short workflow `report/<provider>/<providerTaskId>` (one per token: a second report is answered from
+// its record); the counts and the alert state live in one long-lived workflow (ACCOUNT_WORKFLOW_ID, `captcha-account`).
+//   temporal workflow query --workflow-id captcha-account --type feedbackStats
+export type TokenVerdict = 'good' | 'bad';
+
+export interface TokenReportInput {
+  providerTaskId: string;
+  verdict: TokenVerdict;
+  /** the solve's task key, when the report named one */
+  taskKey?: string;
+  /** the provider that solved it (SolveResult.provider, a route name); absent: the worker's first provider */
+  provider?: string;
+  /** when the token was solved (SolveResult.solvedAt); absent (a bare provider task id): the provider's answer decides */
+  solvedAt?: string;
+  /** reports are refused this long after `solvedAt` */
+  windowMs: number;
+  /** what the feedback counts file the report under (absent: "unknown") */
+  captchaType?: string;
+  sitekey?: string;
+  /** where the verdict is counted */
+  accountWorkflowId: string;
+}
+
+export type TokenReportResult =
+  | { status: 'sent'; providerTaskId: string; verdict: TokenVerdict; provider: string; reportedAt: string; taskKey?: string }
+  | { status: 'refused'; providerTaskId: string; verdict: TokenVerdict; reason: string; refusedAt: string; taskKey?: string };
+
+/** One verdict, as the account workflow counts it. */
+export interface TokenFeedback {
+  providerTaskId: string;
+  provider: string;
+  captchaType: string;
+  sitekey: string;
+  verdict: TokenVerdict;
+  at: string;
+}
+export const tokenFeedbackSignal = defineSignal<[TokenFeedback]>('tokenFeedback');
+
+export interface FeedbackCounts {
+  good: number;
+  bad: number;
+  /** good / (good + bad); null before any report */
+  acceptance: number | null;
+}
+export interface FeedbackStats {
+  total: FeedbackCounts;
+  byProvider: Record<string, FeedbackCounts>;
+  byType: Record<string, FeedbackCounts>;
+  /** the most reported (provider, type, sitekey) rows, most reports first */
+  bySitekey: (FeedbackCounts & { provider: string; captchaType: string; sitekey: string })[];
+  /** rows beyond the bound are counted under sitekey "(other)" */
+  otherSitekeys: number;
+  since: string;
+}
+export interface FeedbackStatsRequest {
+  /** rows of `bySitekey` (default 10, ≤ 1,000) */
+  top?: number;
+}
+export const feedbackStatsQuery = defineQuery<FeedbackStats, [FeedbackStatsRequest?]>('feedbackStats');
+
+export interface BalanceCheck {
+  provider: string;
+  balance: number;
+  /** the thread plan, where the provider has one */
+  threads?: { threads: number; workingThreads: number; freeThreads: number };
+  /** CAPTCHA_LOW_BALANCE of the worker; absent: no alert */
+  lowBalance?: number;
+  low: boolean;
+  /** this check crossed below the threshold and raised the alert (once per crossing) */
+  alerted: boolean;
+  checkedAt: string;
+}
+/** Reads the balance (and thread plan) on the worker; raises the low-balance alert once per crossing. */
+export interface BalanceCheckRequest {
+  /** what asked (logs): "cli", "batch start", … */
+  reason?: string;
+}
+export const checkBalanceUpdate = defineUpdate<BalanceCheck, [BalanceCheckRequest]>('checkBalance');
+
+export interface AccountAlert {
+  kind: 'low-balance';
+  provider: string;
+  threshold: number;
+  value: number;
+  raisedAt: string;
+}
+
+export interface AccountState {
+  since: string;
+  /** `provider\ttype\tsitekey` → counts; bounded (ACCOUNT_FEEDBACK_ROWS_MAX) */
+  counts: Record<string, { good: number; bad: number }>;
+  otherSitekeys: number;
+  /** provider task ids counted lately: a repeated signal (a retried activity) is counted once; bounded */
+  recent: string[];
+  /** below the threshold since the last alert: no new alert until the balance is back above it */
+  lowAlerted: boolean;
+  lastCheck?: BalanceCheck;
+}
+export interface AccountInput {
+  /** carried across continue-as-new */
+  state?: AccountState;
 }

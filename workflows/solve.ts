@@ -8,7 +8,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -17,7 +16,7 @@ import {
 import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS, pollActivityOptions, resolveSolvePolicy, submitActivityOptions, submitActivityOptionsV1 } from '../src/domain/policies';
+import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, SWITCH_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
@@ -33,14 +32,14 @@ import type {
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
-  // the submit heartbeats while its request is out, and a retry after an unknown outcome counts a possible duplicate
-  const submitHeartbeats = patched('submit-heartbeat-possible-duplicates');
-  const submitOptions = submitHeartbeats ? submitActivityOptions(policy) : submitActivityOptionsV1(policy);
-  const { submitCaptcha } = proxyActivities<Activities>({ ...submitOptions, summary: `submit ${where}` });
+  // No patch gates the submit's heartbeat, the poll's task type or the provider routes (route, avoid, the poll's
+  // provider, provider and switches in results): replay matches an activity's type and id, not its options or input
+  // (test/replay.test.ts replays solves recorded before them), none adds a command, and a patch marker would cost every
+  // solve one more history event.
+  const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
   // several providers: the submit names the route, the poll goes to the provider that took the task, a resubmit after
   // an unsolvable answer tries another provider first, and the result names the provider and every switch
-  const routed = patched('provider-routes');
   let provider: string | undefined;
   const switches: ProviderSwitch[] = [];
   const noteSwitch = (s: ProviderSwitch): void => {
@@ -67,7 +66,10 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   let attempts = 0;
   let paidSubmits = 0;
   let possibleDuplicateSubmits = 0;
-  const duplicates = () => (submitHeartbeats && possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
+  // what the paid submits cost, as their activities priced them; absent from results when no submit said (old workers)
+  let spentMicros: number | undefined;
+  const spent = () => (spentMicros !== undefined ? { spentMicros } : {});
+  const duplicates = () => (possibleDuplicateSubmits > 0 ? { possibleDuplicateSubmits } : {});
   const providerTaskIds: string[] = [];
   const history: AttemptRecord[] = [];
   let last: { failureClass: FailureClass; code: string; message: string } | undefined;
@@ -76,14 +78,14 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     for (let round = 1; round <= 1 + policy.maxResubmits; round++) {
       let providerTaskId: string | undefined;
       try {
-        const avoid = routed && provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
+        const avoid = provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
         const submitted = await submitCaptcha({
           task: input.task,
           taskKey: input.taskKey,
-          ...(routed && input.route && { route: input.route }),
+          ...(input.route && { route: input.route }),
           ...(avoid && { avoid }),
         });
-        if (routed && submitted.provider !== undefined) {
+        if (submitted.provider !== undefined) {
           const at = new Date().toISOString();
           const first = submitted.skipped?.[0];
           if (first) noteSwitch({ round, from: first.provider, to: submitted.provider, reason: first.reason, at });
@@ -92,14 +94,22 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         }
         attempts += submitted.attempt;
         paidSubmits++;
+        if (submitted.costMicros !== undefined) spentMicros = (spentMicros ?? 0) + submitted.costMicros;
         possibleDuplicateSubmits += submitted.possibleDuplicates ?? 0;
         providerTaskId = submitted.providerTaskId;
         providerTaskIds.push(providerTaskId);
+        // callback mode: the poll activity waits for the provider's push (the receiver completes it) up to the type's
+        // expected solve time + grace, then polls
+        const callbackWait = submitted.callback ? { callbackWaitMs: Math.min(callbackWaitMs(policy, input.task.type), policy.poll.deadlineMs) } : {};
         const polled = await pollCaptcha({
           providerTaskId,
-          ...(routed && submitted.provider !== undefined && { provider: submitted.provider }),
+          // the provider that took the task (absent from a submit by a worker before routes: its first provider)
+          ...(submitted.provider !== undefined && { provider: submitted.provider }),
           submittedAt: submitted.submittedAt,
           policy: policy.poll,
+          // the poll times its first poll to the captcha type (and the solve times its worker observed)
+          taskType: input.task.type,
+          ...callbackWait,
         });
         const result: SolveResult = {
           taskKey: input.taskKey,
@@ -108,6 +118,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           attempts,
           paidSubmits,
           ...duplicates(),
+          ...spent(),
           elapsedMs: Date.now() - startedAt,
           solvedAt: polled.solvedAt,
           ...(provider !== undefined && { provider }),
@@ -152,6 +163,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     ...final,
     attempts,
     paidSubmits,
+    ...spent(),
     providerTaskIds,
     history: history.slice(-ATTEMPT_HISTORY_LIMIT),
     ...(provider !== undefined && { provider }),
@@ -168,6 +180,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       message: final.message,
       attempts,
       paidSubmits,
+      ...spent(),
       providerTaskIds,
       history: details.history,
       failedAt: new Date().toISOString(),

@@ -21,6 +21,16 @@ export function numberArg(min: number, max: number) {
   };
 }
 
+/** A non-empty text of at most `max` characters, without control characters. */
+export function boundedArg(name: string, max: number) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError('must not be empty.');
+    if (value.length > max) throw new InvalidArgumentError(`has ${value.length} characters: ${name} takes at most ${max}.`);
+    if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError('must not contain control characters.');
+    return value;
+  };
+}
+
 /** Repeatable, comma-separated list: `--code A,B --code C` → [A, B, C]. */
 export function listArg<T extends string = string>(allowed?: readonly T[]) {
   return (value: string, previous: T[] | undefined): T[] => {
@@ -81,7 +91,11 @@ export function timeArg(value: string): string {
 export interface FilterOptions {
   id?: string[];
   code?: string[];
+  /** --codes: the other spelling */
+  codes?: string[];
   class?: FailureClass[];
+  /** --classes: the other spelling */
+  classes?: FailureClass[];
   sitekey?: string[];
   batch?: string[];
   status?: DlqEntryStatus[];
@@ -92,8 +106,11 @@ export interface FilterOptions {
 export function addFilterOptions(cmd: Command): Command {
   return cmd
     .option('--id <ids>', 'entry ids (repeatable, comma-separated)', listArg())
-    .option('--code <codes>', 'error codes, e.g. ERROR_CAPTCHA_UNSOLVABLE,POLL_DEADLINE (repeatable)', listArg())
-    .addOption(new Option('--class <classes>', `failure classes (${FAILURE_CLASSES.join(', ')})`).argParser(listArg(FAILURE_CLASSES)))
+    .option('--code <codes>', 'error codes, e.g. ERROR_CAPTCHA_UNSOLVABLE,POLL_DEADLINE (repeatable); also --codes', listArg())
+    .addOption(new Option('--class <classes>', `failure classes (${FAILURE_CLASSES.join(', ')}); also --classes`).argParser(listArg(FAILURE_CLASSES)))
+    // one spelling everywhere: `schedule create` takes --class and --code too
+    .addOption(new Option('--classes <classes>').argParser(listArg(FAILURE_CLASSES)).hideHelp())
+    .addOption(new Option('--codes <codes>').argParser(listArg()).hideHelp())
     .option('--sitekey <sitekeys>', 'sitekeys (repeatable, comma-separated)', listArg())
     .option('--batch <ids>', 'batch ids (repeatable, comma-separated)', listArg())
     .addOption(new Option('--status <statuses>', `entry statuses (${DLQ_ENTRY_STATUSES.join(', ')})`).argParser(listArg(DLQ_ENTRY_STATUSES)))
@@ -101,11 +118,18 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--until <time>', 'last failure before: ISO time or a duration ago', timeArg);
 }
 
+/** Both spellings of a list flag, together; undefined when neither was given. */
+export function either<T>(a: T[] | undefined, b: T[] | undefined): T[] | undefined {
+  return a || b ? [...new Set([...(a ?? []), ...(b ?? [])])] : undefined;
+}
+
 export function filterOf(o: FilterOptions): DlqFilter {
+  const codes = either(o.code, o.codes);
+  const classes = either(o.class, o.classes);
   return {
     ...(o.id && { ids: o.id }),
-    ...(o.code && { errorCodes: o.code }),
-    ...(o.class && { classes: o.class }),
+    ...(codes && { errorCodes: codes }),
+    ...(classes && { classes }),
     ...(o.sitekey && { sitekeys: o.sitekey }),
     ...(o.batch && { batchIds: o.batch }),
     ...(o.status && { statuses: o.status }),

@@ -22,7 +22,8 @@ Exit codes:
   4  not found (no such batch, the DLQ has not started yet, no such schedule)
 
 Configuration comes from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, DLQ_WORKFLOW_ID,
-CAPTCHA_PROVIDER, CAPTCHA_API_KEY (worker only), … (see the README).`;
+CAPTCHA_PROVIDER, CAPTCHA_API_KEY (worker only), … (see the README); --address, --namespace, --profile and
+--config-file win over the connection's variables and temporal.toml profile.`;
 
 /** An error that knows its exit code. */
 export class CliError extends Error {

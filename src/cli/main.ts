@@ -1,6 +1,6 @@
 // `captcha-dlq`: the operator's command line. Batches (start from a file, watch, status, cancel, results), one-off
-// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, and the local stack (worker,
-// simulator, dev). Configuration comes from the environment (src/config.ts); every command has --help.
+// solves, the DLQ (stats, list, retry, discard, purge, audit, export), the scheduled drain, the local stack (worker,
+// simulator, dev) and the gateway. Configuration comes from the environment (src/config.ts); every command has --help.
 //
 // Output: results on stdout (tables for people, --json for scripts), progress and notes on stderr. Exit codes:
 // errors.ts.
@@ -11,8 +11,13 @@
 // zod schemas and the stack's modules load when a command needs them.
 import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
+import { boundedArg } from './args';
+import { addAccountCommands } from './commands/account';
 import { addBatchCommands } from './commands/batch';
+import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
+import { addPingbackCommands } from './commands/pingback';
+import { addGatewayCommands } from './commands/gateway';
 import { addScheduleCommands } from './commands/schedule';
 import { addSolveCommands } from './commands/solve';
 import { addStackCommands } from './commands/stack';
@@ -25,6 +30,11 @@ export function buildProgram(): Command {
     .description('Durable CAPTCHA solving on Temporal: batches, one-off solves, the dead-letter queue and its scheduled drain.')
     .version(VERSION)
     .option('--identity <who>', 'who you are: the client identity and the "by" of DLQ orders in the audit log', defaultIdentity())
+    // as the `temporal` CLI's: over the profile file and the TEMPORAL_* variables
+    .option('--address <host:port>', 'the Temporal frontend (default: the profile\'s, TEMPORAL_ADDRESS, localhost:7233)', boundedArg('--address', 255))
+    .option('-n, --namespace <namespace>', 'the Temporal namespace (default: the profile\'s, TEMPORAL_NAMESPACE, default)', boundedArg('--namespace', 255))
+    .option('--profile <name>', 'the temporal.toml profile to use (default: TEMPORAL_PROFILE, else "default")', boundedArg('--profile', 200))
+    .option('--config-file <path>', 'the temporal.toml profile file (default: TEMPORAL_CONFIG_FILE, else the temporal CLI\'s own)', boundedArg('--config-file', 4096))
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .addHelpText('afterAll', EXIT_HELP);
@@ -34,6 +44,10 @@ export function buildProgram(): Command {
   addDlqCommands(program);
   addScheduleCommands(program);
   addStackCommands(program);
+  addConsoleCommands(program);
+  addAccountCommands(program);
+  addPingbackCommands(program);
+  addGatewayCommands(program);
   return program;
 }
 

@@ -4,12 +4,16 @@ import { hostname, userInfo } from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { CaptchaSolver } from '../client';
-import type { Config } from '../config';
+import type { Config, ConnectionOverrides } from '../config';
 import { CliError, EXIT } from './errors';
 import { message } from './output';
 
 interface GlobalOptions {
   identity: string;
+  address?: string;
+  namespace?: string;
+  profile?: string;
+  configFile?: string;
 }
 
 export class Session {
@@ -17,12 +21,16 @@ export class Session {
   private client?: Client;
   private solverInstance?: CaptchaSolver;
 
-  constructor(readonly identity: string) {}
+  constructor(
+    readonly identity: string,
+    /** --address, --namespace, --profile, --config-file: over the profile file and TEMPORAL_* variables */
+    readonly connection: ConnectionOverrides = {},
+  ) {}
 
   async settings(): Promise<Readonly<Config>> {
     if (!this.config) {
       const { loadConfig } = await import('../config');
-      this.config = loadConfig();
+      this.config = loadConfig(process.env, { connection: this.connection });
     }
     return this.config;
   }
@@ -48,7 +56,13 @@ export class Session {
 
 let session: Session | undefined;
 export function sessionOf(cmd: Command): Session {
-  session ??= new Session((cmd.optsWithGlobals() as GlobalOptions).identity);
+  const o = cmd.optsWithGlobals() as GlobalOptions;
+  session ??= new Session(o.identity, {
+    ...(o.address !== undefined && { address: o.address }),
+    ...(o.namespace !== undefined && { namespace: o.namespace }),
+    ...(o.profile !== undefined && { profile: o.profile }),
+    ...(o.configFile !== undefined && { configFile: o.configFile }),
+  });
   return session;
 }
 

@@ -2,7 +2,7 @@
 // CONSOLE_TOKEN and TEMPORAL_UI_URL. Ctrl-C stops it.
 import { z } from 'zod';
 import { CaptchaSolver } from '../client';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, type ConnectionOverrides } from '../config';
 import { connectClient } from '../temporal';
 import { isLoopback } from './security';
 import { startConsole, type ConsoleServer } from './server';
@@ -24,9 +24,15 @@ export function loadConsoleEnv(env: NodeJS.ProcessEnv = process.env): ConsoleEnv
   throw new ConfigError(`invalid configuration: ${name}=${name === 'CONSOLE_TOKEN' ? '(hidden)' : JSON.stringify(env[name])}: ${issue.message}`);
 }
 
+/** What `captcha-dlq console` adds: its connection flags, and who the audit log names for the console's orders. */
+export interface RunConsoleOptions {
+  connection?: ConnectionOverrides;
+  by?: string;
+}
+
 /** Connects to Temporal with the product's configuration and serves the console until the process ends. */
-export async function runConsole(env: NodeJS.ProcessEnv = process.env): Promise<ConsoleServer> {
-  const config = loadConfig(env);
+export async function runConsole(env: NodeJS.ProcessEnv = process.env, options: RunConsoleOptions = {}): Promise<ConsoleServer> {
+  const config = loadConfig(env, { ...(options.connection && { connection: options.connection }) });
   const c = loadConsoleEnv(env);
   if (!isLoopback(c.CONSOLE_HOST) && !c.CONSOLE_TOKEN) {
     throw new ConfigError(`invalid configuration: CONSOLE_HOST=${c.CONSOLE_HOST} is beyond this machine: set CONSOLE_TOKEN (16+ characters) for actions`);
@@ -38,8 +44,10 @@ export async function runConsole(env: NodeJS.ProcessEnv = process.env): Promise<
     port: c.CONSOLE_PORT,
     ...(c.CONSOLE_TOKEN && { token: c.CONSOLE_TOKEN }),
     ...(c.TEMPORAL_UI_URL && { temporalUiUrl: c.TEMPORAL_UI_URL }),
+    ...(options.by && { by: `console:${options.by}` }),
   });
-  console.log(`captcha-dlq console on ${server.url}${server.tokenMode ? ' (actions need CONSOLE_TOKEN)' : ''}`);
+  const guarded = !server.tokenMode ? '' : isLoopback(c.CONSOLE_HOST) ? ' (actions need the token)' : ' (pages and actions need the token)';
+  console.log(`captcha-dlq console on ${server.url}${guarded}`);
   const stop = () => void server.close().then(() => client.connection.close()).finally(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -18,7 +18,7 @@ export interface ConsoleOptions {
   host?: string;
   /** default 8088; 0: any free port */
   port?: number;
-  /** required for actions when bound beyond loopback; when given, required on loopback too */
+  /** required when bound beyond loopback (then for every page and action); given on loopback, required for actions */
   token?: string;
   /** the Temporal Web UI's base URL (links to solves and retries); absent: no links */
   temporalUiUrl?: string;
@@ -33,6 +33,9 @@ export interface ConsoleServer {
   tokenMode: boolean;
   close(): Promise<void>;
 }
+
+/** What a console bound beyond loopback serves without the token: the sign-in page and its assets. */
+const PUBLIC_PATHS = ['/login', '/console.css', '/console.js'];
 
 /** Request bodies larger than this are refused (a page of ticked ids fits with room). */
 export const BODY_MAX_BYTES = 128 * 1024;
@@ -70,6 +73,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     const path = url.pathname;
 
     if (method === 'GET' || method === 'HEAD') {
+      // bound beyond loopback, reading needs the token too: the DLQ holds sitekeys and page URLs
+      if (!loopback && credential === undefined && !PUBLIC_PATHS.includes(path)) {
+        if (path.startsWith('/api/')) throw new HttpError(401, 'this console needs its token: send Authorization: Bearer <token>.');
+        return redirect(res, '/login');
+      }
       if (path === '/console.css') return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS, { 'cache-control': 'max-age=300' });
       if (path === '/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS, { 'cache-control': 'max-age=300' });
       if (path === '/api/stats') return send(res, 200, 'application/json', JSON.stringify(statsView(await readStats(solver))));

@@ -42,6 +42,9 @@ export interface LocalStackOptions {
   workerOptions?: CreateWorkerOptions['options'];
   /** Activity events (tests count them). */
   activityEvents?: CreateWorkerOptions['activityEvents'];
+  /** Callback mode's URL signer and in-worker inbox, when a test runs its own receiver. */
+  callbackUrlFor?: CreateWorkerOptions['callbackUrlFor'];
+  inbox?: CreateWorkerOptions['inbox'];
   /** Extra provider options (a call hook, limits). */
   providerOptions?: Pick<ProviderConfig, 'onCall' | 'limits'>;
 }
@@ -107,7 +110,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   let sim: Simulator | undefined;
   if (options.simulator !== false) {
-    sim = await step('simulator', () => startSimulator(options.simulator || {}));
+    // the simulator's ledger charges by the configured price table, as the configured provider
+    sim = await step('simulator', () => startSimulator({ prices: base.prices, pricedAs: base.provider.name, ...(options.simulator || {}) }));
     stops.push(() => sim!.close());
   }
   const config = loadConfig({
@@ -159,6 +163,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
       ...(options.workerOptions && { options: options.workerOptions }),
       ...(options.activityEvents && { activityEvents: options.activityEvents }),
+      ...(options.callbackUrlFor && { callbackUrlFor: options.callbackUrlFor }),
+      ...(options.inbox && { inbox: options.inbox }),
     });
 
   return {

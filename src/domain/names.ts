@@ -9,7 +9,14 @@ export const WORKFLOW_TYPES = {
   batch: 'captchaBatchWorkflow',
   dlq: 'deadLetterQueueWorkflow',
   drain: 'dlqDrainWorkflow',
+  tokenReport: 'tokenReportWorkflow',
+  account: 'captchaAccountWorkflow',
 } as const;
+
+/** A token report's workflow id: one per provider task, so that a second report is answered from the first. */
+export function tokenReportWorkflowId(provider: string, providerTaskId: string): string {
+  return `report/${provider}/${providerTaskId}`;
+}
 
 /** The DLQ's workflow id unless `DLQ_WORKFLOW_ID` says otherwise. */
 export const DEFAULT_DLQ_WORKFLOW_ID = 'captcha-dlq';

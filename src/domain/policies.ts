@@ -2,7 +2,7 @@
 // backoff, a poll every 5 s for up to 120 s. Every policy sets its caps explicitly: Temporal retries forever otherwise.
 // Pure data and arithmetic: imported by workflow code and by configuration.
 import type { ActivityOptions } from '@temporalio/common';
-import type { FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
+import type { CaptchaType, FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
 
 export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
   submit: Object.freeze({
@@ -23,6 +23,27 @@ export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
   maxResubmits: 2,
 }) as SolvePolicy;
 
+/**
+ * The wait before a task's first poll, per captcha type, as a multiple of `poll.firstDelayMs` (5 s by default; a
+ * scaled policy scales these too). 2captcha: "After uploading a captcha wait at least 5 seconds (10-20 for recaptcha)"
+ * (https://2captcha.com/api-docs/limits); its former API guide: "Make a timeout: 20 seconds for ReCaptcha, 5 seconds
+ * for other types" (https://2captcha.com/2captcha-api). hCaptcha solves as slowly as reCAPTCHA v2 (15–60 s), Turnstile
+ * in 5–20 s, reCAPTCHA v3 in 3–10 s (typical times, /work/shared/provider-api.md). The worker moves these towards
+ * the solve times it observes (src/providers/solve-times.ts).
+ */
+export const FIRST_POLL_DELAY_FACTORS: Readonly<Record<CaptchaType, number>> = Object.freeze({
+  image: 1,
+  'recaptcha-v3': 1,
+  turnstile: 2,
+  'recaptcha-v2': 3,
+  hcaptcha: 3,
+});
+
+/** The advised wait before the first poll of a task of `type` (without a type: `poll.firstDelayMs`). */
+export function advisedFirstPollDelayMs(poll: SolvePolicy['poll'], type?: CaptchaType): number {
+  return poll.firstDelayMs * (type === undefined ? 1 : (FIRST_POLL_DELAY_FACTORS[type] ?? 1));
+}
+
 /** Failure classes a same-request retry cannot fix. */
 export const NON_RETRYABLE_CLASSES: readonly FailureClass[] = ['resubmit', 'permanent', 'account', 'timeout'];
 
@@ -34,9 +55,30 @@ export function resolveSolvePolicy(...layers: (SolvePolicyOverrides | undefined)
       submit: { ...policy.submit, ...layer.submit },
       poll: { ...policy.poll, ...layer.poll },
       maxResubmits: layer.maxResubmits ?? policy.maxResubmits,
+      ...((policy.callback || layer.callback) && { callback: { ...DEFAULT_CALLBACK_POLICY, ...policy.callback, ...layer.callback } }),
     };
   }
   return policy;
+}
+
+/**
+ * Callback mode: how long a type usually takes at the provider (provider-api.md's typical solve times, upper end).
+ * A solve that has not heard from the provider by then + the grace polls: a lost push costs latency, never the task.
+ */
+export const CALLBACK_EXPECTED_SOLVE_MS: Readonly<Record<CaptchaType, number>> = Object.freeze({
+  image: 15_000,
+  'recaptcha-v2': 60_000,
+  'recaptcha-v3': 10_000,
+  hcaptcha: 30_000,
+  turnstile: 20_000,
+});
+
+export const DEFAULT_CALLBACK_POLICY: NonNullable<SolvePolicy['callback']> = Object.freeze({ graceMs: 10_000, expectedSolveScale: 1 });
+
+/** How long a solve waits for the provider's push before polling its task. */
+export function callbackWaitMs(policy: SolvePolicy, type: CaptchaType): number {
+  const { graceMs, expectedSolveScale } = { ...DEFAULT_CALLBACK_POLICY, ...policy.callback };
+  return Math.max(1, Math.round((CALLBACK_EXPECTED_SOLVE_MS[type] ?? CALLBACK_EXPECTED_SOLVE_MS['recaptcha-v2']) * expectedSolveScale + graceMs));
 }
 
 /** Room in the submit activity beyond the submit's own wait: the client's rate-limit wait and the connect. */
@@ -55,14 +97,10 @@ export function submitActivityTimeoutMs(submitTimeoutMs: number): number {
 export const SUBMIT_HEARTBEAT_TIMEOUT_MS = 15_000;
 
 export function submitActivityOptions(policy: SolvePolicy): ActivityOptions {
-  return { ...submitActivityOptionsV1(policy), heartbeatTimeout: SUBMIT_HEARTBEAT_TIMEOUT_MS };
-}
-
-/** Before the submit heartbeat (histories without the `submit-heartbeat` patch). */
-export function submitActivityOptionsV1(policy: SolvePolicy): ActivityOptions {
   const s = policy.submit;
   return {
     startToCloseTimeout: s.timeoutMs,
+    heartbeatTimeout: SUBMIT_HEARTBEAT_TIMEOUT_MS,
     retry: {
       maximumAttempts: s.maxAttempts,
       initialInterval: s.initialIntervalMs,
@@ -99,6 +137,12 @@ export function pollHeartbeatTimeoutMs(policy: SolvePolicy): number {
 export const REPORT_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 30_000,
   retry: { maximumAttempts: 50, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
+};
+
+/** Account activities (token reports, feedback signals, balance, alerts): short calls, retried a while. */
+export const ACCOUNT_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 30_000,
+  retry: { maximumAttempts: 8, initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 },
 };
 
 /** DLQ front → shards: an operator order (idempotent by request id on the shard). The update waits for it. */

@@ -76,6 +76,11 @@ export interface SolvePolicy {
   };
   /** new provider tasks after a resubmit-class answer (unsolvable, bad duplicates, …) */
   maxResubmits: number;
+  /**
+   * Callback mode (a submit that asked the provider to push): how long the solve waits for the push before it polls,
+   * `expectedSolveScale` × the type's expected solve time (CALLBACK_EXPECTED_SOLVE_MS) + `graceMs`. Absent: defaults.
+   */
+  callback?: { graceMs: number; expectedSolveScale: number };
 }
 
 /** Deep-partial policy overrides, as given in workflow input or configuration. */
@@ -83,6 +88,7 @@ export interface SolvePolicyOverrides {
   submit?: Partial<SolvePolicy['submit']>;
   poll?: Partial<SolvePolicy['poll']>;
   maxResubmits?: number;
+  callback?: Partial<NonNullable<SolvePolicy['callback']>>;
 }
 
 /** Attempts a final failure keeps in its `history` (the most recent ones): a solve's failure, a DLQ entry. */
@@ -147,6 +153,8 @@ export interface SolveResult {
    * later attempt was paid (absent: none seen)
    */
   possibleDuplicateSubmits?: number;
+  /** micro-USD paid for this task, every paid submit of every round (absent: a worker before prices) */
+  spentMicros?: number;
   elapsedMs: number;
   solvedAt: string;
   /** the provider that solved it (absent from workers before provider routes) */
@@ -164,6 +172,8 @@ export interface FailureSummary {
   /** submit attempts, paid or not */
   attempts: number;
   paidSubmits: number;
+  /** micro-USD paid for the task, all rounds (absent: not known, a worker before prices) */
+  spentMicros?: number;
   /** the most recent attempts (bounded) */
   history: AttemptRecord[];
 }

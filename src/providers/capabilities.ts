@@ -3,7 +3,7 @@
 // Rows covered by test/capabilities.test.ts against the simulator.
 import type { JsonProviderName, LegacyProviderName } from './classify';
 
-/** The captcha kinds the product solves (workflows/types `CaptchaTask['type']`). */
+/** The captcha kinds the product solves (src/domain/types `CaptchaTask["type"]`). */
 export type CaptchaKind = 'recaptcha-v2' | 'recaptcha-v3' | 'hcaptcha' | 'turnstile' | 'image';
 export const CAPTCHA_KINDS = ['recaptcha-v2', 'recaptcha-v3', 'hcaptcha', 'turnstile', 'image'] as const satisfies readonly CaptchaKind[];
 

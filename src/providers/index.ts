@@ -1,7 +1,9 @@
 // The provider factory: configuration in, a CaptchaProvider out. One client per wire family.
 import { JSON_DIALECTS, createJsonProvider, type JsonProviderName } from './json-client';
 import { createLegacyProvider, type LegacyProviderOptions } from './legacy-client';
+import { CAPABILITIES } from './capabilities';
 import { withCallObserver, type ProviderCallHook } from './observe';
+import { canPollMany, withPollCoalescing } from './poll-coalescer';
 import { withProviderLimits, type ProviderLimits } from './rate-limit';
 import type { CaptchaProvider } from './types';
 
@@ -32,12 +34,20 @@ export interface ProviderConfig {
   limits?: ProviderLimits | false;
   /** told about every provider call (endpoint, outcome, duration): the worker's metrics (./observe) */
   onCall?: ProviderCallHook;
+  /**
+   * Polls of many tasks within this many ms go out as one request, for providers with the `get-multi` capability
+   * (./poll-coalescer); 0 or absent: one request per poll.
+   */
+  pollCoalesceMs?: number;
 }
 
-export function createProvider({ limits, onCall, ...config }: ProviderConfig): CaptchaProvider {
-  // the observer sits inside the limiter: it sees the calls that reach the provider, not the waits before them
+export function createProvider({ limits, onCall, pollCoalesceMs, ...config }: ProviderConfig): CaptchaProvider {
+  // the observer sits inside the coalescer and the limiter: it sees the requests that reach the provider, not the
+  // waits before them; the limiter spaces the polls of each task before they join a batch
   const limited = (client: CaptchaProvider) => {
-    const provider = onCall ? withCallObserver(client, onCall) : client;
+    const observed = onCall ? withCallObserver(client, onCall) : client;
+    const coalesce = (pollCoalesceMs ?? 0) > 0 && CAPABILITIES[config.name].extraActions.includes('get-multi') && canPollMany(observed);
+    const provider = coalesce ? withPollCoalescing(observed, { tickMs: pollCoalesceMs! }) : observed;
     return limits === false ? provider : withProviderLimits(provider, limits);
   };
   const baseUrl = config.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[config.name];
@@ -62,6 +72,7 @@ export { createJsonProvider, JsonProvider, jsonTaskFor, JSON_DIALECTS, JSON_PROV
 export { withCallObserver, wireEndpoint, type ProviderCall, type ProviderCallHook, type ProviderCallOutcome } from './observe';
 export { classifyProviderCode, providerErrorFor } from './classify';
 export { CAPABILITIES, CAPTCHA_KINDS, JSON_CAPABILITIES, LEGACY_CAPABILITIES, acceptedTypeNames, providersSupporting, supportsKind, type CaptchaKind } from './capabilities';
+export { PollCoalescer, withPollCoalescing, canPollMany, MULTI_POLL_MAX_IDS, type PollCoalescerOptions, type PollCoalescerStats } from './poll-coalescer';
 export { withProviderLimits, DEFAULT_PROVIDER_LIMITS, type LimitedProvider, type ProviderLimits } from './rate-limit';
 export * from './errors';
-export type { CaptchaProvider, PollAnswer } from './types';
+export type { CaptchaProvider, MultiPollProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';

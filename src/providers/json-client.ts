@@ -18,7 +18,7 @@ import { JSON_CAPABILITIES, type JsonTaskKind } from './capabilities';
 import { JSON_ERROR_IDS, type JsonProviderName } from './classify';
 import { containsSecret, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions } from './types';
 
 export type { JsonProviderName } from './classify';
 export const JSON_PROVIDERS = ['2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly JsonProviderName[];
@@ -249,9 +249,9 @@ export class JsonProvider implements CaptchaProvider {
     this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
   }
 
-  async submit(task: CaptchaTask, signal?: AbortSignal): Promise<string> {
+  async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
     const softId = this.softId !== undefined && this.dialect.softIdField ? { [this.dialect.softIdField]: this.softId } : {};
-    const answer = await this.exchange('submit', 'createTask', { task: jsonTaskFor(this.name, task), ...softId }, signal);
+    const answer = await this.exchange('submit', 'createTask', { task: jsonTaskFor(this.name, task), ...softId, ...(options?.callbackUrl && { callbackUrl: options.callbackUrl }) }, signal);
     if (answer.taskId === undefined || answer.taskId === null) throw this.badBody('submit', 'no taskId in the answer');
     const id = String(answer.taskId);
     if (answer.status === 'ready' && answer.solution) {

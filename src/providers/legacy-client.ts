@@ -6,7 +6,8 @@ import type { CaptchaTask } from '../domain/types';
 import { classifyProviderCode, isKnownProviderCode, normalizeProviderCode, type LegacyProviderName } from './classify';
 import { CaptchaPermanentError, containsSecret, type ProviderError, type ProviderTransientError } from './errors';
 import { DEFAULT_SUBMIT_TIMEOUT_MS, answerError, answerTimeouts, createDispatcher, snippet, transientError, transportFailure } from './transport';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
+import { LEGACY_CAPABILITIES } from './capabilities';
 
 export interface LegacyProviderOptions {
   name: LegacyProviderName;
@@ -31,19 +32,30 @@ export interface LegacyProviderOptions {
   softId?: string | number;
 }
 
-type WireAnswer = { ok: true; value: string } | { ok: false; code: string; text?: string };
+type WireAnswer = { ok: true; value: string; plan?: ThreadPlan } | { ok: false; code: string; text?: string };
 
 const jsonAnswerSchema = z
   .object({
     status: z.union([z.number(), z.string()]),
-    request: z.union([z.string(), z.number()]),
+    // get_pingback answers a list of addresses
+    request: z.union([z.string(), z.number(), z.array(z.string().max(2_048)).max(100)]),
     error_text: z.string().nullish(),
+    // CaptchaAI's threadsinfo answers its plan as top-level fields
+    threads: z.number().int().nonnegative().optional(),
+    working_threads: z.number().int().nonnegative().optional(),
+    free_threads: z.number().int().nonnegative().optional(),
   })
   .transform(
     (answer): WireAnswer =>
       Number(answer.status) === 1
-        ? { ok: true, value: String(answer.request) }
-        : { ok: false, code: String(answer.request), ...(answer.error_text ? { text: answer.error_text } : {}) },
+        ? {
+            ok: true,
+            value: Array.isArray(answer.request) ? answer.request.join(',') : String(answer.request),
+            ...(answer.threads !== undefined && {
+              plan: { threads: answer.threads, workingThreads: answer.working_threads ?? 0, freeThreads: answer.free_threads ?? 0 },
+            }),
+          }
+        : { ok: false, code: Array.isArray(answer.request) ? 'BAD_ANSWER' : String(answer.request), ...(answer.error_text ? { text: answer.error_text } : {}) },
   );
 
 const CODE_SHAPE = /^(?:[A-Z][A-Z0-9_]*|ERROR:\s*\d+)$/;
@@ -130,13 +142,14 @@ export class LegacyProvider implements CaptchaProvider {
     this.dispatcher = createDispatcher(options.connections ?? 32, this.requestTimeoutMs);
   }
 
-  async submit(task: CaptchaTask, signal?: AbortSignal): Promise<string> {
+  async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
     if (this.name === 'captchaai' && task.type === 'hcaptcha') {
       // CaptchaAI answers hCaptcha with ERROR_SERVER_ERROR, which would be retried as transient forever-ish
       throw new CaptchaPermanentError('captchaai submit: hCaptcha is not supported by CaptchaAI', 'UNSUPPORTED_TYPE');
     }
     const form = new URLSearchParams({ key: this.apiKey, json: '1', ...legacySubmitParams(task) });
     if (this.softId !== undefined) form.set('soft_id', this.softId);
+    if (options?.callbackUrl) form.set('pingback', options.callbackUrl);
     const answer = await this.exchange('submit', 'POST', 'in.php', form, signal);
     if (!answer.ok) throw this.failure('submit', answer);
     const id = answer.value.trim();
@@ -178,6 +191,17 @@ export class LegacyProvider implements CaptchaProvider {
     });
   }
 
+  /**
+   * Pingback addresses (`res.php?action=add_pingback|get_pingback|del_pingback&addr=`): a pingback URL must be
+   * registered once before submits may name it. `del` with `all` removes every address.
+   */
+  async pingbacks(action: 'add' | 'get' | 'del', addr?: string, signal?: AbortSignal): Promise<string[]> {
+    const answer = await this.resGet(`${action}_pingback`, { action: `${action}_pingback`, ...(addr !== undefined && { addr }) }, signal);
+    if (!answer.ok) throw this.failure(`${action}_pingback`, answer);
+    if (action !== 'get') return [];
+    return answer.value.split(/[,\n]/).map((url) => url.trim()).filter(Boolean);
+  }
+
   async balance(signal?: AbortSignal): Promise<number> {
     const answer = await this.resGet('balance', { action: 'getbalance' }, signal);
     if (!answer.ok) throw this.failure('balance', answer);
@@ -193,6 +217,15 @@ export class LegacyProvider implements CaptchaProvider {
     // the report is already on file: for a retried activity that is success
     if (normalizeProviderCode(answer.code) === 'ERROR_DUPLICATE_REPORT') return;
     throw this.failure(`report ${providerTaskId}`, answer, providerTaskId);
+  }
+
+  /** CaptchaAI's thread plan (`action=threadsinfo`); undefined for a provider without one (2captcha). */
+  async threadsInfo(signal?: AbortSignal): Promise<ThreadPlan | undefined> {
+    if (!LEGACY_CAPABILITIES[this.name].extraActions.includes('threadsinfo')) return undefined;
+    const answer = await this.resGet('threadsinfo', { action: 'threadsinfo' }, signal);
+    if (!answer.ok) throw this.failure('threadsinfo', answer);
+    if (!answer.plan) throw this.badBody('threadsinfo', 'no thread plan in the answer');
+    return answer.plan;
   }
 
   async close(): Promise<void> {

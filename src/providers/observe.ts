@@ -2,11 +2,12 @@
 // to a hook (the worker's metrics). The clients stay free of counters.
 import type { CaptchaTask } from '../domain/types';
 import { ProviderError } from './errors';
-import type { CaptchaProvider, PollAnswer } from './types';
+import { canPollMany } from './poll-coalescer';
+import type { CaptchaProvider, MultiPollProvider, PollAnswer, SubmitOptions } from './types';
 
-export type ProviderOperation = 'submit' | 'poll' | 'balance' | 'report';
+export type ProviderOperation = 'submit' | 'poll' | 'poll-many' | 'balance' | 'report';
 
-/** `ok` (submit, balance, report), `ready` / `not_ready` (poll), or the failure class of a ProviderError; `error` otherwise. */
+/** `ok` (submit, poll-many, balance, report), `ready` / `not_ready` (poll), or the failure class of a ProviderError; `error` otherwise. */
 export type ProviderCallOutcome = 'ok' | 'ready' | 'not_ready' | 'transient' | 'resubmit' | 'permanent' | 'account' | 'error';
 
 export interface ProviderCall {
@@ -22,15 +23,19 @@ export interface ProviderCall {
 
 export type ProviderCallHook = (call: ProviderCall) => void;
 
-const LEGACY_ENDPOINTS: Record<ProviderOperation, string> = { submit: 'in.php', poll: 'res.php', balance: 'res.php', report: 'res.php' };
-const JSON_ENDPOINTS: Record<ProviderOperation, string> = { submit: 'createTask', poll: 'getTaskResult', balance: 'getBalance', report: 'report' };
+const LEGACY_ENDPOINTS: Record<ProviderOperation, string> = { submit: 'in.php', poll: 'res.php', 'poll-many': 'res.php', balance: 'res.php', report: 'res.php' };
+const JSON_ENDPOINTS: Record<ProviderOperation, string> = { submit: 'createTask', poll: 'getTaskResult', 'poll-many': 'getTaskResult', balance: 'getBalance', report: 'report' };
 
 /** The wire endpoint of an operation for a provider name. */
 export function wireEndpoint(provider: string, operation: ProviderOperation): string {
   return (provider === 'captchaai' || provider === '2captcha' ? LEGACY_ENDPOINTS : JSON_ENDPOINTS)[operation];
 }
 
-/** Wraps `provider` so that each call is reported to `hook` once it settles. A throwing hook never fails a call. */
+/**
+ * Wraps `provider` so that each call is reported to `hook` once it settles. A throwing hook never fails a call. A
+ * client's `pollMany` is kept, reported as one call.
+ */
+export function withCallObserver<P extends CaptchaProvider>(provider: P, hook: ProviderCallHook): P extends MultiPollProvider ? MultiPollProvider : CaptchaProvider;
 export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHook): CaptchaProvider {
   const observe = async <T>(operation: ProviderOperation, run: () => Promise<T>, outcomeOf: (value: T) => ProviderCallOutcome): Promise<T> => {
     const started = performance.now();
@@ -58,15 +63,27 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
       throw error;
     }
   };
-  return {
+  const observed: CaptchaProvider = {
     get name() {
       return provider.name;
     },
-    submit: (task: CaptchaTask, signal?: AbortSignal) => observe('submit', () => provider.submit(task, signal), () => 'ok'),
+    submit: (task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions) => observe('submit', () => provider.submit(task, signal, options), () => 'ok'),
     poll: (id: string, signal?: AbortSignal) =>
       observe('poll', () => provider.poll(id, signal), (answer: PollAnswer) => (answer.ready ? 'ready' : 'not_ready')),
     balance: (signal?: AbortSignal) => observe('balance', () => provider.balance(signal), () => 'ok'),
     report: (id: string, verdict: 'good' | 'bad', signal?: AbortSignal) => observe('report', () => provider.report(id, verdict, signal), () => 'ok'),
+    // not counted: an operator's occasional read of the plan
+    ...(provider.threadsInfo && { threadsInfo: (signal?: AbortSignal) => provider.threadsInfo!(signal) }),
     close: () => provider.close(),
+    ...(provider.pollSlot && { pollSlot: (id: string, plannedAt: number, intervalMs: number) => provider.pollSlot!(id, plannedAt, intervalMs) }),
   };
+  if (!canPollMany(provider)) return observed;
+  const many: MultiPollProvider = {
+    ...observed,
+    get name() {
+      return provider.name;
+    },
+    pollMany: (ids: readonly string[], signal?: AbortSignal) => observe('poll-many', () => provider.pollMany(ids, signal), () => 'ok'),
+  };
+  return many;
 }

@@ -13,7 +13,7 @@
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
 import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
-import type { CaptchaProvider, PollAnswer } from './types';
+import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
 
 export interface ProviderLimits {
   /** in.php calls in any `submitWindowMs` at most; default 60 (the providers' rule) */
@@ -86,10 +86,10 @@ class RateLimitedProvider implements LimitedProvider {
     this.pollGate = new PerKeySpacing(limits.minPollIntervalMs);
   }
 
-  async submit(task: CaptchaTask, signal?: AbortSignal): Promise<string> {
+  async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
     const release = await this.wait('submit', () => this.submitGate.acquire(signal), signal);
     try {
-      return await this.inner.submit(task, signal);
+      return await this.inner.submit(task, signal, options);
     } finally {
       release();
     }
@@ -108,12 +108,20 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
+  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number): number {
+    return this.inner.pollSlot?.(providerTaskId, plannedAt, intervalMs) ?? plannedAt;
+  }
+
   balance(signal?: AbortSignal): Promise<number> {
     return this.inner.balance(signal);
   }
 
   report(providerTaskId: string, verdict: 'good' | 'bad', signal?: AbortSignal): Promise<void> {
     return this.inner.report(providerTaskId, verdict, signal);
+  }
+
+  threadsInfo(signal?: AbortSignal): Promise<ThreadPlan | undefined> {
+    return this.inner.threadsInfo ? this.inner.threadsInfo(signal) : Promise.resolve(undefined);
   }
 
   close(): Promise<void> {

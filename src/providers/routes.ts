@@ -2,10 +2,11 @@
 // return) and the router that sends a submit to the first healthy provider of a route that solves the task's kind.
 // The keys stay inside the provider clients; a route is only a list of names.
 import type { CaptchaTask } from '../domain/types';
-import { CAPTCHA_KINDS, supportsKind, type CaptchaKind, type ProviderName } from './capabilities';
-import type { ProviderError} from './errors';
+import { CAPABILITIES, CAPTCHA_KINDS, supportsKind, type CaptchaKind, type ProviderName } from './capabilities';
+import { unsupportedTypeMessage } from '../tasks/support';
+import type { ProviderError } from './errors';
 import { CaptchaPermanentError, ProviderAccountError, ProviderTransientError } from './errors';
-import type { CaptchaProvider } from './types';
+import type { CaptchaProvider, SubmitOptions } from './types';
 
 /** Longest route a task or batch may name. */
 export const MAX_ROUTE_LENGTH = 8;
@@ -160,7 +161,11 @@ export class ProviderRouter {
    * last). A provider that answers with a capacity or account error is left for the next one in the same call: its
    * answer proves nothing was paid. A submit whose outcome is unknown (it may have been paid) is never sent elsewhere.
    */
-  async submit(task: CaptchaTask, named?: readonly string[], options: { avoid?: readonly string[]; signal?: AbortSignal } = {}): Promise<RoutedSubmit> {
+  async submit(
+    task: CaptchaTask,
+    named?: readonly string[],
+    options: { avoid?: readonly string[]; signal?: AbortSignal } & SubmitOptions = {},
+  ): Promise<RoutedSubmit> {
     const route = named ?? this.defaultRoute;
     if (named) {
       const problem = routeProblem(named, [task.type], this.kinds());
@@ -168,15 +173,20 @@ export class ProviderRouter {
     }
     const avoid = new Set(options.avoid ?? []);
     let candidates = route.filter((name) => supportsKind(this.byName.get(name)!.kind, task.type));
-    // the default route with no provider for the type: the first one refuses it in its own words, as it always did
-    if (candidates.length === 0) candidates = [route[0]!];
+    if (candidates.length === 0) {
+      // the default route with no provider for the type (a provider changed under a running batch): refused unpaid,
+      // in the first provider's name; an unknown kind is left to refuse it in its own words
+      const first = this.byName.get(route[0]!)!;
+      if (first.kind in CAPABILITIES) throw new CaptchaPermanentError(unsupportedTypeMessage(first.kind, task.type), 'UNSUPPORTED_TYPE');
+      candidates = [route[0]!];
+    }
     const order = [...candidates.filter((n) => !avoid.has(n)), ...candidates.filter((n) => avoid.has(n))];
     const skipped: ProviderSkip[] = route.filter((n) => !candidates.includes(n)).map((provider) => ({ provider, reason: `does not solve ${task.type}` }));
     let last: ProviderError | undefined;
     const attempt = async (name: string): Promise<RoutedSubmit | undefined> => {
       const health = this.health.get(name)!;
       try {
-        const providerTaskId = await this.byName.get(name)!.client.submit(task, options.signal);
+        const providerTaskId = await this.byName.get(name)!.client.submit(task, options.signal, options.callbackUrl ? { callbackUrl: options.callbackUrl } : undefined);
         health.succeeded();
         return { provider: name, providerTaskId, skipped };
       } catch (err) {

@@ -1,7 +1,9 @@
 // The simulated provider's behaviour, independent of HTTP: validation, tasks and their outcomes, scripted rules,
 // rate limits, balance and counters. The server turns a request into a ProviderRequest and the Reply into bytes.
 import { createHash } from 'node:crypto';
-import { LEGACY_CAPABILITIES, supportsKind } from '../providers/capabilities';
+import { LEGACY_CAPABILITIES } from '../providers/capabilities';
+import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../domain/prices';
+import { ERROR_TEXT, parseSubmission, type Submission, type Upload } from '../providers/legacy-wire';
 import { mixSeed, mulberry32, type Rng } from './random';
 import { RateLimiter, type RateLimitOptions } from './rate-limits';
 import {
@@ -20,7 +22,7 @@ import {
   type TaskScenario,
 } from './scenarios';
 import { SimulatorCounters } from './stats';
-import { tokenFor, type ImageTextOptions, type SimCaptchaType } from './tokens';
+import { tokenFor, type SimCaptchaType } from './tokens';
 
 export type SimulatedProvider = 'captchaai' | '2captcha';
 
@@ -41,6 +43,10 @@ export interface EngineOptions {
   balance?: number;
   /** charged per accepted submit, refunded by reportbad (default 0.00299) */
   pricePerSubmit?: number;
+  /** the ledger's price table (src/domain/prices.ts), micro-USD per submit; default the public price lists */
+  prices?: PriceTable;
+  /** whose row of `prices` the ledger charges (default `provider`) */
+  pricedAs?: string;
   /** per-account rate rules, on by default */
   rateLimits?: RateLimitOptions;
   /** task ids expire this long after the submit, in real ms (default 900 000) */
@@ -51,10 +57,7 @@ export interface EngineOptions {
   threads?: number;
 }
 
-export interface Upload {
-  filename?: string;
-  bytes: Buffer;
-}
+export type { Upload };
 
 export interface ProviderRequest {
   endpoint: Endpoint;
@@ -75,6 +78,8 @@ export type Reply =
       scriptedText?: string;
       /** top-level fields of the json=1 answer besides status and request (CaptchaAI's threadsinfo) */
       fields?: Record<string, number>;
+      /** `request` of the json=1 answer when it is not a scalar (get_pingback's list) */
+      jsonRequest?: string[];
     }
   | { kind: 'fault'; rule: FaultRule };
 
@@ -118,38 +123,6 @@ interface SimTask {
   report?: 'good' | 'bad';
 }
 
-const ERROR_TEXT: Record<string, string> = {
-  ERROR_WRONG_USER_KEY: 'The key parameter is missing or malformed: it must contain 32 characters.',
-  ERROR_KEY_DOES_NOT_EXIST: 'The key you provided does not exist.',
-  ERROR_NO_SLOT_AVAILABLE: 'No slot available: every worker is busy. Retry in 5 seconds.',
-  ERROR_PAGEURL: 'The pageurl parameter is missing.',
-  ERROR_GOOGLEKEY: 'The googlekey parameter is missing or malformed.',
-  ERROR_SITEKEY: 'The sitekey parameter is missing or malformed.',
-  ERROR_NO_SUCH_METHOD: 'The method parameter is missing or unknown.',
-  ERROR_BAD_PARAMETERS: 'Some parameters have invalid values.',
-  ERROR_PROXY_FORMAT: 'The proxy must be login:password@host:port or host:port; proxytype HTTP, HTTPS, SOCKS4 or SOCKS5.',
-  ERROR_ZERO_CAPTCHA_FILESIZE: 'Image size is less than 100 bytes.',
-  ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'Image size is more than 100 kB.',
-  ERROR_WRONG_FILE_EXTENSION: 'Unsupported image file extension. Accepted: jpg, jpeg, gif, png.',
-  ERROR_UPLOAD: 'Could not read the image data from the request.',
-  ERROR_SERVER_ERROR: 'Server error: this captcha type is not supported.',
-  MAX_USER_TURN: 'Too many in.php requests: blocked for 10 seconds.',
-  'ERROR: 1005': 'Too many res.php requests: blocked for 10 minutes.',
-  IP_BANNED: 'Your IP address is banned after many requests with wrong keys.',
-  ERROR_IP_NOT_ALLOWED: 'The request comes from an IP address that is not allowed for this key.',
-  ERROR_WRONG_ID_FORMAT: 'The captcha id must contain digits only.',
-  ERROR_WRONG_CAPTCHA_ID: 'The captcha id is wrong or expired.',
-  ERROR_CAPTCHA_UNSOLVABLE: 'Workers could not solve the captcha.',
-  ERROR_EMPTY_ACTION: 'The action parameter is missing or unknown.',
-  ERROR_DUPLICATE_REPORT: 'This captcha was already reported.',
-  ERROR_REPORT_NOT_RECORDED: 'Report not recorded: the captcha has no answer.',
-};
-
-const MIN_IMAGE_BYTES = 100;
-const MAX_IMAGE_BYTES = 100 * 1024;
-const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'gif', 'png', 'bmp', 'webp']);
-const PROXY_TYPES = new Set(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']);
-const PROXY_FORMAT = /^(?:[^\s:@]+(?::[^\s@]*)?@)?[^\s:@]+:\d{1,5}$/;
 /** ids look like the real ones (11 digits) */
 const FIRST_ID = 73_000_000_000;
 
@@ -162,7 +135,6 @@ function ledgerKey(submission: Exclude<Submission, { code: string }>, params: Re
   return [submission.type, submission.sitekey ?? '', params.get('pageurl') ?? '', image].join(' ');
 }
 
-type Submission = { type: SimCaptchaType; sitekey?: string; image?: Buffer; imageText?: ImageTextOptions } | { code: string };
 
 export class SimulatorEngine {
   readonly counters = new SimulatorCounters();
@@ -179,10 +151,14 @@ export class SimulatorEngine {
   private readonly numericIds: boolean;
   private readonly apiKeys: ReadonlySet<string> | undefined;
   private readonly price: number;
+  private readonly prices: PriceTable;
+  private readonly pricedAs: string;
   private readonly taskTtlMs: number;
   private readonly threads: number;
   private balance: number;
   private sequence = 0;
+  /** registered pingback addresses per account (`add_pingback`), in the order added */
+  private readonly pingbacks = new Map<string, string[]>();
 
   constructor(options: EngineOptions = {}) {
     this.seed = Math.trunc(options.seed ?? 1);
@@ -193,6 +169,8 @@ export class SimulatorEngine {
     this.apiKeys = options.apiKey === undefined ? undefined : new Set(typeof options.apiKey === 'string' ? [options.apiKey] : options.apiKey);
     this.balance = options.balance ?? 1000;
     this.price = options.pricePerSubmit ?? 0.00299;
+    this.prices = options.prices ?? DEFAULT_PRICES;
+    this.pricedAs = options.pricedAs ?? this.provider;
     this.taskTtlMs = options.taskTtlMs ?? 900_000;
     this.threads = options.threads ?? 10;
     this.chaosRng = mulberry32(mixSeed(this.seed, 0xc4a05));
@@ -279,7 +257,7 @@ export class SimulatorEngine {
 
     const task = this.createTask(key, submission, scenarioKey, params, now);
     this.balance = roundMoney(this.balance - this.price);
-    this.counters.paidSubmit(ledgerKey(submission, params));
+    this.counters.paidSubmit(ledgerKey(submission, params), submission.type, submitCostMicros(this.prices, this.pricedAs, submission.type));
     this.limiter.captchaAccepted(key, now);
     const numeric = this.numericIds && params.get('method') === 'userrecaptcha';
     return ok(numeric ? Number(task.id) : task.id, `OK|${task.id}`, 'OK');
@@ -332,7 +310,7 @@ export class SimulatorEngine {
       case 'get':
         return this.getOne(params.get('id'), key, now, pending);
       case 'get-multi':
-        return this.getMany(params.get('ids') ?? '', key, now);
+        return this.getMany(params.get('ids') ?? '', key, now, pending);
       case 'getbalance': {
         const balance = this.balance.toFixed(4);
         return ok(balance, balance, 'BALANCE');
@@ -342,6 +320,10 @@ export class SimulatorEngine {
         return this.report(params.get('id'), key, action === 'reportgood' ? 'good' : 'bad');
       case 'threadsinfo':
         return LEGACY_CAPABILITIES[this.provider].extraActions.includes('threadsinfo') ? this.threadsInfo(key, now) : this.error('ERROR_EMPTY_ACTION');
+      case 'add_pingback':
+      case 'get_pingback':
+      case 'del_pingback':
+        return this.pingback(action, key, params.get('addr'));
       default:
         return this.error('ERROR_EMPTY_ACTION');
     }
@@ -359,8 +341,13 @@ export class SimulatorEngine {
     return answer.token !== undefined ? ok(answer.token, `OK|${answer.token}`, 'READY') : this.error(answer.code);
   }
 
-  /** `ids=1,2,3` → `tok1|CAPCHA_NOT_READY|ERROR_…`: one answer per id, in order. Per-task poll rules do not apply. */
-  private getMany(ids: string, key: string, now: number): Reply {
+  /**
+   * `ids=1,2,3` → `tok1|CAPCHA_NOT_READY|ERROR_…`: one answer per id, in order. The script's `multiPoll` rules come
+   * first; per-task poll rules do not apply.
+   */
+  private getMany(ids: string, key: string, now: number, pending: { delayMs: number }): Reply {
+    const scripted = this.applyRule(this.book.takeMultiPollRule(), pending);
+    if (scripted) return scripted;
     const list = ids.split(',').map((id) => id.trim()).filter(Boolean);
     if (list.length === 0) return this.error('ERROR_WRONG_ID_FORMAT');
     const answers = list.map((id) => {
@@ -398,6 +385,46 @@ export class SimulatorEngine {
     const fields = { threads: this.threads, working_threads: Math.min(working, this.threads), free_threads: Math.max(0, this.threads - working) };
     // the plain answer carries the same fields as JSON: the docs show only the json=1 form
     return { kind: 'answer', ok: true, request: 'OK', plain: JSON.stringify(fields), label: 'THREADSINFO', fields };
+  }
+
+  /**
+   * Pingback addresses (2captcha's "manage pingback" actions; answers as its clients expect them): `add_pingback` and
+   * `del_pingback` (`addr=all` removes every one) answer OK_PINGBACK, `get_pingback` the list (json=1: an array).
+   */
+  private pingback(action: 'add_pingback' | 'get_pingback' | 'del_pingback', key: string, addr: string | undefined): Reply {
+    const list = this.pingbacks.get(key) ?? [];
+    if (action === 'get_pingback') {
+      const joined = list.join(',');
+      return { kind: 'answer', ok: true, request: joined, plain: joined, label: 'PINGBACKS', jsonRequest: [...list] };
+    }
+    if (!addr || addr.length > 2_048 || !/^https?:\/\/[^\s]+$/.test(addr)) {
+      if (!(action === 'del_pingback' && addr === 'all')) return this.error('ERROR_BAD_PARAMETERS');
+    }
+    if (action === 'add_pingback') {
+      if (!list.includes(addr ?? '') && list.length < 100) list.push(addr ?? '');
+      this.pingbacks.set(key, list);
+    } else {
+      this.pingbacks.set(key, addr === 'all' ? [] : list.filter((a) => a !== addr));
+    }
+    return ok('OK_PINGBACK', 'OK_PINGBACK', 'OK_PINGBACK');
+  }
+
+  /** Whether a task's pingback URL is under an address its account registered (unregistered ones get no push). */
+  pingbackRegistered(id: string, url: string): boolean {
+    const task = this.tasks.get(id);
+    return !!task && (this.pingbacks.get(task.account) ?? []).some((addr) => url.startsWith(addr));
+  }
+
+  /**
+   * The task's final answer for a push, or undefined while it is not ready (or never will be). Marks it delivered like
+   * a poll would, but is not a request: it counts in no request counter.
+   */
+  pushAnswer(id: string, now = Date.now()): { token: string } | { code: string } | undefined {
+    const task = this.tasks.get(id);
+    if (!task) return undefined;
+    const answer = this.settle(task, now);
+    if (answer === 'CAPCHA_NOT_READY') return undefined;
+    return answer.token !== undefined ? { token: answer.token } : { code: answer.code };
   }
 
   /** The task's answer now; a final answer marks it delivered (it leaves the active gauge once). */
@@ -487,7 +514,8 @@ function faultLabel(rule: FaultRule): string {
 function resAction(params: ReadonlyMap<string, string>): string {
   const action = params.get('action');
   if (action === 'get') return params.has('ids') && !params.has('id') ? 'get-multi' : 'get';
-  return action === 'reportgood' || action === 'reportbad' || action === 'getbalance' || action === 'threadsinfo' ? action : 'other';
+  const known = ['reportgood', 'reportbad', 'getbalance', 'threadsinfo', 'add_pingback', 'get_pingback', 'del_pingback'];
+  return action !== undefined && known.includes(action) ? action : 'other';
 }
 
 function roundMoney(value: number): number {
@@ -501,73 +529,4 @@ function visibleParams(params: ReadonlyMap<string, string>): Record<string, stri
     out[name] = value.length > 200 ? `${value.slice(0, 64)}…(${value.length} chars)` : value;
   }
   return out;
-}
-
-function checkProxy(params: ReadonlyMap<string, string>): string | undefined {
-  const proxy = params.get('proxy');
-  const proxyType = params.get('proxytype');
-  if (proxy !== undefined && !PROXY_FORMAT.test(proxy)) return 'ERROR_PROXY_FORMAT';
-  if (proxyType !== undefined && !PROXY_TYPES.has(proxyType.toUpperCase())) return 'ERROR_PROXY_FORMAT';
-  return undefined;
-}
-
-function checkImage(bytes: Buffer): string | undefined {
-  if (bytes.length < MIN_IMAGE_BYTES) return 'ERROR_ZERO_CAPTCHA_FILESIZE';
-  if (bytes.length > MAX_IMAGE_BYTES) return 'ERROR_TOO_BIG_CAPTCHA_FILESIZE';
-  return undefined;
-}
-
-function imageTextOptions(params: ReadonlyMap<string, string>): ImageTextOptions {
-  const minLen = Number(params.get('min_len'));
-  const maxLen = Number(params.get('max_len'));
-  return {
-    numeric: params.get('numeric') === '1',
-    ...(minLen > 0 && { minLen }),
-    ...(maxLen > 0 && { maxLen }),
-  };
-}
-
-/** Validates an in.php submission the way the real service does, in the same order. */
-function parseSubmission(params: ReadonlyMap<string, string>, files: ReadonlyMap<string, Upload>, provider: SimulatedProvider): Submission {
-  const method = params.get('method');
-  const pageUrlMissing = !params.get('pageurl');
-  switch (method) {
-    case 'userrecaptcha': {
-      const sitekey = params.get('googlekey');
-      if (!sitekey) return { code: 'ERROR_GOOGLEKEY' };
-      if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };
-      const v3 = params.get('version') === 'v3';
-      const minScore = params.get('min_score');
-      if (v3 && minScore !== undefined && !(Number(minScore) >= 0.1 && Number(minScore) <= 0.9)) return { code: 'ERROR_BAD_PARAMETERS' };
-      const proxyError = checkProxy(params);
-      return proxyError ? { code: proxyError } : { type: v3 ? 'recaptcha-v3' : 'recaptcha-v2', sitekey };
-    }
-    case 'hcaptcha':
-    case 'turnstile': {
-      // a kind the provider does not offer (CaptchaAI: hCaptcha) fails like the real service does
-      if (!supportsKind(provider, method)) return { code: 'ERROR_SERVER_ERROR' };
-      const sitekey = params.get('sitekey');
-      if (!sitekey) return { code: 'ERROR_SITEKEY' };
-      if (pageUrlMissing) return { code: 'ERROR_PAGEURL' };
-      const proxyError = checkProxy(params);
-      return proxyError ? { code: proxyError } : { type: method, sitekey };
-    }
-    case 'base64': {
-      const body = (params.get('body') ?? '').replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) return { code: 'ERROR_UPLOAD' };
-      const image = Buffer.from(body, 'base64');
-      const sizeError = checkImage(image);
-      return sizeError ? { code: sizeError } : { type: 'image', image, imageText: imageTextOptions(params) };
-    }
-    case 'post': {
-      const file = files.get('file');
-      if (!file) return { code: 'ERROR_UPLOAD' };
-      const extension = file.filename?.split('.').pop()?.toLowerCase();
-      if (file.filename?.includes('.') && extension && !IMAGE_EXTENSIONS.has(extension)) return { code: 'ERROR_WRONG_FILE_EXTENSION' };
-      const sizeError = checkImage(file.bytes);
-      return sizeError ? { code: sizeError } : { type: 'image', image: file.bytes, imageText: imageTextOptions(params) };
-    }
-    default:
-      return { code: 'ERROR_NO_SUCH_METHOD' };
-  }
 }

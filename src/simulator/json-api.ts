@@ -13,14 +13,13 @@
 // capability table shared with our clients (src/providers/capabilities.ts).
 import { createHash } from 'node:crypto';
 import { JSON_CAPABILITIES, acceptedTypeNames, type JsonCapabilities } from '../providers/capabilities';
+import { JSON_DIALECTS, jsonError, legacyParams, solutionFor, type JsonDialect } from '../providers/json-wire';
 import type { SimulatorEngine } from './engine';
 import type { FaultRule } from './scenarios';
-import type { SimCaptchaType } from './tokens';
+import type { SubmissionType } from '../providers/legacy-wire';
 
-export const JSON_DIALECTS = ['2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
-export type JsonDialect = (typeof JSON_DIALECTS)[number];
+export { JSON_DIALECTS, type JsonDialect };
 
-/** Paths of the family; the report ones are each dialect's spelling of reportbad / reportgood. */
 export const JSON_PATHS = [
   'createTask',
   'getTaskResult',
@@ -44,89 +43,6 @@ export interface JsonApiOptions {
 
 export type JsonReply = { kind: 'json'; status: number; body: Record<string, unknown> } | { kind: 'fault'; rule: FaultRule };
 
-type Kind = SimCaptchaType;
-
-/** Legacy codes (the engine's and the scripts') → each dialect's spelling. */
-const COMMON_CODES: Record<string, string> = {
-  ERROR_WRONG_USER_KEY: 'ERROR_KEY_DOES_NOT_EXIST',
-  ERROR_GOOGLEKEY: 'ERROR_RECAPTCHA_INVALID_SITEKEY',
-  ERROR_SITEKEY: 'ERROR_RECAPTCHA_INVALID_SITEKEY',
-  ERROR_PAGEURL: 'ERROR_BAD_PARAMETERS',
-  ERROR_PROXY_FORMAT: 'ERROR_BAD_PROXY',
-  ERROR_UPLOAD: 'ERROR_IMAGE_TYPE_NOT_SUPPORTED',
-  ERROR_WRONG_CAPTCHA_ID: 'ERROR_NO_SUCH_CAPCHA_ID',
-  ERROR_WRONG_ID_FORMAT: 'ERROR_NO_SUCH_CAPCHA_ID',
-  MAX_USER_TURN: 'ERROR_TOO_MUCH_REQUESTS',
-  'ERROR: 1005': 'ERROR_TOO_MUCH_REQUESTS',
-  'ERROR: 1001': 'ERROR_TOO_MUCH_REQUESTS',
-  ERROR_SERVER_ERROR: 'ERROR_SERVICE_UNAVAILABLE',
-};
-const CAPSOLVER_CODES: Record<string, string> = {
-  ...COMMON_CODES,
-  ERROR_WRONG_USER_KEY: 'ERROR_KEY_DENIED_ACCESS',
-  ERROR_KEY_DOES_NOT_EXIST: 'ERROR_KEY_DENIED_ACCESS',
-  ERROR_GOOGLEKEY: 'ERROR_INVALID_TASK_DATA',
-  ERROR_SITEKEY: 'ERROR_INVALID_TASK_DATA',
-  ERROR_PAGEURL: 'ERROR_INVALID_TASK_DATA',
-  ERROR_BAD_PARAMETERS: 'ERROR_INVALID_TASK_DATA',
-  ERROR_PROXY_FORMAT: 'ERROR_INVALID_TASK_DATA',
-  ERROR_TASK_ABSENT: 'ERROR_INVALID_TASK_DATA',
-  ERROR_TASK_NOT_SUPPORTED: 'ERROR_INVALID_TASK_DATA',
-  ERROR_UPLOAD: 'ERROR_INVALID_IMAGE',
-  ERROR_ZERO_CAPTCHA_FILESIZE: 'ERROR_INVALID_IMAGE',
-  ERROR_TOO_BIG_CAPTCHA_FILESIZE: 'ERROR_INVALID_IMAGE',
-  ERROR_WRONG_CAPTCHA_ID: 'ERROR_TASKID_INVALID',
-  ERROR_WRONG_ID_FORMAT: 'ERROR_TASKID_INVALID',
-  ERROR_NO_SUCH_CAPCHA_ID: 'ERROR_TASKID_INVALID',
-  ERROR_CAPTCHA_UNSOLVABLE: 'ERROR_CAPTCHA_SOLVE_FAILED',
-  ERROR_NO_SLOT_AVAILABLE: 'ERROR_SERVICE_UNAVALIABLE', // sic
-  ERROR_SERVER_ERROR: 'ERROR_SERVICE_UNAVALIABLE',
-  MAX_USER_TURN: 'ERROR_RATE_LIMIT',
-  'ERROR: 1005': 'ERROR_RATE_LIMIT',
-  'ERROR: 1001': 'ERROR_RATE_LIMIT',
-  IP_BANNED: 'ERROR_IP_BANNED',
-};
-
-/** CapMonster answers an unknown task type with ERROR_NO_SUCH_METHOD ("Incorrect captcha type", its error list). */
-const CAPMONSTER_CODES: Record<string, string> = {
-  ...COMMON_CODES,
-  ERROR_TASK_NOT_SUPPORTED: 'ERROR_NO_SUCH_METHOD',
-  IP_BANNED: 'ERROR_IP_BANNED',
-};
-
-/** CapSolver words ERROR_INVALID_TASK_DATA as "invalid task data: …", naming what is wrong. */
-const CAPSOLVER_TASK_DATA: Record<string, string> = {
-  ERROR_TASK_NOT_SUPPORTED: 'task type is not supported',
-  ERROR_TASK_ABSENT: 'task is missing',
-  ERROR_GOOGLEKEY: 'websiteKey is missing or invalid',
-  ERROR_SITEKEY: 'websiteKey is missing or invalid',
-  ERROR_PAGEURL: 'websiteURL is missing',
-  ERROR_PROXY_FORMAT: 'proxy is invalid',
-};
-/** 2captcha v2 and anti-captcha number their errors (provider-api.md); the others answer every error with 1. */
-const ERROR_IDS: Record<string, number> = {
-  ERROR_KEY_DOES_NOT_EXIST: 1,
-  ERROR_NO_SLOT_AVAILABLE: 2,
-  ERROR_ZERO_CAPTCHA_FILESIZE: 3,
-  ERROR_TOO_BIG_CAPTCHA_FILESIZE: 4,
-  ERROR_ZERO_BALANCE: 10,
-  ERROR_IP_NOT_ALLOWED: 11,
-  ERROR_CAPTCHA_UNSOLVABLE: 12,
-  ERROR_BAD_DUPLICATES: 13,
-  ERROR_NO_SUCH_METHOD: 14,
-  ERROR_IMAGE_TYPE_NOT_SUPPORTED: 15,
-  ERROR_NO_SUCH_CAPCHA_ID: 16,
-  ERROR_IP_BLOCKED: 21,
-  IP_BANNED: 21,
-  ERROR_TASK_ABSENT: 22,
-  ERROR_TASK_NOT_SUPPORTED: 23,
-  ERROR_RECAPTCHA_INVALID_SITEKEY: 31,
-  ERROR_RECAPTCHA_INVALID_DOMAIN: 32,
-  ERROR_TOKEN_EXPIRED: 34,
-};
-
-const ACCOUNT_CODES = new Set(['ERROR_KEY_DENIED_ACCESS', 'ERROR_KEY_DOES_NOT_EXIST']);
-
 interface PollState {
   polls: number;
   lastPollAt: number;
@@ -138,7 +54,7 @@ export class JsonApi {
   readonly dialect: JsonDialect;
   /** the dialect's row of the shared capability table (type names, poll rules, error texts) */
   private readonly caps: JsonCapabilities;
-  private readonly typeNames: ReadonlyMap<string, Kind>;
+  private readonly typeNames: ReadonlyMap<string, SubmissionType>;
   private readonly minPollIntervalMs: number;
   private readonly maxPollsPerTask: number;
   /** CapSolver: UUID ↔ engine id */
@@ -286,14 +202,7 @@ export class JsonApi {
 
   /** `scriptedText`: a scenario rule's own errorText, which wins; the engine's legacy texts are never reused. */
   private error(legacyCode: string, scriptedText?: string): JsonReply {
-    const table = this.dialect === 'capsolver' ? CAPSOLVER_CODES : this.dialect === 'capmonster' ? CAPMONSTER_CODES : COMMON_CODES;
-    const code = table[legacyCode] ?? legacyCode;
-    const numbered = this.dialect === '2captcha-v2' || this.dialect === 'anticaptcha';
-    const errorId = numbered ? (ERROR_IDS[code] ?? 100) : 1;
-    const status = this.dialect === 'capsolver' ? (ACCOUNT_CODES.has(code) ? 401 : 400) : 200;
-    const taskData = code === 'ERROR_INVALID_TASK_DATA' && `invalid task data: ${CAPSOLVER_TASK_DATA[legacyCode] ?? 'some parameters are invalid'}`;
-    const description = scriptedText ?? (taskData || (this.caps.errorTexts[code] ?? this.caps.genericErrorText));
-    return { kind: 'json', status, body: { errorId, errorCode: code, errorDescription: description } };
+    return { kind: 'json', ...jsonError(this.dialect, legacyCode, scriptedText) };
   }
 
   /** The id the dialect shows for an engine id: a number, or (CapSolver) a UUID. */
@@ -307,6 +216,19 @@ export class JsonApi {
       this.uuidToId.set(uuid, id);
     }
     return uuid;
+  }
+
+  /** What a `callbackUrl` receives: the body getTaskResult would answer, with `taskId` (as the dialects document it). */
+  pushBody(id: string, answer: { token: string } | { code: string }, now = Date.now()): Record<string, unknown> {
+    const taskId = this.wireId(id);
+    if ('code' in answer) {
+      const reply = this.error(answer.code);
+      return { ...(reply.kind === 'json' ? reply.body : {}), taskId };
+    }
+    const view = this.engine.task(id);
+    const createTime = view ? Math.floor(Date.parse(view.createdAt) / 1000) : Math.floor(now / 1000);
+    const solution = solutionFor(this.dialect, view?.type ?? 'recaptcha-v2', answer.token);
+    return { errorId: 0, taskId, status: 'ready', solution, cost: '0.00299', ip: '127.0.0.1', createTime, endTime: Math.floor(now / 1000), solveCount: 1 };
   }
 
   /** The engine's id of a task id as this dialect shows it (a number, or a CapSolver UUID); undefined when unknown. */
@@ -325,64 +247,3 @@ function feedbackVerdict(input: Record<string, unknown>): 'good' | 'bad' {
   const result = input.result as { invalid?: unknown } | undefined;
   return result?.invalid === true ? 'bad' : 'good';
 }
-
-/** A JSON task as the engine's in.php parameters. */
-function legacyParams(kind: Kind, type: string, task: Record<string, unknown>): Record<string, string> {
-  const params: Record<string, string> = {};
-  const set = (name: string, value: unknown): void => {
-    if (typeof value === 'string' && value !== '') params[name] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') params[name] = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
-  };
-  const sitekeyField = kind === 'recaptcha-v2' || kind === 'recaptcha-v3' ? 'googlekey' : 'sitekey';
-  switch (kind) {
-    case 'recaptcha-v2':
-    case 'recaptcha-v3':
-    case 'hcaptcha':
-    case 'turnstile':
-      set('method', kind === 'hcaptcha' || kind === 'turnstile' ? kind : 'userrecaptcha');
-      set(sitekeyField, task.websiteKey);
-      set('pageurl', task.websiteURL);
-      if (task.isInvisible === true) set('invisible', '1');
-      if (/enterprise/i.test(type) || task.isEnterprise === true) set('enterprise', '1');
-      if (kind === 'recaptcha-v3') {
-        set('version', 'v3');
-        set('action', task.pageAction);
-        set('min_score', task.minScore);
-      }
-      if (kind === 'turnstile') set('action', task.action ?? (task.metadata as { action?: unknown } | undefined)?.action);
-      break;
-    case 'image':
-      set('method', 'base64');
-      set('body', task.body);
-      break;
-  }
-  set('userAgent', task.userAgent);
-  // proxy: separate fields, or CapSolver's `type:host:port[:login:password]`
-  if (typeof task.proxy === 'string') {
-    const [proxyType, host, port, login, password] = task.proxy.split(':');
-    set('proxytype', proxyType?.toUpperCase());
-    set('proxy', `${login !== undefined ? `${login}${password !== undefined ? `:${password}` : ''}@` : ''}${host ?? ''}:${port ?? ''}`);
-  } else if (task.proxyAddress !== undefined) {
-    set('proxytype', String(task.proxyType ?? 'http').toUpperCase());
-    const auth = task.proxyLogin !== undefined ? `${String(task.proxyLogin)}${task.proxyPassword !== undefined ? `:${String(task.proxyPassword)}` : ''}@` : '';
-    set('proxy', `${auth}${String(task.proxyAddress)}:${String(task.proxyPort ?? '')}`);
-  }
-  return params;
-}
-
-/** The `solution` object of a ready task, shaped like the dialect's. */
-function solutionFor(dialect: JsonDialect, type: SimCaptchaType, answer: string): Record<string, unknown> {
-  switch (type) {
-    case 'recaptcha-v2':
-    case 'recaptcha-v3':
-      return { gRecaptchaResponse: answer, ...(dialect === '2captcha-v2' && { token: answer }) };
-    case 'hcaptcha':
-      return { gRecaptchaResponse: answer, respKey: `E0_${answer.slice(4, 40)}`, userAgent: SIM_USER_AGENT };
-    case 'turnstile':
-      return { token: answer, userAgent: SIM_USER_AGENT };
-    case 'image':
-      return { text: answer };
-  }
-}
-
-const SIM_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';

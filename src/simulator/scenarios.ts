@@ -108,6 +108,8 @@ export const scenarioSpecSchema = z.object({
   tasks: z.record(z.string().min(1), taskScenarioSchema).optional(),
   /** checked first on every in.php and res.php request: account-wide errors and global faults */
   all: z.array(ruleSchema).optional(),
+  /** answers of res.php `action=get&ids=` (many tasks in one request), before the tasks' own answers */
+  multiPoll: z.array(ruleSchema).optional(),
   /** random transient faults with probability p per request; null turns chaos off */
   chaos: chaosSchema.nullable().optional(),
   /** the provider's state over time (down, slow, balance), step by step; replaces an earlier schedule */
@@ -158,6 +160,7 @@ interface SitekeyEntry {
 export class ScenarioBook {
   private sitekeys = new Map<string, SitekeyEntry>();
   private allRules: ArmedRule[] = [];
+  private multiPollRules: ArmedRule[] = [];
   chaos: ChaosSettings | null = null;
   private schedule: { steps: ScheduleStep[]; setAt: number; submits: number } | undefined;
   /** the state the schedule left the provider in (`up` without one) */
@@ -169,6 +172,7 @@ export class ScenarioBook {
     if (spec.replace) {
       this.sitekeys.clear();
       this.allRules = [];
+      this.multiPollRules = [];
       this.chaos = null;
       this.schedule = undefined;
       this.state = { type: 'up' };
@@ -189,6 +193,7 @@ export class ScenarioBook {
       this.sitekeys.set(key, { scenario, submitRules: armRules(submit) });
     }
     if (spec.all) this.allRules = armRules(spec.all);
+    if (spec.multiPoll) this.multiPollRules = armRules(spec.multiPoll);
     if (spec.chaos !== undefined) this.chaos = normalizeChaos(spec.chaos);
     return spec.tasks;
   }
@@ -244,6 +249,10 @@ export class ScenarioBook {
 
   takeGlobalRule(on: Endpoint): Rule | undefined {
     return takeRule(this.allRules, on);
+  }
+
+  takeMultiPollRule(): Rule | undefined {
+    return takeRule(this.multiPollRules);
   }
 
   /** A random transient fault, or undefined, drawn from `rng` (the simulator's chaos stream). */

@@ -1,18 +1,20 @@
 // The simulator's HTTP face: node:http, request decoding (query, form, multipart, JSON), answer rendering (plain or
 // json=1), injected transport faults, and the /admin/ endpoints. Behaviour lives in ./engine.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Request as FetchRequest } from 'undici';
 import { ZodError } from 'zod';
-import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView, type Upload } from './engine';
+import { SimulatorEngine, type EngineOptions, type Handled, type SimulatedProvider, type TaskView } from './engine';
 import { JSON_DIALECTS, JSON_PATHS, JsonApi, type JsonDialect, type JsonPath, type JsonReply } from './json-api';
 import type { Endpoint, FaultRule, ScenarioSpec } from './scenarios';
 import type { SimulatorStats } from './stats';
 import { HttpError, listen, readBody } from '../http';
+import { CallbackPusher, type CallbackScript, type PushTarget } from './callbacks';
+import { decodeRequest } from '../providers/legacy-wire';
 
 export type { SimulatorStats } from './stats';
 export type { ScenarioSpec, Scenario, Rule, Outcome } from './scenarios';
 export type { TaskView } from './engine';
 export { JSON_DIALECTS, type JsonDialect } from './json-api';
+export type { CallbackScript, CallbackStats } from './callbacks';
 
 export interface SimulatorOptions extends Omit<EngineOptions, 'provider'> {
   /**
@@ -37,6 +39,8 @@ export interface SimulatorOptions extends Omit<EngineOptions, 'provider'> {
   latencyMs?: number;
   /** request bodies above this are refused with 413 (default 2 MiB) */
   maxBodyBytes?: number;
+  /** how pushes to callback URLs are delivered (loss, duplicates, delay, retries); default: each once, on time */
+  callbacks?: CallbackScript;
 }
 
 export interface Simulator {
@@ -53,6 +57,8 @@ export interface Simulator {
   resetStats(): void;
   /** merges a script into the running one (`replace: true` drops the old one first); throws on a malformed script */
   setScenarios(spec: ScenarioSpec): void;
+  /** replaces the push delivery script (POST /admin/callbacks does the same); throws on a malformed one */
+  setCallbackScript(script: CallbackScript): void;
   /** a task by its id, as in.php or the JSON dialect showed it (CapSolver: the UUID) */
   task(id: string): TaskView | undefined;
   close(): Promise<void>;
@@ -67,12 +73,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const jsonProvider = (JSON_DIALECTS as readonly string[]).includes(options.provider ?? '') ? (options.provider as JsonDialect) : undefined;
   const dialect = options.dialect ?? jsonProvider ?? '2captcha-v2';
   const { provider: _provider, ...engineOptions } = options;
-  const engine = new SimulatorEngine({ ...engineOptions, ...(options.provider && !jsonProvider && { provider: options.provider as SimulatedProvider }) });
+  const engine = new SimulatorEngine({
+    ...engineOptions,
+    ...(options.provider && !jsonProvider && { provider: options.provider as SimulatedProvider }),
+    // a JSON provider's ledger charges that provider's prices
+    ...(jsonProvider && options.pricedAs === undefined && { pricedAs: jsonProvider }),
+  });
   const jsonApi = new JsonApi(engine, {
     dialect,
     ...(options.jsonMinPollIntervalMs !== undefined && { minPollIntervalMs: options.jsonMinPollIntervalMs }),
     ...(options.jsonMaxPollsPerTask !== undefined && { maxPollsPerTask: options.jsonMaxPollsPerTask }),
   });
+  const pushBody = (target: PushTarget) => {
+    const answer = engine.pushAnswer(target.id);
+    if (!answer) return undefined;
+    if (target.family === 'json') return { contentType: 'application/json', body: JSON.stringify(jsonApi.pushBody(target.id, answer)) };
+    const code = 'token' in answer ? answer.token : answer.code;
+    return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams({ id: target.id, code }).toString() };
+  };
+  const pusher = new CallbackPusher(pushBody, (id) => engine.readyAtMs(id), options.callbacks, options.seed);
   const latencyMs = options.latencyMs ?? 0;
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
   const timers = new Set<NodeJS.Timeout>();
@@ -93,6 +112,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.once('close', () => engine.counters.requestEnded());
     const { params, files } = await decodeRequest(url, req, maxBodyBytes);
     const handled = engine.handle({ endpoint, params, files });
+    const pingback = params.get('pingback');
+    if (endpoint === 'in.php' && pingback && handled.reply.kind === 'answer' && handled.reply.ok) {
+      const id = String(handled.reply.request);
+      pusher.schedule({ id, url: pingback, family: 'legacy' }, engine.pingbackRegistered(id, pingback));
+    }
     await wait(latencyMs + handled.delayMs);
     if (res.destroyed) return;
     render(handled, params, req, res);
@@ -113,6 +137,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       body = {}; // like the real services: no fields, so the key check answers
     }
     const handled = await jsonApi.handle(path, body, wait);
+    const callbackUrl = path === 'createTask' && body && typeof body === 'object' ? (body as { callbackUrl?: unknown }).callbackUrl : undefined;
+    const created = handled.reply.kind === 'json' && handled.reply.body.errorId === 0 ? handled.reply.body.taskId : undefined;
+    const engineId = created !== undefined && created !== null ? jsonApi.engineIdOf(String(created as string | number)) : undefined;
+    if (typeof callbackUrl === 'string' && /^https?:\/\//.test(callbackUrl) && engineId) pusher.schedule({ id: engineId, url: callbackUrl, family: 'json' });
     await wait(latencyMs + handled.delayMs);
     if (res.destroyed) return;
     renderJson(handled.reply, req, res);
@@ -120,8 +148,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function serveAdmin(path: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, engine.counters.snapshot());
+    if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, { ...engine.counters.snapshot(), callbacks: pusher.stats() });
+    if (path === '/admin/callbacks' && method === 'POST') {
+      const text = (await readBody(req, maxBodyBytes)).toString('utf8');
+      try {
+        pusher.setScript(text.trim() === '' ? {} : (JSON.parse(text) as CallbackScript));
+      } catch (err) {
+        if (err instanceof ZodError) throw err;
+        throw new HttpError(400, 'body must be JSON');
+      }
+      return sendJson(res, 200, { ok: true });
+    }
     if (path === '/admin/reset' && method === 'POST') {
+      pusher.resetStats();
       engine.reset();
       return sendJson(res, 200, { ok: true });
     }
@@ -175,74 +214,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: listening.url,
     port: listening.port,
     dialect,
-    stats: () => engine.counters.snapshot(),
-    resetStats: () => engine.reset(),
+    stats: () => ({ ...engine.counters.snapshot(), callbacks: pusher.stats() }),
+    resetStats: () => {
+      pusher.resetStats();
+      engine.reset();
+    },
+    setCallbackScript: (script) => pusher.setScript(script),
     setScenarios: (spec) => engine.setScenarios(spec),
     task: (id) => engine.task(id) ?? engine.task(jsonApi.engineIdOf(id) ?? id),
-    close: listening.close,
+    close: () => {
+      pusher.close();
+      return listening.close();
+    },
   };
-}
-
-// ---- decoding -----------------------------------------------------------------------------------------------------
-
-/** Query string, then the body (form, multipart or JSON) on top: official clients use all four encodings. */
-async function decodeRequest(
-  url: URL,
-  req: IncomingMessage,
-  maxBodyBytes: number,
-): Promise<{ params: Map<string, string>; files: Map<string, Upload> }> {
-  const params = new Map<string, string>(url.searchParams);
-  const files = new Map<string, Upload>();
-  if (req.method !== 'POST' && req.method !== 'PUT') return { params, files };
-  const body = await readBody(req, maxBodyBytes);
-  if (body.length === 0) return { params, files };
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (contentType.startsWith('multipart/form-data')) {
-    // undici's fetch Request parses multipart for us, boundary and all
-    let form: Awaited<ReturnType<FetchRequest['formData']>>;
-    try {
-      form = await new FetchRequest('http://simulator/', {
-        method: 'POST',
-        headers: { 'content-type': req.headers['content-type'] ?? '' },
-        body,
-      }).formData();
-    } catch {
-      return { params, files }; // unreadable multipart: the missing fields produce the provider's own errors
-    }
-    for (const [name, value] of form) {
-      if (typeof value === 'string') params.set(name, value);
-      else files.set(name, { filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
-    }
-  } else if (contentType.startsWith('application/json') || looksLikeJsonObject(body)) {
-    // a JSON object body is read as JSON whatever its content type: the legacy `2captcha` npm client posts
-    // `{"body": …}` as text/plain, and 2captcha accepts it
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      json = undefined; // like the real service: no fields, so the key check answers
-    }
-    if (json && typeof json === 'object' && !Array.isArray(json)) {
-      for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
-        if (value === null || value === undefined) continue;
-        params.set(name, typeof value === 'object' ? JSON.stringify(value) : String(value));
-      }
-    }
-  } else {
-    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.set(name, value);
-  }
-  return { params, files };
-}
-
-function looksLikeJsonObject(body: Buffer): boolean {
-  const text = body.toString('utf8').trim();
-  if (!text.startsWith('{') || !text.endsWith('}')) return false;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 // ---- rendering ----------------------------------------------------------------------------------------------------
@@ -254,7 +238,7 @@ function render(handled: Handled, params: ReadonlyMap<string, string>, req: Inco
   if (params.get('json') === '1') {
     sendJson(res, 200, {
       status: reply.ok ? 1 : 0,
-      request: reply.request,
+      request: reply.jsonRequest ?? reply.request,
       ...reply.fields,
       ...(reply.errorText !== undefined && { error_text: reply.errorText }),
     });

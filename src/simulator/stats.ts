@@ -1,7 +1,11 @@
 // Counters and gauges of the simulator: what tests, the demo and benchmarks read from GET /admin/stats.
 import type { Endpoint } from './scenarios';
 
+import type { CallbackStats } from './callbacks';
+
 export interface SimulatorStats {
+  /** pushes to callback URLs (legacy pingback, JSON callbackUrl): not requests, so in no request counter */
+  callbacks?: CallbackStats;
   /** when the counters last started (start or reset) */
   since: string;
   /** in.php / res.php requests received (faulted ones included) */
@@ -31,6 +35,9 @@ export interface SimulatorStats {
    */
   duplicatePaidSubmits: number;
   tasksPaidMoreThanOnce: number;
+  /** what the paid submits cost by the price table (src/domain/prices.ts), micro-USD, in all and by captcha type */
+  spentMicros: number;
+  spentMicrosByType: Record<string, number>;
   /** the tasks paid most often (at most 20), most first */
   mostPaidTasks: { task: string; paid: number }[];
   /** final answers delivered by res.php */
@@ -59,6 +66,8 @@ export class SimulatorCounters {
   private outcomes: Record<Endpoint, Record<string, number>> = { 'in.php': {}, 'res.php': {} };
   private faults: Record<string, number> = {};
   private paidSubmits = 0;
+  private spentMicros = 0;
+  private spentMicrosByType: Record<string, number> = {};
   /** paid submits per task (see ledger key in ./engine) */
   private ledger = new Map<string, number>();
   private duplicatePaidSubmits = 0;
@@ -89,8 +98,10 @@ export class SimulatorCounters {
     increment(this.faults, kind);
   }
 
-  paidSubmit(task: string): void {
+  paidSubmit(task: string, type = 'unknown', costMicros = 0): void {
     this.paidSubmits++;
+    this.spentMicros += costMicros;
+    increment(this.spentMicrosByType, type, costMicros);
     const paid = (this.ledger.get(task) ?? 0) + 1;
     this.ledger.set(task, paid);
     if (paid > 1) this.duplicatePaidSubmits++;
@@ -138,6 +149,8 @@ export class SimulatorCounters {
     this.outcomes = { 'in.php': {}, 'res.php': {} };
     this.faults = {};
     this.paidSubmits = 0;
+    this.spentMicros = 0;
+    this.spentMicrosByType = {};
     this.ledger = new Map();
     this.duplicatePaidSubmits = 0;
     this.tasksPaidMoreThanOnce = 0;
@@ -169,6 +182,8 @@ export class SimulatorCounters {
       paidSubmits: this.paidSubmits,
       duplicatePaidSubmits: this.duplicatePaidSubmits,
       tasksPaidMoreThanOnce: this.tasksPaidMoreThanOnce,
+      spentMicros: this.spentMicros,
+      spentMicrosByType: this.spentMicrosByType,
       mostPaidTasks: this.mostPaid(20),
       solved: this.solved,
       failed: this.failed,

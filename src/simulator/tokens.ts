@@ -8,11 +8,9 @@ const DIGITS = '0123456789';
 
 export type SimCaptchaType = 'recaptcha-v2' | 'recaptcha-v3' | 'hcaptcha' | 'turnstile' | 'image';
 
-export interface ImageTextOptions {
-  numeric?: boolean;
-  minLen?: number;
-  maxLen?: number;
-}
+import type { ImageTextOptions } from '../providers/legacy-wire';
+
+export type { ImageTextOptions };
 
 /** reCAPTCHA: `03AGdBq2` then ~400 URL-safe characters. */
 export function recaptchaToken(rng: Rng): string {

@@ -11,13 +11,17 @@ import { bundleWorkflows, uniqueTaskQueue, type TestEnv } from './temporal';
 /** A key no real provider knows; tests search histories and logs for it. */
 export const SENTINEL_KEY = 'SENTINELKEY0123456789abcdef01234';
 
-/** Scaled-down solve timings: a 120 s poll deadline becomes 1.5 s. */
+/**
+ * Scaled-down solve timings: a 120 s poll deadline becomes 1.5 s. One request per poll (no coalescing), so that the
+ * tests' per-task poll scripts apply; test/poll-many.test.ts turns coalescing on.
+ */
 export const FAST_ENV = {
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: '20',
   SOLVE_POLL_FIRST_DELAY_MS: '20',
   SOLVE_POLL_INTERVAL_MS: '30',
   SOLVE_POLL_DEADLINE_MS: '1500',
   CAPTCHA_REQUEST_TIMEOUT_MS: '2000',
+  CAPTCHA_POLL_COALESCE_MS: '0',
 };
 
 /** The test environment of a stack: the sentinel key, fast timings, and the task queue's own DLQ. */
@@ -46,7 +50,7 @@ export interface StackOptions {
   /** extra createProvider options (a call hook, limits) */
   providerOptions?: LocalStackOptions['providerOptions'];
   /** extra createWorker options (activity events) */
-  workerExtras?: Pick<LocalStackOptions, 'activityEvents'>;
+  workerExtras?: Pick<LocalStackOptions, 'activityEvents' | 'callbackUrlFor' | 'inbox'>;
 }
 
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {

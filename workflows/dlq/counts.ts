@@ -17,6 +17,8 @@ export interface Agg {
   byHour: Record<string, number>;
   byBatch: Record<string, number>;
   paidSubmits: number;
+  spentMicros: number;
+  spentByCode: Record<string, number>;
 }
 
 export function emptyAgg(): Agg {
@@ -29,6 +31,8 @@ export function emptyAgg(): Agg {
     byHour: dict(),
     byBatch: dict(),
     paidSubmits: 0,
+    spentMicros: 0,
+    spentByCode: dict(),
   };
 }
 
@@ -58,6 +62,11 @@ export function addToAgg(agg: Agg, e: DlqEntry, delta: 1 | -1): void {
   bump(agg.byHour, e.lastFailedAt.slice(11, 13), delta);
   if (e.batchId !== undefined) bump(agg.byBatch, e.batchId, delta);
   agg.paidSubmits += delta * e.paidSubmits;
+  const spent = e.spentMicros ?? 0;
+  if (spent > 0) {
+    agg.spentMicros += delta * spent;
+    bump(agg.spentByCode, e.code, delta * spent);
+  }
 }
 
 /** This workflow's own counts: the aggregate, the carried counters, the latest alerts. */
@@ -79,6 +88,8 @@ export function countsOf(agg: Agg, state: DlqRunState, oldestFailedAt: string | 
     discarded: c.discarded,
     purged: c.purged,
     paidSubmitsOnDead: agg.paidSubmits,
+    spentMicrosOnDead: agg.spentMicros,
+    spentMicrosOnDeadByCode: capKeys(agg.spentByCode).map,
     retriesInFlight: Object.keys(state.inFlight).length,
     retriesQueued: state.queue.length,
     received: c.received,
@@ -112,6 +123,11 @@ export function mergeCounts(into: Counts, s: Counts): void {
   into.discarded += s.discarded ?? 0;
   into.purged += s.purged ?? 0;
   into.paidSubmitsOnDead += s.paidSubmitsOnDead ?? 0;
+  if (s.spentMicrosOnDead !== undefined) into.spentMicrosOnDead = (into.spentMicrosOnDead ?? 0) + s.spentMicrosOnDead;
+  for (const [k, v] of Object.entries(s.spentMicrosOnDeadByCode ?? {})) {
+    const byCode = (into.spentMicrosOnDeadByCode ??= dict());
+    byCode[k] = (byCode[k] ?? 0) + v;
+  }
   into.retriesInFlight += s.retriesInFlight ?? 0;
   into.retriesQueued += s.retriesQueued ?? 0;
   into.received += s.received ?? 0;

@@ -30,11 +30,13 @@ export class DlqEntries {
   messages = 0;
   /** set when the run is about to continue as new: the loops return */
   stopping = false;
-  /** the guards of issue 12, each behind its patch (see ./workflow) */
-  readonly guards = { ownShards: false, bounded: false, awaitAlerts: false };
+  /** the guards of issue 12 and the stats memo of issue 15, each behind its patch (see ./workflow) */
+  readonly guards = { ownShards: false, bounded: false, awaitAlerts: false, statsMemo: false };
   /** alert deliveries not finished yet: awaited before continue-as-new */
   readonly deliveries = new Set<Promise<void>>();
   detailsDirty = true;
+  /** the counts changed since the stats were last published in the memo (a run publishes first thing) */
+  statsDirty = true;
   /**
    * Kept as signals land, so that no signal costs a pass over every entry or shard (conditions are checked after each
    * signal of an activation): the sum of the shards' totals, and the oldest `firstFailedAt` of this workflow's entries
@@ -128,6 +130,7 @@ export class DlqEntries {
       message: r.message,
       attempts: r.attempts,
       paidSubmits: r.paidSubmits,
+      ...(r.spentMicros !== undefined && { spentMicros: r.spentMicros }),
       firstFailedAt: r.failedAt,
       lastFailedAt: r.failedAt,
       history: r.history,
@@ -149,10 +152,12 @@ export class DlqEntries {
     this.state.unknownSignals = { count, lastName };
     log.warn('ignored a signal this DLQ does not know: check its name', { name: lastName, count, known });
     this.detailsDirty = true;
+    this.statsDirty = true;
   }
 
   protected changed(): void {
     this.detailsDirty = true;
+    this.statsDirty = true;
     if (this.role === 'shard') this.state.snapshot.dirty = true;
     this.checkDepth();
   }
@@ -233,6 +238,7 @@ export class DlqEntries {
     this.state.alerts.push(alert);
     if (this.state.alerts.length > ALERTS_KEPT) this.state.alerts.splice(0, this.state.alerts.length - ALERTS_KEPT);
     this.detailsDirty = true;
+    this.statsDirty = true;
     if (this.role === 'shard') this.state.snapshot.dirty = true;
   }
 }

@@ -12,6 +12,7 @@ import { parseOrder, type Operation, type Order } from './requests';
 import { DlqRetries } from './retries';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
 import { shardSettings } from './settings';
+import { addEntryCost, emptyRetryCost, mergeRetryCost, overBudgetMessage, priceOfType } from '../../src/domain/dlq-cost';
 
 export class DlqOrders extends DlqRetries {
   private readonly pendingOrders = new Map<string, Promise<DlqOperationResult>>();
@@ -29,7 +30,7 @@ export class DlqOrders extends DlqRetries {
       if (this.role === 'front' && shards.length > 0) {
         const forwarded: DlqForwardedOrder = {
           operation,
-          request: { ...order.filter, all: order.all, reason: order.reason, by: order.by, requestId, dryRun: order.dryRun },
+          request: { ...order.filter, all: order.all, reason: order.reason, by: order.by, requestId, dryRun: order.dryRun, ...(order.prices && { prices: order.prices }) },
           watermarkAt: now,
           from: this.selfId,
           settings: shardSettings(this.settings),
@@ -47,6 +48,7 @@ export class DlqOrders extends DlqRetries {
           result.matched += r.result.matched;
           result.skipped += r.result.skipped;
           result.workflows! += 1;
+          if (result.cost && r.result.cost) mergeRetryCost(result.cost, r.result.cost);
           for (const id of r.result.sample) if (result.sample.length < SAMPLE_SIZE) result.sample.push(id);
         }
       }
@@ -92,6 +94,7 @@ export class DlqOrders extends DlqRetries {
   /** Applies an order to this workflow's own entries (synchronously: nothing arrives in between). */
   private apply(operation: Operation, order: Order, watermark: Watermark, requestId: string): DlqOperationResult {
     const result: DlqOperationResult = { operation, requestId, dryRun: order.dryRun, matched: 0, sample: [], skipped: 0 };
+    if (operation === 'retry' && order.prices) result.cost = emptyRetryCost();
     const explicit = new Set(order.filter.ids ?? []);
     const selected = this.select(order.filter, watermark);
     for (const e of selected) {
@@ -105,6 +108,7 @@ export class DlqOrders extends DlqRetries {
         continue;
       }
       result.matched++;
+      if (result.cost) addEntryCost(result.cost, e.failureClass, e.task.type, order.prices!);
       if (result.sample.length < SAMPLE_SIZE) result.sample.push(e.id);
       if (order.dryRun) continue;
       if (operation === 'retry') {
@@ -149,6 +153,29 @@ export class DlqOrders extends DlqRetries {
     const kept = AUDIT_KEPT[this.role];
     if (audit.length > kept) audit.splice(0, audit.length - kept);
     log.info('DLQ order', { operation, requestId: result.requestId, by: order.by, reason: order.reason, matched: result.matched, skipped: result.skipped });
+  }
+
+  /**
+   * The validator's check of a retry order's budget: the entries this workflow holds, exactly (one submit each), and
+   * for each shard, from its last snapshot, at most its dead entries at the highest price given. Throws the sentence.
+   */
+  checkRetryBudget(order: Order): void {
+    if (order.budgetMicros === undefined || !order.prices) return;
+    const own = this.apply('retry', { ...order, dryRun: true }, { seq: this.state.nextSeq }, 'budget-check');
+    const cost = own.cost ?? emptyRetryCost();
+    let matched = own.matched;
+    let upperBound = false;
+    if (this.role === 'front') {
+      const top = Math.max(0, ...Object.keys(order.prices).map((t) => priceOfType(order.prices!, t)));
+      for (const s of Object.values(this.state.shards)) {
+        const dead = s.byStatus.dead;
+        if (dead === 0) continue;
+        upperBound = true;
+        matched += dead;
+        mergeRetryCost(cost, { totalMicros: dead * top, byClass: { 'shards (at most)': dead * top } });
+      }
+    }
+    if (cost.totalMicros > order.budgetMicros) throw invalid(overBudgetMessage(matched, cost, order.budgetMicros, upperBound));
   }
 
   /** Every shard the front knows of: the configured ones and any that pushed a snapshot. */

@@ -12,3 +12,6 @@ export const BOUNDED_PATCH = 'dlq-bounded-messages';
 export const UNKNOWN_SIGNALS_PATCH = 'dlq-unknown-signals';
 /** alerts raised are delivered before the run continues as new */
 export const AWAIT_ALERTS_PATCH = 'dlq-await-alerts-before-continue-as-new';
+// issue 15
+/** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY), read by `describe()` without waiting on the worker */
+export const STATS_MEMO_PATCH = 'dlq-stats-memo';

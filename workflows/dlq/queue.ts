@@ -14,6 +14,7 @@ export class DeadLetterQueue extends DlqViews {
   loops(): Promise<void>[] {
     const loops = [this.dispatchLoop(), this.sweepLoop(), this.detailsLoop()];
     if (this.role === 'front') loops.push(this.ageLoop());
+    if (this.role === 'front' && this.guards.statsMemo) loops.push(this.statsMemoLoop());
     if (this.role === 'shard') loops.push(this.snapshotLoop());
     return loops;
   }

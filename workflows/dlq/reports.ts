@@ -72,6 +72,7 @@ export function checkReport(raw: unknown, now: string, bounded: boolean): { ok: 
       message: scrubReportText(typeof raw.message === 'string' ? raw.message : ''),
       attempts: nonNegative(raw.attempts),
       paidSubmits: nonNegative(raw.paidSubmits),
+      ...(raw.spentMicros !== undefined && { spentMicros: nonNegative(raw.spentMicros) }),
       providerTaskIds: bounded ? providerTaskIds.slice(-ATTEMPT_HISTORY_LIMIT * 5).map((x) => x.slice(0, 100)) : providerTaskIds,
       history: sanitizeHistory(raw.history, now),
       failedAt: isoOr(raw.failedAt, now),

@@ -3,7 +3,7 @@
 // an `InvalidDlqRequest` failure (./errors) or a log line.
 import { DLQ_FILTER_FIELDS, type DlqFilter, type DlqForwardedOrder, type DlqOperationResult } from '../messages';
 import { DLQ_ENTRY_STATUSES, type DlqEntryStatus } from '../../src/domain/names';
-import { FAILURE_CLASSES, type FailureClass } from '../../src/domain/types';
+import { CAPTCHA_TYPES, FAILURE_CLASSES, type CaptchaType, type FailureClass } from '../../src/domain/types';
 import { clip, isObject, ISO_TIME, oversized, quote, type Parsed } from './input';
 import { FILTER_VALUES_BOUNDED, FILTER_VALUES_MAX, LIST_DEFAULT, LIST_MAX, REQUEST_CHARS_MAX, TEXT_LIMIT } from './limits';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
@@ -20,6 +20,9 @@ export interface Order {
   dryRun: boolean;
   /** retry orders: the provider route of the retries */
   route?: string[];
+  /** retry only: micro-USD per submit by type, and the most the order may cost */
+  prices?: Partial<Record<CaptchaType, number>>;
+  budgetMicros?: number;
 }
 
 export interface ListRequest {
@@ -36,7 +39,7 @@ export interface ResetShardRequest {
   by: string;
 }
 
-const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'route'];
+const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'route', 'prices', 'budgetMicros'];
 /** providers a retry order's route may name */
 const ROUTE_MAX = 8;
 const LIST_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'cursor', 'limit'];
@@ -150,6 +153,37 @@ function optionalBool(obj: Record<string, unknown>, name: string, problems: stri
   return v;
 }
 
+/** A retry order's `prices` (micro-USD per submit by type) and `budgetMicros`; other orders carry neither. */
+function parseOrderMoney(operation: Operation, raw: Record<string, unknown>, problems: string[]): Pick<Order, 'prices' | 'budgetMicros'> {
+  const { prices, budgetMicros } = raw;
+  if (prices === undefined && budgetMicros === undefined) return {};
+  if (operation !== 'retry') {
+    problems.push(`only a retry order has a cost: a ${operation} order takes no prices or budgetMicros`);
+    return {};
+  }
+  const micros = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const out: Pick<Order, 'prices' | 'budgetMicros'> = {};
+  if (budgetMicros !== undefined) {
+    if (micros(budgetMicros)) out.budgetMicros = budgetMicros;
+    else problems.push(`budgetMicros must be a whole number of micro-USD, not negative (got ${JSON.stringify(budgetMicros)?.slice(0, 50)})`);
+    if (prices === undefined) problems.push('budgetMicros needs prices (micro-USD per submit by captcha type) to estimate the cost');
+  }
+  if (prices !== undefined) {
+    if (!isObject(prices)) {
+      problems.push('prices must be an object of micro-USD per submit by captcha type, e.g. {"recaptcha-v2":2990}');
+    } else {
+      const p: Partial<Record<CaptchaType, number>> = {};
+      for (const [type, v] of Object.entries(prices)) {
+        if (!(CAPTCHA_TYPES as readonly string[]).includes(type)) problems.push(`prices: unknown captcha type ${quote(type)}`);
+        else if (!micros(v) || v > 1_000_000_000) problems.push(`prices.${type} must be a whole number of micro-USD from 0 to 1e9`);
+        else p[type as CaptchaType] = v;
+      }
+      out.prices = p;
+    }
+  }
+  return out;
+}
+
 /** Validates and normalizes an operator order. */
 export function parseOrder(operation: Operation, raw: unknown, bounded = true): Parsed<{ order: Order }> {
   const example = operation === 'retry' ? '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}' : '{"errorCodes":["ERROR_PAGEURL"],"reason":"bad page URLs"}';
@@ -173,6 +207,7 @@ export function parseOrder(operation: Operation, raw: unknown, bounded = true): 
     } else if (new Set(v).size !== v.length) problems.push('route names a provider twice');
     else route = v as string[];
   }
+  const money = parseOrderMoney(operation, raw, problems);
   if (operation !== 'retry' && reason === undefined && raw.reason === undefined) problems.push(`reason is required: say why these entries are ${operation === 'purge' ? 'purged' : 'discarded'}`);
   const empty = Object.keys(filter).length === 0;
   if (empty && all !== true && problems.length === 0) {
@@ -181,7 +216,7 @@ export function parseOrder(operation: Operation, raw: unknown, bounded = true): 
   if (problems.length > 0) return { ok: false, error: clip(`invalid ${operation} order: ${problems.join('; ')}`) };
   return {
     ok: true,
-    order: { filter, all: all === true, reason: reason ?? '', by: by ?? 'unknown', ...(requestId !== undefined && { requestId }), dryRun: dryRun === true, ...(route && { route }) },
+    order: { filter, all: all === true, reason: reason ?? '', by: by ?? 'unknown', ...(requestId !== undefined && { requestId }), dryRun: dryRun === true, ...(route && { route }), ...money },
   };
 }
 

@@ -166,6 +166,7 @@ export class DlqRetries extends DlqEntries {
         const f = outcome.failure;
         e.attempts += nonNegative(f.attempts);
         e.paidSubmits += nonNegative(f.paidSubmits);
+        if (f.spentMicros !== undefined) e.spentMicros = (e.spentMicros ?? 0) + nonNegative(f.spentMicros);
         e.failureClass = knownClass(f.failureClass);
         e.code = typeof f.code === 'string' && f.code ? f.code.slice(0, 200) : 'UNKNOWN';
         e.message = scrubReportText(typeof f.message === 'string' ? f.message : '');

@@ -15,6 +15,7 @@ export const DLQ_DEFAULTS = Object.freeze({
   snapshotIntervalMs: 1_000,
   retryStaleAfterMs: 30 * 60_000,
   stateSizeAlertChars: 1_000_000,
+  statsPublishIntervalMs: 1_000,
 });
 
 /** Settings of one run, every field resolved. */
@@ -29,6 +30,7 @@ export interface Settings {
   snapshotIntervalMs: number;
   retryStaleAfterMs: number;
   stateSizeAlertChars: number;
+  statsPublishIntervalMs: number;
   indexSitekeys: boolean;
   solvePolicy?: SolvePolicyOverrides;
   taskQueue: string;
@@ -64,6 +66,7 @@ export function resolveSettings(
     snapshotIntervalMs: pick('snapshotIntervalMs', int(1, 3_600_000)),
     retryStaleAfterMs: pick('retryStaleAfterMs', int(1_000, 30 * 24 * 3_600_000)),
     stateSizeAlertChars: pick('stateSizeAlertChars', int(1_000, STATE_SIZE_MAX)),
+    statsPublishIntervalMs: pick('statsPublishIntervalMs', int(100, 3_600_000)),
     indexSitekeys: src.indexSitekeys !== false,
     ...(src.solvePolicy && typeof src.solvePolicy === 'object' && { solvePolicy: src.solvePolicy }),
     taskQueue: typeof src.taskQueue === 'string' && src.taskQueue ? src.taskQueue : ownTaskQueue,

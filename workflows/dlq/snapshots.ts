@@ -38,6 +38,18 @@ export function checkSnapshot(raw: unknown, frontId: string, shardCount: number)
       out[name][k] = v;
     }
   }
+  // money (optional: shards before it send none)
+  const spent = raw.spentMicrosOnDead;
+  if (spent !== undefined && !count(spent)) return { ok: false, error: `${workflowId}: spentMicrosOnDead must be a non-negative integer` };
+  const spentByCode = dict();
+  if (raw.spentMicrosOnDeadByCode !== undefined) {
+    const m = raw.spentMicrosOnDeadByCode;
+    if (!isObject(m) || Object.keys(m).length > SNAPSHOT_MAP_KEYS_MAX) return { ok: false, error: `${workflowId}: spentMicrosOnDeadByCode must be an object of at most ${SNAPSHOT_MAP_KEYS_MAX} amounts` };
+    for (const [k, v] of Object.entries(m)) {
+      if (!count(v) || k.length > 1_000) return { ok: false, error: `${workflowId}: spentMicrosOnDeadByCode[${quote(k)}] must be a non-negative integer` };
+      spentByCode[k] = v;
+    }
+  }
   const asOf = typeof raw.asOf === 'string' && ISO_TIME.test(raw.asOf) ? raw.asOf : null;
   const oldest = raw.oldestFailedAt;
   if (!asOf || (oldest !== null && (typeof oldest !== 'string' || !ISO_TIME.test(oldest)))) return { ok: false, error: `${workflowId}: asOf and oldestFailedAt must be ISO times` };
@@ -65,6 +77,7 @@ export function checkSnapshot(raw: unknown, frontId: string, shardCount: number)
       discarded: n('discarded'),
       purged: n('purged'),
       paidSubmitsOnDead: n('paidSubmitsOnDead'),
+      ...(spent !== undefined && { spentMicrosOnDead: spent, spentMicrosOnDeadByCode: spentByCode }),
       retriesInFlight: n('retriesInFlight'),
       retriesQueued: n('retriesQueued'),
       received: n('received'),

@@ -1,13 +1,14 @@
 // The entity's view layer: what queries answer (`stats` merged over the shards' snapshots, `list` pages across shards,
 // `audit`) and the Markdown summary the Web UI shows.
-import { condition, setCurrentDetails } from '@temporalio/workflow';
-import { type DlqAuditRecord, type DlqListPage, type DlqStats } from '../messages';
+import { condition, setCurrentDetails, upsertMemo } from '@temporalio/workflow';
+import { DLQ_STATS_MEMO_KEY, type DlqAuditRecord, type DlqListPage, type DlqStats } from '../messages';
 import { DLQ_ENTRY_STATUSES } from '../../src/domain/names';
-import { nowIso } from './clock';
+import { nowIso, workflowNow } from './clock';
 import { mergeCounts, sortedRecord, topN } from './counts';
 import { invalid } from './errors';
 import { firstAfter } from './filters';
 import { LIST_DEFAULT, LIST_MAX } from './limits';
+import { PUBLISHED_TOP, publishedStats } from './published';
 import { parseIntRequest, parseList } from './requests';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
 import { DlqShards } from './shards';
@@ -49,6 +50,10 @@ export class DlqViews extends DlqShards {
       purged: merged.purged,
       parked: merged.byStatus.parked,
       paidSubmitsOnDead: merged.paidSubmitsOnDead,
+      ...(merged.spentMicrosOnDead !== undefined && {
+        spentMicrosOnDead: merged.spentMicrosOnDead,
+        spentMicrosOnDeadByCode: sortedRecord(merged.spentMicrosOnDeadByCode ?? {}),
+      }),
       retriesInFlight: merged.retriesInFlight,
       retriesQueued: merged.retriesQueued,
       received: merged.received,
@@ -91,6 +96,33 @@ export class DlqViews extends DlqShards {
     const parsed = parseIntRequest(raw, 'limit', 1, LIST_MAX, LIST_DEFAULT, 'audit');
     if (!parsed.ok) throw invalid(parsed.error);
     return this.state.audit.slice(-parsed.value).reverse();
+  }
+
+  /**
+   * The front's stats in its memo, which the server answers alone (visibility, describe(); see DlqStatsSnapshot):
+   * published when they changed, at most once per statsPublishIntervalMs, and first thing in a run (so after every
+   * continue-as-new; changes that land while a run stops are published by the next). Staleness: a change is published
+   * within statsPublishIntervalMs of workflow time, on the workflow task that follows. Cost: one
+   * WorkflowPropertiesModified event per publication (~1–3 KB), plus a timer (2 events) when a change comes sooner
+   * than the interval after the last one: ≤ 3 events per interval while reports pour in, none at rest.
+   */
+  async statsMemoLoop(): Promise<void> {
+    const interval = this.settings.statsPublishIntervalMs;
+    let last = -Infinity;
+    let seq = 0;
+    for (;;) {
+      await condition(() => this.stopping || this.statsDirty);
+      if (this.stopping) return;
+      const wait = last + interval - workflowNow();
+      if (wait > 0) {
+        await condition(() => this.stopping, Math.ceil(wait));
+        if (this.stopping) return; // still dirty: the next run publishes first thing
+      }
+      this.statsDirty = false;
+      last = workflowNow();
+      const stats = this.stats({ top: PUBLISHED_TOP.sitekeys });
+      upsertMemo({ [DLQ_STATS_MEMO_KEY]: publishedStats(stats, { publishedAt: nowIso(), run: this.state.run, seq: ++seq }) });
+    }
   }
 
   /** Web UI: a small Markdown summary, rendered once per activation that changed something. */

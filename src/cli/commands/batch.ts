@@ -9,6 +9,15 @@ import { batchIdArg, intArg, intervalArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, formatDuration, message, note, out, pct, printJson, table } from '../output';
 import { sessionOf, type Session } from '../session';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
+
+/** `--budget 5.00` checked before anything is read or started: one sentence, exit 2. */
+function budgetArg(budget: string | undefined): string | undefined {
+  if (budget === undefined) return undefined;
+  const parsed = parseBudgetUsd(budget);
+  if ('error' in parsed) throw new CliError(`--budget: ${parsed.error}`, EXIT.USAGE);
+  return budget;
+}
 
 export function addBatchCommands(program: Command): void {
   const batch = program.command('batch').description('start, watch, inspect and cancel batches');
@@ -17,12 +26,14 @@ export function addBatchCommands(program: Command): void {
     .command('start')
     .description(
       `start a batch from a task file (.json: an array or {"tasks": [...]}; .ndjson: a task a line; .csv: a header row with type,sitekey,pageUrl,key,… columns). ` +
-        'Every task is validated first; a bad file names each bad line and field and starts nothing.',
+        'A `dlq export` file (json, ndjson or csv) is a task file too: its entries\' tasks, keyed by their task keys (csv keeps only type, sitekey and page). ' +
+        'Every task is validated first; a bad file names each bad line (JSON: item) and field and starts nothing.',
     )
     .argument('<file>', 'the task file')
     .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
     .option('--route <names>', 'providers in order of preference, comma-separated CAPTCHA_PROVIDERS names (default: all, as configured)')
+    .option('--budget <usd>', 'money limit in USD (e.g. 5.00): the batch pauses before a submit would pass it; `batch resume --budget` raises it')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
       new Option('--source <how>', 'how tasks reach the workers: inline in the workflow input (auto: up to 1,000 tasks) or by file path (workers must see the same path)')
@@ -68,10 +79,12 @@ export function addBatchCommands(program: Command): void {
 
   batch
     .command('resume')
-    .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed')
+    .description('close the circuit of a batch held by account errors (bad key, zero balance, banned IP), once the account is fixed; or raise the budget of a batch paused by it (--budget)')
     .argument('<batch-id>', 'the batch id', batchIdArg)
     .option('--reason <why>', 'why it is safe to resume (logged by the batch)')
-    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+    .option('--budget <usd>', 'the new money limit in USD (e.g. 8.00): a batch paused by its budget continues when the next submit fits')
+    .action(async (id: string, o: { reason?: string; budget?: string }, cmd: Command) => {
+      const budget = budgetArg(o.budget);
       const s = sessionOf(cmd);
       const solver = await s.solver();
       const { status } = await describeBatch(solver, id);
@@ -79,8 +92,11 @@ export function addBatchCommands(program: Command): void {
         out(`batch ${id} is ${status.toLowerCase()}: nothing to resume`);
         return;
       }
-      const p = await solver.batch(id).resume(o.reason ?? `resumed by ${s.identity}`);
-      out(`batch ${id} resumed: circuit ${p.circuit.open ? 'still open' : 'closed'}, ${p.solved + p.deadLettered + p.cancelled}/${p.total} done, ${p.inFlight} in flight`);
+      const p = await solver.batch(id).resume(o.reason ?? `resumed by ${s.identity}`, budget === undefined ? {} : { budget });
+      out(
+        `batch ${id} resumed: circuit ${p.circuit.open ? 'still open' : 'closed'}, ${p.solved + p.deadLettered + p.cancelled}/${p.total} done, ${p.inFlight} in flight` +
+          (p.money ? `, spent ${formatUsd(p.money.spentMicros)} of ${p.money.budgetMicros === undefined ? 'no budget' : formatUsd(p.money.budgetMicros)}${p.money.paused ? ' (still paused: raise --budget)' : ''}` : ''),
+      );
     });
 
   batch
@@ -90,8 +106,9 @@ export function addBatchCommands(program: Command): void {
     .option('--cursor <n>', 'the sequence number of the last result already seen', intArg(0, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'results at most (≤ 500)', intArg(1, 500), 100)
     .option('--full', 'print whole tokens in the table')
-    .option('--json', 'print JSON')
-    .action(async (id: string, o: { cursor?: number; limit: number; full?: boolean; json?: boolean }, cmd: Command) => {
+    .option('--token-ttl <duration>', 'how long a token stays usable after solving: older ones are marked expired', intervalArg(1000), TOKEN_TTL_MS)
+    .option('--json', 'print JSON (each result with "expired")')
+    .action(async (id: string, o: ResultsOptions, cmd: Command) => {
       process.exitCode = await batchResults(await sessionOf(cmd).solver(), id, o);
     });
 }
@@ -100,6 +117,7 @@ interface BatchStartOptions {
   batchId?: string;
   concurrency?: number;
   route?: string;
+  budget?: string;
   format?: string;
   source: 'auto' | 'inline' | 'file';
   watch?: boolean;
@@ -110,12 +128,17 @@ interface BatchStartOptions {
 
 async function batchStart(s: Session, file: string, o: BatchStartOptions): Promise<number> {
   const path = resolve(file);
+  budgetArg(o.budget);
   if (o.batchId !== undefined) {
     const [{ checkBatchId }, config] = await Promise.all([import('../../domain/ids'), s.settings()]);
     checkBatchId(o.batchId, config.dlqWorkflowId); // InvalidIdError → exit 2, before anything is read or started
   }
   const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('../../tasks/files'), import('../../client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
+  // types the configured provider does not solve: exit 2, naming the lines, before anything is started (several
+  // providers: the route, named or the default one, is checked below and by startBatch)
+  const [{ checkProviderSupports }, config] = await Promise.all([import('../../tasks/support'), s.settings()]);
+  if (config.providers.length <= 1) checkProviderSupports(config.provider.name, parsed.tasks, { lines: parsed.lines, where: 'task file' });
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
     throw new CliError(`${parsed.tasks.length} tasks are too many to pass inline (≤ ${INLINE_BATCH_LIMIT}): use --source file`, EXIT.USAGE);
@@ -127,8 +150,12 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
     ...(o.batchId !== undefined && { batchId: o.batchId }),
     ...(route && { route }),
     ...(o.concurrency && { concurrency: o.concurrency }),
+    ...(o.budget !== undefined && { budget: o.budget }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
+  if (started.balance?.low) {
+    note(`warning: the ${started.balance.provider} balance ${started.balance.balance} is below CAPTCHA_LOW_BALANCE ${started.balance.lowBalance}${started.balance.alerted ? ' (alert raised)' : ''}`);
+  }
   if (o.json && !o.watch) {
     printJson({ batchId: started.batchId, total: started.total, existing: started.existing, source: inline ? 'inline' : 'file' });
   } else {
@@ -137,7 +164,7 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
       started.existing
         ? `batch ${started.batchId} is already running: not started again`
         : `started batch ${started.batchId}: ${started.total} tasks from ${file} (${parsed.format}, ${inline ? 'inline' : `by path ${path}`}), ` +
-            `concurrency ${o.concurrency ?? solver.config.batchConcurrency}`,
+            `concurrency ${o.concurrency ?? solver.config.batchConcurrency}${o.budget !== undefined ? `, budget $${o.budget.replace(/^\$/, '')}` : ''}`,
     );
     if (!o.watch) say(`  watch it:  ${INVOCATION} batch watch ${started.batchId}`);
   }
@@ -173,9 +200,10 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   const bar = live ? progressBar(batchId) : undefined;
   let ticks = 0;
   let last: Counts | undefined;
+  const clockOf = elapsedClock();
   while (!settled) {
     try {
-      last = await batch.progress();
+      last = clockOf(await batch.progress());
       if (bar) renderBar(bar, last);
       else if (ticks % PLAIN_LINE_EVERY === 0) note(progressLine(last));
     } catch (err) {
@@ -206,12 +234,33 @@ async function watchBatch(solver: CaptchaSolver, batchId: string, o: WatchOption
   return EXIT.OK;
 }
 
+/**
+ * A query answers with the workflow's time of its last task: while nothing happens in the batch (every task polling a
+ * slow provider) that time stands still. Elapsed time moves on by this machine's clock from the last answer that moved.
+ */
+function elapsedClock(now: () => number = Date.now): <T extends { elapsedMs: number; status: string }>(p: T) => T {
+  let base: { elapsedMs: number; at: number } | undefined;
+  let shown = 0;
+  return (p) => {
+    if (p.status !== 'running') return p;
+    if (!base || p.elapsedMs > base.elapsedMs) base = { elapsedMs: p.elapsedMs, at: now() };
+    shown = Math.max(shown, base.elapsedMs + (now() - base.at));
+    return { ...p, elapsedMs: shown };
+  };
+}
+
 /** What the bar and the plain lines show: a progress answer, or a final summary. */
 type Counts = Pick<BatchProgress, 'batchId' | 'status' | 'total' | 'solved' | 'deadLettered' | 'cancelled' | 'inFlight' | 'elapsedMs'> &
-  Partial<Pick<BatchProgress, 'window' | 'circuit'>>;
+  Partial<Pick<BatchProgress, 'window' | 'circuit' | 'money'>>;
 
 /** " · circuit OPEN (ERROR_ZERO_BALANCE): …" while account errors hold the batch */
 function circuitNote(p: Counts): string {
+  const spent = p.money ? ` · spent ${formatUsd(p.money.spentMicros)}${p.money.budgetMicros !== undefined ? ` of ${formatUsd(p.money.budgetMicros)}` : ''}` : '';
+  const paused = p.money?.paused ? ` · PAUSED by its budget: ${INVOCATION} batch resume ${p.batchId} --budget <usd>` : '';
+  return spent + paused + circuitOpenNote(p);
+}
+
+function circuitOpenNote(p: Counts): string {
   if (!p.circuit?.open) return '';
   return ` · circuit OPEN (${p.circuit.code ?? 'account error'}): fix the account, then ${INVOCATION} batch resume ${p.batchId}`;
 }
@@ -284,10 +333,22 @@ function printSummary(summary: BatchSummary, json?: boolean): void {
       ...(summary.notStarted ? [['of them never started', summary.notStarted] as [string, number]] : []),
       // a worker died (or an answer was lost) after the provider accepted a submit: it may have been paid twice
       ...(summary.possibleDuplicateSubmits ? [['possible duplicate paid submits', summary.possibleDuplicateSubmits] as [string, number]] : []),
+      ...moneyRows(summary.money),
     ]),
   );
   if (summary.topErrors.length) out(table(['top errors', 'count'], summary.topErrors.map((e) => [e.code, e.count])));
   if (summary.deadLettered > 0) out(`the dead-lettered tasks:  ${INVOCATION} dlq list --batch ${summary.batchId}`);
+}
+
+/** spent, per solve, wasted on failures, budget */
+function moneyRows(m: BatchProgress['money']): [string, string][] {
+  if (!m) return [];
+  return [
+    ['spent', formatUsd(m.spentMicros)],
+    ...(m.perSolveMicros !== undefined ? [['per solve', formatUsd(m.perSolveMicros)] as [string, string]] : []),
+    ['wasted on failures', formatUsd(m.wastedMicros)],
+    ...(m.budgetMicros !== undefined ? [['budget', formatUsd(m.budgetMicros)] as [string, string]] : []),
+  ];
 }
 
 async function describeBatch(solver: CaptchaSolver, batchId: string): Promise<{ status: string }> {
@@ -317,6 +378,8 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
         ['dead-lettered', p.deadLettered],
         ['cancelled', p.cancelled],
         ['in flight', `${p.inFlight} (window ${p.window})`],
+        ...moneyRows(p.money),
+        ...(p.money?.paused ? [['paused', `${p.money.paused.message}: \`${INVOCATION} batch resume ${batchId} --budget <usd>\``]] : []),
         ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`${INVOCATION} batch resume ${batchId}\`` : 'closed'],
       ]),
     );
@@ -352,16 +415,32 @@ async function batchCancel(solver: CaptchaSolver, batchId: string, o: { wait?: b
   return EXIT.OK;
 }
 
-async function batchResults(solver: CaptchaSolver, batchId: string, o: { cursor?: number; limit: number; full?: boolean; json?: boolean }): Promise<number> {
+/** reCAPTCHA and hCaptcha tokens are good for about two minutes after solving (Turnstile's for five). */
+const TOKEN_TTL_MS = 120_000;
+
+interface ResultsOptions {
+  cursor?: number;
+  limit: number;
+  full?: boolean;
+  tokenTtl: number;
+  json?: boolean;
+}
+
+async function batchResults(solver: CaptchaSolver, batchId: string, o: ResultsOptions): Promise<number> {
   await describeBatch(solver, batchId);
   const page = await solver.batch(batchId).results(o.cursor, o.limit);
-  if (o.json) return printJson(page), EXIT.OK;
+  const now = Date.now();
+  const expired = (solvedAt: string): boolean => now - Date.parse(solvedAt) > o.tokenTtl;
+  if (o.json) return printJson({ ...page, results: page.results.map((r) => ({ ...r, expired: expired(r.solvedAt) })) }), EXIT.OK;
   if (page.results.length === 0) {
     out(`no results after cursor ${o.cursor ?? 0} (results kept from #${page.oldestKept})`);
     return EXIT.OK;
   }
   const token = (t: string): string => (o.full || t.length <= 40 ? t : `${t.slice(0, 40)}…`);
-  out(table(['#', 'task', 'token', 'solved at', 'attempts'], page.results.map((r) => [r.seq, r.taskKey, token(r.token), r.solvedAt, r.attempts])));
+  const age = (solvedAt: string): string => `${formatDuration(now - Date.parse(solvedAt))}${expired(solvedAt) ? ' EXPIRED' : ''}`;
+  out(table(['#', 'task', 'token', 'solved at', 'age', 'attempts'], page.results.map((r) => [r.seq, r.taskKey, token(r.token), r.solvedAt, age(r.solvedAt), r.attempts])));
+  const stale = page.results.filter((r) => expired(r.solvedAt)).length;
+  if (stale) note(`${stale} of these tokens are older than ${formatDuration(o.tokenTtl)}: expired, a site will refuse them`);
   out(`next:  ${INVOCATION} batch results ${batchId} --cursor ${page.nextCursor}`);
   return EXIT.OK;
 }

@@ -8,10 +8,13 @@ import type { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import type { CaptchaSolver } from '../../client';
 import type { DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../../workflows/messages';
+import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
 import { addFilterOptions, filterOf, intArg, type FilterOptions } from '../args';
 import { CliError, EXIT, isError } from '../errors';
-import { formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedCounts, table } from '../output';
+import { printFeedback } from './account';
 import { sessionOf } from '../session';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 
 export function addDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
@@ -23,9 +26,23 @@ export function addDlqCommands(program: Command): void {
     .option('--json', 'print the stats as JSON (for scripts)')
     .action(async (o: { top: number; json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
-      const stats = await dlqCall(solver, () => solver.dlq().stats({ top: o.top }));
-      if (o.json) printJson(stats);
-      else printStats(solver.dlq().workflowId, stats);
+      // token feedback (reports good / bad) from the account workflow, once a report was made
+      const feedback = await solver.account().feedbackStats(o.top);
+      // the exact query when the DLQ answers within 250 ms; while it is busy ingesting, the stats it last published
+      let stats: Awaited<ReturnType<ReturnType<typeof solver.dlq>['statsFast']>> | undefined;
+      try {
+        stats = await dlqCall(solver, () => solver.dlq().statsFast({ top: o.top }, { waitMs: 250 }));
+      } catch (err) {
+        // no DLQ yet, but feedback to show: show it
+        if (!feedback || !(err instanceof CliError && err.exitCode === EXIT.NOT_FOUND)) throw err;
+        note(err.message);
+      }
+      if (o.json) return printJson(stats ? { ...stats, ...(feedback && { tokenFeedback: feedback }) } : { tokenFeedback: feedback });
+      if (stats) {
+        printStats(solver.dlq().workflowId, stats);
+        if (stats.source === 'snapshot') note(`(the DLQ is busy: these are the stats it published at ${stats.publishedAt}; exact once ingest settles)`);
+      }
+      if (feedback) printFeedback(feedback);
     });
 
   addFilterOptions(dlq.command('list').description('entries, filtered and paged (in arrival order)'))
@@ -44,49 +61,63 @@ export function addDlqCommands(program: Command): void {
 
   for (const operation of ['retry', 'discard', 'purge'] as const) {
     const what = {
-      retry: 'solve the selected entries again (as new solves, at the DLQ\'s rate); on a bulk retry, parked and account-class entries are skipped',
+      retry:
+        'solve the selected entries again (as new solves, at the DLQ\'s rate); on a bulk retry, parked and account-class entries are skipped, ' +
+        'and permanent-class ones (they cannot succeed as they are) are left out unless named (--class permanent or --id)',
       discard: 'remove the selected entries (counted as discarded)',
       purge: 'remove parked entries (those that reached the retry cap) among the selected',
     }[operation];
-    const command = addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log`))
+    const command = addFilterOptions(dlq.command(operation).description(`${what}. Needs a filter or --all, and a --reason for the audit log (not with --dry-run)`))
       .option('--all', 'act on every entry (the filter options still narrow)')
-      .option('--dry-run', 'count what would be done; change nothing')
-      .requiredOption('--reason <why>', 'why: recorded in the audit log with your identity')
+      .option('--dry-run', 'count what would be done, by failure class; change nothing')
+      .option('--reason <why>', 'why: recorded in the audit log with your identity (required unless --dry-run)')
       .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
       .option('--json', 'print the result as JSON');
     if (operation === 'retry') {
+      command.option('--budget <usd>', 'the most this retry may cost in USD (one submit per entry at the configured prices): refused by the DLQ when over');
       command.option('--provider <names>', 'retry on these providers, in order (comma-separated CAPTCHA_PROVIDERS names), e.g. capsolver');
     }
-    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason: string; requestId?: string; json?: boolean; provider?: string }, cmd: Command) => {
-      const s = sessionOf(cmd);
-      const filter = filterOf(o);
-      if (!o.all && Object.keys(filter).length === 0) {
-        throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
-      }
-      if (!o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
-      const solver = await s.solver();
-      const route = o.provider?.split(',').map((p) => p.trim());
-      if (route) {
-        try {
-          solver.checkRoute(route, []);
-        } catch (err) {
-          throw new CliError(`--provider: ${(err as Error).message}`, EXIT.USAGE);
+    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean; budget?: string; provider?: string }, cmd: Command) => {
+        if (o.budget !== undefined) {
+          const parsed = parseBudgetUsd(o.budget);
+          if ('error' in parsed) throw new CliError(`--budget: ${parsed.error}`, EXIT.USAGE);
         }
-      }
-      const request = {
-        ...filter,
-        ...(o.all && { all: true }),
-        ...(route && { route }),
-        reason: o.reason,
-        by: s.identity,
-        requestId: o.requestId ?? `cli-${randomUUID()}`,
-        dryRun: !!o.dryRun,
-      };
-      const dlq = solver.dlq();
-      const result = await dlqCall(solver, () => dlq[operation](request));
-      if (o.json) printJson(result);
-      else printOperation(result, s.identity, o.reason);
-    });
+        const s = sessionOf(cmd);
+        const filter = filterOf(o);
+        if (!o.all && Object.keys(filter).length === 0) {
+          throw new CliError(`name the entries to ${operation} with a filter (--code, --class, --batch, …) or pass --all`, EXIT.USAGE);
+        }
+        if (!o.dryRun && o.reason === undefined) throw new CliError(`--reason is required to ${operation}: it goes into the audit log (a --dry-run needs none)`, EXIT.USAGE);
+        if (o.reason !== undefined && !o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
+        const reason = o.reason ?? 'dry run';
+        const solver = await s.solver();
+        const route = o.provider?.split(',').map((p) => p.trim());
+        if (route) {
+          try {
+            solver.checkRoute(route, []);
+          } catch (err) {
+            throw new CliError(`--provider: ${(err as Error).message}`, EXIT.USAGE);
+          }
+        }
+        // a bulk retry leaves permanent-class entries out: they fail again as they are, and each retry is paid
+        const bulk = operation === 'retry' && !filter.ids && !filter.classes;
+        const selection: DlqFilter = bulk ? { ...filter, classes: FAILURE_CLASSES.filter((c) => c !== 'permanent') } : filter;
+        const request = {
+          ...selection,
+          ...(o.all && { all: true }),
+          ...(route && { route }),
+          reason,
+          by: s.identity,
+          requestId: o.requestId ?? `cli-${randomUUID()}`,
+          dryRun: !!o.dryRun,
+        };
+        const dlq = solver.dlq();
+        const byClass = o.dryRun ? await dlqCall(solver, () => countByClass(solver, filter)) : undefined;
+        const leftOut = bulk ? (byClass?.permanent ?? (await dlqCall(solver, () => countByClass(solver, filter, ['permanent']))).permanent ?? 0) : 0;
+        const result = await dlqCall(solver, () => (operation === 'retry' ? dlq.retry(request, o.budget === undefined ? {} : { budget: o.budget }) : dlq[operation](request)));
+        if (o.json) printJson({ ...result, ...(byClass && { byClass }), ...(bulk && { leftOut: { permanent: leftOut } }) });
+        else printOperation(result, s.identity, reason, byClass, leftOut);
+      });
   }
 
   dlq
@@ -124,6 +155,10 @@ export function addDlqCommands(program: Command): void {
           records.map((r) => [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', describeFilter(r.filter), r.via ?? '']),
         ),
       );
+      // the DLQ counts recoveries in total, not per order (see `dlq stats`); an order's retries are <entry>/retry-<n>
+      if (records.some((r) => r.operation === 'retry')) {
+        note(`recovered: the DLQ counts recoveries in total, not per order (${INVOCATION} dlq stats); what an order's retries left is still listed by ${INVOCATION} dlq list`);
+      }
     });
 
   addFilterOptions(
@@ -176,6 +211,7 @@ function printStats(workflowId: string, s: DlqStats): void {
       ['discarded, ever', s.discarded],
       ['purged, ever', s.purged ?? 0],
       ['paid submits spent on held entries', s.paidSubmitsOnDead],
+      ...(s.spentMicrosOnDead !== undefined ? [['money spent on held entries', formatUsd(s.spentMicrosOnDead)]] : []),
       ['reports received (duplicates)', `${s.received ?? s.total} (${s.duplicateReports ?? 0})`],
       ...(s.unknownSignals?.count ? [['unknown signals (last name)', `${s.unknownSignals.count} (${s.unknownSignals.lastName})`]] : []),
     ]),
@@ -186,6 +222,9 @@ function printStats(workflowId: string, s: DlqStats): void {
     out(table(head, rows));
   };
   section('by error code', sortedCounts(s.byCode).map(([code, n]) => [code, n, pct(n, s.total)]), ['code', 'entries', 'share']);
+  if (s.spentMicrosOnDeadByCode) {
+    section('money spent on held entries, by error code', sortedCounts(s.spentMicrosOnDeadByCode).map(([code, m]) => [code, formatUsd(m)]), ['code', 'spent']);
+  }
   section('by failure class', sortedCounts(s.byClass).map(([c, n]) => [c, n, pct(n, s.total)]), ['class', 'entries', 'share']);
   section('top sitekeys', s.bySitekey.map((k) => [k.sitekey, k.count, pct(k.count, s.total)]), ['sitekey', 'entries', 'share']);
   const hours = Object.entries(s.byHour)
@@ -199,19 +238,33 @@ function printStats(workflowId: string, s: DlqStats): void {
 
 function entriesTable(entries: DlqEntry[]): string {
   return table(
-    ['id', 'status', 'class', 'code', 'sitekey / type', 'batch', 'attempts', 'DLQ retries', 'last failed'],
+    ['id', 'status', 'class', 'code', 'message', 'type / sitekey', 'batch', 'attempts', 'DLQ retries', 'last failed'],
     entries.map((e) => [
       e.id,
       e.status,
       e.failureClass,
       e.code,
-      e.task.sitekey ?? e.task.type,
+      shorten(e.message, 40),
+      e.task.sitekey ? `${e.task.type} ${e.task.sitekey}` : e.task.type,
       e.batchId ?? '-',
       `${e.attempts} (${e.paidSubmits} paid)`,
       e.dlqRetries,
       e.lastFailedAt,
     ]),
   );
+}
+
+/** One line of at most `max` characters. */
+function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line || '-' : `${line.slice(0, max - 1)}…`;
+}
+
+/** Entries matching the filter, by failure class (one list query per class; queries change nothing). */
+async function countByClass(solver: CaptchaSolver, filter: DlqFilter, classes: readonly FailureClass[] = FAILURE_CLASSES): Promise<Partial<Record<FailureClass, number>>> {
+  const wanted = classes.filter((c) => !filter.classes || filter.classes.includes(c));
+  const totals = await Promise.all(wanted.map((c) => solver.dlq().list({ ...filter, classes: [c], limit: 1 }).then((p) => [c, p.total] as const)));
+  return Object.fromEntries(totals.filter(([, n]) => n > 0));
 }
 
 function describeFilter(f: DlqFilter & { all?: boolean }): string {
@@ -221,14 +274,23 @@ function describeFilter(f: DlqFilter & { all?: boolean }): string {
   return parts.join(' ') || 'all';
 }
 
-function printOperation(r: DlqOperationResult, by: string, reason: string): void {
+function printOperation(r: DlqOperationResult, by: string, reason: string, byClass?: Partial<Record<FailureClass, number>>, leftOut = 0): void {
   const verb = { retry: ['retry', 'retrying'], discard: ['discard', 'discarded'], purge: ['purge', 'purged'] }[r.operation];
   const n = `${r.matched} entr${r.matched === 1 ? 'y' : 'ies'}`;
   const skipped = r.skipped ? ` (${r.skipped} selected but skipped: parked, account-class or already retrying)` : '';
-  if (r.dryRun) out(`dry run: would ${verb[0]} ${n}${skipped}; nothing changed`);
+  const left = leftOut ? `; ${leftOut} permanent-class entr${leftOut === 1 ? 'y' : 'ies'} left out (they cannot succeed as they are: name them with --class permanent or --id)` : '';
+  if (r.dryRun) out(`dry run: would ${verb[0]} ${n}${skipped}${left}; nothing changed`);
   else if (r.duplicate) out(`request ${r.requestId} was already applied: nothing done again (it matched ${n})`);
-  else out(`${verb[1]} ${n}${skipped} · request ${r.requestId} · audited as by ${by}: "${reason}"`);
+  else out(`${verb[1]} ${n}${skipped}${left} · request ${r.requestId} · audited as by ${by}: "${reason}"`);
+  if (byClass && Object.keys(byClass).length) {
+    out(`  selected, by class: ${sortedCounts(byClass).map(([c, k]) => `${c} ${k}${c === 'permanent' ? ' (cannot succeed as they are)' : ''}`).join(' · ')}`);
+  }
   if (r.sample.length) out(`  e.g. ${r.sample.slice(0, 5).join(', ')}${r.matched > 5 ? ', …' : ''}`);
+  if (r.cost) {
+    const classes = Object.entries(r.cost.byClass).map(([c, m]) => `${c} ${formatUsd(m)}`).join(', ');
+    out(`  ${r.dryRun ? 'would cost' : 'costs'} ${formatUsd(r.cost.totalMicros)} at one submit per entry${classes ? ` (${classes})` : ''}`);
+    if (r.cost.warning) out(`  warning: ${r.cost.warning}`);
+  }
 }
 
 const CSV_COLUMNS = [

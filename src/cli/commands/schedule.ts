@@ -1,9 +1,9 @@
-// schedule: the scheduled drain (create, list, trigger, delete).
+// schedule: the scheduled drain (create, list, trigger, pause, resume, delete).
 import { Option, type Command } from 'commander';
 import { formatInterval } from '../../domain/describe';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../../domain/names';
 import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
-import { intervalArg, listArg } from '../args';
+import { either, intervalArg, listArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, out, printJson, table } from '../output';
 import { sessionOf } from '../session';
@@ -17,11 +17,14 @@ export function addScheduleCommands(program: Command): void {
     .command('create')
     .description(`create the drain schedule: every interval, retry the DLQ's ${DRAIN_DEFAULT_CLASSES.join(', ')} entries (parked and account-class entries are never retried by it)`)
     .requiredOption('--every <interval>', 'how often: 30s, 15m, 1h, 1h30m (≥ 1s)', intervalArg(1000))
-    .option('--codes <codes>', 'only these error codes (repeatable, comma-separated)', listArg())
-    .addOption(new Option('--classes <classes>', `failure classes to retry (default ${DRAIN_DEFAULT_CLASSES.join(',')})`).argParser(listArg(FAILURE_CLASSES)))
+    .option('--code <codes>', 'only these error codes (repeatable, comma-separated); also --codes', listArg())
+    .addOption(new Option('--codes <codes>').argParser(listArg()).hideHelp())
+    .addOption(new Option('--class <classes>', `failure classes to retry (default ${DRAIN_DEFAULT_CLASSES.join(',')}); also --classes`).argParser(listArg(FAILURE_CLASSES)))
+    .addOption(new Option('--classes <classes>').argParser(listArg(FAILURE_CLASSES)).hideHelp())
     .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
     .option('--reason <why>', 'the reason recorded in the audit log at each run')
-    .action(async (o: { every: number; codes?: string[]; classes?: FailureClass[]; id: string; reason?: string }, cmd: Command) => {
+    .action(async (flags: { every: number; code?: string[]; codes?: string[]; class?: FailureClass[]; classes?: FailureClass[]; id: string; reason?: string }, cmd: Command) => {
+      const o = { ...flags, codes: either(flags.code, flags.codes), classes: either(flags.class, flags.classes) };
       const s = sessionOf(cmd);
       const solver = await s.solver();
       try {
@@ -81,6 +84,22 @@ export function addScheduleCommands(program: Command): void {
       await scheduleCall(o.id, () => solver.drainSchedule(o.id).trigger());
       out(`schedule ${o.id} triggered`);
     });
+
+  for (const [verb, past] of [['pause', 'paused'], ['resume', 'resumed']] as const) {
+    schedule
+      .command(verb)
+      .description(verb === 'pause' ? 'pause the drain: no run starts until `schedule resume` (a run in progress finishes)' : 'resume a paused drain')
+      .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
+      .option('--reason <why>', 'a note kept on the schedule (shown by `temporal schedule describe`)')
+      .action(async (o: { id: string; reason?: string }, cmd: Command) => {
+        const s = sessionOf(cmd);
+        const solver = await s.solver();
+        const note = `${o.reason?.trim() || `${past} from the CLI`} (${s.identity})`.slice(0, 500);
+        const handle = solver.drainSchedule(o.id);
+        await scheduleCall(o.id, () => (verb === 'pause' ? handle.pause(note) : handle.unpause(note)));
+        out(`schedule ${o.id} ${past}${verb === 'pause' ? `: resume it with  ${INVOCATION} schedule resume --id ${o.id}` : ''}`);
+      });
+  }
 
   schedule
     .command('delete')

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { devDbFile } from '../../dev/dev-server';
 import type { SimulatorOptions } from '../../simulator/server';
-import { intArg, numberArg } from '../args';
+import { intArg, intervalArg, numberArg } from '../args';
 import { CliError, EXIT, isError } from '../errors';
 import { INVOCATION, message, note, out } from '../output';
 import { sessionOf, type Session } from '../session';
@@ -27,6 +27,21 @@ interface DevOptions extends DevSimulatorOptions {
   uiPort: number;
   db: string;
   inMemory?: boolean;
+  pollDeadline: number;
+  maxResubmits?: number;
+}
+
+/**
+ * The solve policy a local stack runs with: a never-ready task gives up after `--poll-deadline` (30 s, not the product's
+ * 120 s) so that local failures show up at once; `--max-resubmits 0` lets `--unsolvable-rate` reach the DLQ. What the
+ * environment sets explicitly wins.
+ */
+export function devSolveEnv(o: Pick<DevOptions, 'pollDeadline' | 'maxResubmits'>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    SOLVE_POLL_DEADLINE_MS: env.SOLVE_POLL_DEADLINE_MS ?? String(o.pollDeadline),
+    ...(o.maxResubmits !== undefined && { SOLVE_MAX_RESUBMITS: String(o.maxResubmits) }),
+  };
 }
 
 async function devSimulatorOptions(o: DevSimulatorOptions, provider: string, dialects: readonly string[]) {
@@ -101,6 +116,8 @@ export function addStackCommands(program: Command): void {
     .option('--latency <ms>', 'added to every simulator answer', numberArg(0, 600_000), 0)
     .option('--unsolvable-rate <p>', 'share of tasks that end ERROR_CAPTCHA_UNSOLVABLE', numberArg(0, 1), 0)
     .option('--no-rate-limits', 'no simulated submit burst or poll budget limits')
+    .option('--poll-deadline <duration>', 'how long a task may stay not-ready before it is dead-lettered (SOLVE_POLL_DEADLINE_MS wins)', intervalArg(1000), 30_000)
+    .option('--max-resubmits <n>', 'resubmits after an unsolvable answer (product default 2; 0 sends --unsolvable-rate tasks to the DLQ)', intArg(0, 10))
     .addOption(new Option('--log-level <level>', "the worker's log level").choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'))
     .action(async (o: DevOptions, cmd: Command) => {
       await runDev(sessionOf(cmd), o);
@@ -120,7 +137,7 @@ async function runDev(s: Session, o: DevOptions): Promise<void> {
   const stack = await startLocalStack({
     temporal: { devServer: { port: o.port, uiPort: o.uiPort, ...(!o.inMemory && { dbFile: resolve(o.db) }) } },
     simulator: (await devSimulatorOptions(o, base.provider.name, JSON_DIALECTS)) as SimulatorOptions,
-    env: process.env,
+    env: devSolveEnv(o, process.env),
     identity: `${s.identity} (dev worker)`,
   }).catch((err: unknown) => {
     if (err instanceof LocalStackError && err.part === 'temporal') {
@@ -136,7 +153,8 @@ async function runDev(s: Session, o: DevOptions): Promise<void> {
         'captcha-dlq dev stack is up',
         `  Temporal   ${server!.address} · namespace ${server!.namespace}${o.inMemory ? ' · in memory' : ` · ${resolve(o.db)}`}`,
         `  Web UI     ${server!.uiUrl ?? '(none)'}`,
-        `  simulator  ${sim!.url} (time scale ${o.timeScale})`,
+        `  simulator  ${sim!.url} (time scale ${o.timeScale}); script failures: POST ${sim!.url}/admin/scenarios`,
+        `  solves     poll deadline ${config.solvePolicy.poll.deadlineMs / 1000} s, ${config.solvePolicy.maxResubmits} resubmit(s) after an unsolvable answer`,
         `  worker     task queue ${config.temporal.taskQueue}`,
         `  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`,
         '',

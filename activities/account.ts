@@ -1,0 +1,78 @@
+// The account's activities: send a token report, count its verdict, read the balance and thread plan. Built from the
+// provider client (the key stays inside it, never an argument) and a Temporal client (the feedback signal).
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
+import { ProviderError } from '../src/providers/errors';
+import type { CaptchaProvider } from '../src/providers/types';
+import type { ProviderRouter } from '../src/providers/routes';
+import { WORKFLOW_TYPES } from '../src/domain/names';
+import { tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
+
+export interface AccountActivityDeps {
+  provider: CaptchaProvider;
+  /** several providers (CAPTCHA_PROVIDERS): a report goes to the one that solved the token */
+  router?: ProviderRouter;
+  client: Client;
+  /** CAPTCHA_LOW_BALANCE: a balance below it raises the alert (once per crossing) */
+  lowBalance?: number;
+}
+
+export function createAccountActivities({ provider, router, client, lowBalance }: AccountActivityDeps) {
+  return {
+    /**
+     * Sends one report to the provider that solved the token (`provider`, a route name; absent: this worker's first).
+     * A duplicate report is success (the provider has it on file); a refusal is final.
+     */
+    async sendTokenReport({ providerTaskId, verdict, provider: name }: { providerTaskId: string; verdict: TokenVerdict; provider?: string }): Promise<{ provider: string }> {
+      const solver = name ?? router?.defaultRoute[0] ?? provider.name;
+      try {
+        await (router ? router.client(solver) : provider).report(providerTaskId, verdict, Context.current().cancellationSignal);
+      } catch (err) {
+        throw asFailure(err);
+      }
+      log.info('token reported', { providerTaskId, verdict, provider: solver });
+      return { provider: solver };
+    },
+
+    /** Counts a verdict in the account workflow, starting it if it is not running (it counts a provider task once). */
+    async recordTokenFeedback({ accountWorkflowId, feedback }: { accountWorkflowId: string; feedback: TokenFeedback }): Promise<void> {
+      await client.workflow.signalWithStart(WORKFLOW_TYPES.account, {
+        workflowId: accountWorkflowId,
+        taskQueue: Context.current().info.taskQueue,
+        args: [{}],
+        signal: tokenFeedbackSignal,
+        signalArgs: [feedback],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: 'account: token feedback, balance alerts',
+      });
+    },
+
+    /** The balance, the thread plan where the provider has one, and the worker's low-balance threshold. */
+    async accountBalance(): Promise<Omit<BalanceCheck, 'low' | 'alerted' | 'checkedAt'>> {
+      const signal = Context.current().cancellationSignal;
+      try {
+        // the plan is an extra: a provider that refuses it leaves the balance check standing
+        const plan = provider.threadsInfo?.(signal).catch((err: unknown) => {
+          log.warn('thread plan unavailable', { provider: provider.name, error: err instanceof Error ? err.message : String(err) });
+          return undefined;
+        });
+        const [balance, threads] = await Promise.all([provider.balance(signal), plan]);
+        return { provider: provider.name, balance, ...(threads && { threads }), ...(lowBalance !== undefined && { lowBalance }) };
+      } catch (err) {
+        throw asFailure(err);
+      }
+    },
+  };
+}
+
+export type AccountActivities = ReturnType<typeof createAccountActivities>;
+
+/** A provider error as a failure typed by its class: transient ones are retried, the rest are final. */
+function asFailure(err: unknown): unknown {
+  if (!(err instanceof ProviderError)) return err;
+  const details = [{ code: err.code, failureClass: err.failureClass }];
+  // the message is already redacted at the provider boundary
+  return err.failureClass === 'transient'
+    ? ApplicationFailure.retryable(err.message, err.failureClass, ...details)
+    : ApplicationFailure.nonRetryable(err.message, err.failureClass, ...details);
+}

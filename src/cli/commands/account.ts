@@ -1,0 +1,72 @@
+// report and balance: refunds and the account, executed on the worker (the provider key stays there).
+import type { Command } from 'commander';
+import type { BalanceCheck, FeedbackCounts, FeedbackStats } from '../../../workflows/messages';
+import { CliError, EXIT, isError } from '../errors';
+import { out, printJson, table } from '../output';
+import { sessionOf } from '../session';
+
+export function addAccountCommands(program: Command): void {
+  program
+    .command('report <id>')
+    .description(
+      'report whether a solved token worked: <id> is a task key (solve/<key>), a solve\'s workflow id (<batch>/<key>) or the provider task id; ' +
+        '--bad asks the provider for a refund. Sent once per token; a repeated report is answered from the record',
+    )
+    .option('--good', 'the token worked')
+    .option('--bad', 'the token was rejected by the site (refund)')
+    .option('--json', 'print the report record as JSON')
+    .action(async (id: string, o: { good?: boolean; bad?: boolean; json?: boolean }, cmd: Command) => {
+      if (!!o.good === !!o.bad) throw new CliError('give exactly one of --good or --bad', EXIT.USAGE);
+      const solver = await sessionOf(cmd).solver();
+      let result;
+      try {
+        result = await solver.reportToken(id, o.good ? 'good' : 'bad');
+      } catch (err) {
+        if (isError(err, 'TokenReportError')) throw new CliError(err.message, EXIT.USAGE);
+        throw err;
+      }
+      if (o.json) return printJson(result);
+      if (result.status !== 'sent') return;
+      out(
+        result.repeated
+          ? `provider task ${result.providerTaskId} was already reported ${result.verdict} at ${result.reportedAt}: nothing sent again`
+          : `reported provider task ${result.providerTaskId} ${result.verdict} to ${result.provider}${result.verdict === 'bad' ? ' (refund requested)' : ''}`,
+      );
+    });
+
+  program
+    .command('balance')
+    .description('the provider account\'s balance and thread plan (read on the worker); below CAPTCHA_LOW_BALANCE it raises one alert per crossing')
+    .option('--json', 'print the check as JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const solver = await sessionOf(cmd).solver();
+      const check = await solver.account().checkBalance('cli');
+      if (o.json) return printJson(check);
+      printBalance(check);
+    });
+}
+
+export function printBalance(c: BalanceCheck): void {
+  out(
+    table(undefined, [
+      ['provider', c.provider],
+      ['balance', c.balance],
+      ['low-balance threshold', c.lowBalance ?? '- (CAPTCHA_LOW_BALANCE unset)'],
+      ...(c.threads ? [['thread plan', `${c.threads.threads} threads: ${c.threads.workingThreads} working, ${c.threads.freeThreads} free`]] : []),
+      ['checked at', c.checkedAt],
+    ]),
+  );
+  if (c.low) out(`balance ${c.balance} is below ${c.lowBalance}${c.alerted ? ': alert raised' : ' (alert already raised for this crossing)'}`);
+}
+
+/** The token feedback section of `dlq stats`. */
+export function printFeedback(f: FeedbackStats): void {
+  const rate = (c: FeedbackCounts): string => (c.acceptance === null ? '-' : `${(c.acceptance * 100).toFixed(1)} %`);
+  const row = (name: string, c: FeedbackCounts): (string | number)[] => [name, c.good, c.bad, rate(c)];
+  out(`\ntoken feedback since ${f.since}: acceptance ${rate(f.total)} (${f.total.good} good, ${f.total.bad} bad)`);
+  out(table(['provider', 'good', 'bad', 'acceptance'], Object.entries(f.byProvider).map(([k, c]) => row(k, c))));
+  out(table(['type', 'good', 'bad', 'acceptance'], Object.entries(f.byType).map(([k, c]) => row(k, c))));
+  if (f.bySitekey.length) {
+    out(table(['sitekey', 'provider', 'type', 'good', 'bad', 'acceptance'], f.bySitekey.map((r) => [r.sitekey, r.provider, r.captchaType, r.good, r.bad, rate(r)])));
+  }
+}

@@ -1,0 +1,133 @@
+// Refunds and balance for users. A token report runs as a short workflow per provider task (`report/<provider>/<id>`):
+// its id makes it idempotent — a second report finds the first one's record and sends nothing — and its activity sends
+// the report from the worker, where the key is. The verdicts are counted, with the low-balance alert state, in one
+// long-lived workflow (`captcha-account`): durable, bounded, queryable, and continued-as-new before its history grows.
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ACCOUNT_ACTIVITY_OPTIONS } from '../src/domain/policies';
+import {
+  checkBalanceUpdate,
+  feedbackStatsQuery,
+  tokenFeedbackSignal,
+  type AccountInput,
+  type AccountState,
+  type BalanceCheck,
+  type FeedbackCounts,
+  type FeedbackStats,
+  type TokenFeedback,
+  type TokenReportInput,
+  type TokenReportResult,
+} from './messages';
+
+/** (provider, type, sitekey) rows kept; more sitekeys are counted as "(other)" */
+export const ACCOUNT_FEEDBACK_ROWS_MAX = 2_000;
+/** provider task ids remembered to count a repeated signal once */
+const RECENT_MAX = 1_000;
+/** continue-as-new after this many history events (or when the server suggests it) */
+const ACCOUNT_MAX_HISTORY_EVENTS = 5_000;
+const FIELD_MAX = 200;
+
+export async function tokenReportWorkflow(input: TokenReportInput): Promise<TokenReportResult> {
+  const base = { providerTaskId: input.providerTaskId, verdict: input.verdict, ...(input.taskKey !== undefined && { taskKey: input.taskKey }) };
+  if (input.solvedAt !== undefined) {
+    const ageMs = Date.now() - Date.parse(input.solvedAt);
+    if (!(ageMs <= input.windowMs)) {
+      return {
+        status: 'refused',
+        ...base,
+        reason: `the report window has closed: the token was solved ${seconds(ageMs)} ago and the provider accepts reports for ${seconds(input.windowMs)} after a solve; nothing was sent`,
+        refusedAt: new Date().toISOString(),
+      };
+    }
+  }
+  const { sendTokenReport, recordTokenFeedback } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: `report ${input.verdict}` });
+  const { provider } = await sendTokenReport({ providerTaskId: input.providerTaskId, verdict: input.verdict, ...(input.provider !== undefined && { provider: input.provider }) });
+  const reportedAt = new Date().toISOString();
+  await recordTokenFeedback({
+    accountWorkflowId: input.accountWorkflowId,
+    feedback: {
+      providerTaskId: input.providerTaskId,
+      provider,
+      captchaType: input.captchaType ?? 'unknown',
+      sitekey: input.sitekey ?? 'unknown',
+      verdict: input.verdict,
+      at: reportedAt,
+    },
+  });
+  return { status: 'sent', ...base, provider, reportedAt };
+}
+
+export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<void> {
+  const state: AccountState = input.state ?? { since: new Date().toISOString(), counts: {}, otherSitekeys: 0, recent: [], lowAlerted: false };
+  const { accountBalance, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
+
+  setHandler(tokenFeedbackSignal, (feedback) => count(state, feedback));
+  setHandler(feedbackStatsQuery, (request) => feedbackStats(state, request?.top));
+  setHandler(checkBalanceUpdate, async (): Promise<BalanceCheck> => {
+    const read = await accountBalance();
+    const low = read.lowBalance !== undefined && read.balance < read.lowBalance;
+    // once per crossing: raised when the balance goes below the threshold, re-armed when it is back at or above it
+    const alerted = low && !state.lowAlerted;
+    state.lowAlerted = low;
+    const check: BalanceCheck = { ...read, low, alerted, checkedAt: new Date().toISOString() };
+    state.lastCheck = check;
+    if (alerted) {
+      await notifyAccountAlert({
+        accountWorkflowId: workflowInfo().workflowId,
+        alert: { kind: 'low-balance', provider: read.provider, threshold: read.lowBalance!, value: read.balance, raisedAt: check.checkedAt },
+      });
+    }
+    return check;
+  });
+
+  await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > ACCOUNT_MAX_HISTORY_EVENTS);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof captchaAccountWorkflow>({ state });
+}
+
+function count(state: AccountState, f: TokenFeedback): void {
+  const id = `${f.provider}/${f.providerTaskId}`.slice(0, FIELD_MAX * 2);
+  if (state.recent.includes(id)) return;
+  state.recent.push(id);
+  if (state.recent.length > RECENT_MAX) state.recent.splice(0, state.recent.length - RECENT_MAX);
+  const provider = f.provider.slice(0, FIELD_MAX);
+  const type = f.captchaType.slice(0, FIELD_MAX);
+  let key = [provider, type, f.sitekey.slice(0, FIELD_MAX)].join('\t');
+  if (!state.counts[key] && Object.keys(state.counts).length >= ACCOUNT_FEEDBACK_ROWS_MAX) {
+    state.otherSitekeys++;
+    key = [provider, type, '(other)'].join('\t');
+  }
+  const row = (state.counts[key] ??= { good: 0, bad: 0 });
+  row[f.verdict === 'good' ? 'good' : 'bad']++;
+}
+
+function feedbackStats(state: AccountState, top = 10): FeedbackStats {
+  const limit = Math.max(0, Math.min(1_000, Math.floor(Number(top) || 0)));
+  const total = { good: 0, bad: 0 };
+  const byProvider: Record<string, { good: number; bad: number }> = {};
+  const byType: Record<string, { good: number; bad: number }> = {};
+  const rows: { provider: string; captchaType: string; sitekey: string; good: number; bad: number }[] = [];
+  for (const [key, c] of Object.entries(state.counts)) {
+    const [provider = '', captchaType = '', sitekey = ''] = key.split('\t');
+    for (const bucket of [total, (byProvider[provider] ??= { good: 0, bad: 0 }), (byType[captchaType] ??= { good: 0, bad: 0 })]) {
+      bucket.good += c.good;
+      bucket.bad += c.bad;
+    }
+    rows.push({ provider, captchaType, sitekey, ...c });
+  }
+  rows.sort((a, b) => b.good + b.bad - (a.good + a.bad) || a.sitekey.localeCompare(b.sitekey));
+  const rate = (c: { good: number; bad: number }): FeedbackCounts => ({ ...c, acceptance: c.good + c.bad ? c.good / (c.good + c.bad) : null });
+  const rated = (r: Record<string, { good: number; bad: number }>) => Object.fromEntries(Object.entries(r).map(([k, c]) => [k, rate(c)]));
+  return {
+    total: rate(total),
+    byProvider: rated(byProvider),
+    byType: rated(byType),
+    bySitekey: rows.slice(0, limit).map((r) => ({ ...r, ...rate(r) })),
+    otherSitekeys: state.otherSitekeys,
+    since: state.since,
+  };
+}
+
+function seconds(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
