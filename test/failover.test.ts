@@ -181,6 +181,11 @@ describe('provider failover', () => {
       );
       assert.equal(primary.stats().paidSubmits, 1);
       assert.equal(fallback.stats().paidSubmits, 1);
+      // a token report (a refund) goes to the provider that solved the token, not the first of the roster
+      const report = await solver.reportToken(result.taskKey, 'bad');
+      assert.equal(report.status, 'sent');
+      assert.equal(report.status === 'sent' && report.provider, FALLBACK);
+      assert.deepEqual([primary.stats().reports, fallback.stats().reports], [{ good: 0, bad: 0 }, { good: 0, bad: 1 }]);
     });
   });
 
