@@ -4,27 +4,34 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { ProviderError } from '../src/providers/errors';
 import type { CaptchaProvider } from '../src/providers/types';
+import type { ProviderRouter } from '../src/providers/routes';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import { tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
 
 export interface AccountActivityDeps {
   provider: CaptchaProvider;
+  /** several providers (CAPTCHA_PROVIDERS): a report goes to the one that solved the token */
+  router?: ProviderRouter;
   client: Client;
   /** CAPTCHA_LOW_BALANCE: a balance below it raises the alert (once per crossing) */
   lowBalance?: number;
 }
 
-export function createAccountActivities({ provider, client, lowBalance }: AccountActivityDeps) {
+export function createAccountActivities({ provider, router, client, lowBalance }: AccountActivityDeps) {
   return {
-    /** Sends one report. A duplicate report is success (the provider has it on file); a refusal is final. */
-    async sendTokenReport({ providerTaskId, verdict }: { providerTaskId: string; verdict: TokenVerdict }): Promise<{ provider: string }> {
+    /**
+     * Sends one report to the provider that solved the token (`provider`, a route name; absent: this worker's first).
+     * A duplicate report is success (the provider has it on file); a refusal is final.
+     */
+    async sendTokenReport({ providerTaskId, verdict, provider: name }: { providerTaskId: string; verdict: TokenVerdict; provider?: string }): Promise<{ provider: string }> {
+      const solver = name ?? router?.defaultRoute[0] ?? provider.name;
       try {
-        await provider.report(providerTaskId, verdict, Context.current().cancellationSignal);
+        await (router ? router.client(solver) : provider).report(providerTaskId, verdict, Context.current().cancellationSignal);
       } catch (err) {
         throw asFailure(err);
       }
-      log.info('token reported', { providerTaskId, verdict, provider: provider.name });
-      return { provider: provider.name };
+      log.info('token reported', { providerTaskId, verdict, provider: solver });
+      return { provider: solver };
     },
 
     /** Counts a verdict in the account workflow, starting it if it is not running (it counts a provider task once). */

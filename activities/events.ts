@@ -12,6 +12,8 @@ export interface ActivityEvents {
    * died, or the exchange broke after sending): `count` provider tasks may have been paid for nothing
    */
   possibleDuplicateSubmit?(event: { provider: string; count: number }): void;
+  /** a submit went past a provider of its route (circuit open, or it refused) to another one */
+  providerSwitch?(event: { from: string; to: string; reason: string }): void;
   /** a submit was paid: `micros` micro-USD by the worker's price table */
   spent?(event: { provider: string; type: string; micros: number }): void;
   /** a final failure was recorded in the DLQ */

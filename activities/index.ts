@@ -3,6 +3,7 @@
 // builds them here; the API key stays inside `provider` and is never an activity argument.
 import type { Client } from '@temporalio/client';
 import type { CaptchaProvider } from '../src/providers/types';
+import type { ProviderRouter } from '../src/providers/routes';
 import type { DlqSettings } from '../workflows/messages';
 import { createAccountActivities } from './account';
 import type { CallbackInbox } from '../src/callbacks/inbox';
@@ -25,6 +26,8 @@ export * from './account';
 
 export interface ActivityDeps {
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` alone */
+  router?: ProviderRouter;
   /** for the activities that message other workflows (DLQ reports, drain, the DLQ's own) */
   client: Client;
   /** metrics hooks (src/metrics.ts) */
@@ -43,15 +46,22 @@ export interface ActivityDeps {
   prices?: PriceTable;
 }
 
-export function createActivities({ provider, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox, prices }: ActivityDeps) {
+export function createActivities({ provider, router, client, dlqSettings = {}, alertWebhookUrl, lowBalance, events, callbackUrlFor, inbox, prices }: ActivityDeps) {
   return {
-    ...createSolveActivities({ provider, ...(events && { events }), ...(callbackUrlFor && { callbackUrlFor }), ...(inbox && { inbox }), ...(prices && { prices }) }),
+    ...createSolveActivities({
+      provider,
+      ...(router && { router }),
+      ...(events && { events }),
+      ...(callbackUrlFor && { callbackUrlFor }),
+      ...(inbox && { inbox }),
+      ...(prices && { prices }),
+    }),
     ...createReportActivities({ client, providerName: provider.name, dlqSettings, ...(events && { events }) }),
     ...createBatchActivities(),
     ...createDlqActivities({ client, settings: dlqSettings }),
     ...createAlertActivities(alertWebhookUrl ? { webhookUrl: alertWebhookUrl } : {}),
     ...createDrainActivities({ client }),
-    ...createAccountActivities({ provider, client, ...(lowBalance !== undefined && { lowBalance }) }),
+    ...createAccountActivities({ provider, ...(router && { router }), client, ...(lowBalance !== undefined && { lowBalance }) }),
   };
 }
 

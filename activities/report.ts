@@ -19,7 +19,7 @@ export interface ReportActivityDeps {
 export interface ReportInput {
   dlqWorkflowId: string;
   /** the provider's name is the worker's to add: the workflow does not know which one is configured */
-  report: Omit<DeadLetterReport, 'provider'>;
+  report: Omit<DeadLetterReport, 'provider'> & { provider?: string };
 }
 
 export interface ReportManyInput {
@@ -32,7 +32,8 @@ export function createReportActivities({ client, providerName, dlqSettings = {},
   return {
     /** Records a final failure in the DLQ, starting the DLQ if it is not running. Idempotent by `report.entryId`. */
     async reportDeadLetter({ dlqWorkflowId, report: partial }: ReportInput): Promise<void> {
-      const report: DeadLetterReport = { ...partial, provider: providerName };
+      // the provider the solve last tried, when it knows; else the worker's
+      const report: DeadLetterReport = { ...partial, provider: partial.provider ?? providerName };
       await signalDeadLetter(client, dlqWorkflowId, dlqSettings, report);
       emit('deadLettered', { provider: providerName, failureClass: report.failureClass, code: report.code });
       log.info('dead-lettered', { entryId: report.entryId, code: report.code, failureClass: report.failureClass });

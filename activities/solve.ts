@@ -1,12 +1,11 @@
 // The solve's provider-facing activities: submit (pays for one provider task) and poll (waits for its answer). Built
 // from the provider client alone: the worker holds the API key inside it; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { CAPABILITIES, supportsKind, type ProviderName } from '../src/providers/capabilities';
-import { CaptchaPermanentError, ProviderError, ProviderTransientError } from '../src/providers/errors';
-import { unsupportedTypeMessage } from '../src/tasks/support';
+import { ProviderError, ProviderTransientError } from '../src/providers/errors';
 import { advisedFirstPollDelayMs } from '../src/domain/policies';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
+import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
 import type { CaptchaTask, CaptchaType, ProviderFailureDetails, SolvePolicy } from '../src/domain/types';
 import type { CallbackInbox } from '../src/callbacks/inbox';
 import { emitterOf, type ActivityEvents } from './events';
@@ -14,6 +13,8 @@ import { DEFAULT_PRICES, submitCostMicros, type PriceTable } from '../src/domain
 
 export interface SolveActivityDeps {
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` as a one-provider route */
+  router?: ProviderRouter;
   /** metrics hooks (src/metrics.ts) */
   events?: ActivityEvents;
   /** the worker's observed solve times, which time first polls (default: one of its own) */
@@ -29,6 +30,10 @@ export interface SolveActivityDeps {
 export interface SubmitInput {
   task: CaptchaTask;
   taskKey: string;
+  /** provider names in order of preference (never keys); absent: the worker's default route */
+  route?: string[];
+  /** providers to try last (a resubmit after an unsolvable answer prefers another solver pool) */
+  avoid?: string[];
 }
 export interface Submitted {
   providerTaskId: string;
@@ -37,6 +42,10 @@ export interface Submitted {
   attempt: number;
   /** earlier attempts that sent a submit whose outcome is unknown: each may have been paid (absent: none) */
   possibleDuplicates?: number;
+  /** the provider that took the task (its route name); polls go there. Absent from workers before routes */
+  provider?: string;
+  /** providers passed over or refusing before it (circuit open, no slot, dry account) */
+  skipped?: ProviderSkip[];
   /** the provider was asked to push the result to our callback receiver (absent: poll only) */
   callback?: true;
   /** what this paid submit cost, micro-USD, by the worker's price table (absent: a worker before prices) */
@@ -55,6 +64,8 @@ export interface SubmitHeartbeat {
 
 export interface PollInput {
   providerTaskId: string;
+  /** the provider that took the task (Submitted.provider); absent: the worker's first provider */
+  provider?: string;
   submittedAt: string;
   policy: SolvePolicy['poll'];
   /** times the first poll (absent in histories before the `poll-first-delay-by-type` patch: `policy.firstDelayMs`) */
@@ -79,11 +90,19 @@ export interface PollHeartbeat {
 /** Deadline code of a provider task that never became ready. */
 export const POLL_DEADLINE_CODE = 'POLL_DEADLINE';
 
-export function createSolveActivities({ provider, events, solveTimes = new SolveTimeEstimator(), callbackUrlFor, inbox, prices = DEFAULT_PRICES }: SolveActivityDeps) {
+export function createSolveActivities({
+  provider,
+  router = ProviderRouter.of(provider),
+  events,
+  solveTimes = new SolveTimeEstimator(),
+  callbackUrlFor,
+  inbox,
+  prices = DEFAULT_PRICES,
+}: SolveActivityDeps) {
   const emit = emitterOf(events);
-  const failed = (stage: 'submit' | 'poll', failure: unknown): void => {
+  const failed = (stage: 'submit' | 'poll', failure: unknown, name = router.defaultRoute[0]!): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
-    emit('failed', { provider: provider.name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
+    emit('failed', { provider: name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
   };
   return {
     /**
@@ -91,18 +110,12 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
      * heartbeat just before the request (and while it is out) tells a retried attempt that a submit may have been
      * paid: the worker died, or the exchange broke after sending. Such a retry counts a possible duplicate.
      */
-    async submitCaptcha({ task }: SubmitInput): Promise<Submitted> {
+    async submitCaptcha({ task, route, avoid }: SubmitInput): Promise<Submitted> {
       const ctx = Context.current();
       const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
       const previous = info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined;
       const unsettled = nonNegativeInt(previous?.unsettled) + (previous?.sending === true && (previous.attempt ?? 0) < attempt ? 1 : 0);
-      // a type this worker's provider does not solve (its provider changed under a running batch): refused unpaid
-      if (provider.name in CAPABILITIES && !supportsKind(provider.name as ProviderName, task.type)) {
-        const failure = toFailure(new CaptchaPermanentError(unsupportedTypeMessage(provider.name as ProviderName, task.type), 'UNSUPPORTED_TYPE'), attempt);
-        failed('submit', failure);
-        throw failure;
-      }
       const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
       beat(true);
       const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
@@ -110,18 +123,27 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
         // the URL is made here, in the worker: its HMAC never reaches the workflow's history
         const workflowId = info.workflowExecution?.workflowId;
         const callbackUrl = workflowId ? callbackUrlFor?.(workflowId) : undefined;
-        const providerTaskId = await provider.submit(task, cancellationSignal, callbackUrl ? { callbackUrl } : undefined);
+        const routed = await router.submit(task, route, { ...(avoid && { avoid }), ...(callbackUrl && { callbackUrl }), signal: cancellationSignal });
+        const { providerTaskId } = routed;
+        if (routed.skipped.length > 0) {
+          log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
+          const first = routed.skipped[0]!;
+          emit('providerSwitch', { from: first.provider, to: routed.provider, reason: first.reason.startsWith('circuit open') ? 'circuit_open' : first.reason });
+        }
         if (unsettled > 0) {
-          emit('possibleDuplicateSubmit', { provider: provider.name, count: unsettled });
+          emit('possibleDuplicateSubmit', { provider: routed.provider, count: unsettled });
           log.warn('submit paid after attempts whose submit may have been paid', { attempt, possibleDuplicates: unsettled });
         }
-        const costMicros = submitCostMicros(prices, provider.name, task.type);
-        emit('spent', { provider: provider.name, type: task.type, micros: costMicros });
+        // priced by the provider that took the task (its kind: the price table's provider)
+        const costMicros = submitCostMicros(prices, router.client(routed.provider).name, task.type);
+        emit('spent', { provider: routed.provider, type: task.type, micros: costMicros });
         return {
           providerTaskId,
           submittedAt: new Date().toISOString(),
           attempt,
           ...(unsettled > 0 && { possibleDuplicates: unsettled }),
+          provider: routed.provider,
+          ...(routed.skipped.length > 0 && { skipped: routed.skipped }),
           ...(callbackUrl && { callback: true as const }),
           costMicros,
         };
@@ -141,18 +163,24 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
      * heartbeat details, and the deadline is counted from the submit: a retried attempt (after a transient error or a
      * dead worker) resumes the same provider task where the last one stopped, and never pays for a new one.
      */
-    async pollCaptcha({ providerTaskId, submittedAt, policy, taskType, callbackWaitMs }: PollInput): Promise<Polled> {
+    async pollCaptcha({ providerTaskId, provider: name = router.defaultRoute[0]!, submittedAt, policy, taskType, callbackWaitMs }: PollInput): Promise<Polled> {
       const ctx = Context.current();
+      let client: CaptchaProvider;
+      try {
+        client = router.client(name);
+      } catch (err) {
+        throw toFailure(err, ctx.info.attempt, providerTaskId);
+      }
       const resumed = ctx.info.heartbeatDetails as PollHeartbeat | undefined;
       let polls = resumed?.providerTaskId === providerTaskId ? resumed.polls : 0;
       const submitted = Date.parse(submittedAt);
       const deadline = submitted + policy.deadlineMs;
       // the first poll at the solve time observed for this provider and type (the advised one at first)
       const advised = advisedFirstPollDelayMs(policy, taskType);
-      const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(provider.name, taskType, advised);
+      const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(name, taskType, advised);
       const firstPoll = polls === 0;
       // at a time the worker polls other tasks anyway, when its client polls many in one request
-      const slot = (at: number) => Math.min(provider.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
+      const slot = (at: number) => Math.min(client.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
       // callback mode: the first poll only after the push had its chance (a lost push costs that wait, not the task)
       let nextPollAt = firstPoll ? slot(submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0)) : Date.now();
       // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
@@ -167,7 +195,7 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
         try {
           const token = await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat, waiting?.token);
           if (token !== undefined) {
-            emit('solved', { provider: provider.name });
+            emit('solved', { provider: name });
             return { token, polls, solvedAt: new Date().toISOString() };
           }
         } finally {
@@ -179,23 +207,23 @@ export function createSolveActivities({ provider, events, solveTimes = new Solve
         polls++;
         let answer;
         try {
-          answer = await provider.poll(providerTaskId, ctx.cancellationSignal);
+          answer = await client.poll(providerTaskId, ctx.cancellationSignal);
         } catch (err) {
           heartbeat();
           const failure = toFailure(err, ctx.info.attempt, providerTaskId);
-          failed('poll', failure);
+          failed('poll', failure, name);
           throw failure;
         }
         if (firstPoll && polls === 1 && taskType !== undefined) {
-          solveTimes.observe(provider.name, taskType, advised, planned, Date.now() - submitted, answer.ready);
+          solveTimes.observe(name, taskType, advised, planned, Date.now() - submitted, answer.ready);
         }
         if (answer.ready) {
-          emit('solved', { provider: provider.name });
+          emit('solved', { provider: name });
           return { token: answer.token, polls, solvedAt: new Date().toISOString() };
         }
         heartbeat();
         if (Date.now() + policy.intervalMs > deadline) {
-          emit('failed', { provider: provider.name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
+          emit('failed', { provider: name, stage: 'poll', failureClass: 'timeout', code: POLL_DEADLINE_CODE });
           throw ApplicationFailure.create({
             type: 'timeout',
             message: `captcha ${providerTaskId} not ready after ${Math.round((Date.now() - submitted) / 1000)} s (${polls} polls)`,

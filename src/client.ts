@@ -22,7 +22,7 @@ import type { Config } from './config';
 import { parseTask, parseTasks } from './tasks/schema';
 import { readTaskFile } from './tasks/files';
 import { checkProviderSupports } from './tasks/support';
-import { CAPABILITIES } from './providers/capabilities';
+import { CAPABILITIES, type ProviderName } from './providers/capabilities';
 import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
 import type { captchaBatchWorkflow } from '../workflows/batch';
 import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, DLQ_STATS_MEMO_KEY, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../workflows/messages';
@@ -35,9 +35,10 @@ import type { dlqDrainWorkflow } from '../workflows/drain';
 import { formatInterval } from './domain/describe';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
 import type { solveCaptchaWorkflow } from '../workflows/solve';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
+import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type CaptchaType, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
 import { describeTask } from './domain/describe';
 import { resolveSolvePolicy } from './domain/policies';
+import { routeProblem } from './providers/routes';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
 export const INLINE_BATCH_LIMIT = 1_000;
@@ -62,6 +63,15 @@ export interface SolveOptions {
   policy?: SolvePolicyOverrides;
   /** record a final failure in the DLQ (default true) */
   deadLetter?: boolean;
+  /** provider names in order of preference (CAPTCHA_PROVIDERS' names); absent: the worker's default route */
+  route?: string[];
+  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
+}
+
+/** A route naming an unknown provider, or none that solves the tasks' type: refused before anything starts. */
+export class InvalidRouteError extends Error {
+  override readonly name = 'InvalidRouteError';
 }
 
 export interface StartBatchOptions {
@@ -78,6 +88,10 @@ export interface StartBatchOptions {
   /** circuit breaker: account-class failures before the batch stops submitting, and what it does with the rest */
   breakerThreshold?: number;
   onAccountFailure?: BatchInput['onAccountFailure'];
+  /** provider names in order of preference for every task; absent: the worker's default route */
+  route?: string[];
+  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
   /** money limit in USD ("5.00"): the batch pauses before a submit would pass it; refused unless a non-negative amount */
   budget?: string | number;
 }
@@ -108,8 +122,8 @@ export class CaptchaSolver {
   /** Solves one captcha and waits for the token. Throws `CaptchaSolveError` on final failure. */
   async solve(task: unknown, options: SolveOptions = {}): Promise<SolveResult> {
     const valid = parseTask(task);
-    // the provider's capability table, before anything starts (the deployment shares CAPTCHA_PROVIDER)
-    checkProviderSupports(this.config.provider.name, [valid], { where: 'task' });
+    // what the route (named, or the default one of several providers) or the provider solves, before anything starts
+    this.checkSupports(options.route, [valid], { where: 'task' });
     const taskKey = valid.key ?? randomUUID();
     try {
       return await this.client.workflow.execute<typeof solveCaptchaWorkflow>(WORKFLOW_TYPES.solve, {
@@ -121,6 +135,8 @@ export class CaptchaSolver {
             taskKey,
             policy: resolveSolvePolicy(this.config.solvePolicy, options.policy),
             dlqWorkflowId: options.deadLetter === false ? null : this.config.dlqWorkflowId,
+            ...(options.route && { route: [...options.route] }),
+            ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
           },
         ],
         staticSummary: describeTask(valid),
@@ -156,8 +172,10 @@ export class CaptchaSolver {
       dlqWorkflowId: this.config.dlqWorkflowId,
       ...(options.breakerThreshold !== undefined && { breakerThreshold: options.breakerThreshold }),
       ...(options.onAccountFailure && { onAccountFailure: options.onAccountFailure }),
+      ...(options.route && { route: [...options.route] }),
+      ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
-      ...(budgetMicros !== undefined && { budgetMicros, prices: { ...this.config.prices[this.config.provider.name] } }),
+      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices(options.route) }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -209,12 +227,17 @@ export class CaptchaSolver {
    */
   async reportToken(ref: string | { taskKey: string; batchId?: string } | { providerTaskId: string }, verdict: TokenVerdict): Promise<TokenReportResult & { repeated: boolean }> {
     if (verdict !== 'good' && verdict !== 'bad') throw new TokenReportError(`the verdict must be "good" or "bad", not ${JSON.stringify(verdict)}`);
-    const provider = this.config.provider.name;
-    if (!CAPABILITIES[provider].extraActions.some((action) => /^report|^feedback/.test(action))) {
-      throw new TokenReportError(`${provider} has no report endpoint (src/providers/capabilities.ts): its tokens cannot be reported or refunded`);
-    }
+    const reportable = (kind: ProviderName, name: string): void => {
+      if (!CAPABILITIES[kind].extraActions.some((action) => /^report|^feedback/.test(action))) {
+        throw new TokenReportError(`${name} has no report endpoint (src/providers/capabilities.ts): its tokens cannot be reported or refunded`);
+      }
+    };
+    if (this.config.providers.length <= 1) reportable(this.config.provider.name, this.config.provider.name);
     const input: TokenReportInput = await this.reportInput(ref, verdict);
-    const workflowId = tokenReportWorkflowId(this.config.provider.name, input.providerTaskId);
+    // several providers: the report goes to the one that solved the token (a bare provider task id: the first one)
+    const solver = this.config.providers.find((p) => p.name === input.provider) ?? this.config.providers[0];
+    if (solver) reportable(solver.provider, solver.name);
+    const workflowId = tokenReportWorkflowId(solver?.name ?? this.config.provider.name, input.providerTaskId);
     const startRequest = randomUUID();
     let handle: WorkflowHandle<typeof tokenReportWorkflow>;
     let repeated = false;
@@ -308,6 +331,7 @@ export class CaptchaSolver {
       providerTaskId: result.providerTaskId,
       taskKey: result.taskKey,
       solvedAt: result.solvedAt,
+      ...(result.provider !== undefined && { provider: result.provider }),
       ...(task && { captchaType: task.type }),
       ...(task?.sitekey !== undefined && { sitekey: task.sitekey }),
     };
@@ -397,7 +421,7 @@ export class CaptchaSolver {
         const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
         const priced: DlqRetryRequest = {
           ...request,
-          prices: request.prices ?? { ...this.config.prices[this.config.provider.name] },
+          prices: request.prices ?? this.routePrices(request.route),
           ...(budgetMicros !== undefined && { budgetMicros }),
         };
         return await ordered(() => executeUpdateAcrossRuns(handle, dlqRetryUpdate, order(priced)));
@@ -512,17 +536,50 @@ export class CaptchaSolver {
     return this.client.schedule.getHandle(scheduleId);
   }
 
+  /** Throws `InvalidRouteError` (one sentence) unless every name is configured and the route solves every task's type. */
+  checkRoute(route: unknown, tasks: readonly CaptchaTask[]): void {
+    const configured = new Map(this.config.providers.map((p) => [p.name, p.provider]));
+    const problem = routeProblem(route, tasks.map((t) => t.type), configured);
+    if (problem) throw new InvalidRouteError(problem);
+  }
+
+  /**
+   * Micro-USD per submit by type for work that may go to any provider of `route` (default: every configured one): the
+   * dearest of them, so that a budget reserved by these prices is never passed whichever provider takes a task.
+   */
+  routePrices(route?: readonly string[]): Partial<Record<CaptchaType, number>> {
+    const names = route ?? this.config.providers.map((p) => p.name);
+    const kinds = new Set(this.config.providers.filter((p) => names.includes(p.name)).map((p) => p.provider));
+    if (kinds.size === 0) kinds.add(this.config.provider.name);
+    const prices: Partial<Record<CaptchaType, number>> = {};
+    for (const kind of kinds) {
+      for (const [type, micros] of Object.entries(this.config.prices[kind] ?? {}) as [CaptchaType, number][]) prices[type] = Math.max(prices[type] ?? 0, micros);
+    }
+    return prices;
+  }
+
+  /**
+   * Refuses early what no provider will solve: a named route is checked against the configured providers; with several
+   * providers, so is the default route (every one of them); a single provider by its capability table
+   * (CAPTCHA_PROVIDER, which a deployment shares between clients and workers).
+   */
+  private checkSupports(route: unknown, tasks: readonly CaptchaTask[], options: { lines?: readonly (number | undefined)[]; where?: string } = {}): void {
+    if (route !== undefined) this.checkRoute(route, tasks);
+    else if (this.config.providers.length > 1) this.checkRoute(this.config.providers.map((p) => p.name), tasks);
+    else checkProviderSupports(this.config.provider.name, tasks, options);
+  }
+
   private async batchSource(options: StartBatchOptions): Promise<{ source: TaskSource; tasks: CaptchaTask[] }> {
     if (!!options.tasks === !!options.file) throw new Error('give either tasks or a file');
     if (options.file) {
       // workers read the file: its absolute path, and its hash so that a changed file is noticed
       const file = await readTaskFile(resolve(options.file), options.format);
-      checkProviderSupports(this.config.provider.name, file.tasks, { lines: file.lines, where: 'task file' });
+      this.checkSupports(options.route, file.tasks, { lines: file.lines, where: 'task file' });
       return { source: { kind: 'file', path: file.path, format: file.format, sha256: file.sha256, total: file.tasks.length }, tasks: file.tasks };
     }
     const tasks = parseTasks(options.tasks!);
     if (tasks.length === 0) throw new Error('a batch needs at least one task');
-    checkProviderSupports(this.config.provider.name, tasks);
+    this.checkSupports(options.route, tasks);
     if (tasks.length > INLINE_BATCH_LIMIT) {
       throw new Error(`${tasks.length} tasks are too many to pass inline (limit ${INLINE_BATCH_LIMIT}): give them as a file`);
     }

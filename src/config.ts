@@ -12,6 +12,7 @@ import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
 import { reportWindowMs } from './providers/report-window';
 import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
+import { parseRoster, type RosterEntry } from './providers/roster';
 import { CAPTCHA_TYPES } from './domain/types';
 import { mergePrices, per1000ToMicros, type PriceTable } from './domain/prices';
 
@@ -68,6 +69,13 @@ const envSchema = z.object({
   /** price overrides, USD per 1000 submits: `{"2captcha":{"recaptcha-v2":2.99}}` (src/domain/prices.ts has the defaults) */
   CAPTCHA_PRICES: z.string().max(4096).optional(),
   CAPTCHA_MIN_POLL_INTERVAL_MS: int(0).optional(),
+  /** several providers (src/providers/roster.ts): a JSON list or a file path; unset: CAPTCHA_PROVIDER alone */
+  CAPTCHA_PROVIDERS: z.string().min(1).max(100_000).optional(),
+  /** per-provider health (src/providers/routes.ts): capacity failures in the window that open a circuit, its cooldown */
+  CAPTCHA_HEALTH_CAPACITY_FAILURES: int(1, 1_000).default(3),
+  CAPTCHA_HEALTH_WINDOW_MS: int(100).default(10_000),
+  CAPTCHA_HEALTH_COOLDOWN_MS: int(10).default(30_000),
+  CAPTCHA_HEALTH_ACCOUNT_FAILURES: int(1, 1_000).default(1),
   /** polls within this many ms share one request (`res.php?action=get&ids=`) where the provider allows; 0: off */
   CAPTCHA_POLL_COALESCE_MS: int(0, 5_000).default(100),
 
@@ -167,6 +175,13 @@ export interface Config {
     /** client-side limits; `minPollIntervalMs` defaults to the solve policy's poll interval */
     limits: { submitsPer3s: number; minPollIntervalMs: number };
   };
+  /**
+   * Every provider a route may name, in default-route order: CAPTCHA_PROVIDERS, or the single provider above. Keys
+   * as for `provider`: worker only.
+   */
+  providers: (RosterEntry & { baseUrl: string })[];
+  /** per-provider health shared by a worker's activities (src/providers/routes.ts HealthOptions) */
+  health: { accountThreshold: number; capacityThreshold: number; windowMs: number; cooldownMs: number };
   /** micro-USD per paid submit by provider and type: the defaults with CAPTCHA_PRICES on top */
   prices: PriceTable;
   solvePolicy: SolvePolicy;
@@ -253,7 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
-      const shown = variable.includes('KEY') || variable.includes('SECRET') || variable === 'ALERT_WEBHOOK_URL' ? '(hidden)' : JSON.stringify(env[variable]);
+      const shown = variable.includes('KEY') || variable.includes('SECRET') || variable === 'ALERT_WEBHOOK_URL' || variable === 'CAPTCHA_PROVIDERS' ? '(hidden)' : JSON.stringify(env[variable]);
       return `${variable}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -287,6 +302,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     }),
   };
   const solvePolicy = resolveSolvePolicy(policyOverrides);
+  let roster: RosterEntry[] | undefined;
+  if (e.CAPTCHA_PROVIDERS !== undefined) {
+    try {
+      roster = parseRoster(e.CAPTCHA_PROVIDERS, env);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  ${(err as Error).message}`);
+    }
+  }
   const config: Config = {
     temporal: {
       ...connection,
@@ -306,6 +329,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
         submitsPer3s: e.CAPTCHA_MAX_SUBMITS_PER_3S,
         minPollIntervalMs: e.CAPTCHA_MIN_POLL_INTERVAL_MS ?? solvePolicy.poll.intervalMs,
       },
+    },
+    providers: roster
+      ? roster.map((p) => ({ ...p, baseUrl: p.baseUrl ?? DEFAULT_BASE_URLS[p.provider] }))
+      : [
+          {
+            name: e.CAPTCHA_PROVIDER,
+            provider: e.CAPTCHA_PROVIDER,
+            ...compact({ apiKey: e.CAPTCHA_API_KEY }),
+            baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
+          },
+        ],
+    health: {
+      accountThreshold: e.CAPTCHA_HEALTH_ACCOUNT_FAILURES,
+      capacityThreshold: e.CAPTCHA_HEALTH_CAPACITY_FAILURES,
+      windowMs: e.CAPTCHA_HEALTH_WINDOW_MS,
+      cooldownMs: e.CAPTCHA_HEALTH_COOLDOWN_MS,
     },
     prices: parsePriceOverrides(e.CAPTCHA_PRICES),
     solvePolicy,
@@ -486,6 +525,11 @@ function firstLine(err: unknown): string {
 
 /** The worker cannot run without the provider key; a client can. */
 export function requireProviderKey(config: Config): string {
+  const keyless = config.providers.find((p) => !p.apiKey);
+  if (config.providers.length > 1 || config.providers[0]?.name !== config.provider.name) {
+    if (keyless) throw new ConfigError(`invalid configuration: provider ${keyless.name} in CAPTCHA_PROVIDERS has no key (apiKey or apiKeyEnv)`);
+    return config.providers[0]!.apiKey!;
+  }
   if (!config.provider.apiKey) throw new ConfigError('invalid configuration: CAPTCHA_API_KEY is required to run a worker');
   return config.provider.apiKey;
 }

@@ -68,6 +68,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ['provider'],
     registers: [registry],
   });
+  const switches = new Counter({
+    name: 'captcha_provider_switches_total',
+    help: 'Submits that went past a provider of their route (circuit open, or it refused) to the next one',
+    labelNames: ['from', 'to', 'reason'],
+    registers: [registry],
+  });
   const spent = new Counter({
     name: 'captcha_spent_micro_usd_total',
     help: 'Money spent on paid submits, in micro-USD (1e-6 USD) by the price table (CAPTCHA_PRICES), by captcha type',
@@ -157,6 +163,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       failed: ({ provider, stage, failureClass }) => failures.inc({ provider, stage, class: failureClass }),
       deadLettered: ({ provider, failureClass }) => deadLettered.inc({ provider, class: failureClass }),
       possibleDuplicateSubmit: ({ provider, count }) => possibleDuplicates.inc({ provider }, count),
+      providerSwitch: ({ from, to, reason }) => switches.inc({ from, to, reason }),
       spent: ({ provider, type, micros }) => spent.inc({ provider, type }, micros),
     },
   };

@@ -6,6 +6,7 @@ import { loadConfig, requireProviderKey, type Config } from './config';
 import { createWorkerMetrics, resolveBindAddress, sdkMetricsUrlOf, startMetricsServer, type MetricsServer } from './metrics';
 import { createProvider } from './providers';
 import type { CaptchaProvider } from './providers/types';
+import { ProviderRouter } from './providers/routes';
 import { dlqStatsQuery } from '../workflows/messages';
 import { connectClient, connectWorker, dataConverterFor, installRuntime } from './temporal';
 import type { Registry } from 'prom-client';
@@ -20,6 +21,8 @@ export interface CreateWorkerOptions {
   /** used by activities that message workflows (DLQ reports) */
   client: Client;
   provider: CaptchaProvider;
+  /** several providers with their health (CAPTCHA_PROVIDERS); default: `provider` alone */
+  router?: ProviderRouter;
   taskQueue?: string;
   /** a prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled at start */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -33,7 +36,7 @@ export interface CreateWorkerOptions {
   inbox?: CallbackInbox;
 }
 
-export async function createWorker({ config, connection, client, provider, taskQueue, workflowBundle, options, activityEvents, callbackUrlFor, inbox }: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker({ config, connection, client, provider, router, taskQueue, workflowBundle, options, activityEvents, callbackUrlFor, inbox }: CreateWorkerOptions): Promise<Worker> {
   const dataConverter = dataConverterFor(config);
   return Worker.create({
     connection,
@@ -42,6 +45,7 @@ export async function createWorker({ config, connection, client, provider, taskQ
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
       provider,
+      ...(router && { router }),
       client,
       ...(activityEvents && { events: activityEvents }),
       prices: config.prices,
@@ -62,6 +66,27 @@ export async function createWorker({ config, connection, client, provider, taskQ
   });
 }
 
+/** Every configured provider's client (the keys stay inside them), behind one router with per-provider health. */
+export function createRouter(config: Config, onCall?: Parameters<typeof createProvider>[0]['onCall']): ProviderRouter {
+  requireProviderKey(config);
+  const providers = config.providers.map((p) => ({
+    name: p.name,
+    kind: p.provider,
+    client: createProvider({
+      name: p.provider,
+      apiKey: p.apiKey ?? config.provider.apiKey ?? '',
+      baseUrl: p.baseUrl,
+      requestTimeoutMs: p.requestTimeoutMs ?? config.provider.requestTimeoutMs,
+      submitTimeoutMs: config.provider.submitTimeoutMs,
+      connections: p.connections ?? config.provider.connections,
+      pollCoalesceMs: config.provider.pollCoalesceMs,
+      limits: { ...config.provider.limits, ...(p.submitsPer3s !== undefined && { submitsPer3s: p.submitsPer3s }) },
+      ...(onCall && { onCall }),
+    }),
+  }));
+  return new ProviderRouter(providers, config.health);
+}
+
 /**
  * Callback mode: the receiver in this process (it needs the signing key and a Temporal client, both already here), and
  * for the legacy family the pingback address registered once (a no-op when it is already).
@@ -70,10 +95,12 @@ async function startCallbacks(config: Config, apiKey: string, client: Client, re
   const settings = config.callback;
   if (!settings) return undefined;
   const key = callbackKey(settings.secret, apiKey);
-  const admin = pingbackClient({ ...config.provider, apiKey });
-  if (admin) {
+  // every legacy-family account of the roster pushes to the same receiver
+  for (const p of config.providers) {
+    const admin = pingbackClient({ name: p.provider, apiKey: p.apiKey ?? apiKey, baseUrl: p.baseUrl, requestTimeoutMs: p.requestTimeoutMs ?? config.provider.requestTimeoutMs });
+    if (!admin) continue;
     try {
-      if (await ensurePingback(admin, settings.publicUrl)) console.log(`registered the pingback address ${settings.publicUrl}`);
+      if (await ensurePingback(admin, settings.publicUrl)) console.log(`registered the pingback address ${settings.publicUrl} with ${p.name}`);
     } finally {
       await admin.close();
     }
@@ -114,13 +141,15 @@ export async function main(): Promise<void> {
             throw err;
           }),
     });
-  const provider = createProvider({ ...config.provider, apiKey, ...(metrics && { onCall: metrics.providerCall }) });
+  const router = createRouter(config, metrics ? metrics.providerCall : undefined);
+  const provider = router.client(router.defaultRoute[0]!);
   const callbacks = config.callback && (await startCallbacks(config, apiKey, client, metrics ? metrics.registry : undefined));
   const worker = await createWorker({
     config,
     connection,
     client,
     provider,
+    router,
     ...(metrics && { activityEvents: metrics.activityEvents }),
     ...(callbacks && { callbackUrlFor: callbacks.urlFor, inbox: callbacks.inbox }),
   });
@@ -136,14 +165,14 @@ export async function main(): Promise<void> {
     console.log(`metrics at ${metricsServer.url}/metrics (SDK exporter ${sdkBind}, relayed), health at ${metricsServer.url}/healthz`);
   }
   console.log(
-    `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), provider ${config.provider.name} at ${config.provider.baseUrl}`,
+    `worker on task queue "${config.temporal.taskQueue}" (namespace ${config.temporal.namespace} at ${config.temporal.address}), providers ${config.providers.map((p) => `${p.name} at ${p.baseUrl}`).join(', ')}`,
   );
   try {
     await worker.run();
   } finally {
     await callbacks?.receiver.close();
     await metricsServer?.close();
-    await provider.close();
+    await router.close();
     await connection.close();
     await client.connection.close();
   }

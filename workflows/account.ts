@@ -41,7 +41,7 @@ export async function tokenReportWorkflow(input: TokenReportInput): Promise<Toke
     }
   }
   const { sendTokenReport, recordTokenFeedback } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: `report ${input.verdict}` });
-  const { provider } = await sendTokenReport({ providerTaskId: input.providerTaskId, verdict: input.verdict });
+  const { provider } = await sendTokenReport({ providerTaskId: input.providerTaskId, verdict: input.verdict, ...(input.provider !== undefined && { provider: input.provider }) });
   const reportedAt = new Date().toISOString();
   await recordTokenFeedback({
     accountWorkflowId: input.accountWorkflowId,

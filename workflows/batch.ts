@@ -50,6 +50,8 @@ const COMPLETION_EVENTS_PATCH = 'batch-completion-events';
  * for that, or (any other start failure) left as an unhandled rejection that failed the workflow task, over and over.
  */
 const PRECISE_CATCH_PATCH = 'batch-precise-catch';
+/** Runs of one provider kept in the batch's progress. */
+const PROVIDER_RUNS_KEPT = 50;
 /** `patched` id of counting money (spent, wasted) and holding children whose submit would pass the budget. */
 const MONEY_PATCH = 'batch-money-budget';
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
@@ -106,6 +108,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     }
     const duplicates = outcome.outcome === 'solved' ? outcome.result.possibleDuplicateSubmits : outcome.outcome === 'failed' ? outcome.failure.possibleDuplicateSubmits : undefined;
     if (duplicates) state.possibleDuplicateSubmits = (state.possibleDuplicateSubmits ?? 0) + duplicates;
+    countByProvider(outcome);
     if (outcome.outcome === 'solved') {
       state.solved++;
       state.results.push({ ...outcome.result, seq: state.nextSeq++ });
@@ -123,6 +126,29 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       }
     } else {
       state.cancelled++;
+    }
+  }
+  /** Outcomes by provider and the runs of solved tasks per provider: data only, no command. */
+  function countByProvider(outcome: SolveOutcome): void {
+    const provider = outcome.outcome === 'solved' ? outcome.result.provider : outcome.outcome === 'failed' ? outcome.failure.provider : undefined;
+    if (provider === undefined || outcome.outcome === 'cancelled') return;
+    const by = (state.byProvider ??= {});
+    const count = (by[provider] ??= { solved: 0, deadLettered: 0, switched: 0 });
+    if (outcome.outcome === 'failed') {
+      count.deadLettered++;
+      return;
+    }
+    count.solved++;
+    if (outcome.result.switches?.length) count.switched++;
+    const runs = (state.providerRuns ??= []);
+    const at = outcome.result.solvedAt;
+    const lastRun = runs.at(-1);
+    if (lastRun?.provider === provider) {
+      lastRun.solved++;
+      lastRun.lastSolvedAt = at;
+    } else {
+      runs.push({ provider, solved: 1, firstSolvedAt: at, lastSolvedAt: at });
+      if (runs.length > PROVIDER_RUNS_KEPT) runs.splice(0, runs.length - PROVIDER_RUNS_KEPT);
     }
   }
   setHandler(batchProgressQuery, progress);
@@ -292,6 +318,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       dlqWorkflowId: settings.dlqWorkflowId,
       parentWorkflowId: workflowInfo().workflowId,
       ...(hearByCompletion && { parentAwaitsCompletion: true }),
+      ...(settings.route && { route: settings.route }),
+      ...(settings.resubmitElsewhere !== undefined && { resubmitElsewhere: settings.resubmitElsewhere }),
     };
     // started outside the batch's cancellation scope: a cancelled batch cancels its children explicitly, by id,
     // which also reaches children started by an earlier run
@@ -423,6 +451,8 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       topErrors: topErrors(),
       window: state.window,
       circuit: state.circuit,
+      ...(state.byProvider && { byProvider: state.byProvider }),
+      ...(state.providerRuns && { providerRuns: state.providerRuns }),
       ...money(!cancelling),
     };
   }
@@ -455,6 +485,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ['window', p.window],
       ['circuit', p.circuit.open ? `open (${p.circuit.code})` : 'closed'],
       ['run', p.run],
+      ...Object.entries(p.byProvider ?? {}).map(([name, c]) => [`solved on ${name}`, c.solved]),
       ...(p.money
         ? [
             ['spent', formatUsd(p.money.spentMicros)],

@@ -18,6 +18,8 @@ export type SolveOutcome =
 export interface RetryRef {
   entryId: string;
   generation: number;
+  /** the provider route its retry order named (queued retries only) */
+  route?: string[];
 }
 export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
 /** Parent → child: "I am about to continue-as-new; report your outcome by signal from now on". */
@@ -61,6 +63,10 @@ export interface BatchInput {
   onAccountFailure?: 'hold' | 'dead-letter';
   /** set `CaptchaSitekey` on the children (default true); off with payload encryption: search attributes stay plain */
   indexSitekeys?: boolean;
+  /** provider names in order of preference for every task (validated by the client); absent: the worker's default */
+  route?: string[];
+  /** a resubmit after an unsolvable answer goes to another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
   /**
    * Money limit of the batch, micro-USD: no child starts when its submit would pass it (the batch pauses, like an open
    * circuit, until `resume` raises it). See src/domain/budget.ts for the overspend bound.
@@ -97,6 +103,23 @@ export interface BatchState {
   circuit: CircuitState;
   /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
   money?: BatchMoney;
+  /** outcomes by the provider that took the task's last submit (absent: none known) */
+  byProvider?: Record<string, ProviderCount>;
+  /** solved tasks in completion order, as runs of one provider: the switches and switches back (the last 50 runs) */
+  providerRuns?: ProviderRun[];
+}
+
+export interface ProviderCount {
+  solved: number;
+  deadLettered: number;
+  /** solved tasks whose submit went elsewhere than the first choice first */
+  switched: number;
+}
+export interface ProviderRun {
+  provider: string;
+  solved: number;
+  firstSolvedAt: string;
+  lastSolvedAt: string;
 }
 
 export interface CircuitState {
@@ -144,6 +167,9 @@ export interface BatchProgress {
   /** current window (≤ concurrency): smaller while the provider answers with transient errors */
   window: number;
   circuit: CircuitState;
+  /** outcomes by provider, and the runs of solved tasks per provider in completion order (several providers) */
+  byProvider?: Record<string, ProviderCount>;
+  providerRuns?: ProviderRun[];
   /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
   money?: MoneyFigures;
 }
@@ -325,6 +351,8 @@ export interface DlqAlert {
 export interface DlqRetryRequest extends DlqFilter {
   /** required to act on an empty filter: retry everything retryable (never parked or account-class entries) */
   all?: boolean;
+  /** retry on these providers, in order (CAPTCHA_PROVIDERS' names); absent: the worker's default route */
+  route?: string[];
   reason?: string;
   by?: string;
   requestId?: string;
@@ -581,6 +609,8 @@ export interface TokenReportInput {
   verdict: TokenVerdict;
   /** the solve's task key, when the report named one */
   taskKey?: string;
+  /** the provider that solved it (SolveResult.provider, a route name); absent: the worker's first provider */
+  provider?: string;
   /** when the token was solved (SolveResult.solvedAt); absent (a bare provider task id): the provider's answer decides */
   solvedAt?: string;
   /** reports are refused this long after `solvedAt` */

@@ -17,12 +17,13 @@ import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
 import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
-import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../src/domain/types';
+import { ATTEMPT_HISTORY_LIMIT, SWITCH_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
   DeadLetterReport,
   FailureClass,
   ProviderFailureDetails,
+  ProviderSwitch,
   SolveFailureDetails,
   SolveInput,
   SolveResult,
@@ -31,11 +32,20 @@ import type {
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
-  // No patch gates the submit's heartbeat or the poll's task type: replay matches an activity's type and id, not its
-  // options or input (test/replay.test.ts replays solves recorded before both), and a patch marker would cost every
+  // No patch gates the submit's heartbeat, the poll's task type or the provider routes (route, avoid, the poll's
+  // provider, provider and switches in results): replay matches an activity's type and id, not its options or input
+  // (test/replay.test.ts replays solves recorded before them), none adds a command, and a patch marker would cost every
   // solve one more history event.
   const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
+  // several providers: the submit names the route, the poll goes to the provider that took the task, a resubmit after
+  // an unsolvable answer tries another provider first, and the result names the provider and every switch
+  let provider: string | undefined;
+  const switches: ProviderSwitch[] = [];
+  const noteSwitch = (s: ProviderSwitch): void => {
+    if (switches.length < SWITCH_LIMIT) switches.push(s);
+    log.info('provider switch', { taskKey: input.taskKey, ...s });
+  };
 
   // a parent that reads our completion event needs no signal, until it hands us over to its next run
   let signalParent = !input.parentAwaitsCompletion;
@@ -68,7 +78,20 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     for (let round = 1; round <= 1 + policy.maxResubmits; round++) {
       let providerTaskId: string | undefined;
       try {
-        const submitted = await submitCaptcha({ task: input.task, taskKey: input.taskKey });
+        const avoid = provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
+        const submitted = await submitCaptcha({
+          task: input.task,
+          taskKey: input.taskKey,
+          ...(input.route && { route: input.route }),
+          ...(avoid && { avoid }),
+        });
+        if (submitted.provider !== undefined) {
+          const at = new Date().toISOString();
+          const first = submitted.skipped?.[0];
+          if (first) noteSwitch({ round, from: first.provider, to: submitted.provider, reason: first.reason, at });
+          else if (provider !== undefined && provider !== submitted.provider) noteSwitch({ round, from: provider, to: submitted.provider, reason: last?.code ?? 'resubmit', at });
+          provider = submitted.provider;
+        }
         attempts += submitted.attempt;
         paidSubmits++;
         if (submitted.costMicros !== undefined) spentMicros = (spentMicros ?? 0) + submitted.costMicros;
@@ -80,6 +103,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         const callbackWait = submitted.callback ? { callbackWaitMs: Math.min(callbackWaitMs(policy, input.task.type), policy.poll.deadlineMs) } : {};
         const polled = await pollCaptcha({
           providerTaskId,
+          // the provider that took the task (absent from a submit by a worker before routes: its first provider)
+          ...(submitted.provider !== undefined && { provider: submitted.provider }),
           submittedAt: submitted.submittedAt,
           policy: policy.poll,
           // the poll times its first poll to the captcha type (and the solve times its worker observed)
@@ -96,6 +121,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           ...spent(),
           elapsedMs: Date.now() - startedAt,
           solvedAt: polled.solvedAt,
+          ...(provider !== undefined && { provider }),
+          ...(switches.length > 0 && { switches }),
         };
         upsertSearchAttributes([{ key: outcomeAttribute, value: 'solved' }]);
         await notifyParent({ taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
@@ -108,6 +135,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         history.push({
           round,
           ...(providerTaskId !== undefined && { providerTaskId }),
+          ...(providerTaskId !== undefined && provider !== undefined && { provider }),
           failureClass: failure.failureClass,
           code: failure.code,
           message: failure.message,
@@ -138,10 +166,11 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     ...spent(),
     providerTaskIds,
     history: history.slice(-ATTEMPT_HISTORY_LIMIT),
+    ...(provider !== undefined && { provider }),
   };
   const dlqWorkflowId = input.dlqWorkflowId;
   if (dlqWorkflowId) {
-    const report: Omit<DeadLetterReport, 'provider'> = {
+    const report: Omit<DeadLetterReport, 'provider'> & { provider?: string } = {
       entryId: workflowInfo().workflowId,
       task: input.task,
       taskKey: input.taskKey,
@@ -155,6 +184,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       providerTaskIds,
       history: details.history,
       failedAt: new Date().toISOString(),
+      ...(provider !== undefined && { provider }),
     };
     const { reportDeadLetter } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'record in the DLQ' });
     await reportDeadLetter({ dlqWorkflowId, report });

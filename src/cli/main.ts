@@ -57,7 +57,7 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) {
     return ['commander.helpDisplayed', 'commander.version'].includes(err.code) ? EXIT.OK : EXIT.USAGE;
   }
-  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError') || isError(err, 'InvalidIdError') || isError(err, 'WorkflowIdTakenError')) return EXIT.USAGE;
+  if (isError(err, 'ConfigError') || isError(err, 'TaskValidationError') || isError(err, 'InvalidRouteError') || isError(err, 'InvalidIdError') || isError(err, 'WorkflowIdTakenError')) return EXIT.USAGE;
   if (isError(err, 'WorkflowNotFoundError') || isError(err, 'ScheduleNotFoundError')) return EXIT.NOT_FOUND;
   if (isError(err, 'TemporalUnreachableError') || isUnreachable(err)) return EXIT.UNREACHABLE;
   return EXIT.FAILED;
@@ -72,7 +72,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const code = exitCodeOf(err);
     // commander has already printed its own errors and help
     if (!(err instanceof CommanderError)) {
-      const plain = ['TaskValidationError', 'ConfigError', 'InvalidIdError', 'WorkflowIdTakenError', 'TemporalUnreachableError'].some((name) => isError(err, name));
+      const plain = ['TaskValidationError', 'InvalidRouteError', 'ConfigError', 'InvalidIdError', 'WorkflowIdTakenError', 'TemporalUnreachableError'].some((name) => isError(err, name));
       const prefix = err instanceof CliError || plain ? '' : 'error: ';
       note(`${prefix}${message(err)}`);
       if (code === EXIT.FAILED && process.env.CAPTCHA_DLQ_DEBUG && err instanceof Error) note(err.stack ?? '');

@@ -12,7 +12,8 @@ import { createProvider, type ProviderConfig } from '../providers';
 import type { CaptchaProvider } from '../providers/types';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../simulator/server';
 import { connectClient, connectWorker } from '../temporal';
-import { createWorker, type CreateWorkerOptions } from '../worker';
+import { createRouter, createWorker, type CreateWorkerOptions } from '../worker';
+import type { ProviderRouter } from '../providers/routes';
 import { startDevServer, type DevServer, type DevServerOptions } from './dev-server';
 
 /** A key the simulator accepts (it takes any 32 characters) and no real provider knows. */
@@ -142,12 +143,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     return provider;
   };
+  // CAPTCHA_PROVIDERS: every configured provider behind one router (the simulator stands in for none of them)
+  let router: ProviderRouter | undefined;
+  const routerOf = (): ProviderRouter | undefined => {
+    if (!router && base.providers.length > 1) {
+      const made = createRouter(config, options.providerOptions?.onCall);
+      stops.push(() => made.close());
+      router = made;
+    }
+    return router;
+  };
   const newWorker = (): Promise<Worker> =>
     createWorker({
       config,
       connection,
       client,
-      provider: providerOf(),
+      provider: routerOf()?.client(config.providers[0]!.name) ?? providerOf(),
+      ...(routerOf() && { router: routerOf()! }),
       ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
       ...(options.workerOptions && { options: options.workerOptions }),
       ...(options.activityEvents && { activityEvents: options.activityEvents }),

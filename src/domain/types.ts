@@ -98,11 +98,25 @@ export interface AttemptRecord {
   /** 1-based round: a round is one paid submit (or a failed try to get one) and its polling */
   round: number;
   providerTaskId?: string;
+  /** the provider of the round (several providers configured) */
+  provider?: string;
   failureClass: FailureClass;
   code: string;
   message: string;
   at: string;
 }
+
+/** A submit that went to another provider than the first choice: passed over, refusing, or after an unsolvable answer. */
+export interface ProviderSwitch {
+  round: number;
+  from: string;
+  to: string;
+  /** `circuit open (ERROR_ZERO_BALANCE)`, `ERROR_NO_SLOT_AVAILABLE`, `ERROR_CAPTCHA_UNSOLVABLE` */
+  reason: string;
+  at: string;
+}
+/** Switches a solve keeps (the first ones). */
+export const SWITCH_LIMIT = 10;
 
 export interface SolveInput {
   task: CaptchaTask;
@@ -121,6 +135,10 @@ export interface SolveInput {
   parentAwaitsCompletion?: boolean;
   /** set when the DLQ re-solves an entry */
   retry?: { entryId: string; generation: number };
+  /** provider names in order of preference (validated by the client); absent: the worker's default route */
+  route?: string[];
+  /** a resubmit after an unsolvable answer goes to another provider of the route first (default true) */
+  resubmitElsewhere?: boolean;
 }
 
 export interface SolveResult {
@@ -139,6 +157,10 @@ export interface SolveResult {
   spentMicros?: number;
   elapsedMs: number;
   solvedAt: string;
+  /** the provider that solved it (absent from workers before provider routes) */
+  provider?: string;
+  /** submits that went elsewhere than the first choice (bounded by SWITCH_LIMIT) */
+  switches?: ProviderSwitch[];
 }
 
 /** What every final failure says about itself: in a solve's failure details, a DLQ report and a DLQ entry. */
@@ -164,6 +186,8 @@ export interface SolveFailureDetails extends FailureSummary {
   providerTaskIds: string[];
   /** the DLQ entry id when the failure was dead-lettered */
   dlqEntryId?: string;
+  /** the provider of the last round */
+  provider?: string;
 }
 
 /** What the submit and poll activities attach to the failures they throw. */

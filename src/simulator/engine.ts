@@ -184,6 +184,7 @@ export class SimulatorEngine {
     this.counters.request(request.endpoint, action);
     const pending = { delayMs: 0 };
     const reply =
+      this.applyRule(this.book.scheduled(request.endpoint, now, (balance) => (this.balance = balance)), pending) ??
       this.applyRule(this.book.takeGlobalRule(request.endpoint), pending) ??
       this.applyRule(this.book.drawChaos(request.endpoint, this.chaosRng), pending) ??
       (request.endpoint === 'in.php' ? this.submit(request, now, pending) : this.result(request.params, action, now, pending));

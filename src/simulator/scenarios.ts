@@ -70,6 +70,31 @@ const chaosSchema = z.union([
 ]);
 export type ChaosInput = z.infer<typeof chaosSchema>;
 
+/** What a schedule step makes of the provider from then on. */
+export const providerStateSchema = z.discriminatedUnion('type', [
+  /** normal service again */
+  z.object({ type: z.literal('up') }),
+  /** every submit answered with this code (out of slots: ERROR_NO_SLOT_AVAILABLE); polls still served */
+  z.object({ type: z.literal('down'), code: z.string().min(1).max(64).default('ERROR_NO_SLOT_AVAILABLE') }),
+  /** every submit answered with this HTTP status (503: down behind its proxy) */
+  z.object({ type: z.literal('http'), status: z.number().int().min(500).max(599).default(503) }),
+  /** every request answered `delayMs` late */
+  z.object({ type: z.literal('slow'), delayMs: z.number().nonnegative().max(600_000) }),
+  /** the account's balance is set to this (0: runs dry: ERROR_ZERO_BALANCE) */
+  z.object({ type: z.literal('balance'), balance: z.number().nonnegative() }),
+]);
+export type ProviderState = z.infer<typeof providerStateSchema>;
+
+/** A step of a schedule: once `afterSubmits` submit requests (counted from when the schedule was set) or `afterMs` passed. */
+export const scheduleStepSchema = z
+  .object({
+    afterSubmits: z.number().int().nonnegative().optional(),
+    afterMs: z.number().nonnegative().optional(),
+    set: providerStateSchema,
+  })
+  .refine((s) => (s.afterSubmits === undefined) !== (s.afterMs === undefined), 'a schedule step has either afterSubmits or afterMs');
+export type ScheduleStep = z.infer<typeof scheduleStepSchema>;
+
 /**
  * The whole script. A new task takes the first scenario that matches, in this order: `sitekeys[googlekey|sitekey]`,
  * `pages[pageurl]`, `sitekeys["image:<tag>"]` for image tasks whose decoded bytes start with <tag> (ASCII; the longest
@@ -87,6 +112,8 @@ export const scenarioSpecSchema = z.object({
   multiPoll: z.array(ruleSchema).optional(),
   /** random transient faults with probability p per request; null turns chaos off */
   chaos: chaosSchema.nullable().optional(),
+  /** the provider's state over time (down, slow, balance), step by step; replaces an earlier schedule */
+  schedule: z.array(scheduleStepSchema).max(100).optional(),
   /** drop every earlier script first */
   replace: z.boolean().optional(),
 });
@@ -135,6 +162,9 @@ export class ScenarioBook {
   private allRules: ArmedRule[] = [];
   private multiPollRules: ArmedRule[] = [];
   chaos: ChaosSettings | null = null;
+  private schedule: { steps: ScheduleStep[]; setAt: number; submits: number } | undefined;
+  /** the state the schedule left the provider in (`up` without one) */
+  private state: Exclude<ProviderState, { type: 'balance' }> = { type: 'up' };
 
   /** Validates and applies a spec; returns its task-id part for the engine. */
   apply(input: unknown): ParsedSpec['tasks'] {
@@ -144,6 +174,12 @@ export class ScenarioBook {
       this.allRules = [];
       this.multiPollRules = [];
       this.chaos = null;
+      this.schedule = undefined;
+      this.state = { type: 'up' };
+    }
+    if (spec.schedule) {
+      this.schedule = { steps: [...spec.schedule], setAt: Date.now(), submits: 0 };
+      this.state = { type: 'up' };
     }
     const entries = [
       ...Object.entries(spec.sitekeys ?? {}),
@@ -185,6 +221,30 @@ export class ScenarioBook {
   takeSubmitRule(key: string | undefined): Rule | undefined {
     const entry = key === undefined ? undefined : this.sitekeys.get(key);
     return entry ? takeRule(entry.submitRules) : undefined;
+  }
+
+  /**
+   * Runs the schedule's due steps (a balance step calls `setBalance`) and answers what the provider's state makes of
+   * this request: an error or HTTP status for a submit while down, a delay while slow. Counts the submit.
+   */
+  scheduled(on: Endpoint, now: number, setBalance: (balance: number) => void): Rule | undefined {
+    const schedule = this.schedule;
+    if (!schedule) return undefined;
+    while (schedule.steps.length > 0) {
+      const step = schedule.steps[0]!;
+      const due = step.afterSubmits !== undefined ? schedule.submits >= step.afterSubmits : now - schedule.setAt >= (step.afterMs ?? 0);
+      if (!due) break;
+      schedule.steps.shift();
+      if (step.set.type === 'balance') setBalance(step.set.balance);
+      else this.state = step.set;
+    }
+    if (on === 'in.php') schedule.submits++;
+    const state = this.state;
+    if (state.type === 'slow') return { type: 'slow', delayMs: state.delayMs };
+    if (on !== 'in.php') return undefined;
+    if (state.type === 'down') return { type: 'error', code: state.code };
+    if (state.type === 'http') return { type: 'http', status: state.status };
+    return undefined;
   }
 
   takeGlobalRule(on: Endpoint): Rule | undefined {

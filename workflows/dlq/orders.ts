@@ -117,7 +117,7 @@ export class DlqOrders extends DlqRetries {
           e.status = 'retrying';
           e.lastGeneration = generation;
         });
-        this.state.queue.push({ entryId: e.id, generation });
+        this.state.queue.push({ entryId: e.id, generation, ...(order.route && { route: order.route }) });
       } else {
         this.remove(e);
         if (operation === 'discard') this.state.counters.discarded++;

@@ -35,6 +35,7 @@ export function sanitizeHistory(raw: unknown, now: string): AttemptRecord[] {
     .map((h) => ({
       round: nonNegative(h.round),
       ...(typeof h.providerTaskId === 'string' && { providerTaskId: h.providerTaskId.slice(0, 100) }),
+      ...(typeof h.provider === 'string' && { provider: h.provider.slice(0, 64) }),
       failureClass: knownClass(h.failureClass),
       code: typeof h.code === 'string' ? h.code.slice(0, 200) : 'UNKNOWN',
       message: scrubReportText(typeof h.message === 'string' ? h.message : '', 200),

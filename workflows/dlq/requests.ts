@@ -18,6 +18,8 @@ export interface Order {
   by: string;
   requestId?: string;
   dryRun: boolean;
+  /** retry orders: the provider route of the retries */
+  route?: string[];
   /** retry only: micro-USD per submit by type, and the most the order may cost */
   prices?: Partial<Record<CaptchaType, number>>;
   budgetMicros?: number;
@@ -37,7 +39,9 @@ export interface ResetShardRequest {
   by: string;
 }
 
-const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'prices', 'budgetMicros'];
+const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'route', 'prices', 'budgetMicros'];
+/** providers a retry order's route may name */
+const ROUTE_MAX = 8;
 const LIST_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'cursor', 'limit'];
 const HINTS: Record<string, string> = {
   codes: 'errorCodes',
@@ -194,6 +198,15 @@ export function parseOrder(operation: Operation, raw: unknown, bounded = true): 
   const reason = optionalText(raw, 'reason', problems);
   const by = optionalText(raw, 'by', problems);
   const requestId = optionalText(raw, 'requestId', problems);
+  let route: string[] | undefined;
+  if (raw.route !== undefined) {
+    const v = raw.route;
+    if (operation !== 'retry') problems.push('route applies to retry orders only');
+    else if (!Array.isArray(v) || v.length === 0 || v.length > ROUTE_MAX || v.some((x) => typeof x !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(x))) {
+      problems.push(`route must be a list of 1 to ${ROUTE_MAX} provider names, e.g. ["capsolver"]`);
+    } else if (new Set(v).size !== v.length) problems.push('route names a provider twice');
+    else route = v as string[];
+  }
   const money = parseOrderMoney(operation, raw, problems);
   if (operation !== 'retry' && reason === undefined && raw.reason === undefined) problems.push(`reason is required: say why these entries are ${operation === 'purge' ? 'purged' : 'discarded'}`);
   const empty = Object.keys(filter).length === 0;
@@ -203,7 +216,7 @@ export function parseOrder(operation: Operation, raw: unknown, bounded = true): 
   if (problems.length > 0) return { ok: false, error: clip(`invalid ${operation} order: ${problems.join('; ')}`) };
   return {
     ok: true,
-    order: { filter, all: all === true, reason: reason ?? '', by: by ?? 'unknown', ...(requestId !== undefined && { requestId }), dryRun: dryRun === true, ...money },
+    order: { filter, all: all === true, reason: reason ?? '', by: by ?? 'unknown', ...(requestId !== undefined && { requestId }), dryRun: dryRun === true, ...(route && { route }), ...money },
   };
 }
 

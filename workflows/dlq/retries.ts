@@ -52,6 +52,7 @@ export class DlqRetries extends DlqEntries {
       dlqWorkflowId: null,
       parentWorkflowId: this.selfId,
       retry: { entryId: ref.entryId, generation: ref.generation },
+      ...(ref.route && { route: ref.route }),
     };
     try {
       await startChild<typeof solveCaptchaWorkflow>(WORKFLOW_TYPES.solve, {

@@ -32,6 +32,7 @@ export function addBatchCommands(program: Command): void {
     .argument('<file>', 'the task file')
     .option('--batch-id <id>', 'the batch id: ≤ 200 letters, digits and . _ : @ - (default: batch-<date>-<random>); a running batch id attaches to it, an ended one is refused')
     .option('--concurrency <n>', 'solves in flight at most (default: BATCH_CONCURRENCY, 50)', intArg(1, 500))
+    .option('--route <names>', 'providers in order of preference, comma-separated CAPTCHA_PROVIDERS names (default: all, as configured)')
     .option('--budget <usd>', 'money limit in USD (e.g. 5.00): the batch pauses before a submit would pass it; `batch resume --budget` raises it')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['json', 'ndjson', 'csv']))
     .addOption(
@@ -115,6 +116,7 @@ export function addBatchCommands(program: Command): void {
 interface BatchStartOptions {
   batchId?: string;
   concurrency?: number;
+  route?: string;
   budget?: string;
   format?: string;
   source: 'auto' | 'inline' | 'file';
@@ -133,16 +135,20 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
   }
   const [{ readTaskFile }, { INLINE_BATCH_LIMIT }] = await Promise.all([import('../../tasks/files'), import('../../client')]);
   const parsed = await readTaskFile(path, o.format); // TaskValidationError → exit 2, before anything is started
-  // types the configured provider does not solve: exit 2, naming the lines, before anything is started
+  // types the configured provider does not solve: exit 2, naming the lines, before anything is started (several
+  // providers: the route, named or the default one, is checked below and by startBatch)
   const [{ checkProviderSupports }, config] = await Promise.all([import('../../tasks/support'), s.settings()]);
-  checkProviderSupports(config.provider.name, parsed.tasks, { lines: parsed.lines, where: 'task file' });
+  if (config.providers.length <= 1) checkProviderSupports(config.provider.name, parsed.tasks, { lines: parsed.lines, where: 'task file' });
   const inline = o.source === 'inline' || (o.source === 'auto' && parsed.tasks.length <= INLINE_BATCH_LIMIT);
   if (o.source === 'inline' && parsed.tasks.length > INLINE_BATCH_LIMIT) {
     throw new CliError(`${parsed.tasks.length} tasks are too many to pass inline (≤ ${INLINE_BATCH_LIMIT}): use --source file`, EXIT.USAGE);
   }
   const solver = await s.solver();
+  const route = o.route?.split(',').map((name) => name.trim());
+  if (route) solver.checkRoute(route, parsed.tasks); // InvalidRouteError → exit 2, before anything is started
   const started = await solver.startBatch({
     ...(o.batchId !== undefined && { batchId: o.batchId }),
+    ...(route && { route }),
     ...(o.concurrency && { concurrency: o.concurrency }),
     ...(o.budget !== undefined && { budget: o.budget }),
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
@@ -378,6 +384,10 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
       ]),
     );
     if (p.topErrors.length) out(table(['top errors', 'count'], p.topErrors.map((e) => [e.code, e.count])));
+    if (p.byProvider) {
+      out(table(['provider', 'solved', 'switched to', 'dead-lettered'], Object.entries(p.byProvider).map(([name, c]) => [name, c.solved, c.switched, c.deadLettered])));
+    }
+    if (p.providerRuns && p.providerRuns.length > 1) out(`provider runs: ${p.providerRuns.map((r) => `${r.provider} ×${r.solved}`).join(' → ')}`);
     return EXIT.OK;
   }
   if (status === 'COMPLETED') {

@@ -75,8 +75,9 @@ export function addDlqCommands(program: Command): void {
       .option('--json', 'print the result as JSON');
     if (operation === 'retry') {
       command.option('--budget <usd>', 'the most this retry may cost in USD (one submit per entry at the configured prices): refused by the DLQ when over');
+      command.option('--provider <names>', 'retry on these providers, in order (comma-separated CAPTCHA_PROVIDERS names), e.g. capsolver');
     }
-    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean; budget?: string }, cmd: Command) => {
+    command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean; budget?: string; provider?: string }, cmd: Command) => {
         if (o.budget !== undefined) {
           const parsed = parseBudgetUsd(o.budget);
           if ('error' in parsed) throw new CliError(`--budget: ${parsed.error}`, EXIT.USAGE);
@@ -90,12 +91,21 @@ export function addDlqCommands(program: Command): void {
         if (o.reason !== undefined && !o.reason.trim()) throw new CliError('--reason must say why', EXIT.USAGE);
         const reason = o.reason ?? 'dry run';
         const solver = await s.solver();
+        const route = o.provider?.split(',').map((p) => p.trim());
+        if (route) {
+          try {
+            solver.checkRoute(route, []);
+          } catch (err) {
+            throw new CliError(`--provider: ${(err as Error).message}`, EXIT.USAGE);
+          }
+        }
         // a bulk retry leaves permanent-class entries out: they fail again as they are, and each retry is paid
         const bulk = operation === 'retry' && !filter.ids && !filter.classes;
         const selection: DlqFilter = bulk ? { ...filter, classes: FAILURE_CLASSES.filter((c) => c !== 'permanent') } : filter;
         const request = {
           ...selection,
           ...(o.all && { all: true }),
+          ...(route && { route }),
           reason,
           by: s.identity,
           requestId: o.requestId ?? `cli-${randomUUID()}`,

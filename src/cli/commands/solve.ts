@@ -11,6 +11,7 @@ import { sessionOf, type Session } from '../session';
 /** The task's options come straight from flags of the same names (proxyType is checked by the task schema). */
 interface SolveCliOptions extends Omit<CaptchaOptions, 'proxyType'> {
   type: CaptchaTask['type'];
+  route?: string;
   sitekey?: string;
   pageUrl?: string;
   image?: string;
@@ -38,6 +39,7 @@ export function addSolveCommands(program: Command): void {
     .option('--user-agent <ua>', 'user agent to solve with')
     .option('--proxy <proxy>', 'login:pass@host:port')
     .addOption(new Option('--proxy-type <type>').choices(['HTTP', 'HTTPS', 'SOCKS4', 'SOCKS5']))
+    .option('--route <names>', 'providers in order of preference, comma-separated CAPTCHA_PROVIDERS names (default: all, as configured)')
     .option('--no-dead-letter', 'do not record a final failure in the DLQ')
     .option('--json', 'print the result (or the failure) as JSON')
     .action(async (o: SolveCliOptions, cmd: Command) => {
@@ -78,14 +80,15 @@ async function solveOne(s: Session, o: SolveCliOptions): Promise<number> {
   const solver = await s.solver();
   const started = Date.now();
   try {
-    const result = await solver.solve(task, { deadLetter: o.deadLetter });
+    const result = await solver.solve(task, { deadLetter: o.deadLetter, ...(o.route && { route: o.route.split(',').map((name) => name.trim()) }) });
     if (o.json) printJson(result);
     else {
       out(result.token);
       note(
         `solved in ${formatDuration(Date.now() - started)}: ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}, ` +
           `${result.paidSubmits} paid submit${result.paidSubmits === 1 ? '' : 's'}` +
-          `${result.possibleDuplicateSubmits ? ` (+ ${result.possibleDuplicateSubmits} possibly paid twice)` : ''}, provider task ${result.providerTaskId}`,
+          `${result.possibleDuplicateSubmits ? ` (+ ${result.possibleDuplicateSubmits} possibly paid twice)` : ''}, provider task ${result.providerTaskId}` +
+          `${result.provider ? ` on ${result.provider}` : ''}${result.switches?.length ? ` (${result.switches.map((w) => `${w.from} → ${w.to}: ${w.reason}`).join('; ')})` : ''}`,
       );
     }
     return EXIT.OK;
