@@ -83,29 +83,29 @@ async function withFailover<T>(
 const recaptcha = (i: number, sitekey = '6Le-FAILOVER') => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/p/${i}`, key: `t${i}` });
 
 describe('provider failover', () => {
-  test('a primary out of slots after 20 tasks and back: every task solved, the switch and the switch back in progress and history, none paid twice', async () => {
-    // the primary refuses three submits after its 20th (the two that open its circuit, and one half-open probe), then serves again
+  test('a 200-task batch whose primary is out of slots after 50 tasks and back: every task solved, the switch and the switch back in progress and history, none paid twice', async () => {
+    // the primary refuses three submits after its 50th (the two that open its circuit, and one half-open probe), then serves again
     const primarySpec: ScenarioSpec = {
       schedule: [
-        { afterSubmits: 20, set: { type: 'down', code: 'ERROR_NO_SLOT_AVAILABLE' } },
-        { afterSubmits: 23, set: { type: 'up' } },
+        { afterSubmits: 50, set: { type: 'down', code: 'ERROR_NO_SLOT_AVAILABLE' } },
+        { afterSubmits: 53, set: { type: 'up' } },
       ],
     };
     const healthEnv = { CAPTCHA_HEALTH_CAPACITY_FAILURES: '2', CAPTCHA_HEALTH_COOLDOWN_MS: '100' };
     await withFailover('noslot', { primary: primarySpec, env: healthEnv }, async ({ primary, fallback, solver, router, switchEvents }) => {
-      const tasks = Array.from({ length: 60 }, (_, i) => recaptcha(i));
-      const { batchId, handle } = await solver.startBatch({ tasks, concurrency: 4, route: [PRIMARY, FALLBACK] });
+      const tasks = Array.from({ length: 200 }, (_, i) => recaptcha(i));
+      const { batchId, handle } = await solver.startBatch({ tasks, concurrency: 8, route: [PRIMARY, FALLBACK] });
       const summary = await handle.result();
-      assert.equal(summary.solved, 60);
+      assert.equal(summary.solved, 200);
       assert.equal(summary.deadLettered, 0);
       const progress = await handle.query(batchProgressQuery);
       const by = progress.byProvider ?? {};
       const onPrimary = by[PRIMARY]?.solved ?? 0;
       const onFallback = by[FALLBACK]?.solved ?? 0;
-      assert.equal(onPrimary + onFallback, 60, JSON.stringify(by));
+      assert.equal(onPrimary + onFallback, 200, JSON.stringify(by));
       // the three refused submits went to the fallback in the same call; what the open circuit held back too
       assert.ok(onFallback >= 3, `fallback solved ${onFallback}`);
-      assert.ok(onPrimary > 20, `the primary never took traffic back: ${onPrimary}`);
+      assert.ok(onPrimary > 50, `the primary never took traffic back: ${onPrimary}`);
       const runs = progress.providerRuns ?? [];
       assert.equal(runs[0]?.provider, PRIMARY, JSON.stringify(runs));
       assert.ok(runs.some((r) => r.provider === FALLBACK), JSON.stringify(runs));
