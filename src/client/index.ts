@@ -1,112 +1,48 @@
-// The client library: solve one captcha, start and watch batches, operate the DLQ. Used by the CLI, demo and tests.
+// The client library: solve one captcha, start and watch batches, operate the DLQ, report tokens, read the balance.
+// Used by the CLI, the console, the gateway, the demo and the tests. Its errors (./errors), options (./options) and
+// the way it talks to one workflow (./handles) live beside it.
 import { randomUUID } from 'node:crypto';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
-  ApplicationFailure,
   ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
-  ServiceError,
-  isGrpcServiceError,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
   type Client,
   type ScheduleHandle,
-  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
-import type { Config } from './config';
-import { parseTask, parseTasks } from './tasks/schema';
-import { readTaskFile } from './tasks/files';
-import { checkProviderSupports } from './tasks/support';
-import { CAPABILITIES, type ProviderName } from './providers/capabilities';
-import { SOLVE_PREFIX, WorkflowIdTakenError, checkBatchId, showId } from './domain/ids';
-import type { captchaBatchWorkflow } from '../workflows/batch';
-import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, DLQ_REQUEST_CHARS_MAX, DLQ_STATS_MEMO_KEY, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../workflows/messages';
-import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, tokenReportWorkflowId } from './domain/names';
+import type { Config } from '../config';
+import { parseTask, parseTasks } from '../tasks/schema';
+import { readTaskFile } from '../tasks/files';
+import { checkProviderSupports } from '../tasks/support';
+import { CAPABILITIES, type ProviderName } from '../providers/capabilities';
+import { SOLVE_PREFIX, checkBatchId, showId } from '../domain/ids';
+import type { captchaBatchWorkflow } from '../../workflows/batch';
+import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../../workflows/messages';
+import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, tokenReportWorkflowId } from '../domain/names';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { checkBalanceUpdate, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../workflows/messages';
-import type { captchaAccountWorkflow, tokenReportWorkflow } from '../workflows/account';
-import { dlqShardWorkflowId } from './domain/dlq-routing';
-import type { dlqDrainWorkflow } from '../workflows/drain';
-import { formatInterval } from './domain/describe';
-import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from './domain/names';
-import type { solveCaptchaWorkflow } from '../workflows/solve';
-import { CAPTCHA_TYPE_LABELS, type CaptchaTask, type CaptchaType, type FailureClass, type SolveFailureDetails, type SolvePolicyOverrides, type SolveResult } from './domain/types';
-import { describeTask } from './domain/describe';
-import { resolveSolvePolicy } from './domain/policies';
-import { routeProblem } from './providers/routes';
+import { checkBalanceUpdate, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../../workflows/messages';
+import type { captchaAccountWorkflow, tokenReportWorkflow } from '../../workflows/account';
+import { dlqShardWorkflowId } from '../domain/dlq-routing';
+import type { dlqDrainWorkflow } from '../../workflows/drain';
+import { formatInterval } from '../domain/describe';
+import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../domain/names';
+import type { solveCaptchaWorkflow } from '../../workflows/solve';
+import type { CaptchaTask, CaptchaType, SolveResult } from '../domain/types';
+import { describeTask } from '../domain/describe';
+import { resolveSolvePolicy } from '../domain/policies';
+import { routeProblem } from '../providers/routes';
 
 /** Largest batch that travels inline in the workflow input; larger ones must come from a file. */
 export const INLINE_BATCH_LIMIT = 1_000;
 
-/** A solve that ended in final failure, as the caller sees it. */
-import { formatUsd, parseBudgetUsd } from './domain/prices';
-
-export class CaptchaSolveError extends Error {
-  override readonly name = 'CaptchaSolveError';
-  constructor(
-    readonly failureClass: FailureClass,
-    readonly details: SolveFailureDetails | undefined,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-export interface SolveOptions {
-  workflowId?: string;
-  policy?: SolvePolicyOverrides;
-  /** record a final failure in the DLQ (default true) */
-  deadLetter?: boolean;
-  /** provider names in order of preference (CAPTCHA_PROVIDERS' names); absent: the worker's default route */
-  route?: string[];
-  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
-  resubmitElsewhere?: boolean;
-}
-
-/** A route naming an unknown provider, or none that solves the tasks' type: refused before anything starts. */
-export class InvalidRouteError extends Error {
-  override readonly name = 'InvalidRouteError';
-}
-
-export interface StartBatchOptions {
-  batchId?: string;
-  /** inline tasks (≤ INLINE_BATCH_LIMIT) … */
-  tasks?: unknown[];
-  /** … or a JSON / NDJSON / CSV file the workers can read */
-  file?: string;
-  format?: string;
-  concurrency?: number;
-  policy?: SolvePolicyOverrides;
-  /** extra workflow input (tests lower the continue-as-new thresholds) */
-  tuning?: Pick<BatchInput, 'pageSize' | 'maxHistoryEvents' | 'maxChildrenPerRun' | 'resultsKept' | 'resultsMaxAgeMs'>;
-  /** circuit breaker: account-class failures before the batch stops submitting, and what it does with the rest */
-  breakerThreshold?: number;
-  onAccountFailure?: BatchInput['onAccountFailure'];
-  /** provider names in order of preference for every task; absent: the worker's default route */
-  route?: string[];
-  /** a resubmit after an unsolvable answer tries another provider of the route first (default true) */
-  resubmitElsewhere?: boolean;
-  /** money limit in USD ("5.00"): the batch pauses before a submit would pass it; refused unless a non-negative amount */
-  budget?: string | number;
-}
-
-/** A budget that is not a non-negative amount of USD: thrown before anything starts. */
-export class BudgetError extends Error {
-  override name = 'BudgetError';
-}
-
-/** USD as given → micro-USD, or a BudgetError with one sentence. */
-export function budgetMicrosOf(budget: string | number): number {
-  const parsed = parseBudgetUsd(budget);
-  if ('error' in parsed) throw new BudgetError(parsed.error);
-  return parsed.micros;
-}
+import { InvalidRouteError, TokenReportError, asSolveError, budgetMicrosOf, checkDlqRequest } from './errors';
+import { batchIdTaken, cursorShard, describeDlq, dlqWorkflowOfCursor, executeUpdateAcrossRuns, expectType, publishedStats, timedOut, typeChecked } from './handles';
+import { batchDetails, batchSummaryLine } from './summaries';
+import type { DrainScheduleOptions, DrainScheduleSummary, SolveOptions, StartBatchOptions } from './options';
 
 export class CaptchaSolver {
   constructor(
@@ -587,183 +523,10 @@ export class CaptchaSolver {
   }
 }
 
-/** "120 reCAPTCHA v2 tasks for example.com" */
-function batchSummaryLine(tasks: readonly CaptchaTask[]): string {
-  const types = [...new Set(tasks.map((t) => t.type))];
-  const hosts = [...new Set(tasks.map((t) => (t.pageUrl ? new URL(t.pageUrl).host : undefined)).filter(Boolean))];
-  const what = types.length === 1 ? `${CAPTCHA_TYPE_LABELS[types[0]!]} ` : '';
-  const where = hosts.length === 1 ? ` for ${hosts[0]}` : hosts.length > 1 ? ` for ${hosts.length} sites` : '';
-  return `${tasks.length} ${what}tasks${where}`;
-}
 
-/** What the Web UI shows under "details": where the tasks come from and how the batch runs. */
-function batchDetails(input: BatchInput): string {
-  const from = input.source.kind === 'file' ? `file \`${basename(input.source.path)}\` (${input.source.format}, sha256 ${input.source.sha256.slice(0, 12)}…)` : 'inline';
-  return [
-    `| batch | ${input.batchId} |`,
-    '|---|---|',
-    `| tasks | ${from} |`,
-    `| concurrency | ${input.concurrency} |`,
-    ...(input.budgetMicros !== undefined ? [`| budget | ${formatUsd(input.budgetMicros)} |`] : []),
-    `| dead letters | \`${input.dlqWorkflowId}\` |`,
-    '',
-    `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,
-  ].join('\n');
-}
-
-/**
- * An update that reaches a long-lived workflow in the middle of its continue-as-new is refused by the server (the run
- * it targeted is closing); the next run takes it. Sent again a few times with the same update id — the workflows also
- * dedupe orders by request id across runs — while a validator's or handler's refusal is final at once.
- */
-/** A token report that cannot be sent: the report window has closed, the solve has no token, the reference is unknown. */
-export class TokenReportError extends Error {
-  override readonly name = 'TokenReportError';
-}
-
-/** Thrown before anything is sent: a DLQ request over DLQ_REQUEST_CHARS_MAX (the DLQ would refuse it anyway). */
-export class DlqRequestTooLargeError extends Error {
-  override readonly name = 'DlqRequestTooLargeError';
-}
-
-/** The request itself, when it is small enough to send to the DLQ. */
-export function checkDlqRequest<T extends object>(request: T): T {
-  const fields = Object.entries(request).map(([k, v]) => [k, JSON.stringify(v)?.length ?? 0] as const);
-  const total = JSON.stringify(request).length;
-  if (total <= DLQ_REQUEST_CHARS_MAX) return request;
-  const [largest, size] = fields.reduce((a, b) => (b[1] > a[1] ? b : a));
-  throw new DlqRequestTooLargeError(
-    `the DLQ request is ${total.toLocaleString('en-US')} characters of JSON, at most ${DLQ_REQUEST_CHARS_MAX.toLocaleString('en-US')}: ` +
-      `"${largest.slice(0, 40)}" holds ${size.toLocaleString('en-US')}; shorten it or split the order`,
-  );
-}
-
-export async function executeUpdateAcrossRuns<Ret, Args extends [unknown, ...unknown[]]>(
-  handle: WorkflowHandle,
-  def: UpdateDefinition<Ret, Args>,
-  options: { args: Args; updateId?: string },
-  attempts = 6,
-): Promise<Ret> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await handle.executeUpdate(def, options);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError || !(err instanceof ServiceError) || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-    }
-  }
-}
-
-export function asSolveError(err: unknown): unknown {
-  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return err;
-  const details = err.cause.details?.[0] as SolveFailureDetails | undefined;
-  return new CaptchaSolveError((err.cause.type ?? 'internal') as FailureClass, details, err.cause.message, { cause: err });
-}
-
-
-export interface DrainScheduleOptions {
-  /** the interval, in milliseconds (≥ 1 s) */
-  everyMs: number;
-  scheduleId?: string;
-  /** default: the retryable classes (transient, resubmit, timeout) */
-  classes?: FailureClass[];
-  errorCodes?: string[];
-  /** who created it: goes into the DLQ's audit as `schedule:<id> (created by <by>)` */
-  by: string;
-  reason?: string;
-}
-
-export interface DrainScheduleSummary {
-  scheduleId: string;
-  every: string;
-  classes: FailureClass[];
-  errorCodes: string[];
-  createdBy: string;
-  paused: boolean;
-  lastRunAt: Date | null;
-  nextRunAt: Date | null;
-}
-
-/** The shard a list cursor belongs to: `"<shard>:<seq>"`; a bare `"<seq>"` or none is the front's. */
-function cursorShard(cursor: string | undefined): number {
-  const m = /^(\d+):\d+$/.exec(cursor ?? '');
-  return m ? Number(m[1]) : 0;
-}
-
-/** The DLQ workflow that answers a list cursor. */
-export function dlqWorkflowOfCursor(frontId: string, cursor: string | undefined): string {
-  return dlqShardWorkflowId(frontId, cursorShard(cursor));
-}
-
-/** The refusal of a batch start whose id is held by a finished batch or by another type of workflow. */
-async function batchIdTaken(handle: WorkflowHandle): Promise<WorkflowIdTakenError> {
-  const batchId = handle.workflowId;
-  const { type, status } = await handle.describe();
-  let state = status.name.toLowerCase().replace('_', ' ');
-  // a cancelled batch completes with a summary that says so
-  if (type === WORKFLOW_TYPES.batch && status.name === 'COMPLETED') state = ((await handle.result()) as BatchSummary).status;
-  const message =
-    type === WORKFLOW_TYPES.batch
-      ? `batch ${showId(batchId)} already ran and is ${state}: it is not started again; start the tasks as a new batch under another id (or without one, for a generated id)`
-      : `${showId(batchId)} is the id of a ${state} ${type}, not a batch: nothing was started; start the batch under another id`;
-  return new WorkflowIdTakenError(batchId, type, status.name, message);
-}
-
-/** The DLQ's description (`WorkflowIdTakenError` when the id holds another type, `WorkflowNotFoundError` if none). */
-async function describeDlq(handle: WorkflowHandle): Promise<WorkflowExecutionDescription> {
-  const d = await handle.describe();
-  checkType(handle, d, WORKFLOW_TYPES.dlq, 'the DLQ');
-  return d;
-}
-
-/** True when a call was not answered in time: past its deadline, or the server too busy to take it. */
-function timedOut(err: unknown): boolean {
-  const cause = err instanceof ServiceError ? err.cause : err;
-  // CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED ("workflow is busy"), UNAVAILABLE
-  return isGrpcServiceError(cause) && [1, 4, 8, 14].includes(cause.code);
-}
-
-/** The stats snapshot in a DLQ's memo, or null when there is none (or it is not one). */
-function publishedStats(memo: Record<string, unknown> | undefined): DlqStatsSnapshot | null {
-  const s = memo?.[DLQ_STATS_MEMO_KEY] as Partial<DlqStatsSnapshot> | undefined;
-  if (!s || typeof s !== 'object' || typeof s.total !== 'number' || typeof s.asOf !== 'string' || !Array.isArray(s.bySitekey)) return null;
-  return s as DlqStatsSnapshot;
-}
-
-/** Throws `WorkflowIdTakenError` unless the workflow under `handle` is of `type` (`WorkflowNotFoundError` if none). */
-export async function expectType(handle: WorkflowHandle, type: string, what: string): Promise<void> {
-  checkType(handle, await handle.describe(), type, what);
-}
-
-function checkType(handle: WorkflowHandle, d: WorkflowExecutionDescription, type: string, what: string): void {
-  if (d.type === type) return;
-  const hint = type === WORKFLOW_TYPES.dlq ? ': check DLQ_WORKFLOW_ID' : '';
-  throw new WorkflowIdTakenError(
-    handle.workflowId,
-    d.type,
-    d.status.name,
-    `${showId(handle.workflowId)} is a ${d.type} (${d.status.name.toLowerCase()}), not ${what}${hint}`,
-  );
-}
-
-/** Runs `fn`; when it fails, a workflow of another type under the handle's id is named instead of the raw error. */
-async function typeChecked<T>(handle: WorkflowHandle, type: string, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw err;
-    await expectType(handle, type, what).catch((mismatch: unknown) => {
-      if (mismatch instanceof WorkflowIdTakenError) throw mismatch;
-    });
-    throw err;
-  }
-}
-
-/** True when `err` says the workflow (batch, DLQ) does not exist. */
-export function isNotFound(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError;
-}
-
-
-export { InvalidIdError, WorkflowIdTakenError } from './domain/ids';
 export type { CaptchaTask };
+
+export * from './errors';
+export * from './options';
+export { checkDlqRequest } from './errors';
+export { dlqWorkflowOfCursor, executeUpdateAcrossRuns, expectType, isNotFound } from './handles';
