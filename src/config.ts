@@ -12,22 +12,15 @@ import { DEFAULT_SUBMIT_TIMEOUT_MS } from './providers/transport';
 import { reportWindowMs } from './providers/report-window';
 import { resolveSolvePolicy, submitActivityTimeoutMs } from './domain/policies';
 import type { SolvePolicy, SolvePolicyOverrides } from './domain/types';
+import { PROVIDERS } from './providers/classify';
+import { DEFAULT_PROVIDER_BASE_URLS } from './providers';
 import { parseRoster, type RosterEntry } from './providers/roster';
 import { CAPTCHA_TYPES } from './domain/types';
 import { mergePrices, per1000ToMicros, type PriceTable } from './domain/prices';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
-export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
+export { PROVIDERS };
 export type ProviderName = (typeof PROVIDERS)[number];
-
-export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
-  captchaai: 'https://ocr.captchaai.com',
-  '2captcha': 'https://2captcha.com',
-  '2captcha-v2': 'https://api.2captcha.com',
-  anticaptcha: 'https://api.anti-captcha.com',
-  capsolver: 'https://api.capsolver.com',
-  capmonster: 'https://api.capmonster.cloud',
-};
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -320,7 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     provider: {
       name: e.CAPTCHA_PROVIDER,
       ...compact({ apiKey: e.CAPTCHA_API_KEY }),
-      baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
+      baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_PROVIDER_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
       requestTimeoutMs: e.CAPTCHA_REQUEST_TIMEOUT_MS,
       submitTimeoutMs: e.CAPTCHA_SUBMIT_TIMEOUT_MS,
       connections: e.CAPTCHA_CONNECTIONS,
@@ -331,13 +324,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       },
     },
     providers: roster
-      ? roster.map((p) => ({ ...p, baseUrl: p.baseUrl ?? DEFAULT_BASE_URLS[p.provider] }))
+      ? roster.map((p) => ({ ...p, baseUrl: p.baseUrl ?? DEFAULT_PROVIDER_BASE_URLS[p.provider] }))
       : [
           {
             name: e.CAPTCHA_PROVIDER,
             provider: e.CAPTCHA_PROVIDER,
             ...compact({ apiKey: e.CAPTCHA_API_KEY }),
-            baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
+            baseUrl: (e.CAPTCHA_BASE_URL ?? DEFAULT_PROVIDER_BASE_URLS[e.CAPTCHA_PROVIDER]).replace(/\/+$/, ''),
           },
         ],
     health: {

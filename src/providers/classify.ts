@@ -15,6 +15,11 @@ export type LegacyProviderName = 'captchaai' | '2captcha';
 /** The JSON createTask / getTaskResult family (provider-api.md, Family 2). */
 export type JsonProviderName = '2captcha-v2' | 'anticaptcha' | 'capsolver' | 'capmonster';
 export type ClassifiedProviderName = LegacyProviderName | JsonProviderName;
+/** Every provider the product speaks to, once: configuration, routes and the simulator take their names from here. */
+export const PROVIDERS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const satisfies readonly ClassifiedProviderName[];
+// every name of the types above is in the list (a name added to a type and not here fails to compile)
+const _everyProvider: Record<ClassifiedProviderName, true> = Object.fromEntries(PROVIDERS.map((p) => [p, true])) as Record<(typeof PROVIDERS)[number], true>;
+void _everyProvider;
 
 const SHARED: Readonly<Record<string, ProviderAnswerClass>> = {
   CAPCHA_NOT_READY: 'not-ready',

@@ -4,8 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { MAX_ROUTE_LENGTH } from './routes';
+import { PROVIDERS } from './classify';
 
-export const PROVIDER_KINDS = ['captchaai', '2captcha', '2captcha-v2', 'anticaptcha', 'capsolver', 'capmonster'] as const;
+export const PROVIDER_KINDS = PROVIDERS;
 
 const entrySchema = z
   .object({
