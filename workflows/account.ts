@@ -18,6 +18,7 @@ import {
   type TokenReportInput,
   type TokenReportResult,
 } from './messages';
+import { nowIso, workflowNow } from './clock';
 
 /** (provider, type, sitekey) rows kept; more sitekeys are counted as "(other)" */
 export const ACCOUNT_FEEDBACK_ROWS_MAX = 2_000;
@@ -30,19 +31,20 @@ const FIELD_MAX = 200;
 export async function tokenReportWorkflow(input: TokenReportInput): Promise<TokenReportResult> {
   const base = { providerTaskId: input.providerTaskId, verdict: input.verdict, ...(input.taskKey !== undefined && { taskKey: input.taskKey }) };
   if (input.solvedAt !== undefined) {
-    const ageMs = Date.now() - Date.parse(input.solvedAt);
+    // judged at this report's first workflow task (the workflows' deterministic clock), the moment it was asked for
+    const ageMs = workflowNow() - Date.parse(input.solvedAt);
     if (!(ageMs <= input.windowMs)) {
       return {
         status: 'refused',
         ...base,
         reason: `the report window has closed: the token was solved ${seconds(ageMs)} ago and the provider accepts reports for ${seconds(input.windowMs)} after a solve; nothing was sent`,
-        refusedAt: new Date().toISOString(),
+        refusedAt: nowIso(),
       };
     }
   }
   const { sendTokenReport, recordTokenFeedback } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: `report ${input.verdict}` });
   const { provider } = await sendTokenReport({ providerTaskId: input.providerTaskId, verdict: input.verdict, ...(input.provider !== undefined && { provider: input.provider }) });
-  const reportedAt = new Date().toISOString();
+  const reportedAt = nowIso();
   await recordTokenFeedback({
     accountWorkflowId: input.accountWorkflowId,
     feedback: {
@@ -58,7 +60,7 @@ export async function tokenReportWorkflow(input: TokenReportInput): Promise<Toke
 }
 
 export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<void> {
-  const state: AccountState = input.state ?? { since: new Date().toISOString(), counts: {}, otherSitekeys: 0, recent: [], lowAlerted: false };
+  const state: AccountState = input.state ?? { since: nowIso(), counts: {}, otherSitekeys: 0, recent: [], lowAlerted: false };
   const { accountBalance, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
 
   setHandler(tokenFeedbackSignal, (feedback) => count(state, feedback));
@@ -69,7 +71,7 @@ export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<
     // once per crossing: raised when the balance goes below the threshold, re-armed when it is back at or above it
     const alerted = low && !state.lowAlerted;
     state.lowAlerted = low;
-    const check: BalanceCheck = { ...read, low, alerted, checkedAt: new Date().toISOString() };
+    const check: BalanceCheck = { ...read, low, alerted, checkedAt: nowIso() };
     state.lastCheck = check;
     if (alerted) {
       await notifyAccountAlert({

@@ -30,6 +30,7 @@ import { describeTask } from '../src/domain/describe';
 import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
 import { budgetProblem, moneyFigures, newBatchMoney, priceOf, reserve, settle, wouldPassBudget } from '../src/domain/budget';
 import { formatUsd } from '../src/domain/prices';
+import { nowIso, workflowNow } from './clock';
 
 const DEFAULTS = {
   concurrency: 50,
@@ -63,7 +64,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   const settings = { ...DEFAULTS, ...definedOnly(input) };
   const { batchId, source } = input;
   const state: BatchState = input.state ?? {
-    startedAt: new Date().toISOString(),
+    startedAt: nowIso(),
     run: 1,
     total: source.kind === 'file' ? source.total : source.tasks.length,
     cursor: 0,
@@ -238,7 +239,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   function recordAccountFailure(code: string): void {
     state.circuit.accountFailures++;
     if (!state.circuit.open && state.circuit.accountFailures >= settings.breakerThreshold) {
-      state.circuit = { ...state.circuit, open: true, code, openedAt: new Date().toISOString() };
+      state.circuit = { ...state.circuit, open: true, code, openedAt: nowIso() };
       log.warn('circuit open: the provider account is failing; no more submits', {
         batchId,
         code,
@@ -269,7 +270,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
           paidSubmits: 0,
           providerTaskIds: [],
           history: [],
-          failedAt: new Date().toISOString(),
+          failedAt: nowIso(),
         })),
       });
       state.deadLettered += page.length;
@@ -417,7 +418,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   }
 
   function trimResults(): void {
-    const oldest = Date.now() - settings.resultsMaxAgeMs;
+    const oldest = workflowNow() - settings.resultsMaxAgeMs;
     let drop = Math.max(0, state.results.length - settings.resultsKept);
     while (drop < state.results.length && Date.parse(state.results[drop]!.solvedAt) < oldest) drop++;
     if (drop > 0) state.results.splice(0, drop);
@@ -446,7 +447,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       cancelled: state.cancelled,
       inFlight,
       startedAt: state.startedAt,
-      elapsedMs: Date.now() - Date.parse(state.startedAt),
+      elapsedMs: workflowNow() - Date.parse(state.startedAt),
       run: state.run,
       topErrors: topErrors(),
       window: state.window,
@@ -467,7 +468,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ...duplicateCount(),
       cancelled: state.cancelled,
       notStarted,
-      elapsedMs: Date.now() - Date.parse(state.startedAt),
+      elapsedMs: workflowNow() - Date.parse(state.startedAt),
       runs: state.run,
       topErrors: topErrors(),
       ...money(false),

@@ -28,6 +28,7 @@ import type {
   SolveInput,
   SolveResult,
 } from '../src/domain/types';
+import { nowIso, workflowNow } from './clock';
 
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
@@ -62,7 +63,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     }
   };
 
-  const startedAt = Date.now();
+  const startedAt = workflowNow();
   let attempts = 0;
   let paidSubmits = 0;
   let possibleDuplicateSubmits = 0;
@@ -86,7 +87,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           ...(avoid && { avoid }),
         });
         if (submitted.provider !== undefined) {
-          const at = new Date().toISOString();
+          const at = nowIso();
           const first = submitted.skipped?.[0];
           if (first) noteSwitch({ round, from: first.provider, to: submitted.provider, reason: first.reason, at });
           else if (provider !== undefined && provider !== submitted.provider) noteSwitch({ round, from: provider, to: submitted.provider, reason: last?.code ?? 'resubmit', at });
@@ -119,7 +120,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           paidSubmits,
           ...duplicates(),
           ...spent(),
-          elapsedMs: Date.now() - startedAt,
+          elapsedMs: workflowNow() - startedAt,
           solvedAt: polled.solvedAt,
           ...(provider !== undefined && { provider }),
           ...(switches.length > 0 && { switches }),
@@ -139,7 +140,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           failureClass: failure.failureClass,
           code: failure.code,
           message: failure.message,
-          at: new Date().toISOString(),
+          at: nowIso(),
         });
         if (failure.failureClass !== 'resubmit') break;
         log.info('resubmitting', { taskKey: input.taskKey, round, code: failure.code });
@@ -183,7 +184,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       ...spent(),
       providerTaskIds,
       history: details.history,
-      failedAt: new Date().toISOString(),
+      failedAt: nowIso(),
       ...(provider !== undefined && { provider }),
     };
     const { reportDeadLetter } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'record in the DLQ' });
