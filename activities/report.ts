@@ -1,10 +1,13 @@
 // Final failures into the DLQ: one from a solve, many from a batch whose circuit opened. Temporal-facing: built from
 // a Temporal client, the deployment's DLQ settings and the provider's name (the workflow does not know which one).
+// The one way a failure enters the DLQ is signal-with-start, so the DLQ is created on demand and a report sent while it
+// continues-as-new lands in the next run. The DLQ dedupes by entry id, so retried reports are harmless.
 import { Context, log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import type { DeadLetterReport } from '../src/domain/types';
-import type { DlqSettings } from '../workflows/messages';
-import { signalDeadLetter } from './dlq-report';
+import { deadLetterSignal, type DlqSettings } from '../workflows/messages';
+import { routeDeadLetter } from './dlq';
+import { signalDlqWithStart } from './dlq-signal';
 import { emitterOf, type ActivityEvents } from './events';
 
 export interface ReportActivityDeps {
@@ -50,3 +53,34 @@ export function createReportActivities({ client, providerName, dlqSettings = {},
 }
 
 export type ReportActivities = ReturnType<typeof createReportActivities>;
+
+/**
+ * `dlqWorkflowId` is the DLQ's front; with `settings.shardCount` > 1 the entry goes to the shard its id hashes to.
+ * `settings` (the worker's configuration) apply when this report is the one that starts the DLQ.
+ */
+export async function signalDeadLetter(client: Client, dlqWorkflowId: string, settings: DlqSettings, report: DeadLetterReport): Promise<void> {
+  const target = routeDeadLetter(dlqWorkflowId, settings, report.entryId);
+  await signalDlqWithStart(client, {
+    workflowId: target.workflowId,
+    taskQueue: Context.current().info.taskQueue,
+    args: [target.args],
+    signal: deadLetterSignal,
+    signalArgs: [report],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: target.args.role === 'shard' ? `dead-letter queue shard ${target.args.shard} of ${dlqWorkflowId}` : 'dead-letter queue',
+    staticDetails: DLQ_DETAILS(dlqWorkflowId),
+  });
+}
+
+/** The operator's commands, on the DLQ's page in the Web UI. */
+const DLQ_DETAILS = (id: string): string =>
+  [
+    'Failed captcha tasks, held until an operator retries or discards them.',
+    '',
+    '```',
+    `temporal workflow query  --workflow-id ${id} --type stats`,
+    `temporal workflow query  --workflow-id ${id} --type list --input '{"limit":20}'`,
+    `temporal workflow signal --workflow-id ${id} --name retry --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'`,
+    `temporal workflow update execute --workflow-id ${id} --name discardEntries --input '{"classes":["permanent"],"reason":"…","dryRun":true}'`,
+    '```',
+  ].join('\n');

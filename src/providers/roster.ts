@@ -6,14 +6,13 @@ import { z } from 'zod';
 import { MAX_ROUTE_LENGTH } from './routes';
 import { PROVIDERS } from './classify';
 
-export const PROVIDER_KINDS = PROVIDERS;
 
 const entrySchema = z
   .object({
     /** route name: `2captcha`, `capsolver-backup`, … */
     name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a provider name is 1–64 letters, digits, . _ -'),
     /** which API it speaks; default: the name */
-    provider: z.enum(PROVIDER_KINDS).optional(),
+    provider: z.enum(PROVIDERS).optional(),
     apiKey: z.string().min(1).max(512).optional(),
     /** the variable holding the key (kept out of the JSON) */
     apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/).optional(),
@@ -27,7 +26,7 @@ const rosterSchema = z.array(entrySchema).min(1).max(MAX_ROUTE_LENGTH * 4);
 
 export interface RosterEntry {
   name: string;
-  provider: (typeof PROVIDER_KINDS)[number];
+  provider: (typeof PROVIDERS)[number];
   apiKey?: string;
   baseUrl?: string;
   requestTimeoutMs?: number;
@@ -53,8 +52,8 @@ export function parseRoster(value: string, env: NodeJS.ProcessEnv): RosterEntry[
   return parsed.data.map((e) => {
     if (seen.has(e.name)) throw new Error(`CAPTCHA_PROVIDERS: provider ${e.name} is listed twice`);
     seen.add(e.name);
-    const provider = e.provider ?? ((PROVIDER_KINDS as readonly string[]).includes(e.name) ? (e.name as RosterEntry['provider']) : undefined);
-    if (!provider) throw new Error(`CAPTCHA_PROVIDERS: provider ${e.name} needs "provider" (one of ${PROVIDER_KINDS.join(', ')})`);
+    const provider = e.provider ?? ((PROVIDERS as readonly string[]).includes(e.name) ? (e.name as RosterEntry['provider']) : undefined);
+    if (!provider) throw new Error(`CAPTCHA_PROVIDERS: provider ${e.name} needs "provider" (one of ${PROVIDERS.join(', ')})`);
     const apiKey = e.apiKey ?? (e.apiKeyEnv !== undefined ? env[e.apiKeyEnv] : undefined);
     if (e.apiKeyEnv !== undefined && apiKey === undefined) throw new Error(`CAPTCHA_PROVIDERS: ${e.name}'s key variable ${e.apiKeyEnv} is not set`);
     const { apiKeyEnv: _env, provider: _p, ...rest } = e;

@@ -1,25 +1,19 @@
 // The DLQ's counts: kept up to date entry by entry (`addToAgg` on every change, so no query or signal costs a pass over
 // the entries), summarised for a snapshot or `stats`, and merged across shards. Pure.
 import { type DlqEntry, type DlqRunState, type DlqShardSnapshot } from '../messages';
-import { DLQ_ENTRY_STATUSES, type DlqEntryStatus } from '../../src/domain/names';
+import { DLQ_ENTRY_STATUSES } from '../../src/domain/names';
 import type { CaptchaTask } from '../../src/domain/types';
 import { SNAPSHOT_KEYS_MAX } from './limits';
 
 /** What a workflow counts of its own entries (a snapshot without its identity). */
 export type Counts = Omit<DlqShardSnapshot, 'workflowId' | 'shard' | 'seq' | 'asOf'>;
 
-export interface Agg {
-  total: number;
-  byStatus: Record<DlqEntryStatus, number>;
-  byCode: Record<string, number>;
-  byClass: Record<string, number>;
-  bySitekey: Record<string, number>;
-  byHour: Record<string, number>;
-  byBatch: Record<string, number>;
+/** The running counts: the snapshot's tallies, kept uncapped, and what the held entries cost. */
+export type Agg = Pick<DlqShardSnapshot, 'total' | 'byStatus' | 'byCode' | 'byClass' | 'bySitekey' | 'byHour' | 'byBatch'> & {
   paidSubmits: number;
   spentMicros: number;
   spentByCode: Record<string, number>;
-}
+};
 
 export function emptyAgg(): Agg {
   return {
