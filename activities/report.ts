@@ -77,10 +77,18 @@ const DLQ_DETAILS = (id: string): string =>
   [
     'Failed captcha tasks, held until an operator retries or discards them.',
     '',
+    // one short line per argument: the Web UI cuts a code line at the preview's right edge, it does not wrap it
     '```',
-    `temporal workflow query  --workflow-id ${id} --type stats`,
-    `temporal workflow query  --workflow-id ${id} --type list --input '{"limit":20}'`,
-    `temporal workflow signal --workflow-id ${id} --name retry --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'`,
-    `temporal workflow update execute --workflow-id ${id} --name discardEntries --input '{"classes":["permanent"],"reason":"…","dryRun":true}'`,
+    `temporal workflow query --type stats \\`,
+    `  --workflow-id ${id}`,
+    `temporal workflow query --type list \\`,
+    `  --workflow-id ${id} \\`,
+    `  --input '{"limit":20}'`,
+    `temporal workflow signal --name retry \\`,
+    `  --workflow-id ${id} \\`,
+    `  --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'`,
+    `temporal workflow update execute \\`,
+    `  --name discardEntries --workflow-id ${id} \\`,
+    `  --input '{"classes":["permanent"],"reason":"…","dryRun":true}'`,
     '```',
   ].join('\n');

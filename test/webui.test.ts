@@ -152,13 +152,43 @@ async function markdownText(page: Page, frameId: string, expect: (text: string) 
   return { text, frame };
 }
 
-/** Each Markdown table inside a preview, as rows of cell texts (header row included). */
-async function markdownTables(frame: FrameLocator): Promise<string[][][]> {
-  return frame.locator('table').evaluateAll((tables) =>
-    (tables as unknown as DomNode[]).map((t) =>
-      Array.from(t.querySelectorAll('tr'), (tr) => Array.from(tr.querySelectorAll('th,td'), (c) => c.innerText.trim())),
+/** Each Markdown list inside a preview, as its items' `label: value` pairs (what the details show). */
+async function markdownLists(frame: FrameLocator): Promise<string[][][]> {
+  return frame.locator('ul').evaluateAll((lists) =>
+    (lists as unknown as DomNode[]).map((ul) =>
+      Array.from(ul.querySelectorAll('li'), (li) => {
+        const text = li.innerText.trim();
+        const at = text.indexOf(': ');
+        return at < 0 ? [text] : [text.slice(0, at), text.slice(at + 2)];
+      }),
     ),
   );
+}
+
+/**
+ * What an operator sees in a details preview: its text as rendered (cells and list items as they read on screen), and
+ * every code line that does not fit the preview's width (a command cut at the right edge).
+ */
+async function renderedDetails(frame: FrameLocator): Promise<{ items: string[]; cellsTouching: string[]; codeBlocks: number; cutCode: string[] }> {
+  return frame.locator('body').evaluate((body) => {
+    const b = body as unknown as {
+      querySelectorAll(s: string): ArrayLike<{ innerText: string; scrollWidth: number; clientWidth: number; getBoundingClientRect(): { left: number; right: number } }>;
+    };
+    const items = Array.from(b.querySelectorAll('li'), (li) => li.innerText.trim());
+    const cellsTouching: string[] = [];
+    for (const row of Array.from(b.querySelectorAll('tr'))) {
+      const cells = Array.from((row as unknown as { querySelectorAll(s: string): ArrayLike<{ innerText: string; getBoundingClientRect(): { left: number; right: number } }> }).querySelectorAll('th,td'));
+      for (let i = 1; i < cells.length; i++) {
+        // the cells' boxes hold their text edge to edge when the UI gives them no padding
+        const gap = cells[i]!.getBoundingClientRect().left - cells[i - 1]!.getBoundingClientRect().right;
+        if (gap < 4 && cells[i - 1]!.innerText.trim() && cells[i]!.innerText.trim()) cellsTouching.push(`${cells[i - 1]!.innerText.trim()}|${cells[i]!.innerText.trim()}`);
+      }
+    }
+    const cutCode = Array.from(b.querySelectorAll('pre'))
+      .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+      .map((pre) => pre.innerText.split('\n').find((l) => l.length > 0) ?? '');
+    return { items, cellsTouching, codeBlocks: b.querySelectorAll('pre').length, cutCode };
+  });
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -243,9 +273,12 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
     await page.goto(runUrl(batchId, 'user-metadata'));
     await markdownText(page, 'user-metadata-summary', (t) => t.includes('12 reCAPTCHA v2 tasks for example.com'), 'the batch summary');
     const { frame } = await markdownText(page, 'user-metadata-current-details', (t) => t.includes(`Batch ${batchId}`), "the batch's current details");
-    const [counts] = await markdownTables(frame);
+    const [counts] = await markdownLists(frame);
     const count = (name: string) => counts?.find((r) => r[0] === name)?.[1];
     assert.deepEqual([count('total'), count('solved'), count('dead-lettered'), count('in flight')], ['12', '9', '3', '0'], JSON.stringify(counts));
+    const batchSeen = await renderedDetails(frame);
+    assert.deepEqual(batchSeen.cellsTouching, [], "the batch's details: a label runs into its value on screen");
+    assert.ok(batchSeen.items.length >= 4 && batchSeen.items.every((i) => /^\S.*: \S/.test(i)), `the batch's details read "label: value": ${JSON.stringify(batchSeen.items)}`);
 
     await page.goto(runUrl(dlqId, 'user-metadata'));
     await markdownText(page, 'user-metadata-summary', (t) => t.trim() === 'dead-letter queue', 'the DLQ summary');
@@ -257,12 +290,16 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
     const dlqId = s!.solver.config.dlqWorkflowId;
     await page.goto(runUrl(dlqId, 'user-metadata'));
     const { text, frame } = await markdownText(page, 'user-metadata-current-details', (t) => t.includes('Dead-letter queue') && t.includes('ERROR_CAPTCHA_UNSOLVABLE'), "the DLQ's current details");
-    const tables = await markdownTables(frame);
-    const statusTable = tables.find((t) => t[0]?.[0] === 'status');
-    const errorTable = tables.find((t) => t[0]?.[0] === 'top errors');
-    assert.deepEqual(statusTable, [['status', 'entries'], ['dead', '3'], ['retrying', '0'], ['parked', '0'], ['total', '3']], text);
-    assert.deepEqual(errorTable, [['top errors', 'entries'], ['ERROR_WRONG_GOOGLEKEY', '2'], ['ERROR_CAPTCHA_UNSOLVABLE', '1']], text);
+    const [statusList, errorList] = await markdownLists(frame);
+    assert.deepEqual(statusList, [['dead', '3'], ['retrying', '0'], ['parked', '0'], ['total', '3']], text);
+    assert.deepEqual(errorList, [['ERROR_WRONG_GOOGLEKEY', '2'], ['ERROR_CAPTCHA_UNSOLVABLE', '1']], text);
     await markdownText(page, 'user-metadata-summary', (t) => t.trim() === 'dead-letter queue', 'the DLQ summary');
+    const dlqSeen = await renderedDetails(frame);
+    assert.deepEqual(dlqSeen.cellsTouching, [], "the DLQ's details: a label runs into its value on screen");
+    assert.ok(dlqSeen.items.length >= 4 && dlqSeen.items.every((i) => /^\S.*: \S/.test(i)), `the DLQ's details read "label: value": ${JSON.stringify(dlqSeen.items)}`);
+    const commands = await renderedDetails(page.frameLocator('iframe#user-metadata-details'));
+    assert.equal(commands.codeBlocks, 1, "the DLQ's operator commands");
+    assert.deepEqual(commands.cutCode, [], "the DLQ's operator commands are cut at the preview's right edge");
     await screenshot(page, 'web-ui-dlq.png');
 
     // an operator discards the unsolvable entry; the page shows it after "R" (the UI asks the running worker again)
@@ -276,8 +313,8 @@ describe('Web UI inspection (dev server with UI, real headless Chromium)', () =>
       const t = await details.innerText({ timeout: 2_000 });
       return /discarded 1/.test(t) && !t.includes('ERROR_CAPTCHA_UNSOLVABLE') ? t : undefined;
     });
-    const fresh = await markdownTables(page.frameLocator('iframe#user-metadata-current-details'));
-    assert.deepEqual(fresh.find((t) => t[0]?.[0] === 'status')?.at(-1), ['total', '2']);
+    const [freshStatus] = await markdownLists(page.frameLocator('iframe#user-metadata-current-details'));
+    assert.deepEqual(freshStatus?.at(-1), ['total', '2']);
     await page.close();
   });
 

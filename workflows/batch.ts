@@ -494,10 +494,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
           ]
         : []),
     ];
-    const errors = p.topErrors.map((e) => `| ${e.code} | ${e.count} |`).join('\n');
+    // lists, not tables: the Web UI renders Markdown tables without cell padding ("dead-lettered3")
+    const errors = p.topErrors.map((e) => `- ${e.code}: ${e.count}`).join('\n');
     setCurrentDetails(
-      `**Batch ${batchId}**\n\n| | count |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}` +
-        (errors ? `\n\n| top errors | count |\n|---|---|\n${errors}` : ''),
+      `**Batch ${batchId}**\n\n${rows.map(([k, v]) => `- ${k}: ${v}`).join('\n')}` + (errors ? `\n\n**Top errors**\n\n${errors}` : ''),
     );
   }
 }

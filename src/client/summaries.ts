@@ -17,12 +17,12 @@ export function batchSummaryLine(tasks: readonly CaptchaTask[]): string {
 export function batchDetails(input: BatchInput): string {
   const from = input.source.kind === 'file' ? `file \`${basename(input.source.path)}\` (${input.source.format}, sha256 ${input.source.sha256.slice(0, 12)}…)` : 'inline';
   return [
-    `| batch | ${input.batchId} |`,
-    '|---|---|',
-    `| tasks | ${from} |`,
-    `| concurrency | ${input.concurrency} |`,
-    ...(input.budgetMicros !== undefined ? [`| budget | ${formatUsd(input.budgetMicros)} |`] : []),
-    `| dead letters | \`${input.dlqWorkflowId}\` |`,
+    // a list, not a table: the Web UI renders Markdown tables without cell padding
+    `- batch: ${input.batchId}`,
+    `- tasks: ${from}`,
+    `- concurrency: ${input.concurrency}`,
+    ...(input.budgetMicros !== undefined ? [`- budget: ${formatUsd(input.budgetMicros)}`] : []),
+    `- dead letters: \`${input.dlqWorkflowId}\``,
     '',
     `Progress: \`temporal workflow query --workflow-id ${input.batchId} --type progress\``,
   ].join('\n');

@@ -147,14 +147,13 @@ export class DlqViews extends DlqShards {
     const lines = [
       title,
       '',
-      '| status | entries |',
-      '|---|---:|',
-      ...DLQ_ENTRY_STATUSES.map((s) => `| ${s} | ${c.byStatus[s]} |`),
-      `| **total** | **${c.total}** |`,
+      // lists, not tables: the Web UI renders Markdown tables without cell padding ("dead3")
+      ...DLQ_ENTRY_STATUSES.map((s) => `- ${s}: ${c.byStatus[s]}`),
+      `- **total: ${c.total}**`,
       '',
     ];
     const errors = topN(c.byCode, 5);
-    if (errors.length > 0) lines.push('| top errors | entries |', '|---|---:|', ...errors.map(([code, n]) => `| ${code} | ${n} |`), '');
+    if (errors.length > 0) lines.push('**Top errors**', '', ...errors.map(([code, n]) => `- ${code}: ${n}`), '');
     lines.push(
       `recovered ${c.recovered} · discarded ${c.discarded} · purged ${c.purged} · retries in flight ${c.retriesInFlight} (queued ${c.retriesQueued})`,
     );
