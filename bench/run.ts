@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { measureBatchScale } from './batch-scale';
 import { measureDlqBusy } from './dlq-busy';
 import { measureDlqScale } from './dlq-scale';
+import { measureGateway } from './gateway';
 import { measurePollCalls } from './poll-calls';
 import { measurePeer } from './peer';
 import { figure, loadNow, machine, summaryTable, writeReport, type BenchReport, type MeasurementResult } from './report';
@@ -46,7 +47,11 @@ See bench/README.md for the full description. In short:
    shape, instant solves, rounds in alternating order.
 8. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
    100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve
-   with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).`;
+   with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).
+9. **Gateway** (bench/gateway.ts): overhead p50 / p95 of a solve through the gateway (in.php, res.php every 10 ms)
+   over \`solver.solve\`, alternating, instant solves; provider calls per solve of N clients polling the gateway every
+   5 s vs N tasks in one batch (solves and polls ×0.1, N = 20 / 200 / 500 in smoke / quick / full); cached res.php
+   polls answered per second.`;
 
 function parseArgs(argv: string[]): { mode: Mode; only?: Set<string>; out?: string } {
   let mode: Mode = 'quick';
@@ -129,6 +134,7 @@ async function main(): Promise<number> {
     if (wanted('6')) await run('6', 'batch scale', () => measureBatchScale(ctx));
     if (wanted('7')) await run('7', 'against the peer: official client in a promise pool; CPU per task', () => measurePeer(ctx));
     if (wanted('8')) await run('8', 'provider calls per solve, polls coalesced', () => measurePollCalls(ctx));
+    if (wanted('9')) await run('9', 'gateway: overhead, provider calls of polling clients, requests/s', () => measureGateway(ctx));
     if (seed) {
       await run('2', 'seed comparison', async () => {
         log('  waiting for the seed loop to finish');

@@ -51,6 +51,9 @@ describe('benchmark (smoke mode)', () => {
       assert.equal(byLabel(/duplicate paid submits/).value, 0);
       assert.equal(byLabel(/stats exact \(total and byCode\)/).value, 1);
       for (const f of report.figures.filter((x) => /largest run history/.test(x.label))) assert.ok(f.value! < 10_240, f.label);
+      // the gateway (section 9): its six figures, and cached polls that cost Temporal nothing
+      assert.equal(report.figures.filter((f) => f.section === '9' && typeof f.value === 'number').length, 6, 'section 9 reported');
+      assert.equal((report.details.gateway as { cachedPolls: { temporalCalls: number } }).cachedPolls.temporalCalls, 0);
       const seed = report.details.seedCompare as { tasks: number; seed: { solved: number; deadLettered: number }; ours: { solved: number; deadLettered: number } };
       assert.equal(seed.seed.solved + seed.seed.deadLettered, seed.tasks, 'the seed accounted for every task');
       assert.equal(seed.ours.solved + seed.ours.deadLettered, seed.tasks, 'our batch accounted for every task');

@@ -4,17 +4,15 @@
 // CaptchaAI and CapSolver publish their official SDKs on PyPI only: a Python script drives each (pinned, installed
 // into .data/).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Solver as TwoCaptchaSolver } from '@2captcha/captcha-solver';
 import * as capmonster from '@zennolab_com/capmonstercloud-client';
 import { Solver as LegacyTwoCaptchaSolver } from '2captcha';
 import type { AxiosStatic } from 'axios';
 import { startSimulator, type Simulator } from '../src/simulator/server';
+import { CAPSOLVER_SDK, CAPTCHAAI_SDK, pythonPackages, run } from './helpers/python';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a vendor module without types, and one of a package's internals */
 
@@ -157,30 +155,6 @@ void describe('@zennolab_com/capmonstercloud-client (CapMonster JSON)', () => {
     // the client has no report method; CapMonster's reports go through our own client (test/providers-json.test.ts)
   });
 });
-
-/** CaptchaAI's official SDK and its dependencies, pinned (`--no-deps`, so nothing floats). */
-const CAPTCHAAI_SDK = ['captchaai==1.0.1', 'httpx==0.28.1', 'httpcore==1.0.9', 'h11==0.16.0', 'anyio==4.16.0', 'idna==3.20', 'certifi==2026.10.19.post1', 'typing_extensions==4.16.0'];
-/** CapSolver's official SDK (github.com/capsolver/capsolver-python) and its dependencies, pinned. */
-const CAPSOLVER_SDK = ['capsolver==1.0.7', 'requests==2.34.2', 'urllib3==2.8.0', 'charset_normalizer==3.5.3', 'idna==3.20', 'certifi==2026.10.19.post1'];
-const run = promisify(execFile);
-
-/** Installs the pinned packages once into .data/conformance-py/<hash of the pins>; returns that directory. */
-async function pythonPackages(pins: readonly string[]): Promise<string> {
-  const root = join(__dirname, '..', '.data', 'conformance-py');
-  const dir = join(root, Buffer.from(pins.join(' ')).toString('base64url').slice(0, 48));
-  const done = join(dir, '.installed');
-  if (await access(done).then(() => true, () => false)) return dir;
-  await mkdir(root, { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await run('python3', ['-m', 'pip', 'install', '--target', tmp, '--no-deps', '--disable-pip-version-check', '--no-input', '-q', ...pins], {
-    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
-    timeout: 10 * 60_000,
-  });
-  await writeFile(join(tmp, '.installed'), `${pins.join('\n')}\n`);
-  await rename(tmp, dir).catch(async () => rm(tmp, { recursive: true, force: true })); // another run got there first
-  return dir;
-}
 
 void describe('captchaai (CaptchaAI official Python SDK, in.php / res.php)', () => {
   test('constructs (threadsinfo), reads the thread plan, solves a reCAPTCHA v2 and an image at its own pace', async () => {

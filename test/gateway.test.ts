@@ -10,12 +10,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Solver as TwoCaptchaSolver } from '@2captcha/captcha-solver';
+import * as capmonster from '@zennolab_com/capmonstercloud-client';
+import { Solver as LegacyTwoCaptchaSolver } from '2captcha';
+import type { AxiosStatic } from 'axios';
 import { loadConfig } from '../src/config';
 import { parseGatewayKeys, type GatewayUser } from '../src/gateway/keys';
-import { startGateway, type Gateway } from '../src/gateway/server';
+import { startGateway, taskIdOfUuid, uuidOfTaskId, type Gateway } from '../src/gateway/server';
+import type { JsonDialect } from '../src/providers/json-wire';
 import { startSimulator, type ScenarioSpec } from '../src/simulator/server';
 import { FAST_ENV, SENTINEL_KEY, allDlqEntries, startStack, type Stack } from './helpers/stack';
+import { BIN, cliEnvOf } from './helpers/cli';
+import { CAPSOLVER_SDK, pythonPackages } from './helpers/python';
 import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- a vendor module without types */
 
 const SEED_KEY = 'seed-user-key-0123456789abcdef01';
 const SDK_KEY = 'sdk-user-key-0123456789abcdef012';
@@ -41,9 +49,15 @@ after(async () => {
 });
 
 /** A stack (simulator + worker) and a gateway in front of it, for one test. */
-async function withGateway<T>(name: string, scenarios: ScenarioSpec | undefined, fn: (g: Gateway, s: Stack) => Promise<T>, users: ReadonlyMap<string, GatewayUser> = USERS): Promise<T> {
+async function withGateway<T>(
+  name: string,
+  scenarios: ScenarioSpec | undefined,
+  fn: (g: Gateway, s: Stack) => Promise<T>,
+  users: ReadonlyMap<string, GatewayUser> = USERS,
+  dialect?: JsonDialect,
+): Promise<T> {
   const stack = await startStack(env, { name, simulator: { ...(scenarios && { scenarios }) } });
-  const gateway = await startGateway({ client: stack.client, config: stack.config, users });
+  const gateway = await startGateway({ client: stack.client, config: stack.config, users, ...(dialect && { dialect }) });
   try {
     return await stack.run(() => fn(gateway, stack));
   } finally {
@@ -85,6 +99,17 @@ async function seedScript(gatewayUrl: string): Promise<string> {
   // only the three constants changed
   assert.equal(pointed.split('\n').filter((line, i) => line !== script.split('\n')[i]).length, 3);
   return pointed;
+}
+
+interface AntiCaptcha {
+  session: { taskId: number };
+  setAPIKey(key: string): void;
+  shutUp(): void;
+  getBalance(): Promise<number>;
+  solveRecaptchaV2Proxyless(url: string, key: string): Promise<string>;
+  solveImage(body: string): Promise<string>;
+  reportCorrectRecaptcha(): Promise<boolean>;
+  reportIncorrectImageCaptcha(): Promise<boolean>;
 }
 
 describe('gateway', () => {
@@ -131,6 +156,155 @@ describe('gateway', () => {
         Object.assign(constants.supportedProviders.twoCaptcha, saved);
       }
     });
+  });
+
+  test('the legacy 2captcha npm client solves, reads the balance and reports through the gateway', async () => {
+    await withGateway('gw-legacy-sdk', undefined, async (g) => {
+      const solver = new LegacyTwoCaptchaSolver(SDK_KEY);
+      // its endpoints are hard-coded getters on Solver.prototype (node_modules/2captcha/dist/structs/2captcha.js:54-55,
+      // no option): this instance shadows just those two
+      Object.defineProperty(solver, 'in', { get: () => `${g.url}/in.php` });
+      Object.defineProperty(solver, 'res', { get: () => `${g.url}/res.php` });
+      assert.equal(await solver.balance(), 10);
+      const [recaptcha, image] = await Promise.all([solver.recaptcha('6Le-legacy-sdk-SITEKEY', PAGE), solver.imageCaptcha(IMAGE)]);
+      assert.match(recaptcha.data, /^03AGdBq2/);
+      assert.match(image.data, /^[a-z0-9]{4,6}$/);
+      assert.equal(await solver.balance(), 9);
+      await solver.goodReport(recaptcha.id);
+      await solver.report(image.id);
+      assert.deepEqual(g.usage('sdk').reports, { [recaptcha.id]: 'good', [image.id]: 'bad' });
+    });
+  });
+
+  test('the official anti-captcha client solves, reads the balance and reports through a gateway speaking its dialect', async () => {
+    await withGateway(
+      'gw-anticaptcha',
+      undefined,
+      async (g) => {
+        // the client posts to a hard-coded https://api.anti-captcha.com/ (node_modules/@antiadmin/anticaptchaofficial/
+        // index.js:1245, no option) through its own axios: an interceptor rewrites the origin only
+        const axios = createRequire(require.resolve('@antiadmin/anticaptchaofficial'))('axios') as AxiosStatic;
+        const origin = 'https://api.anti-captcha.com/';
+        const id = axios.interceptors.request.use((config) => {
+          if (config.url?.startsWith(origin)) config.url = `${g.url}/${config.url.slice(origin.length)}`;
+          return config;
+        });
+        try {
+          const ac = require('@antiadmin/anticaptchaofficial') as AntiCaptcha;
+          ac.setAPIKey(SDK_KEY);
+          ac.shutUp();
+          assert.equal(await ac.getBalance(), 10);
+          const token = await ac.solveRecaptchaV2Proxyless(PAGE, '6Le-anticaptcha-SITEKEY');
+          assert.match(token, /^03AGdBq2/);
+          const recaptchaId = String(ac.session.taskId);
+          assert.equal(await ac.reportCorrectRecaptcha(), true);
+          assert.match(await ac.solveImage(IMAGE), /^[a-z0-9]{4,6}$/);
+          const imageId = String(ac.session.taskId);
+          assert.equal(await ac.getBalance(), 9);
+          assert.equal(await ac.reportIncorrectImageCaptcha(), true);
+          assert.deepEqual(g.usage('sdk').reports, { [recaptchaId]: 'good', [imageId]: 'bad' });
+        } finally {
+          axios.interceptors.request.eject(id);
+        }
+      },
+      USERS,
+      'anticaptcha',
+    );
+  });
+
+  test('the official CapMonster Cloud client solves and reads the balance through a gateway speaking its dialect (its base URL an option)', async () => {
+    await withGateway(
+      'gw-capmonster',
+      undefined,
+      async (g) => {
+        const client = capmonster.CapMonsterCloudClientFactory.Create(new capmonster.ClientOptions({ clientKey: SDK_KEY, serviceUrl: g.url }));
+        assert.equal((await client.getBalance()).balance, 10);
+        const [recaptcha, image] = await Promise.all([
+          client.Solve(new capmonster.RecaptchaV2Request({ websiteURL: PAGE, websiteKey: '6Le-capmonster-SITEKEY' })),
+          client.Solve(new capmonster.ImageToTextRequest({ body: IMAGE })),
+        ]);
+        assert.equal(recaptcha.error, undefined, `reCAPTCHA: ${String(recaptcha.error)}`);
+        assert.match(String(recaptcha.solution?.gRecaptchaResponse), /^03AGdBq2/);
+        assert.equal(image.error, undefined, `image: ${String(image.error)}`);
+        assert.match(String(image.solution?.text), /^[a-z0-9]{4,6}$/);
+        assert.equal((await client.getBalance()).balance, 9);
+        assert.equal(g.stats().starts, 2);
+        // the client has no report method (nor has CapMonster's API a report endpoint)
+      },
+      USERS,
+      'capmonster',
+    );
+  });
+
+  test("CapSolver's dialect: its official SDK (PyPI) solves and reads the balance; UUID ids, feedbackTask, its error codes", async () => {
+    const unsolvable = '6Le-capsolver-unsolvable';
+    await withGateway(
+      'gw-capsolver',
+      { sitekeys: { [unsolvable]: { outcome: { type: 'unsolvable' } } } },
+      async (g, s) => {
+        const packages = await pythonPackages(CAPSOLVER_SDK);
+        // the SDK takes its host from the module's api_base (test/conformance/capsolver_sdk.py)
+        const { stdout } = await promisify(execFile)('python3', [join(__dirname, 'conformance', 'capsolver_sdk.py'), g.url, SDK_KEY, '6Le-capsolver-SITEKEY', PAGE, IMAGE], {
+          env: { ...process.env, PYTHONPATH: packages },
+          timeout: 5 * 60_000,
+        });
+        const result = JSON.parse(stdout) as { balance: { errorId: number; balance: number }; recaptcha: { gRecaptchaResponse: string }; image: { text: string } };
+        assert.deepEqual(result.balance, { errorId: 0, balance: 10 });
+        assert.match(result.recaptcha.gRecaptchaResponse, /^03AGdBq2/);
+        assert.match(result.image.text, /^[a-z0-9]{4,6}$/);
+        assert.equal(g.stats().starts, 2);
+
+        // ids are UUIDs; an image is answered by createTask; feedbackTask reports (the SDK has no call for it)
+        const post = async (path: string, body: unknown) => {
+          const res = await fetch(`${g.url}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+        };
+        // another image than the SDK's (the same one within the dedupe window would be its task again)
+        const otherImage = Buffer.concat([Buffer.from('\x89PNG', 'latin1'), Buffer.alloc(146, 8)]).toString('base64');
+        const image = await post('createTask', { clientKey: SDK_KEY, appId: 'app-1', task: { type: 'ImageToTextTask', body: otherImage } });
+        assert.equal(image.status, 200);
+        assert.equal(image.body.status, 'ready', JSON.stringify(image.body));
+        assert.match(String(image.body.taskId), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+        assert.match(String((image.body.solution as { text: string }).text), /^[a-z0-9]{4,6}$/);
+        assert.deepEqual(await post('feedbackTask', { clientKey: SDK_KEY, taskId: image.body.taskId, result: { invalid: true } }), { status: 200, body: { errorId: 0, status: 'success' } });
+        assert.deepEqual(g.usage('sdk').reports, { [taskIdOfUuid(String(image.body.taskId))!]: 'bad' });
+
+        const failing = await post('createTask', { clientKey: SDK_KEY, task: { type: 'ReCaptchaV2TaskProxyLess', websiteURL: PAGE, websiteKey: unsolvable } });
+        assert.equal(failing.status, 200);
+        let polled: { status: number; body: Record<string, unknown> };
+        do polled = await post('getTaskResult', { clientKey: SDK_KEY, taskId: failing.body.taskId });
+        while (polled.body.status === 'processing');
+        assert.deepEqual([polled.status, polled.body.errorId, polled.body.errorCode], [400, 1, 'ERROR_CAPTCHA_SOLVE_FAILED']);
+        const entries = await allDlqEntries(s.solver);
+        assert.deepEqual(entries.map((e) => [e.id, e.code]), [[`solve/gw-sdk-${taskIdOfUuid(String(failing.body.taskId))!}`, 'ERROR_CAPTCHA_UNSOLVABLE']]);
+
+        // refusals in CapSolver's codes and statuses; nothing more starts
+        const badKey = await post('getBalance', { clientKey: 'not-a-key-of-ours-000000000000' });
+        assert.deepEqual([badKey.status, badKey.body.errorCode], [401, 'ERROR_KEY_DENIED_ACCESS']);
+        const unknownType = await post('createTask', { clientKey: SDK_KEY, task: { type: 'RecaptchaV2TaskProxyless', websiteURL: PAGE, websiteKey: '6Le-x-SITEKEY' } });
+        assert.deepEqual([unknownType.status, unknownType.body.errorCode, unknownType.body.errorDescription], [400, 'ERROR_INVALID_TASK_DATA', 'invalid task data: task type is not supported']);
+        const noSitekey = await post('createTask', { clientKey: SDK_KEY, task: { type: 'ReCaptchaV2TaskProxyLess', websiteURL: PAGE } });
+        assert.deepEqual([noSitekey.status, noSitekey.body.errorCode], [400, 'ERROR_INVALID_TASK_DATA']);
+        const foreign = await post('getTaskResult', { clientKey: SDK_KEY, taskId: '37223a89-06ed-442c-a0b8-22067b79c5b4' });
+        assert.deepEqual([foreign.status, foreign.body.errorCode], [400, 'ERROR_TASKID_INVALID']);
+        assert.equal(g.stats().starts, 4);
+      },
+      USERS,
+      'capsolver',
+    );
+  });
+
+  test('CapSolver-style task ids: UUIDs that read back to the gateway id, any other UUID refused', () => {
+    for (const id of ['1', '1764480000000000', '5999999999999999', '99999999999999999999']) {
+      const uuid = uuidOfTaskId(id);
+      assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(taskIdOfUuid(uuid), id);
+      assert.equal(taskIdOfUuid(uuid.toUpperCase()), id);
+    }
+    const uuid = uuidOfTaskId('1764480000000000');
+    assert.equal(taskIdOfUuid(`${uuid.slice(0, -1)}${uuid.endsWith('0') ? '1' : '0'}`), undefined, 'a changed check digit');
+    assert.equal(taskIdOfUuid(uuid.replace(/^\d/, (d) => String((Number(d) + 1) % 10))), undefined, 'a changed id digit');
+    assert.equal(taskIdOfUuid('not-a-uuid'), undefined);
   });
 
   test("bad input gets the provider's codes and starts nothing", async () => {
@@ -274,6 +448,50 @@ describe('gateway', () => {
       wrongFile.set('file', new Blob([Buffer.from(IMAGE, 'base64')]), 'captcha.exe');
       assert.equal(await (await fetch(`${g.url}/in.php`, { method: 'POST', body: wrongFile })).text(), 'ERROR_WRONG_FILE_EXTENSION');
       assert.equal(g.stats().starts, 2);
+    });
+  });
+
+  test('`captcha-dlq gateway` reloads its keys file on SIGHUP; a bad file keeps the users in force', async () => {
+    await withGateway('gw-sighup', undefined, async (_g, s) => {
+      const dir = await mkdtemp(join(tmpdir(), 'gw-sighup-'));
+      const file = join(dir, 'keys.json');
+      const NEW_KEY = 'new-user-key-0123456789abcdef0123';
+      await writeFile(file, JSON.stringify({ keys: [{ name: 'first', key: SEED_KEY, budget: 3 }] }));
+      const child = spawn(process.execPath, [BIN, 'gateway', '--keys', file, '--port', '0'], { env: cliEnvOf(env, s) as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const waitFor = async (what: () => boolean, label: string) => {
+        while (!what()) {
+          if (child.exitCode !== null) assert.fail(`the gateway exited (${child.exitCode}) before ${label}: ${stdout}${stderr}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      try {
+        await waitFor(() => /listening on (http:\/\/\S+) /.test(stdout), 'listening');
+        const url = /listening on (http:\/\/\S+) /.exec(stdout)![1]!;
+        const balance = (key: string) => get(`${url}/res.php?key=${key}&action=getbalance`);
+        assert.equal(await balance(SEED_KEY), '3.0000');
+        assert.equal(await balance(NEW_KEY), 'ERROR_WRONG_USER_KEY');
+
+        await writeFile(file, JSON.stringify({ keys: [{ name: 'second', key: NEW_KEY, budget: 7 }] }));
+        child.kill('SIGHUP');
+        await waitFor(() => stdout.includes('gateway keys reloaded'), 'the reload');
+        assert.match(stdout, /gateway keys reloaded from \S+keys\.json \(1 user\)/);
+        assert.equal(await balance(NEW_KEY), '7.0000');
+        assert.equal(await balance(SEED_KEY), 'ERROR_WRONG_USER_KEY');
+
+        await writeFile(file, '{ "keys": [ { "name": "broken" ');
+        child.kill('SIGHUP');
+        await waitFor(() => stderr.includes('not reloaded'), 'the refused reload');
+        assert.match(stderr, /gateway keys not reloaded, the users in force stay: the gateway keys file \S+ is not JSON/);
+        assert.equal(await balance(NEW_KEY), '7.0000');
+        assert.equal(child.exitCode, null, 'still serving');
+      } finally {
+        child.kill('SIGTERM');
+        if (child.exitCode === null) await once(child, 'exit');
+      }
     });
   });
 

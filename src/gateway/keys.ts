@@ -1,6 +1,6 @@
 // The gateway's own users and their limits. Each user has a key of ours (never the provider's key, which stays in the
-// worker), a rate limit and a budget. Keys come from a JSON file (GATEWAY_KEYS_FILE), read once at start: a change
-// takes effect on restart.
+// worker), a rate limit and a budget. Keys come from a JSON file (GATEWAY_KEYS_FILE), read at start and, by
+// `captcha-dlq gateway`, again on SIGHUP (a bad file then leaves the users in force).
 //
 //   { "keys": [ { "name": "scraper-a", "key": "0123456789abcdef0123456789abcdef", "submitsPerMinute": 120,
 //                 "budget": 50, "pricePerSolve": 0.003 } ] }

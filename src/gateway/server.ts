@@ -1,6 +1,7 @@
 // The gateway: the product as a captcha provider to its users. It answers the legacy family (in.php / res.php: GET,
 // form, multipart or JSON bodies; plain or json=1 answers) and the JSON family (createTask / getTaskResult /
-// getBalance / reports, in the 2captcha v2 dialect by default), and behind each accepted submit runs our durable solve
+// getBalance / reports, in the 2captcha v2 dialect by default; anti-captcha's, CapMonster's or CapSolver's on request),
+// and behind each accepted submit runs our durable solve
 // (`solve/gw-<user>-<task id>`), whose final failure is in our DLQ like any other. Request decoding, validation, error
 // codes and texts come from the same tables as the simulator's (src/providers/legacy-wire.ts, json-wire.ts).
 //
@@ -21,20 +22,20 @@ import { WORKFLOW_TYPES, sitekeyAttribute } from '../domain/names';
 import { resolveSolvePolicy } from '../domain/policies';
 import type { CaptchaOptions, CaptchaTask, SolveInput } from '../domain/types';
 import { HttpError, listen, readBody } from '../http';
-import { acceptedTypeNames } from '../providers/capabilities';
+import { JSON_CAPABILITIES, acceptedTypeNames } from '../providers/capabilities';
 import { JSON_DIALECTS, jsonError, legacyParams, solutionFor, type JsonDialect } from '../providers/json-wire';
 import { ERROR_TEXT, decodeRequest, parseSubmission, type Submission, type SubmissionType, type Upload } from '../providers/legacy-wire';
 import { TaskValidationError, parseTask } from '../tasks/schema';
 import type { GatewayUser } from './keys';
-import { TaskBook, type GatewayCallCounts, type GatewayTask } from './tasks';
+import { TaskBook, type GatewayCallCounts, type GatewayTask, type TaskOutcome } from './tasks';
 
-/** Dialects the JSON endpoints can speak: those with integer task ids (CapSolver's UUIDs are not served). */
-export const GATEWAY_JSON_DIALECTS = JSON_DIALECTS.filter((d) => d !== 'capsolver');
+/** Dialects the JSON endpoints can speak: all of the family's. */
+export const GATEWAY_JSON_DIALECTS = JSON_DIALECTS;
 
 export interface GatewayOptions {
   client: Client;
   config: Readonly<Config>;
-  /** users by key (./keys.ts) */
+  /** users by key (./keys.ts); replaced by `setUsers` */
   users: ReadonlyMap<string, GatewayUser>;
   /** default 0: an ephemeral port */
   port?: number;
@@ -66,6 +67,8 @@ export interface Gateway {
   stats(): GatewayStats;
   /** a user's accepted submits and reports so far */
   usage(name: string): { submits: number; reports: Record<string, 'good' | 'bad'> };
+  /** New users and limits (a reloaded keys file): the next request sees them; a user's spending so far is kept by name. */
+  setUsers(users: ReadonlyMap<string, GatewayUser>): void;
   close(): Promise<void>;
 }
 
@@ -77,12 +80,18 @@ const JSON_PATHS = new Set(['createTask', 'getTaskResult', 'getBalance', 'report
 const NOT_THE_TASK = new Set(['key', 'json', 'header_acao', 'soft_id', 'idempotency_key', 'pingback']);
 const MIN_SCORES = [0.3, 0.7, 0.9] as const;
 const DEDUPE_ENTRIES_MAX = 100_000;
+/** How long createTask waits for a kind the dialect answers at once (CapSolver images; the simulator's bound too). */
+const ANSWER_BY_CREATE_MS = 30_000;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { client, config, users } = options;
+  const { client, config } = options;
+  let users = options.users;
   const dialect = options.dialect ?? '2captcha-v2';
   if (!(GATEWAY_JSON_DIALECTS as readonly string[]).includes(dialect)) throw new Error(`the gateway speaks the JSON dialects ${GATEWAY_JSON_DIALECTS.join(', ')}; not ${dialect}`);
   const typeNames = acceptedTypeNames(dialect);
+  const caps = JSON_CAPABILITIES[dialect];
+  /** a task id as the dialect's clients see it: a JSON number, or (CapSolver) a UUID */
+  const wireTaskId = (id: string): string | number => (caps.taskIds === 'uuid' ? uuidOfTaskId(id) : Number(id));
   const dedupeWindowMs = options.dedupeWindowMs ?? 60_000;
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024;
   const book = new TaskBook(client, { ...(options.resultTtlMs !== undefined && { resultTtlMs: options.resultTtlMs }) });
@@ -247,7 +256,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return error(code);
     };
     if (!user) return refuseJson('ERROR_WRONG_USER_KEY');
-    const taskId = typeof body.taskId === 'number' || typeof body.taskId === 'string' ? String(body.taskId) : undefined;
+    const rawTaskId = typeof body.taskId === 'number' || typeof body.taskId === 'string' ? String(body.taskId).slice(0, 100) : undefined;
+    // a UUID not of ours reads as a malformed id (ERROR_WRONG_ID_FORMAT, in the dialect's spelling)
+    const taskId = caps.taskIds === 'uuid' && rawTaskId !== undefined ? (taskIdOfUuid(rawTaskId) ?? '-') : rawTaskId;
+    const ready = (task: GatewayTask, outcome: Extract<TaskOutcome, { status: 'solved' }>) => ({
+      errorId: 0,
+      ...(caps.taskIds === 'uuid' && { taskId: wireTaskId(taskId ?? '') }),
+      status: 'ready',
+      solution: solutionFor(dialect, task.type, outcome.token),
+      cost: (user.pricePerSolve ?? 0).toFixed(5),
+      ip: '127.0.0.1',
+      createTime: Math.floor(task.createdAt / 1000),
+      endTime: Math.floor(Date.parse(outcome.solvedAt) / 1000),
+      solveCount: 1,
+    });
     switch (path) {
       case 'createTask': {
         const task = body.task && typeof body.task === 'object' && !Array.isArray(body.task) ? (body.task as Record<string, unknown>) : undefined;
@@ -256,27 +278,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (!kind) return refuseJson('ERROR_TASK_NOT_SUPPORTED');
         const params = new Map(Object.entries(legacyParams(kind, String(task.type), task)));
         const answer = await submit(user, params, new Map(), hint);
-        return answer.ok ? { status: 200, body: { errorId: 0, taskId: Number(answer.request) } } : error(answer.code);
+        if (!answer.ok) return error(answer.code);
+        const id = wireTaskId(answer.request);
+        // CapSolver's createTask names the queue state (`idle`), and its official SDK reads it, as the simulator answers
+        if (!caps.answeredByCreate.includes(kind)) return { status: 200, body: { errorId: 0, taskId: id, ...(dialect === 'capsolver' && { status: 'idle' }) } };
+        // this dialect answers the kind with createTask: wait (bounded) for the solve, else the client polls
+        const created = await book.lookup(workflowIdOf(user, answer.request));
+        if (created?.outcome.status === 'pending') await settledWithin(created, ANSWER_BY_CREATE_MS);
+        const outcome = created?.outcome;
+        if (outcome?.status === 'failed') return error(outcome.code);
+        if (outcome?.status === 'solved') return { status: 200, body: { ...ready(created!, outcome), taskId: id } };
+        return { status: 200, body: { errorId: 0, taskId: id, status: 'processing' } };
       }
       case 'getTaskResult': {
         const task = await poll(user, taskId);
         if ('code' in task) return error(task.code);
         const outcome = task.outcome;
-        if (outcome.status === 'pending') return { status: 200, body: { errorId: 0, status: 'processing' } };
+        if (outcome.status === 'pending') return { status: 200, body: { errorId: 0, ...(caps.taskIds === 'uuid' && { taskId: rawTaskId }), status: 'processing' } };
         if (outcome.status === 'failed') return error(outcome.code);
-        return {
-          status: 200,
-          body: {
-            errorId: 0,
-            status: 'ready',
-            solution: solutionFor(dialect, task.type, outcome.token),
-            cost: (user.pricePerSolve ?? 0).toFixed(5),
-            ip: '127.0.0.1',
-            createTime: Math.floor(task.createdAt / 1000),
-            endTime: Math.floor(Date.parse(outcome.solvedAt) / 1000),
-            solveCount: 1,
-          },
-        };
+        return { status: 200, body: ready(task, outcome) };
       }
       case 'getBalance':
         await restoreUsage(user);
@@ -348,8 +368,41 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const u = usage.get(name);
       return { submits: u?.submits ?? 0, reports: Object.fromEntries(u?.reports ?? []) };
     },
+    setUsers: (next) => {
+      users = next;
+    },
     close: listening.close,
   };
+}
+
+/** Resolves when the task's watch settles or after `ms`, whichever is first. */
+async function settledWithin(task: GatewayTask, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([task.watching, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * A gateway task id (decimal, at most 20 digits) as a CapSolver-style UUID (version 4 layout): the id's 20 digits,
+ * zero-padded, then 10 hex digits of a digest that tells our UUIDs from others. Reversible, so any gateway process
+ * (a restarted one too) reads it back without a table.
+ */
+export function uuidOfTaskId(id: string): string {
+  const d = id.padStart(20, '0');
+  return `${d.slice(0, 8)}-${d.slice(8, 12)}-4${d.slice(12, 15)}-a${d.slice(15, 18)}-${d.slice(18, 20)}${uuidCheck(d)}`;
+}
+
+/** The gateway task id of a UUID made by `uuidOfTaskId`; undefined for any other string. */
+export function taskIdOfUuid(uuid: string): string | undefined {
+  const m = /^(\d{8})-(\d{4})-4(\d{3})-a(\d{3})-(\d{2})([0-9a-f]{10})$/.exec(uuid.toLowerCase());
+  if (!m) return undefined;
+  const d = m.slice(1, 6).join('');
+  if (uuidCheck(d) !== m[6]) return undefined;
+  return d.replace(/^0+(?=\d)/, '');
+}
+
+function uuidCheck(digits: string): string {
+  return createHash('sha256').update(`gateway-task:${digits}`).digest('hex').slice(0, 10);
 }
 
 function legacyPollAnswer(task: GatewayTask | { code: string }): LegacyAnswer {

@@ -42,6 +42,10 @@ export interface JsonCapabilities extends ProviderCapabilities {
   errorTexts: Readonly<Record<string, string>>;
   /** errorDescription of a code the list lacks */
   genericErrorText: string;
+  /** how task ids look on the wire: JSON numbers, or UUID strings */
+  taskIds: 'integer' | 'uuid';
+  /** kinds whose solution comes with the createTask answer (then `status: ready`), not from a later poll */
+  answeredByCreate: readonly CaptchaKind[];
 }
 
 const ALL_KINDS = CAPTCHA_KINDS;
@@ -88,6 +92,8 @@ export const JSON_CAPABILITIES: Readonly<Record<JsonProviderName, JsonCapabiliti
     aliases: {},
     proxylessSuffix: 'Proxyless',
     poll: NO_SPACING,
+    taskIds: 'integer',
+    answeredByCreate: [],
     extraActions: ['getBalance', 'reportCorrect', 'reportIncorrect'],
     errorTexts: {
       ERROR_KEY_DOES_NOT_EXIST: 'Your API key is incorrect. Make sure you set the key correctly and copied it from the dashboard.',
@@ -116,6 +122,8 @@ export const JSON_CAPABILITIES: Readonly<Record<JsonProviderName, JsonCapabiliti
     aliases: { NoCaptchaTaskProxyless: 'recaptcha-v2' },
     proxylessSuffix: 'Proxyless',
     poll: NO_SPACING,
+    taskIds: 'integer',
+    answeredByCreate: [],
     extraActions: ['getBalance', 'reportCorrectRecaptcha', 'reportIncorrectRecaptcha', 'reportIncorrectImageCaptcha'],
     errorTexts: {
       ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system. Make sure you copied it correctly without spaces or tabulation signs.',
@@ -138,7 +146,8 @@ export const JSON_CAPABILITIES: Readonly<Record<JsonProviderName, JsonCapabiliti
   },
   // task types https://docs.capsolver.com/guide/captcha/ReCaptchaV2.html and siblings; getTaskResult (120 polls a
   // task; ImageToText answered by createTask) https://docs.capsolver.com/guide/api-gettaskresult;
-  // errors https://docs.capsolver.com/guide/api-error; feedbackTask https://docs.capsolver.com/guide/api-feedback
+  // errors https://docs.capsolver.com/guide/api-error; feedbackTask https://docs.capsolver.com/guide/api-feedback;
+  // UUID task ids and image tasks answered by createTask https://docs.capsolver.com/guide/api-createtask
   capsolver: {
     protocol: 'json',
     kinds: ALL_KINDS,
@@ -154,6 +163,8 @@ export const JSON_CAPABILITIES: Readonly<Record<JsonProviderName, JsonCapabiliti
     aliases: {},
     proxylessSuffix: 'ProxyLess',
     poll: { minIntervalMs: 0, spacedKinds: [], maxPollsPerTask: 120 },
+    taskIds: 'uuid',
+    answeredByCreate: ['image'],
     extraActions: ['getBalance', 'feedbackTask'],
     errorTexts: {
       ERROR_SERVICE_UNAVALIABLE: 'Service is temporarily unavailable',
@@ -190,6 +201,8 @@ export const JSON_CAPABILITIES: Readonly<Record<JsonProviderName, JsonCapabiliti
     aliases: { NoCaptchaTaskProxyless: 'recaptcha-v2' },
     proxylessSuffix: 'Proxyless',
     poll: { minIntervalMs: 2_000, spacedKinds: TOKEN_KINDS, maxPollsPerTask: 120 },
+    taskIds: 'integer',
+    answeredByCreate: [],
     extraActions: ['getBalance'],
     errorTexts: {
       ERROR_KEY_DOES_NOT_EXIST: 'Account authorization key not found in the system or has incorrect format.',

@@ -117,7 +117,7 @@ export class JsonApi {
     }
     const id = String(reply.request);
     const taskId = this.wireId(id);
-    if (this.dialect === 'capsolver' && kind === 'image') {
+    if (kind !== undefined && this.caps.answeredByCreate.includes(kind)) {
       // CapSolver recognises images synchronously: the answer comes with createTask. The result is read at the task's
       // exact ready time (not the ms-truncated ISO string of the view, nor a timer that may fire a little early).
       await wait(handled.delayMs);
@@ -207,7 +207,7 @@ export class JsonApi {
 
   /** The id the dialect shows for an engine id: a number, or (CapSolver) a UUID. */
   private wireId(id: string): string | number {
-    if (this.dialect !== 'capsolver') return Number(id);
+    if (this.caps.taskIds === 'integer') return Number(id);
     let uuid = this.idToUuid.get(id);
     if (!uuid) {
       const hex = createHash('sha256').update(`capsolver:${id}`).digest('hex');
