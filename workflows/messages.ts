@@ -4,7 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
 import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
-import type { RetryCost } from '../src/domain/dlq-cost';
+import type { BudgetUse, RetryCost } from '../src/domain/dlq-cost';
 import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -361,6 +361,11 @@ export interface DlqRetryRequest extends DlqFilter {
   prices?: Partial<Record<CaptchaType, number>>;
   /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
   budgetMicros?: number;
+  /**
+   * with `budgetMicros`: instead of refusing, retry the entries whose last failure is oldest while their worst case
+   * (1 + maxResubmits submits each) fits, and leave the rest dead for a later run (the scheduled drain's budget)
+   */
+  fitBudget?: boolean;
 }
 export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
@@ -388,6 +393,8 @@ export interface DlqOperationResult {
   unreached?: string[];
   /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
   cost?: RetryCost;
+  /** a `fitBudget` retry: what its budget reserved and the entries it left for a later run */
+  budget?: BudgetUse;
 }
 
 export interface DlqAuditRecord {
@@ -403,6 +410,8 @@ export interface DlqAuditRecord {
   /** the order acted only on entries received at or before this time (and, where issued, received before it) */
   watermarkAt?: string;
   via?: 'signal' | 'update' | 'front';
+  /** a `fitBudget` retry: its budget, what it reserved, and the entries left for a later run */
+  budget?: BudgetUse;
 }
 export interface DlqAuditRequest {
   /** ≤ 500, default 100; newest first */
@@ -587,6 +596,13 @@ export interface DrainInput {
   /** for the audit log */
   reason: string;
   by: string;
+  /**
+   * micro-USD a run may spend on retries (absent: no budget): the oldest entries whose worst case fits are retried,
+   * the rest wait for a later run. Needs `prices`.
+   */
+  budgetMicros?: number;
+  /** micro-USD per submit by captcha type (the client's price table at `schedule create`) */
+  prices?: Partial<Record<CaptchaType, number>>;
 }
 export interface DrainResult {
   /** false when the DLQ workflow is not running (nothing to drain) */
@@ -595,6 +611,10 @@ export interface DrainResult {
   matched: number;
   skipped: number;
   sample: string[];
+  /** with a budget: one submit per retried entry, by class */
+  cost?: RetryCost;
+  /** with a budget: what it reserved and how many entries were left for a later run, at what cost */
+  budget?: BudgetUse;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

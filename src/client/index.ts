@@ -29,6 +29,7 @@ import type { captchaAccountWorkflow, tokenReportWorkflow } from '../../workflow
 import { dlqShardWorkflowId } from '../domain/dlq-routing';
 import type { dlqDrainWorkflow } from '../../workflows/drain';
 import { formatInterval } from '../domain/describe';
+import { formatUsd } from '../domain/prices';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../domain/names';
 import type { solveCaptchaWorkflow } from '../../workflows/solve';
 import type { CaptchaTask, CaptchaType, SolveResult } from '../domain/types';
@@ -424,12 +425,14 @@ export class CaptchaSolver {
   async createDrainSchedule(options: DrainScheduleOptions): Promise<ScheduleHandle> {
     const scheduleId = options.scheduleId ?? DRAIN_SCHEDULE_ID;
     const every = formatInterval(options.everyMs);
+    const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
     const input: DrainInput = {
       dlqWorkflowId: this.config.dlqWorkflowId,
       classes: [...(options.classes ?? DRAIN_DEFAULT_CLASSES)],
       ...(options.errorCodes?.length && { errorCodes: options.errorCodes }),
       reason: options.reason ?? `scheduled drain (${scheduleId}, every ${every})`,
       by: `schedule:${scheduleId} (created by ${options.by})`,
+      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices() }),
     };
     return this.client.schedule.create<typeof dlqDrainWorkflow>({
       scheduleId,
@@ -440,7 +443,9 @@ export class CaptchaSolver {
         workflowId: scheduleId,
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
-        staticSummary: `drain ${this.config.dlqWorkflowId}: retry ${input.classes!.join(', ')}${input.errorCodes ? ` (${input.errorCodes.join(', ')})` : ''}`,
+        staticSummary:
+          `drain ${this.config.dlqWorkflowId}: retry ${input.classes!.join(', ')}${input.errorCodes ? ` (${input.errorCodes.join(', ')})` : ''}` +
+          (budgetMicros !== undefined ? `, at most ${formatUsd(budgetMicros)} a run` : ''),
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: `retries the retryable DLQ entries every ${every}; created by ${options.by}` },
@@ -460,6 +465,7 @@ export class CaptchaSolver {
         classes: memo.drain?.classes ?? [],
         errorCodes: memo.drain?.errorCodes ?? [],
         createdBy: memo.createdBy ?? '',
+        ...(memo.drain?.budgetMicros !== undefined && { budgetMicros: memo.drain.budgetMicros }),
         paused: s.state.paused,
         lastRunAt: s.info.recentActions.at(-1)?.takenAt ?? null,
         nextRunAt: s.info.nextActionTimes[0] ?? null,
