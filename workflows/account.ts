@@ -2,7 +2,7 @@
 // its id makes it idempotent — a second report finds the first one's record and sends nothing — and its activity sends
 // the report from the worker, where the key is. The verdicts are counted, with the low-balance alert state, in one
 // long-lived workflow (`captcha-account`): durable, bounded, queryable, and continued-as-new before its history grows.
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ACCOUNT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import {
@@ -19,6 +19,7 @@ import {
   type TokenReportResult,
 } from './messages';
 import { nowIso, workflowNow } from './clock';
+import { judgeBalances } from '../src/domain/balance';
 
 /** (provider, type, sitekey) rows kept; more sitekeys are counted as "(other)" */
 export const ACCOUNT_FEEDBACK_ROWS_MAX = 2_000;
@@ -61,11 +62,12 @@ export async function tokenReportWorkflow(input: TokenReportInput): Promise<Toke
 
 export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<void> {
   const state: AccountState = input.state ?? { since: nowIso(), counts: {}, otherSitekeys: 0, recent: [], lowAlerted: false };
-  const { accountBalance, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
+  const { accountBalance, accountBalances, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
 
   setHandler(tokenFeedbackSignal, (feedback) => count(state, feedback));
   setHandler(feedbackStatsQuery, (request) => feedbackStats(state, request?.top));
   setHandler(checkBalanceUpdate, async (): Promise<BalanceCheck> => {
+    if (patched('balance-every-provider')) return checkEveryProvider(state, { accountBalances, notifyAccountAlert });
     const read = await accountBalance();
     const low = read.lowBalance !== undefined && read.balance < read.lowBalance;
     // once per crossing: raised when the balance goes below the threshold, re-armed when it is back at or above it
@@ -85,6 +87,36 @@ export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<
   await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > ACCOUNT_MAX_HISTORY_EVENTS);
   await condition(allHandlersFinished);
   await continueAsNew<typeof captchaAccountWorkflow>({ state });
+}
+
+/** Reads every configured provider's balance; one alert per provider per crossing. */
+async function checkEveryProvider(state: AccountState, acts: Pick<Activities, 'accountBalances' | 'notifyAccountAlert'>): Promise<BalanceCheck> {
+  const { providers: reads, lowBalance } = await acts.accountBalances();
+  // the state before providers were checked one by one knew one provider: the first
+  const before = (state.lowAlertedBy ??= reads[0] ? { [reads[0].provider]: state.lowAlerted } : {});
+  const providers = judgeBalances(reads, lowBalance, before);
+  const first = providers.find((p) => p.balance !== undefined)!;
+  state.lowAlerted = before[first.provider] ?? false;
+  const checkedAt = nowIso();
+  const check: BalanceCheck = {
+    provider: first.provider,
+    balance: first.balance!,
+    ...(first.threads && { threads: first.threads }),
+    ...(lowBalance !== undefined && { lowBalance }),
+    low: providers.some((p) => p.low),
+    alerted: providers.some((p) => p.alerted),
+    checkedAt,
+    providers,
+  };
+  state.lastCheck = check;
+  for (const p of providers) {
+    if (!p.alerted) continue;
+    await acts.notifyAccountAlert({
+      accountWorkflowId: workflowInfo().workflowId,
+      alert: { kind: 'low-balance', provider: p.provider, threshold: lowBalance!, value: p.balance!, raisedAt: checkedAt },
+    });
+  }
+  return check;
 }
 
 function count(state: AccountState, f: TokenFeedback): void {

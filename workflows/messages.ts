@@ -5,6 +5,7 @@ import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, Solve
 import type { DlqEntryStatus } from '../src/domain/names';
 import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
 import type { BudgetUse, RetryCost } from '../src/domain/dlq-cost';
+import type { ProviderBalance } from '../src/domain/balance';
 import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -686,10 +687,16 @@ export interface BalanceCheck {
   threads?: { threads: number; workingThreads: number; freeThreads: number };
   /** CAPTCHA_LOW_BALANCE of the worker; absent: no alert */
   lowBalance?: number;
+  /** below the threshold (with several providers: any of them) */
   low: boolean;
-  /** this check crossed below the threshold and raised the alert (once per crossing) */
+  /** this check crossed below the threshold and raised the alert (once per crossing; several providers: any of them) */
   alerted: boolean;
   checkedAt: string;
+  /**
+   * every configured provider (CAPTCHA_PROVIDERS), in order, each with its own alert; `provider`, `balance` and
+   * `threads` above are the first one that answered. Absent on checks made before providers were checked one by one.
+   */
+  providers?: ProviderBalance[];
 }
 /** Reads the balance (and thread plan) on the worker; raises the low-balance alert once per crossing. */
 export interface BalanceCheckRequest {
@@ -715,6 +722,8 @@ export interface AccountState {
   recent: string[];
   /** below the threshold since the last alert: no new alert until the balance is back above it */
   lowAlerted: boolean;
+  /** the same per provider, when every configured provider is checked (lowAlerted is then the first one's) */
+  lowAlertedBy?: Record<string, boolean>;
   lastCheck?: BalanceCheck;
 }
 export interface AccountInput {

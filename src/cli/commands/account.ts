@@ -36,7 +36,7 @@ export function addAccountCommands(program: Command): void {
 
   program
     .command('balance')
-    .description('the provider account\'s balance and thread plan (read on the worker); below CAPTCHA_LOW_BALANCE it raises one alert per crossing')
+    .description('every configured provider account\'s balance and thread plan (read on the worker); below CAPTCHA_LOW_BALANCE it raises one alert per provider per crossing')
     .option('--json', 'print the check as JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
@@ -47,16 +47,32 @@ export function addAccountCommands(program: Command): void {
 }
 
 export function printBalance(c: BalanceCheck): void {
+  // several providers (CAPTCHA_PROVIDERS): one row each, with its own alert
+  const several = (c.providers?.length ?? 0) > 1;
   out(
     table(undefined, [
-      ['provider', c.provider],
-      ['balance', c.balance],
+      ...(several ? [] : [['provider', c.provider], ['balance', c.balance]]),
       ['low-balance threshold', c.lowBalance ?? '- (CAPTCHA_LOW_BALANCE unset)'],
-      ...(c.threads ? [['thread plan', `${c.threads.threads} threads: ${c.threads.workingThreads} working, ${c.threads.freeThreads} free`]] : []),
+      ...(!several && c.threads ? [['thread plan', `${c.threads.threads} threads: ${c.threads.workingThreads} working, ${c.threads.freeThreads} free`]] : []),
       ['checked at', c.checkedAt],
     ]),
   );
-  if (c.low) out(`balance ${c.balance} is below ${c.lowBalance}${c.alerted ? ': alert raised' : ' (alert already raised for this crossing)'}`);
+  if (several) {
+    out(
+      table(
+        ['provider', 'balance', 'low', 'thread plan'],
+        c.providers!.map((p) => [
+          p.provider,
+          p.balance ?? `- (${p.error ?? 'unread'})`,
+          p.low ? (p.alerted ? 'yes: alert raised' : 'yes (alert already raised)') : 'no',
+          p.threads ? `${p.threads.threads} threads: ${p.threads.workingThreads} working, ${p.threads.freeThreads} free` : '-',
+        ]),
+      ),
+    );
+  }
+  for (const p of several ? c.providers!.filter((x) => x.low) : c.low ? [c] : []) {
+    out(`${several ? `${p.provider}: ` : ''}balance ${p.balance} is below ${c.lowBalance}${p.alerted ? ': alert raised' : ' (alert already raised for this crossing)'}`);
+  }
 }
 
 /** The token feedback section of `dlq stats`. */

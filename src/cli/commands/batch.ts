@@ -154,7 +154,10 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
   if (started.balance?.low) {
-    note(`warning: the ${started.balance.provider} balance ${started.balance.balance} is below CAPTCHA_LOW_BALANCE ${started.balance.lowBalance}${started.balance.alerted ? ' (alert raised)' : ''}`);
+    const b = started.balance;
+    for (const p of b.providers?.filter((x) => x.low) ?? [b]) {
+      note(`warning: the ${p.provider} balance ${p.balance} is below CAPTCHA_LOW_BALANCE ${b.lowBalance}${p.alerted ? ' (alert raised)' : ''}`);
+    }
   }
   if (o.json && !o.watch) {
     printJson({ batchId: started.batchId, total: started.total, existing: started.existing, source: inline ? 'inline' : 'file' });
