@@ -7,7 +7,8 @@ import type { CaptchaProvider } from '../src/providers/types';
 import type { ProviderRouter } from '../src/providers/routes';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { BalanceRead } from '../src/domain/balance';
-import { tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
+import type { LeaseAnswer, LeaseRequest } from '../src/domain/daily-cap';
+import { leaseDailySpendUpdate, tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
 
 export interface AccountActivityDeps {
   provider: CaptchaProvider;
@@ -91,6 +92,18 @@ export function createAccountActivities({ provider, router, client, lowBalance }
         return { provider: clients[i]!.name, error };
       });
       return { providers, ...(lowBalance !== undefined && { lowBalance }) };
+    },
+
+    /** Leases spend under the daily cap from the account workflow (starting it if needed); idempotent by request id. */
+    async leaseDailySpend({ accountWorkflowId, request }: { accountWorkflowId: string; request: LeaseRequest }): Promise<LeaseAnswer> {
+      await client.workflow.start(WORKFLOW_TYPES.account, {
+        workflowId: accountWorkflowId,
+        taskQueue: Context.current().info.taskQueue,
+        args: [{}],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: 'account: token feedback, balance alerts, daily cap',
+      });
+      return client.workflow.getHandle(accountWorkflowId).executeUpdate(leaseDailySpendUpdate, { args: [request], updateId: request.requestId });
     },
   };
 }

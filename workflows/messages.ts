@@ -6,6 +6,7 @@ import type { DlqEntryStatus } from '../src/domain/names';
 import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
 import type { BudgetUse, RetryCost } from '../src/domain/dlq-cost';
 import type { ProviderBalance } from '../src/domain/balance';
+import type { DailyCapState, LeaseAnswer, LeaseRequest } from '../src/domain/daily-cap';
 import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -39,6 +40,11 @@ export type TaskSource =
 export interface BatchInput {
   batchId: string;
   source: TaskSource;
+  /**
+   * the daily account cap (CAPTCHA_DAILY_CAP_USD): the batch leases spend from the account workflow in chunks and
+   * pauses when it cannot lease one more submit (src/domain/daily-cap.ts states the overspend bound); needs `prices`
+   */
+  dailyCap?: { capMicros: number; chunkMicros: number; accountWorkflowId: string };
   /** children in flight at most (the provider's thread plan); default 50 */
   concurrency?: number;
   policy?: SolvePolicyOverrides;
@@ -104,6 +110,8 @@ export interface BatchState {
   circuit: CircuitState;
   /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
   money?: BatchMoney;
+  /** with a daily cap: what this batch leased from the account, and why it is paused by the cap */
+  dailyCap?: BatchDailyCap;
   /** outcomes by the provider that took the task's last submit (absent: none known) */
   byProvider?: Record<string, ProviderCount>;
   /** solved tasks in completion order, as runs of one provider: the switches and switches back (the last 50 runs) */
@@ -173,7 +181,19 @@ export interface BatchProgress {
   providerRuns?: ProviderRun[];
   /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
   money?: MoneyFigures;
+  /** with a daily cap: leased from the account, and why the batch is paused by the cap */
+  dailyCap?: BatchDailyCap;
 }
+export interface BatchDailyCap {
+  /** micro-USD leased from the account's daily cap by this batch */
+  leasedMicros: number;
+  /** leases asked so far (the next request id is `<batch id>/cap-<leases + 1>`) */
+  leases: number;
+  /** no lease covers the next submit: "daily cap of $X reached at …; resets at 00:00 UTC" */
+  paused?: { message: string; resetsAt: string };
+}
+/** account → batch: the daily cap was raised; a batch paused by it asks for a lease again */
+export const batchDailyCapSignal = defineSignal('dailyCapChanged');
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
   cursor?: number;
@@ -704,6 +724,22 @@ export interface BalanceCheckRequest {
   reason?: string;
 }
 export const checkBalanceUpdate = defineUpdate<BalanceCheck, [BalanceCheckRequest]>('checkBalance');
+/** batch → account: lease spend under the daily cap (one update per chunk); grants what fits, possibly nothing */
+export const leaseDailySpendUpdate = defineUpdate<LeaseAnswer, [LeaseRequest]>('leaseDailySpend');
+/** operator → account: a new daily cap (micro-USD); batches paused by the cap are told to ask again */
+export interface SetDailyCapRequest {
+  capMicros: number;
+  by?: string;
+}
+export interface DailyCapView {
+  day: string;
+  capMicros?: number;
+  leasedMicros: number;
+  reachedAt?: string;
+  resetsAt: string;
+}
+export const setDailyCapUpdate = defineUpdate<DailyCapView, [SetDailyCapRequest]>('setDailyCap');
+export const dailyCapQuery = defineQuery<DailyCapView | null>('dailyCap');
 
 export interface AccountAlert {
   kind: 'low-balance';
@@ -725,6 +761,8 @@ export interface AccountState {
   /** the same per provider, when every configured provider is checked (lowAlerted is then the first one's) */
   lowAlertedBy?: Record<string, boolean>;
   lastCheck?: BalanceCheck;
+  /** the daily cap's leases this UTC day (src/domain/daily-cap.ts); absent until a batch leases */
+  dailyCap?: DailyCapState;
 }
 export interface AccountInput {
   /** carried across continue-as-new */

@@ -24,7 +24,7 @@ import type { captchaBatchWorkflow } from '../../workflows/batch';
 import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../../workflows/messages';
 import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, tokenReportWorkflowId } from '../domain/names';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { checkBalanceUpdate, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../../workflows/messages';
+import { checkBalanceUpdate, dailyCapQuery, setDailyCapUpdate, type DailyCapView, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../../workflows/messages';
 import type { captchaAccountWorkflow, tokenReportWorkflow } from '../../workflows/account';
 import { dlqShardWorkflowId } from '../domain/dlq-routing';
 import type { dlqDrainWorkflow } from '../../workflows/drain';
@@ -112,7 +112,9 @@ export class CaptchaSolver {
       ...(options.route && { route: [...options.route] }),
       ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
-      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices(options.route) }),
+      ...(budgetMicros !== undefined && { budgetMicros }),
+      ...((budgetMicros !== undefined || this.config.account.dailyCapMicros !== undefined) && { prices: this.routePrices(options.route) }),
+      ...(this.config.account.dailyCapMicros !== undefined && { dailyCap: this.dailyCapOf(options.route) }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -142,6 +144,12 @@ export class CaptchaSolver {
     if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total, ...checked };
     if (d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
     return { batchId, handle, existing: true, total, ...checked };
+  }
+
+  /** A batch's daily cap: the configured cap, leased in chunks of CAPTCHA_DAILY_CAP_CHUNK_SUBMITS at the route's dearest price. */
+  private dailyCapOf(route?: readonly string[]): NonNullable<BatchInput['dailyCap']> {
+    const top = Math.max(1, ...Object.values(this.routePrices(route)));
+    return { capMicros: this.config.account.dailyCapMicros!, chunkMicros: top * this.config.account.dailyCapChunkSubmits, accountWorkflowId: this.config.account.workflowId };
   }
 
   /** The balance check before a batch; undefined when no worker answers within 15 s (the batch starts anyway). */
@@ -223,6 +231,30 @@ export class CaptchaSolver {
           staticSummary: 'account: token feedback, balance alerts',
         });
         return executeUpdateAcrossRuns(handle(), checkBalanceUpdate, { args: [{ reason }] });
+      },
+      /**
+       * Sets the daily cap (USD) that batches lease from, replacing CAPTCHA_DAILY_CAP_USD's; batches it held are told to
+       * ask again. A bad amount throws BudgetError, unsent.
+       */
+      setDailyCap: async (usd: string | number, by = 'client'): Promise<DailyCapView> => {
+        const capMicros = budgetMicrosOf(usd);
+        await this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
+          workflowId,
+          taskQueue: this.config.temporal.taskQueue,
+          args: [{}],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          staticSummary: 'account: token feedback, balance alerts',
+        });
+        return executeUpdateAcrossRuns(handle(), setDailyCapUpdate, { args: [{ capMicros, by }] });
+      },
+      /** The daily cap's day, cap, leases and reset time; null before any batch leased or a cap was set. */
+      dailyCap: async (): Promise<DailyCapView | null> => {
+        try {
+          return await handle().query(dailyCapQuery);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return null;
+          throw err;
+        }
       },
       /** Acceptance by provider, sitekey and type; undefined before the first report. */
       feedbackStats: async (top = 10): Promise<FeedbackStats | undefined> => {

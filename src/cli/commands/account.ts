@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { BalanceCheck, FeedbackCounts, FeedbackStats } from '../../../workflows/messages';
 import { CliError, EXIT, isError } from '../errors';
 import { out, printJson, table } from '../output';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 import { sessionOf } from '../session';
 
 export function addAccountCommands(program: Command): void {
@@ -43,6 +44,34 @@ export function addAccountCommands(program: Command): void {
       const check = await solver.account().checkBalance('cli');
       if (o.json) return printJson(check);
       printBalance(check);
+    });
+}
+
+export function addDailyCapCommand(program: Command): void {
+  program
+    .command('daily-cap')
+    .description('the daily account cap that batches lease spend from (CAPTCHA_DAILY_CAP_USD): what is leased today; --set replaces the cap and wakes the batches it paused')
+    .option('--set <usd>', 'the new cap in USD (e.g. 25.00)')
+    .option('--json', 'print JSON')
+    .action(async (o: { set?: string; json?: boolean }, cmd: Command) => {
+      if (o.set !== undefined) {
+        const parsed = parseBudgetUsd(o.set);
+        if ('error' in parsed) throw new CliError(`--set: ${parsed.error.replace(/^budget/, 'cap')}`, EXIT.USAGE);
+      }
+      const s = sessionOf(cmd);
+      const account = (await s.solver()).account();
+      const view = o.set !== undefined ? await account.setDailyCap(o.set, s.identity) : await account.dailyCap();
+      if (o.json) return printJson(view);
+      if (!view) return out('no daily cap leased or set yet (CAPTCHA_DAILY_CAP_USD sets it for new batches)');
+      out(
+        table(undefined, [
+          ['day (UTC)', view.day],
+          ['cap', view.capMicros === undefined ? 'CAPTCHA_DAILY_CAP_USD of each batch' : formatUsd(view.capMicros)],
+          ['leased to batches', formatUsd(view.leasedMicros)],
+          ['reached at', view.reachedAt ?? '-'],
+          ['resets at', view.resetsAt],
+        ]),
+      );
     });
 }
 

@@ -383,6 +383,7 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
         ['in flight', `${p.inFlight} (window ${p.window})`],
         ...moneyRows(p.money),
         ...(p.money?.paused ? [['paused', `${p.money.paused.message}: \`${INVOCATION} batch resume ${batchId} --budget <usd>\``]] : []),
+        ...(p.dailyCap ? [['daily cap', `${formatUsd(p.dailyCap.leasedMicros)} leased by this batch${p.dailyCap.paused ? ` · ${p.dailyCap.paused.message} (raise it: \`${INVOCATION} daily-cap --set <usd>\`)` : ''}`]] : []),
         ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`${INVOCATION} batch resume ${batchId}\`` : 'closed'],
       ]),
     );
