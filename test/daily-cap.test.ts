@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config';
 import { grantLease, newDailyCap, nextUtcMidnight, rollOver, setCap } from '../src/domain/daily-cap';
 import { DEFAULT_PRICES, submitCostMicros } from '../src/domain/prices';
+import { resolveSolvePolicy } from '../src/domain/policies';
 import { batchProgressQuery, type BatchProgress } from '../workflows/messages';
 import { startStack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
@@ -94,6 +95,35 @@ describe('daily cap', () => {
         assert.deepEqual([sa.solved, sb.solved], [15, 15]);
         assert.equal(stack.sim.stats().spentMicros, 30 * PRICE);
         assert.ok(stack.sim.stats().spentMicros <= 1_000_000);
+      });
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('the overspend bound: children in flight that resubmit pass the cap by at most window × maxResubmits × price', async (t) => {
+    const CAP = 20_000; // $0.02
+    const WINDOW = 3;
+    const BOUND = WINDOW * resolveSolvePolicy().maxResubmits * PRICE;
+    const stack = await startStack(env, {
+      name: 'daily-cap-bound',
+      provider: '2captcha',
+      simulator: { scenarios: { sitekeys: { 'sk-unsolvable': { outcome: { type: 'unsolvable', afterMs: 5 } } } } },
+      env: { CAPTCHA_DAILY_CAP_USD: '0.02', CAPTCHA_DAILY_CAP_CHUNK_SUBMITS: '1', ACCOUNT_WORKFLOW_ID: `account-daily-cap-bound-${Date.now()}` },
+    });
+    try {
+      await stack.run(async () => {
+        // every task comes back unsolvable: each child pays 1 + maxResubmits submits, two more than it reserved
+        const tasks = Array.from({ length: 20 }, (_, i) => ({ type: 'recaptcha-v2' as const, sitekey: 'sk-unsolvable', pageUrl: `https://example.com/u/${i}`, key: `u-${i}` }));
+        const { handle } = await stack.solver.startBatch({ batchId: 'cap-bound', tasks, concurrency: WINDOW });
+        const p = await untilValue('the batch paused by the cap', () => handle.query(batchProgressQuery), (q) => q.dailyCap?.paused !== undefined && q.inFlight === 0);
+        assert.match(p.dailyCap!.paused!.message, /daily cap of \$0\.02 reached at/);
+        const spent = stack.sim.stats().spentMicros;
+        t.diagnostic(`ledger ${spent} micro-USD against a cap of ${CAP}: over by ${Math.max(0, spent - CAP)}, bound ${BOUND}`);
+        assert.ok(spent <= CAP + BOUND, `spent ${spent} passes cap + bound ${CAP + BOUND}`);
+        assert.ok(p.started < 20, 'the cap held tasks back');
+        await handle.cancel();
+        await handle.result().catch(() => undefined);
       });
     } finally {
       await stack.close();
