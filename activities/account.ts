@@ -1,4 +1,4 @@
-// The account's activities: send a token report, count its verdict, read the balance and thread plan. Built from the
+// The account's activities: send a token report, count its verdict, read the balance and thread plan of every provider. Built from the
 // provider client (the key stays inside it, never an argument) and a Temporal client (the feedback signal).
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
@@ -6,7 +6,9 @@ import { ProviderError } from '../src/providers/errors';
 import type { CaptchaProvider } from '../src/providers/types';
 import type { ProviderRouter } from '../src/providers/routes';
 import { WORKFLOW_TYPES } from '../src/domain/names';
-import { tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
+import type { BalanceRead } from '../src/domain/balance';
+import type { LeaseAnswer, LeaseRequest } from '../src/domain/daily-cap';
+import { leaseDailySpendUpdate, tokenFeedbackSignal, type BalanceCheck, type TokenFeedback, type TokenVerdict } from '../workflows/messages';
 
 export interface AccountActivityDeps {
   provider: CaptchaProvider;
@@ -61,6 +63,47 @@ export function createAccountActivities({ provider, router, client, lowBalance }
       } catch (err) {
         throw asFailure(err);
       }
+    },
+
+    /**
+     * Every configured provider's balance and thread plan (in configured order), and the low-balance threshold. A
+     * provider that cannot be read says why and leaves the others standing; when none can, the first one's failure
+     * is the activity's (a transient one is retried).
+     */
+    async accountBalances(): Promise<{ providers: BalanceRead[]; lowBalance?: number }> {
+      const signal = Context.current().cancellationSignal;
+      const clients = router ? router.names.map((name) => ({ name, client: router.client(name) })) : [{ name: provider.name, client: provider }];
+      const settled = await Promise.allSettled(
+        clients.map(async ({ name, client }): Promise<BalanceRead> => {
+          const plan = client.threadsInfo?.(signal).catch((err: unknown) => {
+            log.warn('thread plan unavailable', { provider: name, error: err instanceof Error ? err.message : String(err) });
+            return undefined;
+          });
+          const [balance, threads] = await Promise.all([client.balance(signal), plan]);
+          return { provider: name, balance, ...(threads && { threads }) };
+        }),
+      );
+      if (settled.every((r) => r.status === 'rejected')) throw asFailure((settled[0] as PromiseRejectedResult).reason);
+      const providers = settled.map((r, i): BalanceRead => {
+        if (r.status === 'fulfilled') return r.value;
+        // a provider error's message is redacted at the provider boundary; anything else is named, not quoted
+        const error = r.reason instanceof ProviderError ? r.reason.message.slice(0, 300) : `balance read failed (${r.reason instanceof Error ? r.reason.name : 'unknown error'})`;
+        log.warn('balance unavailable', { provider: clients[i]!.name, error });
+        return { provider: clients[i]!.name, error };
+      });
+      return { providers, ...(lowBalance !== undefined && { lowBalance }) };
+    },
+
+    /** Leases spend under the daily cap from the account workflow (starting it if needed); idempotent by request id. */
+    async leaseDailySpend({ accountWorkflowId, request }: { accountWorkflowId: string; request: LeaseRequest }): Promise<LeaseAnswer> {
+      await client.workflow.start(WORKFLOW_TYPES.account, {
+        workflowId: accountWorkflowId,
+        taskQueue: Context.current().info.taskQueue,
+        args: [{}],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: 'account: token feedback, balance alerts, daily cap',
+      });
+      return client.workflow.getHandle(accountWorkflowId).executeUpdate(leaseDailySpendUpdate, { args: [request], updateId: request.requestId });
     },
   };
 }

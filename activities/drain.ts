@@ -1,6 +1,7 @@
 // The scheduled drain's one activity: sends the DLQ its validated retry update and returns what the DLQ did.
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { describeBudgetUse } from '../src/domain/dlq-cost';
 import { dlqRetryUpdate, type DlqRetryRequest, type DrainResult } from '../workflows/messages';
 
 export interface DrainDeadLettersInput {
@@ -16,8 +17,17 @@ export function createDrainActivities({ client }: { client: Client }) {
           args: [request],
           updateId: request.requestId,
         });
-        log.info('DLQ drained', { dlqWorkflowId, requestId: request.requestId, matched: result.matched, skipped: result.skipped });
-        return { dlqRunning: true, requestId: request.requestId, matched: result.matched, skipped: result.skipped, sample: result.sample };
+        const budget = result.budget && describeBudgetUse(result.matched, result.budget);
+        log.info('DLQ drained', { dlqWorkflowId, requestId: request.requestId, matched: result.matched, skipped: result.skipped, ...(budget && { budget }) });
+        return {
+          dlqRunning: true,
+          requestId: request.requestId,
+          matched: result.matched,
+          skipped: result.skipped,
+          sample: result.sample,
+          ...(result.cost && { cost: result.cost }),
+          ...(result.budget && { budget: result.budget }),
+        };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
           log.info('no DLQ to drain', { dlqWorkflowId });

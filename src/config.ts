@@ -16,7 +16,7 @@ import { PROVIDERS } from './providers/classify';
 import { DEFAULT_PROVIDER_BASE_URLS } from './providers';
 import { parseRoster, type RosterEntry } from './providers/roster';
 import { CAPTCHA_TYPES } from './domain/types';
-import { mergePrices, per1000ToMicros, type PriceTable } from './domain/prices';
+import { mergePrices, parseBudgetUsd, per1000ToMicros, type PriceTable } from './domain/prices';
 
 /** legacy in.php/res.php family: captchaai, 2captcha; JSON createTask family: 2captcha-v2, anticaptcha, capsolver, capmonster */
 export { PROVIDERS };
@@ -117,6 +117,16 @@ const envSchema = z.object({
     .default('captcha-account'),
   /** a balance below this raises one alert per crossing, checked before a batch starts; unset: no alert */
   CAPTCHA_LOW_BALANCE: num(0).optional(),
+  /**
+   * the most all batches together may spend in a UTC day, in USD ("25.00"); unset: no cap. Batches lease it from the
+   * account workflow in chunks of CAPTCHA_DAILY_CAP_CHUNK_SUBMITS submits (src/domain/daily-cap.ts: the overspend bound)
+   */
+  CAPTCHA_DAILY_CAP_USD: z
+    .string()
+    .max(40)
+    .refine((v) => !('error' in parseBudgetUsd(v)), { message: 'must be an amount in USD that is not negative, such as 25.00' })
+    .optional(),
+  CAPTCHA_DAILY_CAP_CHUNK_SUBMITS: int(1, 10_000).default(20),
   /** how long after a solve a report is accepted; default the provider's (src/providers/report-window.ts) */
   CAPTCHA_REPORT_WINDOW_MS: int(1_000).optional(),
 
@@ -205,6 +215,10 @@ export interface Config {
     workflowId: string;
     /** balance below which one alert is raised per crossing */
     lowBalance?: number;
+    /** micro-USD all batches may spend in a UTC day (CAPTCHA_DAILY_CAP_USD); absent: no cap */
+    dailyCapMicros?: number;
+    /** submits' worth a batch leases at once from the daily cap */
+    dailyCapChunkSubmits: number;
     /** how long after a solve a report is accepted */
     reportWindowMs: number;
   };
@@ -363,6 +377,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     account: {
       workflowId: e.ACCOUNT_WORKFLOW_ID,
       ...compact({ lowBalance: e.CAPTCHA_LOW_BALANCE }),
+      ...(e.CAPTCHA_DAILY_CAP_USD !== undefined && { dailyCapMicros: (parseBudgetUsd(e.CAPTCHA_DAILY_CAP_USD) as { micros: number }).micros }),
+      dailyCapChunkSubmits: e.CAPTCHA_DAILY_CAP_CHUNK_SUBMITS,
       reportWindowMs: reportWindowMs(e.CAPTCHA_PROVIDER, e.CAPTCHA_REPORT_WINDOW_MS),
     },
     logLevel: e.LOG_LEVEL,

@@ -15,6 +15,7 @@ import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/s
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
 import { PUBLISHED_TOP, publishedStats } from '../workflows/dlq/published';
 import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
+import { cutToBudget, describeBudgetUse, mergeBudgetUse } from '../src/domain/dlq-cost';
 
 const NOW = '2026-01-02T03:04:05.000Z';
 
@@ -413,5 +414,32 @@ describe('published stats', () => {
     assert.ok(JSON.stringify(p).length <= DLQ_STATS_MEMO_CHARS_MAX, `${JSON.stringify(p).length} chars`);
     assert.equal(p.truncated, true);
     assert.ok(p.bySitekey.length > 0 && p.bySitekey.length < PUBLISHED_TOP.sitekeys);
+  });
+});
+
+describe('a budgeted drain run', () => {
+  test('takes the oldest entries while their worst case fits, stops at the first that does not, and prices the rest', () => {
+    // three paid submits at worst each (1 + maxResubmits 2): 100 reserves 300; the third (150) passes 700, and the
+    // cheap last one waits behind it rather than jumping the queue
+    const cut = cutToBudget([100, 100, 50, 100, 10], 700, 3);
+    assert.deepEqual(cut, { take: 2, budgetMicros: 700, submitsPerEntry: 3, reservedMicros: 600, left: 3, leftCostMicros: 160 });
+    assert.equal(cutToBudget([100], 299, 3).take, 0);
+    assert.equal(cutToBudget([100], 300, 3).take, 1);
+    assert.deepEqual(cutToBudget([], 0, 3), { take: 0, budgetMicros: 0, submitsPerEntry: 3, reservedMicros: 0, left: 0, leftCostMicros: 0 });
+    const into = { ...cut };
+    mergeBudgetUse(into, { budgetMicros: 50, submitsPerEntry: 3, reservedMicros: 30, left: 1, leftCostMicros: 20 });
+    assert.deepEqual([into.budgetMicros, into.reservedMicros, into.left, into.leftCostMicros], [700, 630, 4, 180]);
+    assert.equal(
+      describeBudgetUse(2, cut),
+      'retried 2 entries reserving $0.000600 of the $0.000700 budget (3 paid submits each at worst); 3 left for a later run ($0.000160 at one submit each)',
+    );
+  });
+
+  test('a fitBudget order needs a budget, and only a retry takes one', () => {
+    const ok = parseOrder('retry', { all: true, prices: { 'recaptcha-v2': 2990 }, budgetMicros: 10_000, fitBudget: true });
+    assert.ok(ok.ok && ok.order.fitBudget === true && ok.order.budgetMicros === 10_000);
+    assert.match(errorOf(parseOrder('retry', { all: true, fitBudget: true })), /fitBudget needs budgetMicros: the budget to fit the retries in/);
+    assert.match(errorOf(parseOrder('retry', { all: true, prices: {}, budgetMicros: 1, fitBudget: 'yes' })), /fitBudget must be true or false \(got "yes"\)/);
+    assert.match(errorOf(parseOrder('discard', { all: true, reason: 'x', fitBudget: true })), /only a retry order has a cost/);
   });
 });

@@ -2,11 +2,17 @@
 // its id makes it idempotent — a second report finds the first one's record and sends nothing — and its activity sends
 // the report from the worker, where the key is. The verdicts are counted, with the low-balance alert state, in one
 // long-lived workflow (`captcha-account`): durable, bounded, queryable, and continued-as-new before its history grows.
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ACCOUNT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import {
+  batchDailyCapSignal,
   checkBalanceUpdate,
+  dailyCapQuery,
+  leaseDailySpendUpdate,
+  setDailyCapUpdate,
+  type DailyCapView,
+  type SetDailyCapRequest,
   feedbackStatsQuery,
   tokenFeedbackSignal,
   type AccountInput,
@@ -19,6 +25,8 @@ import {
   type TokenReportResult,
 } from './messages';
 import { nowIso, workflowNow } from './clock';
+import { judgeBalances } from '../src/domain/balance';
+import { grantLease, newDailyCap, nextUtcMidnight, rollOver, setCap, type DailyCapState, type LeaseRequest } from '../src/domain/daily-cap';
 
 /** (provider, type, sitekey) rows kept; more sitekeys are counted as "(other)" */
 export const ACCOUNT_FEEDBACK_ROWS_MAX = 2_000;
@@ -61,11 +69,12 @@ export async function tokenReportWorkflow(input: TokenReportInput): Promise<Toke
 
 export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<void> {
   const state: AccountState = input.state ?? { since: nowIso(), counts: {}, otherSitekeys: 0, recent: [], lowAlerted: false };
-  const { accountBalance, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
+  const { accountBalance, accountBalances, notifyAccountAlert } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'balance' });
 
   setHandler(tokenFeedbackSignal, (feedback) => count(state, feedback));
   setHandler(feedbackStatsQuery, (request) => feedbackStats(state, request?.top));
   setHandler(checkBalanceUpdate, async (): Promise<BalanceCheck> => {
+    if (patched('balance-every-provider')) return checkEveryProvider(state, { accountBalances, notifyAccountAlert });
     const read = await accountBalance();
     const low = read.lowBalance !== undefined && read.balance < read.lowBalance;
     // once per crossing: raised when the balance goes below the threshold, re-armed when it is back at or above it
@@ -82,9 +91,87 @@ export async function captchaAccountWorkflow(input: AccountInput = {}): Promise<
     return check;
   });
 
+  // the daily cap: batches lease spend in chunks; an operator's new cap wakes the batches it refused
+  setHandler(leaseDailySpendUpdate, (req) => grantLease((state.dailyCap ??= newDailyCap(workflowNow())), req, workflowNow()), {
+    validator: (req: LeaseRequest) => {
+      const problem = leaseProblem(req);
+      if (problem) throw ApplicationFailure.nonRetryable(`lease refused: ${problem}`, 'InvalidLease');
+    },
+  });
+  setHandler(
+    setDailyCapUpdate,
+    async ({ capMicros, by }: SetDailyCapRequest): Promise<DailyCapView> => {
+      const cap = (state.dailyCap ??= newDailyCap(workflowNow()));
+      const from = cap.capMicros;
+      const waiters = setCap(cap, capMicros, workflowNow());
+      log.info('daily cap set', { from: from ?? null, to: capMicros, by: by ?? 'unknown', waking: waiters.length });
+      // a batch that has ended is not there to tell: nothing to do
+      await Promise.all(waiters.map((id) => getExternalWorkflowHandle(id).signal(batchDailyCapSignal).catch(() => undefined)));
+      return capView(cap);
+    },
+    {
+      validator: (req: SetDailyCapRequest) => {
+        if (!req || typeof req.capMicros !== 'number' || !Number.isSafeInteger(req.capMicros) || req.capMicros < 0) {
+          throw ApplicationFailure.nonRetryable('capMicros must be a whole number of micro-USD, not negative', 'InvalidDailyCap');
+        }
+      },
+    },
+  );
+  setHandler(dailyCapQuery, () => (state.dailyCap ? capView(state.dailyCap) : null));
+
   await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > ACCOUNT_MAX_HISTORY_EVENTS);
   await condition(allHandlersFinished);
   await continueAsNew<typeof captchaAccountWorkflow>({ state });
+}
+
+function capView(cap: DailyCapState): DailyCapView {
+  rollOver(cap, workflowNow());
+  return {
+    day: cap.day,
+    ...(cap.capMicros !== undefined && { capMicros: cap.capMicros }),
+    leasedMicros: cap.leasedMicros,
+    ...(cap.reachedAt && { reachedAt: cap.reachedAt }),
+    resetsAt: nextUtcMidnight(workflowNow()),
+  };
+}
+
+function leaseProblem(req: LeaseRequest): string | undefined {
+  const micros = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!req || typeof req !== 'object') return 'expected a lease request';
+  if (typeof req.requestId !== 'string' || req.requestId.length === 0 || req.requestId.length > 300) return 'requestId must be a string of 1 to 300 characters';
+  if (typeof req.holder !== 'string' || req.holder.length === 0 || req.holder.length > 300) return 'holder must be a workflow id';
+  if (!micros(req.micros) || !micros(req.capMicros)) return 'micros and capMicros must be whole numbers of micro-USD, not negative';
+  return undefined;
+}
+
+/** Reads every configured provider's balance; one alert per provider per crossing. */
+async function checkEveryProvider(state: AccountState, acts: Pick<Activities, 'accountBalances' | 'notifyAccountAlert'>): Promise<BalanceCheck> {
+  const { providers: reads, lowBalance } = await acts.accountBalances();
+  // the state before providers were checked one by one knew one provider: the first
+  const before = (state.lowAlertedBy ??= reads[0] ? { [reads[0].provider]: state.lowAlerted } : {});
+  const providers = judgeBalances(reads, lowBalance, before);
+  const first = providers.find((p) => p.balance !== undefined)!;
+  state.lowAlerted = before[first.provider] ?? false;
+  const checkedAt = nowIso();
+  const check: BalanceCheck = {
+    provider: first.provider,
+    balance: first.balance!,
+    ...(first.threads && { threads: first.threads }),
+    ...(lowBalance !== undefined && { lowBalance }),
+    low: providers.some((p) => p.low),
+    alerted: providers.some((p) => p.alerted),
+    checkedAt,
+    providers,
+  };
+  state.lastCheck = check;
+  for (const p of providers) {
+    if (!p.alerted) continue;
+    await acts.notifyAccountAlert({
+      accountWorkflowId: workflowInfo().workflowId,
+      alert: { kind: 'low-balance', provider: p.provider, threshold: lowBalance!, value: p.balance!, raisedAt: checkedAt },
+    });
+  }
+  return check;
 }
 
 function count(state: AccountState, f: TokenFeedback): void {

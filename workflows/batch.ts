@@ -23,13 +23,14 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { batchProgressQuery, batchResultsQuery, batchResumeSignal, batchResumeUpdate, reportBySignalSignal, solveOutcomeSignal, type BatchInput, type BatchProgress, type BatchResumeRequest, type BatchResultsPage, type BatchState, type BatchSummary, type SolveOutcome } from './messages';
+import { batchDailyCapSignal, batchProgressQuery, batchResultsQuery, batchResumeSignal, batchResumeUpdate, reportBySignalSignal, solveOutcomeSignal, type BatchInput, type BatchProgress, type BatchResumeRequest, type BatchResultsPage, type BatchState, type BatchSummary, type SolveOutcome } from './messages';
 import { DEFAULT_DLQ_WORKFLOW_ID, WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute } from '../src/domain/names';
-import { READ_TASK_PAGE_ACTIVITY_OPTIONS, REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
+import { ACCOUNT_ACTIVITY_OPTIONS, READ_TASK_PAGE_ACTIVITY_OPTIONS, REPORT_ACTIVITY_OPTIONS } from '../src/domain/policies';
 import { describeTask } from '../src/domain/describe';
 import type { CaptchaTask, SolveFailureDetails, SolveInput } from '../src/domain/types';
-import { budgetProblem, moneyFigures, newBatchMoney, priceOf, reserve, settle, wouldPassBudget } from '../src/domain/budget';
+import { budgetProblem, committedMicros, moneyFigures, newBatchMoney, priceOf, reserve, settle, wouldPassBudget } from '../src/domain/budget';
 import { formatUsd } from '../src/domain/prices';
+import { capReachedMessage } from '../src/domain/daily-cap';
 import { nowIso, workflowNow } from './clock';
 
 const DEFAULTS = {
@@ -55,6 +56,10 @@ const PRECISE_CATCH_PATCH = 'batch-precise-catch';
 const PROVIDER_RUNS_KEPT = 50;
 /** `patched` id of counting money (spent, wasted) and holding children whose submit would pass the budget. */
 const MONEY_PATCH = 'batch-money-budget';
+/** `patched` id of leasing spend from the account's daily cap (a batch started with `dailyCap`). */
+const DAILY_CAP_PATCH = 'batch-daily-cap';
+/** A lease that failed is asked again after this long (the batch holds its tasks meanwhile). */
+const CAP_LEASE_RETRY_MS = 60_000;
 /** How long a cancelled batch waits for its children to confirm before it reports them as cancelled anyway. */
 const CANCEL_GRACE_MS = 60_000;
 
@@ -94,9 +99,14 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   // a run that began before money was counted keeps none (its input has no budget either)
   if (patched(MONEY_PATCH)) state.money ??= newBatchMoney(settings.budgetMicros);
   let budgetPauseLogged = false;
+  // the daily cap: only batches started with one (their input has it), so earlier histories take none of this
+  const cap = settings.dailyCap && state.money && patched(DAILY_CAP_PATCH) ? (state.dailyCap ??= { leasedMicros: 0, leases: 0 }) : undefined;
+  /** the account says the cap was raised: ask again */
+  let capWake = false;
 
   const { reportDeadLetters } = proxyActivities<Activities>({ ...REPORT_ACTIVITY_OPTIONS, summary: 'dead-letter tasks not submitted' });
   const { readTaskPage } = proxyActivities<Activities>({ ...READ_TASK_PAGE_ACTIVITY_OPTIONS, summary: 'read a page of tasks' });
+  const { leaseDailySpend } = proxyActivities<Activities>({ ...ACCOUNT_ACTIVITY_OPTIONS, summary: 'lease spend under the daily cap' });
 
   setHandler(solveOutcomeSignal, onOutcome);
   function onOutcome(outcome: SolveOutcome): void {
@@ -162,8 +172,10 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
     }
     state.circuit = { open: false, accountFailures: 0 };
     state.window = settings.concurrency;
+    if (cap?.paused) capWake = true;
     return progress();
   };
+  if (cap) setHandler(batchDailyCapSignal, () => void (capWake = true));
   setHandler(batchResumeUpdate, resume, {
     validator: (req?: BatchResumeRequest) => {
       const problem = budgetProblem(req?.budgetMicros);
@@ -181,7 +193,11 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       if (startFailure) throw startFailure;
       if (state.circuit.open && settings.onAccountFailure === 'dead-letter') await deadLetterTheRest();
       if (!state.sourceDone && state.pending.length < settings.concurrency) await readMore();
-      while (mayStart() && state.pending.length > 0 && !runIsFull()) startNext();
+      for (;;) {
+        if (leaseWanted()) await leaseMore();
+        if (!(mayStart() && state.pending.length > 0 && !runIsFull())) break;
+        startNext();
+      }
       if (!budgetPauseLogged && budgetHolds()) {
         budgetPauseLogged = true;
         log.warn('batch paused by its budget: no more submits', { batchId, ...progress().money });
@@ -204,14 +220,23 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       }
       const inFlightBefore = inFlight;
       const circuitWasOpen = state.circuit.open;
-      await condition(
-        () =>
-          inFlight < inFlightBefore ||
-          startFailure !== undefined ||
-          state.circuit.open !== circuitWasOpen ||
-          (mayStart() && (state.pending.length > 0 || !state.sourceDone)) ||
-          (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0),
-      );
+      const wake = () =>
+        inFlight < inFlightBefore ||
+        startFailure !== undefined ||
+        state.circuit.open !== circuitWasOpen ||
+        (mayStart() && (state.pending.length > 0 || !state.sourceDone)) ||
+        (state.sourceDone && state.pending.length === 0 && inFlight === 0 && starting === 0);
+      if (cap?.paused) {
+        // paused by the cap: until the account says it was raised, an operator resumes, or the UTC day turns
+        const woke = await condition(() => wake() || capWake, Math.max(1_000, Date.parse(cap.paused.resetsAt) - workflowNow() + 1_000));
+        if (!woke || capWake) {
+          log.info('daily cap: asking for a lease again', { batchId, why: woke ? 'the cap was raised or the batch resumed' : 'a new day' });
+          delete cap.paused;
+          capWake = false;
+        }
+      } else {
+        await condition(wake);
+      }
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -221,7 +246,37 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
   return summary('completed', 0);
 
   function mayStart(): boolean {
-    return !state.circuit.open && inFlight < state.window && !budgetHolds();
+    return !state.circuit.open && inFlight < state.window && !budgetHolds() && !capShort();
+  }
+
+  /** The unspent lease does not cover the next task's submit. */
+  function capShort(): boolean {
+    const next = state.pending[0];
+    return cap !== undefined && next !== undefined && cap.leasedMicros - committedMicros(state.money!) < priceOf(settings.prices, next.type);
+  }
+
+  /** Only a lease stands between the next task and its start. */
+  function leaseWanted(): boolean {
+    return capShort() && !cap!.paused && !state.circuit.open && inFlight < state.window && !budgetHolds() && !runIsFull();
+  }
+
+  /** One update to the account for a chunk (and whatever children spent beyond their reservation); pauses when short. */
+  async function leaseMore(): Promise<void> {
+    const { capMicros, chunkMicros, accountWorkflowId } = settings.dailyCap!;
+    const price = priceOf(settings.prices, state.pending[0]!.type);
+    const room = cap!.leasedMicros - committedMicros(state.money!);
+    const request = { requestId: `${batchId}/cap-${++cap!.leases}`, holder: workflowInfo().workflowId, micros: Math.max(chunkMicros, price - room), capMicros };
+    try {
+      const answer = await leaseDailySpend({ accountWorkflowId, request });
+      cap!.leasedMicros += answer.grantedMicros;
+      if (!capShort()) return;
+      cap!.paused = { message: `paused: ${answer.message ?? capReachedMessage(answer.capMicros, nowIso())}`, resetsAt: answer.resetsAt };
+      log.warn('batch paused by the daily cap: no more submits', { batchId, ...cap! });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      cap!.paused = { message: `paused: could not lease spend under the daily cap (${err instanceof Error ? err.message : String(err)}); asking again in a minute`, resetsAt: new Date(workflowNow() + CAP_LEASE_RETRY_MS).toISOString() };
+      log.warn('daily cap lease failed', { batchId, error: String(err) });
+    }
   }
 
   /** The next task's submit would pass the budget: nothing starts until `resume` raises it. */
@@ -455,6 +510,7 @@ export async function captchaBatchWorkflow(input: BatchInput): Promise<BatchSumm
       ...(state.byProvider && { byProvider: state.byProvider }),
       ...(state.providerRuns && { providerRuns: state.providerRuns }),
       ...money(!cancelling),
+      ...(cap && { dailyCap: { ...cap } }),
     };
   }
 

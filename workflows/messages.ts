@@ -4,7 +4,9 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CaptchaTask, DeadLetterReport, FailureClass, FailureSummary, SolveFailureDetails, SolvePolicyOverrides, SolveResult } from '../src/domain/types';
 import type { DlqEntryStatus } from '../src/domain/names';
 import type { BatchMoney, MoneyFigures } from '../src/domain/budget';
-import type { RetryCost } from '../src/domain/dlq-cost';
+import type { BudgetUse, RetryCost } from '../src/domain/dlq-cost';
+import type { ProviderBalance } from '../src/domain/balance';
+import type { DailyCapState, LeaseAnswer, LeaseRequest } from '../src/domain/daily-cap';
 import type { CaptchaType } from '../src/domain/types';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -38,6 +40,11 @@ export type TaskSource =
 export interface BatchInput {
   batchId: string;
   source: TaskSource;
+  /**
+   * the daily account cap (CAPTCHA_DAILY_CAP_USD): the batch leases spend from the account workflow in chunks and
+   * pauses when it cannot lease one more submit (src/domain/daily-cap.ts states the overspend bound); needs `prices`
+   */
+  dailyCap?: { capMicros: number; chunkMicros: number; accountWorkflowId: string };
   /** children in flight at most (the provider's thread plan); default 50 */
   concurrency?: number;
   policy?: SolvePolicyOverrides;
@@ -103,6 +110,8 @@ export interface BatchState {
   circuit: CircuitState;
   /** spent, wasted, the budget and the reservations of children in flight (absent: a run before money) */
   money?: BatchMoney;
+  /** with a daily cap: what this batch leased from the account, and why it is paused by the cap */
+  dailyCap?: BatchDailyCap;
   /** outcomes by the provider that took the task's last submit (absent: none known) */
   byProvider?: Record<string, ProviderCount>;
   /** solved tasks in completion order, as runs of one provider: the switches and switches back (the last 50 runs) */
@@ -172,7 +181,19 @@ export interface BatchProgress {
   providerRuns?: ProviderRun[];
   /** spent, per solve, wasted on failures, the budget and why the batch is paused by it (absent: a run before money) */
   money?: MoneyFigures;
+  /** with a daily cap: leased from the account, and why the batch is paused by the cap */
+  dailyCap?: BatchDailyCap;
 }
+export interface BatchDailyCap {
+  /** micro-USD leased from the account's daily cap by this batch */
+  leasedMicros: number;
+  /** leases asked so far (the next request id is `<batch id>/cap-<leases + 1>`) */
+  leases: number;
+  /** no lease covers the next submit: "daily cap of $X reached at …; resets at 00:00 UTC" */
+  paused?: { message: string; resetsAt: string };
+}
+/** account → batch: the daily cap was raised; a batch paused by it asks for a lease again */
+export const batchDailyCapSignal = defineSignal('dailyCapChanged');
 export interface BatchResultsRequest {
   /** sequence number of the last result already seen (0 or absent: from the oldest kept) */
   cursor?: number;
@@ -361,6 +382,11 @@ export interface DlqRetryRequest extends DlqFilter {
   prices?: Partial<Record<CaptchaType, number>>;
   /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
   budgetMicros?: number;
+  /**
+   * with `budgetMicros`: instead of refusing, retry the entries whose last failure is oldest while their worst case
+   * (1 + maxResubmits submits each) fits, and leave the rest dead for a later run (the scheduled drain's budget)
+   */
+  fitBudget?: boolean;
 }
 export interface DlqDiscardRequest extends DlqFilter {
   all?: boolean;
@@ -388,6 +414,8 @@ export interface DlqOperationResult {
   unreached?: string[];
   /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
   cost?: RetryCost;
+  /** a `fitBudget` retry: what its budget reserved and the entries it left for a later run */
+  budget?: BudgetUse;
 }
 
 export interface DlqAuditRecord {
@@ -403,6 +431,8 @@ export interface DlqAuditRecord {
   /** the order acted only on entries received at or before this time (and, where issued, received before it) */
   watermarkAt?: string;
   via?: 'signal' | 'update' | 'front';
+  /** a `fitBudget` retry: its budget, what it reserved, and the entries left for a later run */
+  budget?: BudgetUse;
 }
 export interface DlqAuditRequest {
   /** ≤ 500, default 100; newest first */
@@ -587,6 +617,13 @@ export interface DrainInput {
   /** for the audit log */
   reason: string;
   by: string;
+  /**
+   * micro-USD a run may spend on retries (absent: no budget): the oldest entries whose worst case fits are retried,
+   * the rest wait for a later run. Needs `prices`.
+   */
+  budgetMicros?: number;
+  /** micro-USD per submit by captcha type (the client's price table at `schedule create`) */
+  prices?: Partial<Record<CaptchaType, number>>;
 }
 export interface DrainResult {
   /** false when the DLQ workflow is not running (nothing to drain) */
@@ -595,6 +632,10 @@ export interface DrainResult {
   matched: number;
   skipped: number;
   sample: string[];
+  /** with a budget: one submit per retried entry, by class */
+  cost?: RetryCost;
+  /** with a budget: what it reserved and how many entries were left for a later run, at what cost */
+  budget?: BudgetUse;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -666,10 +707,16 @@ export interface BalanceCheck {
   threads?: { threads: number; workingThreads: number; freeThreads: number };
   /** CAPTCHA_LOW_BALANCE of the worker; absent: no alert */
   lowBalance?: number;
+  /** below the threshold (with several providers: any of them) */
   low: boolean;
-  /** this check crossed below the threshold and raised the alert (once per crossing) */
+  /** this check crossed below the threshold and raised the alert (once per crossing; several providers: any of them) */
   alerted: boolean;
   checkedAt: string;
+  /**
+   * every configured provider (CAPTCHA_PROVIDERS), in order, each with its own alert; `provider`, `balance` and
+   * `threads` above are the first one that answered. Absent on checks made before providers were checked one by one.
+   */
+  providers?: ProviderBalance[];
 }
 /** Reads the balance (and thread plan) on the worker; raises the low-balance alert once per crossing. */
 export interface BalanceCheckRequest {
@@ -677,6 +724,22 @@ export interface BalanceCheckRequest {
   reason?: string;
 }
 export const checkBalanceUpdate = defineUpdate<BalanceCheck, [BalanceCheckRequest]>('checkBalance');
+/** batch → account: lease spend under the daily cap (one update per chunk); grants what fits, possibly nothing */
+export const leaseDailySpendUpdate = defineUpdate<LeaseAnswer, [LeaseRequest]>('leaseDailySpend');
+/** operator → account: a new daily cap (micro-USD); batches paused by the cap are told to ask again */
+export interface SetDailyCapRequest {
+  capMicros: number;
+  by?: string;
+}
+export interface DailyCapView {
+  day: string;
+  capMicros?: number;
+  leasedMicros: number;
+  reachedAt?: string;
+  resetsAt: string;
+}
+export const setDailyCapUpdate = defineUpdate<DailyCapView, [SetDailyCapRequest]>('setDailyCap');
+export const dailyCapQuery = defineQuery<DailyCapView | null>('dailyCap');
 
 export interface AccountAlert {
   kind: 'low-balance';
@@ -695,7 +758,11 @@ export interface AccountState {
   recent: string[];
   /** below the threshold since the last alert: no new alert until the balance is back above it */
   lowAlerted: boolean;
+  /** the same per provider, when every configured provider is checked (lowAlerted is then the first one's) */
+  lowAlertedBy?: Record<string, boolean>;
   lastCheck?: BalanceCheck;
+  /** the daily cap's leases this UTC day (src/domain/daily-cap.ts); absent until a batch leases */
+  dailyCap?: DailyCapState;
 }
 export interface AccountInput {
   /** carried across continue-as-new */

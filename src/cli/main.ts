@@ -12,7 +12,7 @@
 import { Command, CommanderError } from 'commander';
 import { version as VERSION } from '../../package.json';
 import { boundedArg } from './args';
-import { addAccountCommands } from './commands/account';
+import { addAccountCommands, addDailyCapCommand } from './commands/account';
 import { addBatchCommands } from './commands/batch';
 import { addConsoleCommands } from './commands/console';
 import { addDlqCommands } from './commands/dlq';
@@ -46,6 +46,7 @@ export function buildProgram(): Command {
   addStackCommands(program);
   addConsoleCommands(program);
   addAccountCommands(program);
+  addDailyCapCommand(program);
   addPingbackCommands(program);
   addGatewayCommands(program);
   return program;

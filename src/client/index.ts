@@ -24,11 +24,12 @@ import type { captchaBatchWorkflow } from '../../workflows/batch';
 import { batchProgressQuery, batchResultsQuery, batchResumeUpdate, type BatchInput, type BatchProgress, type BatchResultsPage, type BatchSummary, type TaskSource, dlqAuditQuery, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqResetShardUpdate, dlqRetryUpdate, dlqStatsQuery, type DlqStatsSnapshot, type DlqResetShardRequest, type DlqResetShardResult, type DlqAuditRecord, type DlqAuditRequest, type DlqDiscardRequest, type DlqEntry, type DlqFilter, type DlqListPage, type DlqListRequest, type DlqOperationResult, type DlqRetryRequest, type DlqStats, type DlqStatsRequest, type DrainInput } from '../../workflows/messages';
 import { WORKFLOW_TYPES, batchIdAttribute, sitekeyAttribute, tokenReportWorkflowId } from '../domain/names';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { checkBalanceUpdate, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../../workflows/messages';
+import { checkBalanceUpdate, dailyCapQuery, setDailyCapUpdate, type DailyCapView, feedbackStatsQuery, type BalanceCheck, type FeedbackStats, type TokenReportInput, type TokenReportResult, type TokenVerdict } from '../../workflows/messages';
 import type { captchaAccountWorkflow, tokenReportWorkflow } from '../../workflows/account';
 import { dlqShardWorkflowId } from '../domain/dlq-routing';
 import type { dlqDrainWorkflow } from '../../workflows/drain';
 import { formatInterval } from '../domain/describe';
+import { formatUsd } from '../domain/prices';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../domain/names';
 import type { solveCaptchaWorkflow } from '../../workflows/solve';
 import type { CaptchaTask, CaptchaType, SolveResult } from '../domain/types';
@@ -111,7 +112,9 @@ export class CaptchaSolver {
       ...(options.route && { route: [...options.route] }),
       ...(options.resubmitElsewhere !== undefined && { resubmitElsewhere: options.resubmitElsewhere }),
       ...(!this.indexSitekeys && { indexSitekeys: false }),
-      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices(options.route) }),
+      ...(budgetMicros !== undefined && { budgetMicros }),
+      ...((budgetMicros !== undefined || this.config.account.dailyCapMicros !== undefined) && { prices: this.routePrices(options.route) }),
+      ...(this.config.account.dailyCapMicros !== undefined && { dailyCap: this.dailyCapOf(options.route) }),
       ...options.tuning,
     };
     const startRequest = randomUUID();
@@ -141,6 +144,12 @@ export class CaptchaSolver {
     if (d.memo?.startRequest === startRequest) return { batchId, handle, existing: false, total, ...checked };
     if (d.status.name !== 'RUNNING') throw await batchIdTaken(handle);
     return { batchId, handle, existing: true, total, ...checked };
+  }
+
+  /** A batch's daily cap: the configured cap, leased in chunks of CAPTCHA_DAILY_CAP_CHUNK_SUBMITS at the route's dearest price. */
+  private dailyCapOf(route?: readonly string[]): NonNullable<BatchInput['dailyCap']> {
+    const top = Math.max(1, ...Object.values(this.routePrices(route)));
+    return { capMicros: this.config.account.dailyCapMicros!, chunkMicros: top * this.config.account.dailyCapChunkSubmits, accountWorkflowId: this.config.account.workflowId };
   }
 
   /** The balance check before a batch; undefined when no worker answers within 15 s (the batch starts anyway). */
@@ -222,6 +231,30 @@ export class CaptchaSolver {
           staticSummary: 'account: token feedback, balance alerts',
         });
         return executeUpdateAcrossRuns(handle(), checkBalanceUpdate, { args: [{ reason }] });
+      },
+      /**
+       * Sets the daily cap (USD) that batches lease from, replacing CAPTCHA_DAILY_CAP_USD's; batches it held are told to
+       * ask again. A bad amount throws BudgetError, unsent.
+       */
+      setDailyCap: async (usd: string | number, by = 'client'): Promise<DailyCapView> => {
+        const capMicros = budgetMicrosOf(usd);
+        await this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
+          workflowId,
+          taskQueue: this.config.temporal.taskQueue,
+          args: [{}],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          staticSummary: 'account: token feedback, balance alerts',
+        });
+        return executeUpdateAcrossRuns(handle(), setDailyCapUpdate, { args: [{ capMicros, by }] });
+      },
+      /** The daily cap's day, cap, leases and reset time; null before any batch leased or a cap was set. */
+      dailyCap: async (): Promise<DailyCapView | null> => {
+        try {
+          return await handle().query(dailyCapQuery);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return null;
+          throw err;
+        }
       },
       /** Acceptance by provider, sitekey and type; undefined before the first report. */
       feedbackStats: async (top = 10): Promise<FeedbackStats | undefined> => {
@@ -424,12 +457,14 @@ export class CaptchaSolver {
   async createDrainSchedule(options: DrainScheduleOptions): Promise<ScheduleHandle> {
     const scheduleId = options.scheduleId ?? DRAIN_SCHEDULE_ID;
     const every = formatInterval(options.everyMs);
+    const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);
     const input: DrainInput = {
       dlqWorkflowId: this.config.dlqWorkflowId,
       classes: [...(options.classes ?? DRAIN_DEFAULT_CLASSES)],
       ...(options.errorCodes?.length && { errorCodes: options.errorCodes }),
       reason: options.reason ?? `scheduled drain (${scheduleId}, every ${every})`,
       by: `schedule:${scheduleId} (created by ${options.by})`,
+      ...(budgetMicros !== undefined && { budgetMicros, prices: this.routePrices() }),
     };
     return this.client.schedule.create<typeof dlqDrainWorkflow>({
       scheduleId,
@@ -440,7 +475,9 @@ export class CaptchaSolver {
         workflowId: scheduleId,
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
-        staticSummary: `drain ${this.config.dlqWorkflowId}: retry ${input.classes!.join(', ')}${input.errorCodes ? ` (${input.errorCodes.join(', ')})` : ''}`,
+        staticSummary:
+          `drain ${this.config.dlqWorkflowId}: retry ${input.classes!.join(', ')}${input.errorCodes ? ` (${input.errorCodes.join(', ')})` : ''}` +
+          (budgetMicros !== undefined ? `, at most ${formatUsd(budgetMicros)} a run` : ''),
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: `retries the retryable DLQ entries every ${every}; created by ${options.by}` },
@@ -460,6 +497,7 @@ export class CaptchaSolver {
         classes: memo.drain?.classes ?? [],
         errorCodes: memo.drain?.errorCodes ?? [],
         createdBy: memo.createdBy ?? '',
+        ...(memo.drain?.budgetMicros !== undefined && { budgetMicros: memo.drain.budgetMicros }),
         paused: s.state.paused,
         lastRunAt: s.info.recentActions.at(-1)?.takenAt ?? null,
         nextRunAt: s.info.nextActionTimes[0] ?? null,

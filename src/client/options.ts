@@ -45,6 +45,12 @@ export interface DrainScheduleOptions {
   /** who created it: goes into the DLQ's audit as `schedule:<id> (created by <by>)` */
   by: string;
   reason?: string;
+  /**
+   * the most one run may spend on retries, in USD ("2.50"): a run retries the entries whose last failure is oldest
+   * while their worst case (1 + maxResubmits submits each) fits, and leaves the rest for a later run. A bad amount
+   * throws BudgetError before anything is created.
+   */
+  budget?: string | number;
 }
 
 export interface DrainScheduleSummary {
@@ -53,6 +59,8 @@ export interface DrainScheduleSummary {
   classes: FailureClass[];
   errorCodes: string[];
   createdBy: string;
+  /** micro-USD per run (absent: no budget) */
+  budgetMicros?: number;
   paused: boolean;
   lastRunAt: Date | null;
   nextRunAt: Date | null;

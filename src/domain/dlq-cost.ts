@@ -47,3 +47,51 @@ export function overBudgetMessage(matched: number, cost: RetryCost, budgetMicros
     `(${classes || 'nothing'}), over its budget of ${formatUsd(budgetMicros)}`
   );
 }
+
+/**
+ * What a budgeted drain run (`fitBudget`) spent its budget on: each retried entry reserves its worst case, one submit
+ * plus every resubmit the solve policy allows, so that the retries cannot pass the budget even when every one of them
+ * comes back unsolvable. The entries that did not fit stay dead for a later run.
+ */
+export interface BudgetUse {
+  budgetMicros: number;
+  /** paid submits reserved per entry: 1 + maxResubmits */
+  submitsPerEntry: number;
+  /** reserved by the entries retried (worst case) */
+  reservedMicros: number;
+  /** entries left for a later run: they did not fit */
+  left: number;
+  /** what the left entries would cost at one submit each (the figure dry runs show) */
+  leftCostMicros: number;
+}
+
+/**
+ * Cuts a list of entries' one-submit prices, oldest first, to the budget: the longest prefix whose worst case
+ * (price × submitsPerEntry each) fits. It stops at the first entry that does not fit, so a dear old entry is not
+ * passed over run after run by cheaper younger ones.
+ */
+export function cutToBudget(prices: readonly number[], budgetMicros: number, submitsPerEntry: number): BudgetUse & { take: number } {
+  let reserved = 0;
+  let take = 0;
+  while (take < prices.length && reserved + prices[take]! * submitsPerEntry <= budgetMicros) reserved += prices[take++]! * submitsPerEntry;
+  let leftCost = 0;
+  for (let i = take; i < prices.length; i++) leftCost += prices[i]!;
+  return { take, budgetMicros, submitsPerEntry, reservedMicros: reserved, left: prices.length - take, leftCostMicros: leftCost };
+}
+
+/** Adds a shard's budget use into the front's (the budget stays the front's). */
+export function mergeBudgetUse(into: BudgetUse, from: BudgetUse | undefined): void {
+  if (!from) return;
+  into.reservedMicros += from.reservedMicros;
+  into.left += from.left;
+  into.leftCostMicros += from.leftCostMicros;
+}
+
+/** One line for a run's result and audit: "retried 4 within $0.036 of the $0.036 budget; 6 left for a later run ($0.018)". */
+export function describeBudgetUse(retried: number, use: BudgetUse): string {
+  return (
+    `retried ${retried} entr${retried === 1 ? 'y' : 'ies'} reserving ${formatUsd(use.reservedMicros)} of the ${formatUsd(use.budgetMicros)} budget ` +
+    `(${use.submitsPerEntry} paid submit${use.submitsPerEntry === 1 ? '' : 's'} each at worst)` +
+    (use.left > 0 ? `; ${use.left} left for a later run (${formatUsd(use.leftCostMicros)} at one submit each)` : '')
+  );
+}

@@ -12,7 +12,8 @@ import { parseOrder, type Operation, type Order } from './requests';
 import { DlqRetries } from './retries';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
 import { shardSettings } from './settings';
-import { addEntryCost, emptyRetryCost, mergeRetryCost, overBudgetMessage, priceOfType } from '../../src/domain/dlq-cost';
+import { addEntryCost, cutToBudget, describeBudgetUse, emptyRetryCost, mergeBudgetUse, mergeRetryCost, overBudgetMessage, priceOfType } from '../../src/domain/dlq-cost';
+import { resolveSolvePolicy } from '../../src/domain/policies';
 
 export class DlqOrders extends DlqRetries {
   private readonly pendingOrders = new Map<string, Promise<DlqOperationResult>>();
@@ -25,12 +26,23 @@ export class DlqOrders extends DlqRetries {
     const now = nowIso();
     const local = this.apply(operation, order, { seq: this.state.nextSeq }, requestId);
     const running = (async (): Promise<DlqOperationResult> => {
-      const result: DlqOperationResult = { ...local, workflows: 1 };
+      const result: DlqOperationResult = { ...local, workflows: 1, ...(local.budget && { budget: { ...local.budget } }) };
       const shards = this.shardIds();
       if (this.role === 'front' && shards.length > 0) {
+        // a fitBudget order: what the front's own entries left of the budget, shared evenly by the shards
+        const share = local.budget && Math.floor((local.budget.budgetMicros - local.budget.reservedMicros) / shards.length);
         const forwarded: DlqForwardedOrder = {
           operation,
-          request: { ...order.filter, all: order.all, reason: order.reason, by: order.by, requestId, dryRun: order.dryRun, ...(order.prices && { prices: order.prices }) },
+          request: {
+            ...order.filter,
+            all: order.all,
+            reason: order.reason,
+            by: order.by,
+            requestId,
+            dryRun: order.dryRun,
+            ...(order.prices && { prices: order.prices }),
+            ...(share !== undefined && { budgetMicros: share, fitBudget: true }),
+          },
           watermarkAt: now,
           from: this.selfId,
           settings: shardSettings(this.settings),
@@ -49,6 +61,7 @@ export class DlqOrders extends DlqRetries {
           result.skipped += r.result.skipped;
           result.workflows! += 1;
           if (result.cost && r.result.cost) mergeRetryCost(result.cost, r.result.cost);
+          if (result.budget) mergeBudgetUse(result.budget, r.result.budget);
           for (const id of r.result.sample) if (result.sample.length < SAMPLE_SIZE) result.sample.push(id);
         }
       }
@@ -96,8 +109,8 @@ export class DlqOrders extends DlqRetries {
     const result: DlqOperationResult = { operation, requestId, dryRun: order.dryRun, matched: 0, sample: [], skipped: 0 };
     if (operation === 'retry' && order.prices) result.cost = emptyRetryCost();
     const explicit = new Set(order.filter.ids ?? []);
-    const selected = this.select(order.filter, watermark);
-    for (const e of selected) {
+    const eligible: DlqEntry[] = [];
+    for (const e of this.select(order.filter, watermark)) {
       if (operation === 'purge' && e.status !== 'parked') continue;
       if (e.status === 'retrying') {
         result.skipped++;
@@ -107,6 +120,18 @@ export class DlqOrders extends DlqRetries {
         result.skipped++;
         continue;
       }
+      eligible.push(e);
+    }
+    let selected = eligible;
+    if (operation === 'retry' && order.fitBudget && order.budgetMicros !== undefined && order.prices) {
+      // oldest last failure first: an entry retried and dead again goes to the back of the next run
+      selected = [...eligible].sort((a, b) => (a.lastFailedAt < b.lastFailedAt ? -1 : a.lastFailedAt > b.lastFailedAt ? 1 : a.seq - b.seq));
+      const submitsPerEntry = 1 + resolveSolvePolicy(this.settings.solvePolicy).maxResubmits;
+      const { take, ...use } = cutToBudget(selected.map((e) => priceOfType(order.prices!, e.task.type)), order.budgetMicros, submitsPerEntry);
+      selected = selected.slice(0, take);
+      result.budget = use;
+    }
+    for (const e of selected) {
       result.matched++;
       if (result.cost) addEntryCost(result.cost, e.failureClass, e.task.type, order.prices!);
       if (result.sample.length < SAMPLE_SIZE) result.sample.push(e.id);
@@ -149,18 +174,28 @@ export class DlqOrders extends DlqRetries {
       filter: { ...order.filter, ...(order.all && { all: true }) },
       watermarkAt,
       ...(via && { via }),
+      ...(result.budget && { budget: result.budget }),
     });
     const kept = AUDIT_KEPT[this.role];
     if (audit.length > kept) audit.splice(0, audit.length - kept);
-    log.info('DLQ order', { operation, requestId: result.requestId, by: order.by, reason: order.reason, matched: result.matched, skipped: result.skipped });
+    log.info('DLQ order', {
+      operation,
+      requestId: result.requestId,
+      by: order.by,
+      reason: order.reason,
+      matched: result.matched,
+      skipped: result.skipped,
+      ...(result.budget && { budget: describeBudgetUse(result.matched, result.budget) }),
+    });
   }
 
   /**
    * The validator's check of a retry order's budget: the entries this workflow holds, exactly (one submit each), and
    * for each shard, from its last snapshot, at most its dead entries at the highest price given. Throws the sentence.
+   * A `fitBudget` order is never refused: it retries what fits.
    */
   checkRetryBudget(order: Order): void {
-    if (order.budgetMicros === undefined || !order.prices) return;
+    if (order.budgetMicros === undefined || !order.prices || order.fitBudget) return;
     const own = this.apply('retry', { ...order, dryRun: true }, { seq: this.state.nextSeq }, 'budget-check');
     const cost = own.cost ?? emptyRetryCost();
     let matched = own.matched;

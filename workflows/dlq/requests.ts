@@ -23,6 +23,8 @@ export interface Order {
   /** retry only: micro-USD per submit by type, and the most the order may cost */
   prices?: Partial<Record<CaptchaType, number>>;
   budgetMicros?: number;
+  /** retry what fits the budget instead of refusing the order (messages.ts DlqRetryRequest) */
+  fitBudget?: boolean;
 }
 
 export interface ListRequest {
@@ -39,7 +41,7 @@ export interface ResetShardRequest {
   by: string;
 }
 
-const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'route', 'prices', 'budgetMicros'];
+const ORDER_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'all', 'reason', 'by', 'requestId', 'dryRun', 'route', 'prices', 'budgetMicros', 'fitBudget'];
 /** providers a retry order's route may name */
 const ROUTE_MAX = 8;
 const LIST_FIELDS: readonly string[] = [...DLQ_FILTER_FIELDS, 'cursor', 'limit'];
@@ -154,15 +156,20 @@ function optionalBool(obj: Record<string, unknown>, name: string, problems: stri
 }
 
 /** A retry order's `prices` (micro-USD per submit by type) and `budgetMicros`; other orders carry neither. */
-function parseOrderMoney(operation: Operation, raw: Record<string, unknown>, problems: string[]): Pick<Order, 'prices' | 'budgetMicros'> {
-  const { prices, budgetMicros } = raw;
-  if (prices === undefined && budgetMicros === undefined) return {};
+function parseOrderMoney(operation: Operation, raw: Record<string, unknown>, problems: string[]): Pick<Order, 'prices' | 'budgetMicros' | 'fitBudget'> {
+  const { prices, budgetMicros, fitBudget } = raw;
+  if (prices === undefined && budgetMicros === undefined && fitBudget === undefined) return {};
   if (operation !== 'retry') {
-    problems.push(`only a retry order has a cost: a ${operation} order takes no prices or budgetMicros`);
+    problems.push(`only a retry order has a cost: a ${operation} order takes no prices, budgetMicros or fitBudget`);
     return {};
   }
   const micros = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  const out: Pick<Order, 'prices' | 'budgetMicros'> = {};
+  const out: Pick<Order, 'prices' | 'budgetMicros' | 'fitBudget'> = {};
+  if (fitBudget !== undefined) {
+    if (typeof fitBudget !== 'boolean') problems.push(`fitBudget must be true or false (got ${JSON.stringify(fitBudget)?.slice(0, 50)})`);
+    else if (fitBudget && budgetMicros === undefined) problems.push('fitBudget needs budgetMicros: the budget to fit the retries in');
+    else if (fitBudget) out.fitBudget = true;
+  }
   if (budgetMicros !== undefined) {
     if (micros(budgetMicros)) out.budgetMicros = budgetMicros;
     else problems.push(`budgetMicros must be a whole number of micro-USD, not negative (got ${JSON.stringify(budgetMicros)?.slice(0, 50)})`);

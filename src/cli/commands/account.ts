@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { BalanceCheck, FeedbackCounts, FeedbackStats } from '../../../workflows/messages';
 import { CliError, EXIT, isError } from '../errors';
 import { out, printJson, table } from '../output';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 import { sessionOf } from '../session';
 
 export function addAccountCommands(program: Command): void {
@@ -36,7 +37,7 @@ export function addAccountCommands(program: Command): void {
 
   program
     .command('balance')
-    .description('the provider account\'s balance and thread plan (read on the worker); below CAPTCHA_LOW_BALANCE it raises one alert per crossing')
+    .description('every configured provider account\'s balance and thread plan (read on the worker); below CAPTCHA_LOW_BALANCE it raises one alert per provider per crossing')
     .option('--json', 'print the check as JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const solver = await sessionOf(cmd).solver();
@@ -46,17 +47,61 @@ export function addAccountCommands(program: Command): void {
     });
 }
 
+export function addDailyCapCommand(program: Command): void {
+  program
+    .command('daily-cap')
+    .description('the daily account cap that batches lease spend from (CAPTCHA_DAILY_CAP_USD): what is leased today; --set replaces the cap and wakes the batches it paused')
+    .option('--set <usd>', 'the new cap in USD (e.g. 25.00)')
+    .option('--json', 'print JSON')
+    .action(async (o: { set?: string; json?: boolean }, cmd: Command) => {
+      if (o.set !== undefined) {
+        const parsed = parseBudgetUsd(o.set);
+        if ('error' in parsed) throw new CliError(`--set: ${parsed.error.replace(/^budget/, 'cap')}`, EXIT.USAGE);
+      }
+      const s = sessionOf(cmd);
+      const account = (await s.solver()).account();
+      const view = o.set !== undefined ? await account.setDailyCap(o.set, s.identity) : await account.dailyCap();
+      if (o.json) return printJson(view);
+      if (!view) return out('no daily cap leased or set yet (CAPTCHA_DAILY_CAP_USD sets it for new batches)');
+      out(
+        table(undefined, [
+          ['day (UTC)', view.day],
+          ['cap', view.capMicros === undefined ? 'CAPTCHA_DAILY_CAP_USD of each batch' : formatUsd(view.capMicros)],
+          ['leased to batches', formatUsd(view.leasedMicros)],
+          ['reached at', view.reachedAt ?? '-'],
+          ['resets at', view.resetsAt],
+        ]),
+      );
+    });
+}
+
 export function printBalance(c: BalanceCheck): void {
+  // several providers (CAPTCHA_PROVIDERS): one row each, with its own alert
+  const several = (c.providers?.length ?? 0) > 1;
   out(
     table(undefined, [
-      ['provider', c.provider],
-      ['balance', c.balance],
+      ...(several ? [] : [['provider', c.provider], ['balance', c.balance]]),
       ['low-balance threshold', c.lowBalance ?? '- (CAPTCHA_LOW_BALANCE unset)'],
-      ...(c.threads ? [['thread plan', `${c.threads.threads} threads: ${c.threads.workingThreads} working, ${c.threads.freeThreads} free`]] : []),
+      ...(!several && c.threads ? [['thread plan', `${c.threads.threads} threads: ${c.threads.workingThreads} working, ${c.threads.freeThreads} free`]] : []),
       ['checked at', c.checkedAt],
     ]),
   );
-  if (c.low) out(`balance ${c.balance} is below ${c.lowBalance}${c.alerted ? ': alert raised' : ' (alert already raised for this crossing)'}`);
+  if (several) {
+    out(
+      table(
+        ['provider', 'balance', 'low', 'thread plan'],
+        c.providers!.map((p) => [
+          p.provider,
+          p.balance ?? `- (${p.error ?? 'unread'})`,
+          p.low ? (p.alerted ? 'yes: alert raised' : 'yes (alert already raised)') : 'no',
+          p.threads ? `${p.threads.threads} threads: ${p.threads.workingThreads} working, ${p.threads.freeThreads} free` : '-',
+        ]),
+      ),
+    );
+  }
+  for (const p of several ? c.providers!.filter((x) => x.low) : c.low ? [c] : []) {
+    out(`${several ? `${p.provider}: ` : ''}balance ${p.balance} is below ${c.lowBalance}${p.alerted ? ': alert raised' : ' (alert already raised for this crossing)'}`);
+  }
 }
 
 /** The token feedback section of `dlq stats`. */

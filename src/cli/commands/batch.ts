@@ -154,7 +154,10 @@ async function batchStart(s: Session, file: string, o: BatchStartOptions): Promi
     ...(inline ? { tasks: parsed.tasks } : { file: path, format: parsed.format }),
   });
   if (started.balance?.low) {
-    note(`warning: the ${started.balance.provider} balance ${started.balance.balance} is below CAPTCHA_LOW_BALANCE ${started.balance.lowBalance}${started.balance.alerted ? ' (alert raised)' : ''}`);
+    const b = started.balance;
+    for (const p of b.providers?.filter((x) => x.low) ?? [b]) {
+      note(`warning: the ${p.provider} balance ${p.balance} is below CAPTCHA_LOW_BALANCE ${b.lowBalance}${p.alerted ? ' (alert raised)' : ''}`);
+    }
   }
   if (o.json && !o.watch) {
     printJson({ batchId: started.batchId, total: started.total, existing: started.existing, source: inline ? 'inline' : 'file' });
@@ -380,6 +383,7 @@ async function batchStatus(solver: CaptchaSolver, batchId: string, o: { json?: b
         ['in flight', `${p.inFlight} (window ${p.window})`],
         ...moneyRows(p.money),
         ...(p.money?.paused ? [['paused', `${p.money.paused.message}: \`${INVOCATION} batch resume ${batchId} --budget <usd>\``]] : []),
+        ...(p.dailyCap ? [['daily cap', `${formatUsd(p.dailyCap.leasedMicros)} leased by this batch${p.dailyCap.paused ? ` · ${p.dailyCap.paused.message} (raise it: \`${INVOCATION} daily-cap --set <usd>\`)` : ''}`]] : []),
         ['circuit', p.circuit.open ? `OPEN since ${p.circuit.openedAt ?? '?'} (${p.circuit.code ?? 'account errors'}): fix the account, then \`${INVOCATION} batch resume ${batchId}\`` : 'closed'],
       ]),
     );

@@ -15,6 +15,7 @@ import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedC
 import { printFeedback } from './account';
 import { sessionOf } from '../session';
 import { formatUsd, parseBudgetUsd } from '../../domain/prices';
+import { describeBudgetUse } from '../../domain/dlq-cost';
 
 export function addDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
@@ -149,10 +150,21 @@ export function addDlqCommands(program: Command): void {
       const records = await dlqCall(solver, () => solver.dlq().audit({ limit: o.limit }));
       if (o.json) return printJson(records);
       if (records.length === 0) return out('no orders recorded yet');
+      const budgeted = records.some((r) => r.budget);
       out(
         table(
-          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'selection', 'via'],
-          records.map((r) => [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', describeFilter(r.filter), r.via ?? '']),
+          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'selection', 'via', ...(budgeted ? ['budget'] : [])],
+          records.map((r) => [
+            r.at,
+            r.operation,
+            r.by,
+            r.reason,
+            r.matched,
+            r.skipped ?? '',
+            describeFilter(r.filter),
+            r.via ?? '',
+            ...(budgeted ? [r.budget ? describeBudgetUse(r.matched, r.budget) : ''] : []),
+          ]),
         ),
       );
       // the DLQ counts recoveries in total, not per order (see `dlq stats`); an order's retries are <entry>/retry-<n>

@@ -1,6 +1,7 @@
 // schedule: the scheduled drain (create, list, trigger, pause, resume, delete).
 import { Option, type Command } from 'commander';
 import { formatInterval } from '../../domain/describe';
+import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 import { DRAIN_DEFAULT_CLASSES, DRAIN_SCHEDULE_ID } from '../../domain/names';
 import { FAILURE_CLASSES, type FailureClass } from '../../domain/types';
 import { either, intervalArg, listArg } from '../args';
@@ -23,8 +24,14 @@ export function addScheduleCommands(program: Command): void {
     .addOption(new Option('--classes <classes>').argParser(listArg(FAILURE_CLASSES)).hideHelp())
     .option('--id <schedule-id>', 'schedule id', DRAIN_SCHEDULE_ID)
     .option('--reason <why>', 'the reason recorded in the audit log at each run')
-    .action(async (flags: { every: number; code?: string[]; codes?: string[]; class?: FailureClass[]; classes?: FailureClass[]; id: string; reason?: string }, cmd: Command) => {
+    .option(
+      '--budget <usd>',
+      'the most one run may spend, in USD: it retries the entries that failed longest ago while their worst case (every resubmit paid) fits, and leaves the rest for the next run',
+    )
+    .action(async (flags: { every: number; code?: string[]; codes?: string[]; class?: FailureClass[]; classes?: FailureClass[]; id: string; reason?: string; budget?: string }, cmd: Command) => {
       const o = { ...flags, codes: either(flags.code, flags.codes), classes: either(flags.class, flags.classes) };
+      const budget = o.budget === undefined ? undefined : parseBudgetUsd(o.budget);
+      if (budget && 'error' in budget) throw new CliError(`--budget: ${budget.error}`, EXIT.USAGE);
       const s = sessionOf(cmd);
       const solver = await s.solver();
       try {
@@ -34,6 +41,7 @@ export function addScheduleCommands(program: Command): void {
           ...(o.classes && { classes: o.classes }),
           ...(o.codes && { errorCodes: o.codes }),
           ...(o.reason && { reason: o.reason }),
+          ...(o.budget !== undefined && { budget: o.budget }),
           by: s.identity,
         });
       } catch (err) {
@@ -44,7 +52,8 @@ export function addScheduleCommands(program: Command): void {
       }
       out(
         `created schedule ${o.id}: every ${formatInterval(o.every)}, retry the ${(o.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries` +
-          `${o.codes ? ` with codes ${o.codes.join(', ')}` : ''} of ${solver.dlq().workflowId} (overlapping runs skipped)`,
+          `${o.codes ? ` with codes ${o.codes.join(', ')}` : ''} of ${solver.dlq().workflowId}` +
+          `${budget ? `, at most ${formatUsd(budget.micros)} a run (the rest waits for the next run)` : ''} (overlapping runs skipped)`,
       );
       out(`  run it now:  ${INVOCATION} schedule trigger --id ${o.id}`);
     });
@@ -60,12 +69,13 @@ export function addScheduleCommands(program: Command): void {
       if (schedules.length === 0) return out(`no drain schedule (create one: ${INVOCATION} schedule create --every 1h)`);
       out(
         table(
-          ['id', 'every', 'classes', 'codes', 'last run', 'next run', 'paused', 'created by'],
+          ['id', 'every', 'classes', 'codes', 'budget', 'last run', 'next run', 'paused', 'created by'],
           schedules.map((d) => [
             d.scheduleId,
             d.every,
             d.classes.join(','),
             d.errorCodes.join(',') || '(any)',
+            d.budgetMicros === undefined ? '-' : formatUsd(d.budgetMicros),
             d.lastRunAt?.toISOString() ?? '-',
             d.nextRunAt?.toISOString() ?? '-',
             d.paused ? 'yes' : 'no',
