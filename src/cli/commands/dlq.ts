@@ -15,6 +15,7 @@ import { INVOCATION, formatDuration, message, note, out, pct, printJson, sortedC
 import { printFeedback } from './account';
 import { sessionOf } from '../session';
 import { formatUsd, parseBudgetUsd } from '../../domain/prices';
+import { OUTCOMES_NOT_TRACKED, orderProgress } from '../../client/order-progress';
 
 export function addDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
@@ -149,16 +150,23 @@ export function addDlqCommands(program: Command): void {
       const records = await dlqCall(solver, () => solver.dlq().audit({ limit: o.limit }));
       if (o.json) return printJson(records);
       if (records.length === 0) return out('no orders recorded yet');
+      const progress = records.map(orderProgress);
       out(
         table(
-          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'selection', 'via'],
-          records.map((r) => [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', describeFilter(r.filter), r.via ?? '']),
+          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'in flight', 'recovered', 'failed', 'selection', 'via'],
+          records.map((r, i) => {
+            const p = progress[i];
+            const figures = p
+              ? [p.inFlight, p.recovered, `${p.failed}${p.cancelled ? ` (+${p.cancelled} cancelled)` : ''}`]
+              : r.operation === 'retry' ? ['-', '-', '-'] : ['', '', ''];
+            return [r.at, r.operation, r.by, r.reason, r.matched, r.skipped ?? '', ...figures, describeFilter(r.filter), r.via ?? ''];
+          }),
         ),
       );
-      // the DLQ counts recoveries in total, not per order (see `dlq stats`); an order's retries are <entry>/retry-<n>
-      if (records.some((r) => r.operation === 'retry')) {
-        note(`recovered: the DLQ counts recoveries in total, not per order (${INVOCATION} dlq stats); what an order's retries left is still listed by ${INVOCATION} dlq list`);
+      if (progress.some((p) => p !== null)) {
+        note(`in flight / recovered / failed: what became of each retry order's entries (a shard's part as of its last snapshot, see ${INVOCATION} dlq stats); failed ones are back in ${INVOCATION} dlq list`);
       }
+      if (records.some((r, i) => r.operation === 'retry' && progress[i] === null)) note(`-: ${OUTCOMES_NOT_TRACKED}`);
     });
 
   addFilterOptions(
