@@ -559,6 +559,9 @@ void describe('dead-letter queue', () => {
         assert.equal(new Set(ids).size, 40, 'duplicate entries');
         assert.deepEqual(ids.sort(), [...failing, ...late].map((r) => r.entryId).sort());
         for (const e of entries) assert.equal(e.dlqRetries, failing.some((r) => r.entryId === e.id) ? 1 : 0, e.id);
+        // the order's own figures came through every continue-as-new and the restart: each retry counted once
+        const record = (await dlq.query(dlqAuditQuery, {})).find((a) => a.requestId === 'can-retry');
+        assert.deepEqual([record?.matched, record?.inFlight, record?.outcomes?.recovered, record?.outcomes?.failed, record?.outcomes?.cancelled], [30, 0, 20, 10, 0]);
       });
 
       // the runs: several; one child started in a run reported to a later one
