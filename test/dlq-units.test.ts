@@ -15,6 +15,7 @@ import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/s
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
 import { addShardTallies, checkOrderTallies, countOutcome, emptyOutcomes, ORDER_TALLIES_IN_SNAPSHOT, orderTallies, withProgress } from '../workflows/dlq/outcomes';
 import { orderProgress } from '../src/client/order-progress';
+import { auditTable } from '../src/console/views';
 import { PUBLISHED_TOP, publishedStats } from '../workflows/dlq/published';
 import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
 
@@ -472,5 +473,14 @@ describe('order outcomes', () => {
     assert.match(errorOf(checkOrderTallies([['a', -1, 0, 0]], 20)), /non-negative integer counts/);
     assert.match(errorOf(checkOrderTallies(Array.from({ length: 21 }, () => ['a', 0, 0, 0]), 20)), /at most 20 order tallies/);
     assert.match(errorOf(checkOrderTallies('x', 20)), /list/);
+  });
+
+  void test('the console shows a tracked order\'s figures and says when an older retry order\'s are not tracked', () => {
+    const tracked = withProgress(retry('new', 5, { outcomes: { recovered: 3, failed: 1, cancelled: 0 } }));
+    const old = retry('old', 2, { outcomes: undefined });
+    const page = auditTable([tracked, old]).text;
+    assert.match(page, /<tr data-request="new">.*<td data-order-field="inFlight">1<\/td><td data-order-field="recovered">3<\/td><td data-order-field="failed">1<\/td>/);
+    assert.match(page, /<tr data-request="old">.*<td colspan="3" class="muted" title="not tracked for retry orders given before[^"]*">not tracked<\/td>/);
+    assert.match(page, /<p class="muted">not tracked for retry orders given before the DLQ counted outcomes per order/);
   });
 });

@@ -12,7 +12,7 @@ export interface OrderProgress {
 }
 
 /** Said of retry orders whose audit record carries no outcomes: given before the DLQ counted them per order. */
-export const OUTCOMES_NOT_TRACKED = 'not tracked for retry orders given before the DLQ counted outcomes per order (captcha-dlq 0.1.0 runs without the dlq-order-outcomes patch)';
+export const OUTCOMES_NOT_TRACKED = 'not tracked for retry orders given before the DLQ counted outcomes per order (by a DLQ run from before the dlq-order-outcomes patch)';
 
 /** A retry order's progress; null for other operations and for retry orders given before outcomes were tracked. */
 export function orderProgress(r: DlqAuditRecord): OrderProgress | null {

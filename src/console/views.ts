@@ -144,7 +144,7 @@ function progressCells(r: DlqAuditRecord): SafeHtml {
 export function auditTable(records: DlqAuditRecord[]): SafeHtml {
   return html`<table class="audit"><thead><tr><th>at</th><th>operation</th><th>by</th><th>reason</th><th>matched</th><th>skipped</th><th>in flight</th><th>recovered</th><th>failed</th><th>selection</th><th>request</th></tr></thead><tbody>${records.map(
     (r) => html`<tr data-request="${r.requestId}"><td>${r.at}</td><td>${r.operation}</td><td>${r.by}</td><td>${r.reason}</td><td>${r.matched}</td><td>${r.skipped ?? ''}</td>${progressCells(r)}<td>${Object.entries(filterParams(r.filter)).map(([k, v]) => `${k}=${v}`).join(' ') || (r.filter.all ? 'all' : '')}</td><td>${r.requestId}</td></tr>`,
-  )}</tbody></table>${records.some((r) => r.operation === 'retry' && !orderProgress(r)) ? html`<p class="muted">not tracked: ${OUTCOMES_NOT_TRACKED}</p>` : ''}`;
+  )}</tbody></table>${records.some((r) => r.operation === 'retry' && !orderProgress(r)) ? html`<p class="muted">${OUTCOMES_NOT_TRACKED}</p>` : ''}`;
 }
 
 /** A retry order's progress, refreshed live from /api/orders/<requestId> (like a redrive's: matched, in flight, recovered, failed). */
