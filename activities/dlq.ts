@@ -116,7 +116,6 @@ export function createDlqActivities({ client, settings = {} }: DlqActivityDeps) 
         signal: dlqShardSnapshotSignal,
         signalArgs: [snapshot],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        staticSummary: 'dead-letter queue',
       });
     },
 

@@ -67,28 +67,6 @@ export async function signalDeadLetter(client: Client, dlqWorkflowId: string, se
     signal: deadLetterSignal,
     signalArgs: [report],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    staticSummary: target.args.role === 'shard' ? `dead-letter queue shard ${target.args.shard} of ${dlqWorkflowId}` : 'dead-letter queue',
-    staticDetails: DLQ_DETAILS(dlqWorkflowId),
   });
 }
 
-/** The operator's commands, on the DLQ's page in the Web UI. */
-const DLQ_DETAILS = (id: string): string =>
-  [
-    'Failed captcha tasks, held until an operator retries or discards them.',
-    '',
-    // one short line per argument: the Web UI cuts a code line at the preview's right edge, it does not wrap it
-    '```',
-    `temporal workflow query --type stats \\`,
-    `  --workflow-id ${id}`,
-    `temporal workflow query --type list \\`,
-    `  --workflow-id ${id} \\`,
-    `  --input '{"limit":20}'`,
-    `temporal workflow signal --name retry \\`,
-    `  --workflow-id ${id} \\`,
-    `  --input '{"errorCodes":["ERROR_CAPTCHA_UNSOLVABLE"]}'`,
-    `temporal workflow update execute \\`,
-    `  --name discardEntries --workflow-id ${id} \\`,
-    `  --input '{"classes":["permanent"],"reason":"…","dryRun":true}'`,
-    '```',
-  ].join('\n');

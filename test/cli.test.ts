@@ -360,7 +360,9 @@ void describe('captcha-dlq CLI', () => {
     assert.ok(Date.parse(retry.at) <= Date.parse(discard.at));
     const table = await cli(['dlq', 'audit']);
     expectCode(table, 0, 'dlq audit table');
-    assert.match(table.stdout, new RegExp(`retry\\s+│ ${IDENTITY}\\s+│ provider fixed\\s+│ 2`));
+    // what became of the retried entries, per order: both recovered, none failed, none in flight
+    assert.deepEqual([retry.inFlight, retry.outcomes?.recovered, retry.outcomes?.failed], [0, 2, 0]);
+    assert.match(table.stdout, new RegExp(`retry\\s+│ ${IDENTITY}\\s+│ provider fixed\\s+│ 2\\s+│ 0\\s+│ 0\\s+│ 2\\s+│ 0\\s+│`));
     assert.match(table.stdout, /errorCodes=ERROR_CAPTCHA_UNSOLVABLE/);
   });
 

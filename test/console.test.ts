@@ -154,7 +154,19 @@ describe('DLQ console (real stack, headless Chromium)', () => {
     assert.match(await page.locator('table.audit').innerText(), /provider fixed the unsolvable pages/);
     await waitFor('3 recovered', async () => ((await s.solver.dlq().stats()).recovered === 3 ? true : undefined));
     await waitFor('the page shows 3 recovered', async () => ((await statText(page, 'recovered')) === '3' ? true : undefined));
+    // this order's own progress, live from its audit record: matched 3, then 3 recovered and none in flight
+    const panel = page.locator('[data-live=order]');
+    const field = async (k: string) => (await panel.locator(`[data-order-field="${k}"]`).innerText()).trim();
+    assert.equal(await field('matched'), '3');
+    await waitFor('the order panel shows 3 recovered, 0 in flight', async () => ((await field('recovered')) === '3' && (await field('inFlight')) === '0' ? true : undefined));
+    assert.equal(await field('failed'), '0');
     const audit = await s.solver.dlq().audit();
+    assert.deepEqual([audit[0]!.outcomes?.recovered, audit[0]!.outcomes?.failed, audit[0]!.inFlight], [3, 0, 0]);
+    const auditPage = await browser.newPage();
+    await auditPage.goto(`${consoleServer.url}/audit`);
+    const row = auditPage.locator(`tr[data-request="${audit[0]!.requestId}"]`);
+    assert.deepEqual(await row.locator('[data-order-field]').allInnerTexts(), ['0', '3', '0'], 'in flight, recovered, failed');
+    await auditPage.close();
     assert.equal(audit[0]!.by, 'console-test');
     assert.deepEqual(audit[0]!.filter.errorCodes, ['ERROR_CAPTCHA_UNSOLVABLE']);
     await page.close();

@@ -3,7 +3,7 @@
 // a server shows stays in test/dlq.test.ts and test/dlq-guard.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DLQ_STATS_MEMO_CHARS_MAX, type DlqEntry, type DlqForwardedOrder, type DlqRunState, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
+import { DLQ_STATS_MEMO_CHARS_MAX, type DlqAuditRecord, type DlqEntry, type DlqForwardedOrder, type DlqRunState, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
 import { addToAgg, capKeys, countsOf, dict, emptyAgg, mergeCounts, topN } from '../workflows/dlq/counts';
 import { firstAfter, selectEntries } from '../workflows/dlq/filters';
 import { PROBLEMS_MAX, SNAPSHOT_KEYS_MAX } from '../workflows/dlq/limits';
@@ -13,6 +13,9 @@ import { checkReport, nonNegative, sanitizeHistory, scrubReportText } from '../w
 import { dlqShardOf, dlqShardWorkflowId, dlqWorkflowIdFor, fnv1a32 } from '../src/domain/dlq-routing';
 import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/settings';
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
+import { addShardTallies, checkOrderTallies, countOutcome, emptyOutcomes, ORDER_TALLIES_IN_SNAPSHOT, orderTallies, withProgress } from '../workflows/dlq/outcomes';
+import { orderProgress } from '../src/client/order-progress';
+import { auditTable } from '../src/console/views';
 import { PUBLISHED_TOP, publishedStats } from '../workflows/dlq/published';
 import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
 import { cutToBudget, describeBudgetUse, mergeBudgetUse } from '../src/domain/dlq-cost';
@@ -340,6 +343,13 @@ describe('snapshots', () => {
     assert.match(errorOf(checkSnapshot(snapshot({ total: 4 }), 'captcha-dlq', 4)), /byStatus adds up to 3, not total 4/);
     assert.match(errorOf(checkSnapshot(snapshot({ seq: 0 }), 'captcha-dlq', 4)), /seq must be a positive integer/);
     assert.match(errorOf(checkSnapshot(snapshot({ recovered: -1 }), 'captcha-dlq', 4)), /recovered must be a non-negative integer/);
+    assert.match(errorOf(checkSnapshot({ ...snapshot(), orders: [['a', 1]] }, 'captcha-dlq', 4)), /captcha-dlq\/shard-2: orders must hold \[requestId, recovered, failed, cancelled\]/);
+  });
+
+  void test("a snapshot's order tallies are kept, rebuilt", () => {
+    const r = checkSnapshot({ ...snapshot(), orders: [['req-1', 2, 1, 0]] }, 'captcha-dlq', 4);
+    assert.ok(r.ok);
+    assert.deepEqual(r.snapshot.orders, [['req-1', 2, 1, 0]]);
   });
 
   void test('shards push in slots of their own, spread over one cycle', () => {
@@ -441,5 +451,64 @@ describe('a budgeted drain run', () => {
     assert.match(errorOf(parseOrder('retry', { all: true, fitBudget: true })), /fitBudget needs budgetMicros: the budget to fit the retries in/);
     assert.match(errorOf(parseOrder('retry', { all: true, prices: {}, budgetMicros: 1, fitBudget: 'yes' })), /fitBudget must be true or false \(got "yes"\)/);
     assert.match(errorOf(parseOrder('discard', { all: true, reason: 'x', fitBudget: true })), /only a retry order has a cost/);
+  });
+});
+
+describe('order outcomes', () => {
+  const retry = (requestId: string, matched: number, over: Partial<DlqAuditRecord> = {}): DlqAuditRecord => ({
+    operation: 'retry',
+    requestId,
+    by: 'ops',
+    reason: 'r',
+    at: NOW,
+    matched,
+    filter: { all: true },
+    outcomes: emptyOutcomes(),
+    ...over,
+  });
+
+  void test('a retry counts into its own order; orders before tracking and other operations are passed over', () => {
+    const audit = [retry('a', 3), retry('old', 2, { outcomes: undefined }), { ...retry('d', 1), operation: 'discard' as const, outcomes: undefined }];
+    assert.ok(countOutcome(audit, 'a', 'recovered', NOW));
+    assert.ok(countOutcome(audit, 'a', 'failed', NOW));
+    assert.equal(countOutcome(audit, 'old', 'recovered', NOW), false);
+    assert.equal(countOutcome(audit, 'd', 'recovered', NOW), false);
+    assert.equal(countOutcome(audit, 'gone', 'recovered', NOW), false);
+    assert.deepEqual(withProgress(audit[0]!).outcomes, { recovered: 1, failed: 1, cancelled: 0, at: NOW });
+    assert.equal(withProgress(audit[0]!).inFlight, 1);
+    assert.equal(withProgress(audit[1]!).inFlight, undefined, 'not tracked: no in-flight figure');
+    assert.equal(orderProgress(withProgress(audit[1]!)), null);
+    assert.deepEqual(orderProgress(withProgress(audit[0]!)), { matched: 3, inFlight: 1, recovered: 1, failed: 1, cancelled: 0 });
+  });
+
+  void test("the front adds what a shard's snapshot changed, once; a reset takes it back out", () => {
+    const audit = [retry('a', 10), retry('b', 4)];
+    addShardTallies(audit, [['a', 2, 1, 0]], undefined, NOW);
+    addShardTallies(audit, [['a', 3, 1, 0], ['b', 0, 2, 0], ['unknown', 5, 5, 5]], [['a', 2, 1, 0]], NOW);
+    addShardTallies(audit, [['a', 3, 1, 0], ['b', 0, 2, 0]], [['a', 3, 1, 0], ['b', 0, 2, 0]], NOW); // the same again: no change
+    assert.deepEqual([audit[0]!.outcomes!.recovered, audit[0]!.outcomes!.failed, audit[1]!.outcomes!.failed], [3, 1, 2]);
+    addShardTallies(audit, [['a', 3, 1, 0], ['b', 0, 2, 0]], undefined, NOW, -1);
+    assert.deepEqual([audit[0]!.outcomes!.recovered, audit[0]!.outcomes!.failed, audit[1]!.outcomes!.failed], [0, 0, 0]);
+  });
+
+  void test("a shard's snapshot carries its latest retry orders that matched here, bounded, and the front checks them", () => {
+    const audit = Array.from({ length: 30 }, (_, i) => retry(`r${i}`, i % 5 === 0 ? 0 : 1));
+    const tallies = orderTallies(audit);
+    assert.equal(tallies.length, ORDER_TALLIES_IN_SNAPSHOT);
+    assert.equal(tallies[0]![0], 'r29', 'newest first');
+    assert.ok(tallies.every((t) => t[0] !== 'r25'), 'orders that matched nothing here are left out');
+    assert.deepEqual(checkOrderTallies([['a', 1, 2, 3]], 20), { ok: true, tallies: [['a', 1, 2, 3]] });
+    assert.match(errorOf(checkOrderTallies([['a', -1, 0, 0]], 20)), /non-negative integer counts/);
+    assert.match(errorOf(checkOrderTallies(Array.from({ length: 21 }, () => ['a', 0, 0, 0]), 20)), /at most 20 order tallies/);
+    assert.match(errorOf(checkOrderTallies('x', 20)), /list/);
+  });
+
+  void test('the console shows a tracked order\'s figures and says when an older retry order\'s are not tracked', () => {
+    const tracked = withProgress(retry('new', 5, { outcomes: { recovered: 3, failed: 1, cancelled: 0 } }));
+    const old = retry('old', 2, { outcomes: undefined });
+    const page = auditTable([tracked, old]).text;
+    assert.match(page, /<tr data-request="new">.*<td data-order-field="inFlight">1<\/td><td data-order-field="recovered">3<\/td><td data-order-field="failed">1<\/td>/);
+    assert.match(page, /<tr data-request="old">.*<td colspan="3" class="muted" title="not tracked for retry orders given before[^"]*">not tracked<\/td>/);
+    assert.match(page, /<p class="muted">not tracked for retry orders given before the DLQ counted outcomes per order/);
   });
 });

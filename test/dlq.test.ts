@@ -11,15 +11,17 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { routeDeadLetter } from '../activities/dlq';
+import { dlqStartDetails } from '../activities/dlq-signal';
 import { executeUpdateAcrossRuns } from '../src/client';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import type { deadLetterQueueWorkflow } from '../workflows/dlq';
 import { packEntries, unpackEntries } from '../workflows/dlq/pack';
 import { dlqShardOf } from '../src/domain/dlq-routing';
-import { deadLetterSignal, dlqAuditQuery, dlqDiscardSignal, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqRetrySignal, dlqRetryUpdate, dlqStatsQuery, type DlqEntry, type DlqInput, type DlqListPage, type DlqStats } from '../workflows/messages';
+import { deadLetterSignal, dlqAuditQuery, dlqDiscardSignal, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqRetrySignal, dlqRetryUpdate, dlqStatsQuery, type DlqAuditRecord, type DlqEntry, type DlqInput, type DlqListPage, type DlqStats } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { DeadLetterReport, FailureClass } from '../src/domain/types';
 import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { cliEnvOf, expectCode, runCli as runOurCli } from './helpers/cli';
 import { bundleWorkflows, startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -557,6 +559,9 @@ void describe('dead-letter queue', () => {
         assert.equal(new Set(ids).size, 40, 'duplicate entries');
         assert.deepEqual(ids.sort(), [...failing, ...late].map((r) => r.entryId).sort());
         for (const e of entries) assert.equal(e.dlqRetries, failing.some((r) => r.entryId === e.id) ? 1 : 0, e.id);
+        // the order's own figures came through every continue-as-new and the restart: each retry counted once
+        const record = (await dlq.query(dlqAuditQuery, {})).find((a) => a.requestId === 'can-retry');
+        assert.deepEqual([record?.matched, record?.inFlight, record?.outcomes?.recovered, record?.outcomes?.failed, record?.outcomes?.cancelled], [30, 0, 20, 10, 0]);
       });
 
       // the runs: several; one child started in a run reported to a later one
@@ -657,6 +662,96 @@ void describe('dead-letter queue', () => {
       const remaining = (await listAll(s, front)).entries;
       assert.equal(remaining.length, after.total);
       for (const e of remaining) assert.ok(e.receivedAt >= watermark, `${e.id} (received ${e.receivedAt}) was older than the watermark ${watermark}`);
+    });
+  });
+
+  void test('per-order outcomes: each retry order counts its recovered, failed-again and in-flight entries, front and shards together (audit query and `dlq audit`)', async () => {
+    // never-ready retries hold (no poll deadline) until terminated: the in-flight figure is not a race
+    await withStack(
+      'dlq-order-outcomes',
+      async (s) => {
+        const front = s.config.dlqWorkflowId;
+        const shardCount = 4;
+        const dlq = await startDlq(s, { shardCount, snapshotIntervalMs: 100, retryConcurrency: 40, retryRatePerSecond: 40, retryStaleAfterMs: 1_000 });
+        // one entry that recovers and one that fails again in every workflow (front and 3 shards); hanging ones in two
+        const picked = { ok: new Map<number, DeadLetterReport>(), fail: new Map<number, DeadLetterReport>(), hang: new Map<number, DeadLetterReport>() };
+        for (let i = 0; picked.ok.size + picked.fail.size + picked.hang.size < 2 * shardCount + 2; i++) {
+          const kind = (['ok', 'fail', 'hang'] as const)[i % 3]!;
+          const r = report(i, { sitekey: { ok: SITE_OK, fail: SITE_FAIL, hang: SITE_HANG }[kind] });
+          const shard = dlqShardOf(shardCount, r.entryId);
+          if (kind === 'hang' && (picked.hang.size === 2 || (shard !== 0 && [...picked.hang.keys()].some((k) => k !== 0)))) continue;
+          if (!picked[kind].has(shard)) picked[kind].set(shard, r);
+        }
+        const [ok, fail, hang] = [[...picked.ok.values()], [...picked.fail.values()], [...picked.hang.values()]];
+        assert.ok(picked.hang.has(0) && hang.length === 2, 'a hanging entry in the front and one in a shard');
+        for (const r of [...ok, ...fail, ...hang]) {
+          const target = routeDeadLetter(front, { shardCount }, r.entryId);
+          await s.client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, { workflowId: target.workflowId, taskQueue: s.taskQueue, args: [target.args], signal: deadLetterSignal, signalArgs: [r] });
+        }
+        const n = ok.length + fail.length + hang.length;
+        await eventually('every entry counted', () => stats(dlq), (x) => x.total === n && (x.shards?.length ?? 0) === shardCount - 1);
+
+        const first = await dlq.executeUpdate(dlqRetryUpdate, { args: [{ all: true, reason: 'order A', by: 'ops', requestId: 'order-a' }] });
+        assert.deepEqual([first.matched, first.workflows], [n, shardCount]);
+        const byRequest = async (id: string, workflowId = front) => (await s.client.workflow.getHandle(workflowId).query(dlqAuditQuery, {})).find((a) => a.requestId === id);
+        const figures = (r: DlqAuditRecord | undefined) => [r?.matched, r?.inFlight, r?.outcomes?.recovered, r?.outcomes?.failed, r?.outcomes?.cancelled];
+        // the shards' parts arrive with their snapshots: the front's record sums every workflow's
+        let a = await eventually('order A: recovered and failed counted, the hanging ones in flight', () => byRequest('order-a'), (r) => r?.outcomes?.recovered === ok.length && r.outcomes.failed === fail.length);
+        assert.deepEqual(figures(a), [n, hang.length, ok.length, fail.length, 0]);
+        const parts = await Promise.all(Array.from({ length: shardCount }, (_, i) => byRequest('order-a', i === 0 ? front : `${front}/shard-${i}`)));
+        for (const [i, part] of parts.entries()) {
+          const here = (list: DeadLetterReport[]) => list.filter((r) => dlqShardOf(shardCount, r.entryId) === i).length;
+          if (i > 0) assert.deepEqual(figures(part), [here(ok) + here(fail) + here(hang), here(hang), here(ok), here(fail), 0], `shard ${i}'s own record`);
+        }
+
+        // the CLI shows the same figures (in flight, recovered, failed), live
+        const cliEnv = cliEnvOf(env, s);
+        const asJson = await runOurCli(['dlq', 'audit', '--json'], { env: cliEnv });
+        expectCode(asJson, 0, 'dlq audit --json');
+        assert.deepEqual(figures((JSON.parse(asJson.stdout) as DlqAuditRecord[]).find((r) => r.requestId === 'order-a')), figures(a));
+        const table = await runOurCli(['dlq', 'audit'], { env: cliEnv });
+        expectCode(table, 0, 'dlq audit');
+        assert.match(table.stdout, new RegExp(`retry\\s+│ ops\\s+│ order A\\s+│ ${n}\\s+│ 0\\s+│ ${hang.length}\\s+│ ${ok.length}\\s+│ ${fail.length}\\s+│`), table.stdout);
+        assert.match(table.stderr, /in flight \/ recovered \/ failed: what became of each retry order's entries/);
+
+        // the hanging retries end without reporting (terminated): found by the sweep, counted as failed; nothing in flight
+        for (const r of hang) await s.client.workflow.getHandle(`${r.entryId}/retry-1`).terminate('operator');
+        a = await eventually('order A settled', () => byRequest('order-a'), (r) => r?.inFlight === 0);
+        assert.deepEqual(figures(a), [n, 0, ok.length, fail.length + hang.length, 0]);
+
+        // a second order on the failed entries has figures of its own; the first order's stay as they were
+        const ids = [...fail, ...hang].map((r) => r.entryId);
+        s.sim.setScenarios({ sitekeys: { ...SCENARIOS.sitekeys, [SITE_HANG]: { outcome: { type: 'solve', afterMs: 5 } } } });
+        const second = await dlq.executeUpdate(dlqRetryUpdate, { args: [{ ids, reason: 'order B', by: 'ops', requestId: 'order-b' }] });
+        assert.equal(second.matched, ids.length);
+        const b = await eventually('order B settled', () => byRequest('order-b'), (r) => r?.inFlight === 0 && r.outcomes!.recovered + r.outcomes!.failed === ids.length);
+        assert.deepEqual(figures(b), [ids.length, 0, hang.length, fail.length, 0]);
+        assert.deepEqual(figures(await byRequest('order-a')), figures(a));
+        const st = await eventually('stats agree', () => stats(dlq), (x) => x.recovered === ok.length + hang.length);
+        assert.equal(st.total, fail.length);
+      },
+      { env: { SOLVE_POLL_DEADLINE_MS: '600000' } },
+    );
+  });
+
+  void test("a front first started by a shard's snapshot gets the operator commands in the Web UI, as one started by a report", async () => {
+    await withStack('dlq-front-by-shard', async (s) => {
+      const front = `${s.config.dlqWorkflowId}-by-shard`;
+      const shardCount = 3;
+      let r = report(0);
+      for (let i = 1; dlqShardOf(shardCount, r.entryId) === 0; i++) r = report(i);
+      const target = routeDeadLetter(front, { shardCount }, r.entryId);
+      await assert.rejects(s.client.workflow.getHandle(front).describe(), /not found/i, 'the front is not running yet');
+      await s.client.workflow.signalWithStart(WORKFLOW_TYPES.dlq, { workflowId: target.workflowId, taskQueue: s.taskQueue, args: [target.args], signal: deadLetterSignal, signalArgs: [r] });
+      // the shard's snapshot signals-with-start the front (activities/dlq.ts pushDlqSnapshot)
+      const st = await eventually("the shard's snapshot in the front's stats", () => stats(s.client.workflow.getHandle(front) as DlqHandle), (x) => x.total === 1);
+      assert.deepEqual(st.shards?.map((x) => x.workflowId), [target.workflowId]);
+      const d = await s.client.workflow.getHandle(front).describe();
+      assert.equal(await d.staticSummary(), 'dead-letter queue');
+      const details = await d.staticDetails();
+      assert.match(details ?? '(none)', new RegExp(`temporal workflow query --type stats \\\\\\n  --workflow-id ${front}\\n`));
+      assert.equal(details, dlqStartDetails(front, {}).staticDetails, 'the same details as a front started by a report');
+      assert.deepEqual(dlqStartDetails(target.workflowId, target.args), { staticSummary: `dead-letter queue shard ${target.args.shard} of ${front}`, staticDetails: details });
     });
   });
 

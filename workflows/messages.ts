@@ -22,6 +22,8 @@ export interface RetryRef {
   generation: number;
   /** the provider route its retry order named (queued retries only) */
   route?: string[];
+  /** the request id of the retry order that queued it: its outcome is counted in that order's audit record */
+  order?: string;
 }
 export const solveOutcomeSignal = defineSignal<[SolveOutcome]>('solveOutcome');
 /** Parent → child: "I am about to continue-as-new; report your outcome by signal from now on". */
@@ -433,7 +435,26 @@ export interface DlqAuditRecord {
   via?: 'signal' | 'update' | 'front';
   /** a `fitBudget` retry: its budget, what it reserved, and the entries left for a later run */
   budget?: BudgetUse;
+  /**
+   * Retry orders: what became of the entries it retried, front and shards together (a shard's part as of its last
+   * snapshot). Absent on orders given before the DLQ tracked it (ORDER_OUTCOMES_PATCH).
+   */
+  outcomes?: DlqOrderOutcomes;
+  /** in the `audit` answer, with `outcomes`: entries matched whose retry has not reported yet (queued or running) */
+  inFlight?: number;
 }
+export interface DlqOrderOutcomes {
+  /** solved: removed from the DLQ */
+  recovered: number;
+  /** failed again (or the retry ended without reporting): back in the DLQ, or parked at the cap */
+  failed: number;
+  /** back in the DLQ without a verdict: the retry was cancelled or could not start */
+  cancelled: number;
+  /** when the last one was counted */
+  at?: string;
+}
+/** A shard's outcomes of one retry order, in its snapshot: [requestId, recovered, failed, cancelled]. */
+export type DlqOrderTally = [string, number, number, number];
 export interface DlqAuditRequest {
   /** ≤ 500, default 100; newest first */
   limit?: number;
@@ -511,6 +532,8 @@ export interface DlqShardSnapshot {
   duplicateReports: number;
   /** the shard's latest alerts (state size) */
   alerts?: DlqAlert[];
+  /** the outcomes of the shard's latest retry orders (workflows/dlq/outcomes.ts); absent from shards before it */
+  orders?: DlqOrderTally[];
 }
 
 /** An operator order the front forwards to a shard, with the front's watermark (time) and request id. */
@@ -533,7 +556,7 @@ export interface DlqRunState {
   /** retries waiting for a child, in order */
   queue: RetryRef[];
   /** retry children started and not reported yet, by entry id */
-  inFlight: Record<string, { generation: number; childId: string; startedAt: string; checkedAt?: string }>;
+  inFlight: Record<string, { generation: number; childId: string; startedAt: string; checkedAt?: string; order?: string }>;
   counters: { received: number; duplicateReports: number; recovered: number; discarded: number; purged: number };
   audit: DlqAuditRecord[];
   /** request ids of orders already applied (bounded), and the results of the latest ones */

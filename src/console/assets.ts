@@ -72,8 +72,16 @@ export const CONSOLE_JS = `'use strict';
       });
     }).catch(function () {}).finally(function () { setTimeout(pollBatches, POLL_MS); });
   }
+  function pollOrder(panel) {
+    fetch('/api/orders/' + encodeURIComponent(panel.getAttribute('data-request-id')), { headers: { accept: 'application/json' } }).then(function (r) { return r.ok ? r.json() : null; }).then(function (p) {
+      if (!p) return;
+      panel.querySelectorAll('[data-order-field]').forEach(function (el) { setText(el, p[el.getAttribute('data-order-field')]); });
+      if (p.inFlight === 0) panel.setAttribute('data-settled', '');
+    }).catch(function () {}).finally(function () { if (!panel.hasAttribute('data-settled')) setTimeout(function () { pollOrder(panel); }, POLL_MS); });
+  }
   document.addEventListener('DOMContentLoaded', function () {
     if (document.querySelector('[data-live=stats]')) setTimeout(pollStats, POLL_MS);
+    document.querySelectorAll('[data-live=order]').forEach(function (panel) { setTimeout(function () { pollOrder(panel); }, POLL_MS); });
     if (document.querySelector('[data-live=batches]')) setTimeout(pollBatches, POLL_MS);
     var all = document.querySelector('[data-select-all]');
     if (all) all.addEventListener('change', function () { document.querySelectorAll('input[name=ids]').forEach(function (c) { c.checked = all.checked; }); });

@@ -6,6 +6,7 @@ import type { CaptchaSolver } from '../client';
 import { WORKFLOW_TYPES } from '../domain/names';
 import type { BatchProgress, BatchSummary, DlqAuditRecord, DlqEntry, DlqFilter, DlqOperationResult, DlqStats } from '../../workflows/messages';
 import type { OrderInput } from './input';
+import { orderProgress, type OrderProgress } from '../client/order-progress';
 
 /** Entries a preview reads at most to break a selection down by class. */
 export const PREVIEW_SCAN_MAX = 5_000;
@@ -156,6 +157,12 @@ export async function runOrder(solver: CaptchaSolver, order: OrderInput & { reas
   const result = await dlq[order.operation](request(order, by, order.reason, { dryRun: false, requestId: order.requestId }));
   const audit = (await dlq.audit({ limit: 100 })).find((r) => r.requestId === result.requestId);
   return { result, audit };
+}
+
+/** A retry order's progress from its audit record (the DLQ's own per-order figures), or undefined. */
+export async function readOrderProgress(solver: CaptchaSolver, requestId: string): Promise<OrderProgress | undefined> {
+  const record = (await solver.dlq().audit({ limit: 500 })).find((r) => r.requestId === requestId);
+  return (record && orderProgress(record)) ?? undefined;
 }
 
 export interface BatchRow {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DlqRequestTooLargeError, type CaptchaSolver } from '../client';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
-import { listBatches, preview, readEntry, readStats, runOrder, statsView } from './data';
+import { listBatches, preview, readEntry, readOrderProgress, readStats, runOrder, statsView } from './data';
 import { layout, type LayoutOptions, type SafeHtml } from './html';
 import { InputError, parseBatchAction, parseListQuery, parseOrder, parseWorkflowId } from './input';
 import { Guard, isLoopback } from './security';
@@ -82,6 +82,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       if (path === '/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS, { 'cache-control': 'max-age=300' });
       if (path === '/api/stats') return send(res, 200, 'application/json', JSON.stringify(statsView(await readStats(solver))));
       if (path === '/api/batches') return send(res, 200, 'application/json', JSON.stringify(await listBatches(solver)));
+      if (path.startsWith('/api/orders/')) {
+        const progress = await readOrderProgress(solver, parseWorkflowId(path.slice('/api/orders/'.length)));
+        if (!progress) throw new HttpError(404, 'no retry order with that request id is in the audit log, or its outcomes are not tracked.');
+        return send(res, 200, 'application/json', JSON.stringify(progress));
+      }
       if (path === '/') return page(200, 'Overview', 'overview', overviewPage(statsView(await readStats(solver)), solver.dlq().workflowId));
       if (path === '/entries') {
         const input = parseListQuery(url.searchParams);

@@ -5,6 +5,7 @@ import type { DlqAuditRecord, DlqEntry, DlqListPage } from '../../workflows/mess
 import type { BatchRow, OrderOutcome, Preview, StatsView } from './data';
 import { NUMBER_LABELS } from './data';
 import { html, SafeHtml } from './html';
+import { OUTCOMES_NOT_TRACKED, orderProgress, type OrderProgress } from '../client/order-progress';
 import { filterParams, REASON_MAX, type ListInput } from './input';
 
 export interface ViewContext {
@@ -132,20 +133,35 @@ ${permanent > 0 ? html`<p class="warn" data-permanent="${permanent}">${permanent
 <button type="submit" data-run>${VERBS[p.order.operation]} ${d.matched} entr${d.matched === 1 ? 'y' : 'ies'}</button> <a href="/entries">cancel</a></form>`;
 }
 
+/** A retry order's in flight / recovered / failed cells (the same reading as `dlq audit`'s). */
+function progressCells(r: DlqAuditRecord): SafeHtml {
+  const p = orderProgress(r);
+  if (p) return html`<td data-order-field="inFlight">${p.inFlight}</td><td data-order-field="recovered">${p.recovered}</td><td data-order-field="failed">${p.failed}${p.cancelled ? ` (+${p.cancelled} cancelled)` : ''}</td>`;
+  if (r.operation !== 'retry') return html`<td></td><td></td><td></td>`;
+  return html`<td colspan="3" class="muted" title="${OUTCOMES_NOT_TRACKED}">not tracked</td>`;
+}
+
 export function auditTable(records: DlqAuditRecord[]): SafeHtml {
-  return html`<table class="audit"><thead><tr><th>at</th><th>operation</th><th>by</th><th>reason</th><th>matched</th><th>skipped</th><th>selection</th><th>request</th></tr></thead><tbody>${records.map(
-    (r) => html`<tr><td>${r.at}</td><td>${r.operation}</td><td>${r.by}</td><td>${r.reason}</td><td>${r.matched}</td><td>${r.skipped ?? ''}</td><td>${Object.entries(filterParams(r.filter)).map(([k, v]) => `${k}=${v}`).join(' ') || (r.filter.all ? 'all' : '')}</td><td>${r.requestId}</td></tr>`,
-  )}</tbody></table>`;
+  return html`<table class="audit"><thead><tr><th>at</th><th>operation</th><th>by</th><th>reason</th><th>matched</th><th>skipped</th><th>in flight</th><th>recovered</th><th>failed</th><th>selection</th><th>request</th></tr></thead><tbody>${records.map(
+    (r) => html`<tr data-request="${r.requestId}"><td>${r.at}</td><td>${r.operation}</td><td>${r.by}</td><td>${r.reason}</td><td>${r.matched}</td><td>${r.skipped ?? ''}</td>${progressCells(r)}<td>${Object.entries(filterParams(r.filter)).map(([k, v]) => `${k}=${v}`).join(' ') || (r.filter.all ? 'all' : '')}</td><td>${r.requestId}</td></tr>`,
+  )}</tbody></table>${records.some((r) => r.operation === 'retry' && !orderProgress(r)) ? html`<p class="muted">${OUTCOMES_NOT_TRACKED}</p>` : ''}`;
+}
+
+/** A retry order's progress, refreshed live from /api/orders/<requestId> (like a redrive's: matched, in flight, recovered, failed). */
+function orderPanel(requestId: string, p: OrderProgress): SafeHtml {
+  const cell = (k: keyof OrderProgress, label: string) => html`<div><dt>${label}</dt><dd data-order-field="${k}">${p[k]}</dd></div>`;
+  return html`<dl class="numbers" data-live="order" data-request-id="${requestId}">${cell('matched', 'matched')}${cell('inFlight', 'in flight')}${cell('recovered', 'recovered')}${cell('failed', 'failed again')}${cell('cancelled', 'back without a verdict')}</dl>`;
 }
 
 export function resultPage(o: OrderOutcome, v: StatsView): SafeHtml {
   const r = o.result;
+  const progress = o.audit ? orderProgress(o.audit) : null;
   const n = `${r.matched} entr${r.matched === 1 ? 'y' : 'ies'}`;
   const said = r.duplicate
     ? `request ${r.requestId} was already applied: nothing done again (it matched ${n})`
     : `${{ retry: 'retrying', discard: 'discarded', purge: 'purged' }[r.operation]} ${n}${r.skipped ? ` (${r.skipped} skipped)` : ''}`;
   return html`<h1>Done: ${r.operation}</h1><p class="outcome" data-outcome="${r.operation}" data-matched="${r.matched}">${said}${r.unreached?.length ? ` · shards not reached: ${r.unreached.join(', ')}` : ''}</p>
-<h2>Live</h2>${numbersPanel(v, ['retrying', 'retriesInFlight', 'retriesQueued', 'recovered', 'discarded', 'purged', 'total'])}
+${progress ? html`<h2>This order's progress</h2>${orderPanel(r.requestId, progress)}` : ''}<h2>Live</h2>${numbersPanel(v, ['retrying', 'retriesInFlight', 'retriesQueued', 'recovered', 'discarded', 'purged', 'total'])}
 <h2>Audit record</h2>${o.audit ? auditTable([o.audit]) : html`<p class="muted">not in the audit log yet</p>`}<p><a href="/entries">back to the entries</a></p>`;
 }
 

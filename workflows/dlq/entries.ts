@@ -30,8 +30,8 @@ export class DlqEntries {
   messages = 0;
   /** set when the run is about to continue as new: the loops return */
   stopping = false;
-  /** the guards of issue 12 and the stats memo of issue 15, each behind its patch (see ./workflow) */
-  readonly guards = { ownShards: false, bounded: false, awaitAlerts: false, statsMemo: false };
+  /** the guards of issue 12, the stats memo of issue 15 and the order outcomes of issue 17, each behind its patch (see ./workflow) */
+  readonly guards = { ownShards: false, bounded: false, awaitAlerts: false, statsMemo: false, orderOutcomes: false };
   /** alert deliveries not finished yet: awaited before continue-as-new */
   readonly deliveries = new Set<Promise<void>>();
   detailsDirty = true;

@@ -8,6 +8,7 @@ import { nowIso } from './clock';
 import { invalid } from './errors';
 import { selectEntries, type Watermark } from './filters';
 import { AUDIT_KEPT, REQUEST_IDS_KEPT, RESULT_SAMPLE_KEPT, RESULTS_KEPT, SAMPLE_SIZE } from './limits';
+import { emptyOutcomes } from './outcomes';
 import { parseOrder, type Operation, type Order } from './requests';
 import { DlqRetries } from './retries';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
@@ -25,6 +26,8 @@ export class DlqOrders extends DlqRetries {
     if (repeated) return repeated;
     const now = nowIso();
     const local = this.apply(operation, order, { seq: this.state.nextSeq }, requestId);
+    // recorded before it is forwarded (ORDER_OUTCOMES_PATCH): its retries, here and in the shards, report into it
+    const early = !order.dryRun && this.guards.orderOutcomes ? this.auditRecord(operation, order, local, via, now) : undefined;
     const running = (async (): Promise<DlqOperationResult> => {
       const result: DlqOperationResult = { ...local, workflows: 1, ...(local.budget && { budget: { ...local.budget } }) };
       const shards = this.shardIds();
@@ -65,7 +68,12 @@ export class DlqOrders extends DlqRetries {
           for (const id of r.result.sample) if (result.sample.length < SAMPLE_SIZE) result.sample.push(id);
         }
       }
-      if (!order.dryRun) this.record(operation, order, result, via, now);
+      if (early) {
+        early.matched = result.matched;
+        early.skipped = result.skipped;
+        if (result.budget) early.budget = result.budget;
+        this.remember(operation, order, result);
+      } else if (!order.dryRun) this.record(operation, order, result, via, now);
       return result;
     })();
     if (!order.dryRun) {
@@ -142,7 +150,7 @@ export class DlqOrders extends DlqRetries {
           e.status = 'retrying';
           e.lastGeneration = generation;
         });
-        this.state.queue.push({ entryId: e.id, generation, ...(order.route && { route: order.route }) });
+        this.state.queue.push({ entryId: e.id, generation, ...(order.route && { route: order.route }), ...(this.guards.orderOutcomes && { order: requestId }) });
       } else {
         this.remove(e);
         if (operation === 'discard') this.state.counters.discarded++;
@@ -159,11 +167,28 @@ export class DlqOrders extends DlqRetries {
   }
 
   private record(operation: Operation, order: Order, result: DlqOperationResult, via: DlqAuditRecord['via'], watermarkAt: string): void {
+    // the order of old: the result kept, then the audit record
+    this.keepResult(result);
+    this.auditRecord(operation, order, result, via, watermarkAt);
+    this.logOrder(operation, order, result);
+  }
+
+  /** The result kept for a repeated request, and the log line; its audit record is written already. */
+  private remember(operation: Operation, order: Order, result: DlqOperationResult): void {
+    this.keepResult(result);
+    this.logOrder(operation, order, result);
+  }
+
+  private keepResult(result: DlqOperationResult): void {
     const results = this.state.requests.results;
     results.push({ ...result, sample: result.sample.slice(0, RESULT_SAMPLE_KEPT) });
     if (results.length > RESULTS_KEPT) results.splice(0, results.length - RESULTS_KEPT);
+  }
+
+  /** Appends the order's audit record (retry orders track their outcomes under ORDER_OUTCOMES_PATCH) and returns it. */
+  private auditRecord(operation: Operation, order: Order, result: DlqOperationResult, via: DlqAuditRecord['via'], watermarkAt: string): DlqAuditRecord {
     const audit = this.state.audit;
-    audit.push({
+    const record: DlqAuditRecord = {
       operation,
       requestId: result.requestId,
       by: order.by,
@@ -175,9 +200,15 @@ export class DlqOrders extends DlqRetries {
       watermarkAt,
       ...(via && { via }),
       ...(result.budget && { budget: result.budget }),
-    });
+      ...(operation === 'retry' && this.guards.orderOutcomes && { outcomes: emptyOutcomes() }),
+    };
+    audit.push(record);
     const kept = AUDIT_KEPT[this.role];
     if (audit.length > kept) audit.splice(0, audit.length - kept);
+    return record;
+  }
+
+  private logOrder(operation: Operation, order: Order, result: DlqOperationResult): void {
     log.info('DLQ order', {
       operation,
       requestId: result.requestId,

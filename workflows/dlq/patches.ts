@@ -15,3 +15,9 @@ export const AWAIT_ALERTS_PATCH = 'dlq-await-alerts-before-continue-as-new';
 // issue 15
 /** the front publishes its stats in its memo (DLQ_STATS_MEMO_KEY), read by `describe()` without waiting on the worker */
 export const STATS_MEMO_PATCH = 'dlq-stats-memo';
+// issue 17
+/**
+ * retries carry their order's request id and count their outcome into its audit record; shards send their orders'
+ * tallies in their snapshots; the front records an order before it forwards it (the shards' tallies have a record)
+ */
+export const ORDER_OUTCOMES_PATCH = 'dlq-order-outcomes';

@@ -11,6 +11,7 @@ import { DlqEntries } from './entries';
 import { quote } from './input';
 import { ATTEMPT_HISTORY_LIMIT, knownClass } from '../../src/domain/types';
 import { LOOKUP_BATCH } from './limits';
+import { countOutcome, type OutcomeKind } from './outcomes';
 import { nonNegative, sanitizeHistory, scrubReportText } from './reports';
 
 type Outcome =
@@ -40,10 +41,13 @@ export class DlqRetries extends DlqEntries {
 
   private async startRetry(ref: RetryRef): Promise<void> {
     const e = this.entry(ref.entryId);
-    if (!e || e.status !== 'retrying' || Object.hasOwn(this.state.inFlight, ref.entryId)) return;
+    if (!e || e.status !== 'retrying' || Object.hasOwn(this.state.inFlight, ref.entryId)) {
+      if (!e || e.status !== 'retrying') this.countOrderOutcome(ref.order, 'cancelled'); // it left the queue unretried
+      return;
+    }
     const childId = `${ref.entryId}/retry-${ref.generation}`;
     // recorded before the start: the child's outcome may arrive in the same activation as its start
-    this.state.inFlight[ref.entryId] = { generation: ref.generation, childId, startedAt: nowIso() };
+    this.state.inFlight[ref.entryId] = { generation: ref.generation, childId, startedAt: nowIso(), ...(ref.order !== undefined && { order: ref.order }) };
     const solveInput: SolveInput = {
       task: e.task,
       taskKey: e.taskKey,
@@ -76,7 +80,14 @@ export class DlqRetries extends DlqEntries {
       this.update(e, () => {
         e.status = this.restingStatus(e);
       });
+      this.countOrderOutcome(ref.order, 'cancelled');
     }
+  }
+
+  /** Counts a retry's outcome into the audit record of the order that queued it (ORDER_OUTCOMES_PATCH). */
+  private countOrderOutcome(order: string | undefined, kind: OutcomeKind): void {
+    if (!this.guards.orderOutcomes || order === undefined) return;
+    if (countOutcome(this.state.audit, order, kind, nowIso()) && this.role === 'shard') this.state.snapshot.dirty = true;
   }
 
   /** Retry children that never reported (terminated, timed out, lost signal) are looked up after retryStaleAfterMs. */
@@ -117,10 +128,10 @@ export class DlqRetries extends DlqEntries {
         delete this.state.inFlight[o.entryId];
         const e = this.entry(o.entryId);
         if (!e) continue;
-        if (status.status === 'COMPLETED') this.resolveRetry(e, { kind: 'solved' });
-        else if (status.status === 'FAILED' && status.failure) this.resolveRetry(e, { kind: 'failed', failure: status.failure });
-        else if (status.status === 'CANCELLED') this.resolveRetry(e, { kind: 'cancelled' });
-        else this.resolveRetry(e, { kind: 'lost', status: status.status });
+        if (status.status === 'COMPLETED') this.resolveRetry(e, { kind: 'solved' }, f.order);
+        else if (status.status === 'FAILED' && status.failure) this.resolveRetry(e, { kind: 'failed', failure: status.failure }, f.order);
+        else if (status.status === 'CANCELLED') this.resolveRetry(e, { kind: 'cancelled' }, f.order);
+        else this.resolveRetry(e, { kind: 'lost', status: status.status }, f.order);
       }
       this.changed();
       if (this.stopping) return;
@@ -143,13 +154,14 @@ export class DlqRetries extends DlqEntries {
     delete this.state.inFlight[ref.entryId];
     const e = this.entry(ref.entryId);
     if (!e) return;
-    if (o.outcome === 'solved') this.resolveRetry(e, { kind: 'solved' });
-    else if (o.outcome === 'failed') this.resolveRetry(e, { kind: 'failed', failure: (o.failure ?? {}) as Partial<SolveFailureDetails> });
-    else this.resolveRetry(e, { kind: 'cancelled' });
+    if (o.outcome === 'solved') this.resolveRetry(e, { kind: 'solved' }, f.order);
+    else if (o.outcome === 'failed') this.resolveRetry(e, { kind: 'failed', failure: (o.failure ?? {}) as Partial<SolveFailureDetails> }, f.order);
+    else this.resolveRetry(e, { kind: 'cancelled' }, f.order);
     this.changed();
   }
 
-  private resolveRetry(e: DlqEntry, outcome: Outcome): void {
+  private resolveRetry(e: DlqEntry, outcome: Outcome, order: string | undefined): void {
+    this.countOrderOutcome(order, outcome.kind === 'solved' ? 'recovered' : outcome.kind === 'cancelled' ? 'cancelled' : 'failed');
     if (outcome.kind === 'solved') {
       this.remove(e);
       this.state.counters.recovered++;

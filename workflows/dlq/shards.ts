@@ -6,6 +6,7 @@ import { nowIso, workflowNow } from './clock';
 import { invalid } from './errors';
 import { quote } from './input';
 import { DlqOrders } from './orders';
+import { addShardTallies, orderTallies } from './outcomes';
 import { SNAPSHOT_SLOTS_PATCH } from './patches';
 import { parseResetShard, type ResetShardRequest } from './requests';
 import { checkSnapshot, untilSnapshotSlot } from './snapshots';
@@ -32,6 +33,9 @@ export class DlqShards extends DlqOrders {
     }
     const known = Object.hasOwn(this.state.shards, s.workflowId) ? this.state.shards[s.workflowId] : undefined;
     if (known && known.seq >= s.seq) return; // stale or repeated
+    if (!this.guards.orderOutcomes || !this.guards.ownShards) delete raw.orders;
+    // the orders' outcomes in this shard since its previous snapshot, into the front's records of those orders
+    else addShardTallies(this.state.audit, raw.orders, known?.orders, nowIso());
     this.state.shards[s.workflowId] = raw;
     this.shardsTotal += raw.total - (known?.total ?? 0);
     const at = raw.oldestFailedAt;
@@ -54,6 +58,8 @@ export class DlqShards extends DlqOrders {
   resetShard({ workflowId, shard, reason, by }: ResetShardRequest): DlqResetShardResult {
     const known = Object.hasOwn(this.state.shards, workflowId) ? this.state.shards[workflowId] : undefined;
     if (known) {
+      // its orders' outcomes leave with it: its next snapshot counts them again in full
+      if (this.guards.orderOutcomes) addShardTallies(this.state.audit, known.orders, undefined, nowIso(), -1);
       delete this.state.shards[workflowId];
       this.shardsTotal -= known.total;
       this.shardsOldest = undefined;
@@ -94,6 +100,7 @@ export class DlqShards extends DlqOrders {
   }
 
   private snapshotOf(): DlqShardSnapshot {
-    return { workflowId: this.selfId, shard: this.shard, seq: this.state.snapshot.seq, asOf: nowIso(), ...this.counts() };
+    const orders = this.guards.orderOutcomes ? orderTallies(this.state.audit) : [];
+    return { workflowId: this.selfId, shard: this.shard, seq: this.state.snapshot.seq, asOf: nowIso(), ...this.counts(), ...(orders.length > 0 && { orders }) };
   }
 }

@@ -4,6 +4,7 @@ import { DLQ_ENTRY_STATUSES } from '../../src/domain/names';
 import { dict } from './counts';
 import { isObject, ISO_TIME, oversized, quote } from './input';
 import { FRONT_SNAPSHOTS_PER_SECOND, SNAPSHOT_CHARS_MAX, SNAPSHOT_MAP_KEYS_MAX } from './limits';
+import { checkOrderTallies, ORDER_TALLIES_IN_SNAPSHOT } from './outcomes';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
 
 /**
@@ -60,6 +61,12 @@ export function checkSnapshot(raw: unknown, frontId: string, shardCount: number)
         .filter((a) => ['depth', 'oldest-age', 'state-size'].includes(a.kind as string) && count(a.threshold) && count(a.value) && typeof a.raisedAt === 'string' && ISO_TIME.test(a.raisedAt))
         .map((a) => ({ kind: a.kind, threshold: a.threshold, value: a.value, raisedAt: a.raisedAt }) as DlqAlert)
     : [];
+  // retry orders' outcomes (optional: shards before them send none)
+  let orders: ReturnType<typeof checkOrderTallies> | undefined;
+  if (raw.orders !== undefined) {
+    orders = checkOrderTallies(raw.orders, ORDER_TALLIES_IN_SNAPSHOT);
+    if (!orders.ok) return { ok: false, error: `${workflowId}: ${orders.error}` };
+  }
   const n = (k: (typeof numbers)[number]): number => raw[k] as number;
   return {
     ok: true,
@@ -83,6 +90,7 @@ export function checkSnapshot(raw: unknown, frontId: string, shardCount: number)
       received: n('received'),
       duplicateReports: n('duplicateReports'),
       ...(alerts.length > 0 && { alerts }),
+      ...(orders?.ok && { orders: orders.tallies }),
     },
   };
 }

@@ -8,6 +8,7 @@ import { mergeCounts, sortedRecord, topN } from './counts';
 import { invalid } from './errors';
 import { firstAfter } from './filters';
 import { LIST_DEFAULT, LIST_MAX } from './limits';
+import { withProgress } from './outcomes';
 import { PUBLISHED_TOP, publishedStats } from './published';
 import { parseIntRequest, parseList } from './requests';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
@@ -95,7 +96,7 @@ export class DlqViews extends DlqShards {
   audit(raw: unknown): DlqAuditRecord[] {
     const parsed = parseIntRequest(raw, 'limit', 1, LIST_MAX, LIST_DEFAULT, 'audit');
     if (!parsed.ok) throw invalid(parsed.error);
-    return this.state.audit.slice(-parsed.value).reverse();
+    return this.state.audit.slice(-parsed.value).reverse().map(withProgress);
   }
 
   /**

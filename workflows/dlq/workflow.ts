@@ -50,7 +50,7 @@ import {
 } from '../messages';
 import { invalid } from './errors';
 import { STATE_SIZE_MAX } from './limits';
-import { AWAIT_ALERTS_PATCH, BOUNDED_PATCH, OWN_SHARDS_PATCH, STATS_MEMO_PATCH, UNKNOWN_SIGNALS_PATCH } from './patches';
+import { AWAIT_ALERTS_PATCH, BOUNDED_PATCH, ORDER_OUTCOMES_PATCH, OWN_SHARDS_PATCH, STATS_MEMO_PATCH, UNKNOWN_SIGNALS_PATCH } from './patches';
 import { DeadLetterQueue } from './queue';
 import { checkForwarded, parseOrder } from './requests';
 import { carriedState } from './state';
@@ -69,6 +69,7 @@ function installHandlers(dlq: DeadLetterQueue): void {
   dlq.guards.bounded = patched(BOUNDED_PATCH);
   dlq.guards.awaitAlerts = patched(AWAIT_ALERTS_PATCH);
   dlq.guards.statsMemo = dlq.role === 'front' && patched(STATS_MEMO_PATCH);
+  dlq.guards.orderOutcomes = patched(ORDER_OUTCOMES_PATCH);
   setHandler(deadLetterSignal, (report) => {
     dlq.messages++;
     dlq.ingest(report);

@@ -16,6 +16,7 @@ import { printFeedback } from './account';
 import { sessionOf } from '../session';
 import { formatUsd, parseBudgetUsd } from '../../domain/prices';
 import { describeBudgetUse } from '../../domain/dlq-cost';
+import { OUTCOMES_NOT_TRACKED, orderProgress } from '../../client/order-progress';
 
 export function addDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: stats, list, retry, discard, purge, audit, export');
@@ -151,26 +152,34 @@ export function addDlqCommands(program: Command): void {
       if (o.json) return printJson(records);
       if (records.length === 0) return out('no orders recorded yet');
       const budgeted = records.some((r) => r.budget);
+      const progress = records.map(orderProgress);
       out(
         table(
-          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'selection', 'via', ...(budgeted ? ['budget'] : [])],
-          records.map((r) => [
-            r.at,
-            r.operation,
-            r.by,
-            r.reason,
-            r.matched,
-            r.skipped ?? '',
-            describeFilter(r.filter),
-            r.via ?? '',
-            ...(budgeted ? [r.budget ? describeBudgetUse(r.matched, r.budget) : ''] : []),
-          ]),
+          ['at', 'operation', 'by', 'reason', 'matched', 'skipped', 'in flight', 'recovered', 'failed', 'selection', 'via', ...(budgeted ? ['budget'] : [])],
+          records.map((r, i) => {
+            const p = progress[i];
+            const figures = p
+              ? [p.inFlight, p.recovered, `${p.failed}${p.cancelled ? ` (+${p.cancelled} cancelled)` : ''}`]
+              : r.operation === 'retry' ? ['-', '-', '-'] : ['', '', ''];
+            return [
+              r.at,
+              r.operation,
+              r.by,
+              r.reason,
+              r.matched,
+              r.skipped ?? '',
+              ...figures,
+              describeFilter(r.filter),
+              r.via ?? '',
+              ...(budgeted ? [r.budget ? describeBudgetUse(r.matched, r.budget) : ''] : []),
+            ];
+          }),
         ),
       );
-      // the DLQ counts recoveries in total, not per order (see `dlq stats`); an order's retries are <entry>/retry-<n>
-      if (records.some((r) => r.operation === 'retry')) {
-        note(`recovered: the DLQ counts recoveries in total, not per order (${INVOCATION} dlq stats); what an order's retries left is still listed by ${INVOCATION} dlq list`);
+      if (progress.some((p) => p !== null)) {
+        note(`in flight / recovered / failed: what became of each retry order's entries (a shard's part as of its last snapshot, see ${INVOCATION} dlq stats); failed ones are back in ${INVOCATION} dlq list`);
       }
+      if (records.some((r, i) => r.operation === 'retry' && progress[i] === null)) note(`-: ${OUTCOMES_NOT_TRACKED}`);
     });
 
   addFilterOptions(
