@@ -14,14 +14,15 @@ export async function dlqDrainWorkflow(input: DrainInput): Promise<DrainResult> 
     ...DRAIN_ACTIVITY_OPTIONS,
     summary: `retry ${(input.classes ?? DRAIN_DEFAULT_CLASSES).join(', ')} entries of ${input.dlqWorkflowId}`,
   });
-  // a scheduled run's id is `<schedule id>-<fire time>`: unique per fire, so a retried activity repeats nothing
+  // a scheduled run's id is `<schedule id>-<fire time>`, to the second: two runs triggered in one second share it, so
+  // the order is named by the run too (its first run id: a retried activity repeats nothing, the next run is new)
   const request: DlqRetryRequest & { requestId: string } = {
     classes: [...(input.classes ?? DRAIN_DEFAULT_CLASSES)],
     ...(input.errorCodes?.length && { errorCodes: input.errorCodes }),
     statuses: ['dead'],
     reason: input.reason,
     by: input.by,
-    requestId: workflowInfo().workflowId,
+    requestId: `${workflowInfo().workflowId.slice(-400)}@${workflowInfo().firstExecutionRunId}`,
     // absent on runs created before budgets: the same order as before
     ...(input.budgetMicros !== undefined && { budgetMicros: input.budgetMicros, prices: input.prices ?? {}, fitBudget: true }),
   };
