@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { resolveSolvePolicy } from '../src/domain/policies';
 import { DEFAULT_PRICES, formatUsd, parseBudgetUsd, submitCostMicros } from '../src/domain/prices';
 import { createWorkerMetrics } from '../src/metrics';
-import { batchProgressQuery, batchResumeUpdate, type BatchProgress } from '../workflows/messages';
+import { batchProgressQuery, batchResumeUpdate, dlqRetrySignal, type BatchProgress } from '../workflows/messages';
 import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
@@ -158,6 +158,13 @@ describe('money', () => {
       assert.deepEqual([unchanged.byStatus.dead, unchanged.byStatus.retrying], [4, 0]);
       assert.equal((await dlq.audit()).filter((r) => r.operation === 'retry').length, 0, 'a refused order is not recorded');
       assert.equal(s.sim.stats().spentMicros, before, 'nothing paid');
+      // the same order by signal (no validator: its handler checks, at worst too) is ignored; a dry run after it still
+      // finds the four entries dead, none retrying
+      const signalled = { ...filter, reason: 'by signal', requestId: 'retry-worst-signal', prices: { 'recaptcha-v2': PRICE_V2 }, budgetMicros: 20_000 };
+      await s.client.workflow.getHandle(s.config.dlqWorkflowId).signal(dlqRetrySignal, signalled);
+      const after = await dlq.retry({ ...filter, dryRun: true, reason: 'after the signal' });
+      assert.deepEqual([after.matched, after.skipped], [4, 0]);
+      assert.equal((await dlq.audit()).some((r) => r.requestId === signalled.requestId), false);
 
       // its worst case fits $0.036: it runs, every retry unsolvable on every submit, and the ledger stays within it
       const budgetMicros = 36_000;
