@@ -147,6 +147,11 @@ describe('DLQ console (real stack, headless Chromium)', () => {
     await page.waitForURL(/\/actions\/preview$/);
     assert.equal(await page.locator('.dry-run').getAttribute('data-matched'), '3');
     assert.equal(await page.locator('[data-permanent]').count(), 0);
+    // its cost, expected and at worst: CaptchaAI sells threads (a submit costs $0), and this worker resubmits nothing
+    // (SOLVE_MAX_RESUBMITS 0), so the worst case is one paid submit each
+    const cost = page.locator('table.cost');
+    assert.deepEqual([await cost.getAttribute('data-expected'), await cost.getAttribute('data-worst')], ['0', '0']);
+    assert.match(await cost.innerText(), /at worst \(1 paid submit each\)/);
     await page.locator('textarea[name=reason]').fill('provider fixed the unsolvable pages');
     await page.locator('button[data-run]').click();
     await page.waitForURL(/\/actions\/run$/);

@@ -15,10 +15,10 @@ import { DLQ_DEFAULTS, resolveSettings, shardSettings } from '../workflows/dlq/s
 import { checkSnapshot, untilSnapshotSlot } from '../workflows/dlq/snapshots';
 import { addShardTallies, checkOrderTallies, countOutcome, emptyOutcomes, ORDER_TALLIES_IN_SNAPSHOT, orderTallies, withProgress } from '../workflows/dlq/outcomes';
 import { orderProgress } from '../src/client/order-progress';
-import { auditTable } from '../src/console/views';
+import { auditTable, previewPage } from '../src/console/views';
 import { PUBLISHED_TOP, publishedStats } from '../workflows/dlq/published';
 import { carriedState, freshState, removedKey, revive } from '../workflows/dlq/state';
-import { cutToBudget, describeBudgetUse, mergeBudgetUse } from '../src/domain/dlq-cost';
+import { addCost, addEntryCost, cutToBudget, describeBudgetUse, emptyRetryCost, mergeBudgetUse, mergeRetryCost, overBudgetMessage, submitsPerRetry, worstCaseMicros } from '../src/domain/dlq-cost';
 
 const NOW = '2026-01-02T03:04:05.000Z';
 
@@ -424,6 +424,57 @@ describe('published stats', () => {
     assert.ok(JSON.stringify(p).length <= DLQ_STATS_MEMO_CHARS_MAX, `${JSON.stringify(p).length} chars`);
     assert.equal(p.truncated, true);
     assert.ok(p.bySitekey.length > 0 && p.bySitekey.length < PUBLISHED_TOP.sitekeys);
+  });
+});
+
+describe('a retry order priced at worst', () => {
+  test('each entry counts its one-submit price and its worst case (every resubmit paid), by class; a budget is checked against the worst', () => {
+    assert.equal(submitsPerRetry(undefined), 3, 'one submit and two resubmits by default');
+    assert.equal(submitsPerRetry({ maxResubmits: 0 }), 1);
+    assert.equal(worstCaseMicros(2990, 3), 8970);
+    const cost = emptyRetryCost(3);
+    addEntryCost(cost, 'resubmit', 'recaptcha-v2', { 'recaptcha-v2': 2990 });
+    addEntryCost(cost, 'resubmit', 'recaptcha-v2', { 'recaptcha-v2': 2990 });
+    addEntryCost(cost, 'permanent', 'hcaptcha', { 'recaptcha-v2': 2990 }); // no price for the type: free
+    assert.deepEqual({ ...cost }, { totalMicros: 5980, byClass: { resubmit: 5980, permanent: 0 }, submitsPerEntry: 3, worstMicros: 17_940, worstByClass: { resubmit: 17_940, permanent: 0 }, warning: cost.warning });
+    assert.match(cost.warning ?? '', /money thrown away/);
+    // a shard's cost merges in; an older shard's, without a worst case, counts at the front's submits per entry
+    mergeRetryCost(cost, { totalMicros: 100, byClass: { timeout: 100 } });
+    assert.deepEqual([cost.totalMicros, cost.worstMicros, cost.worstByClass?.timeout], [6080, 18_240, 300]);
+    addCost(cost, 'shards (at most)', 1000, 2);
+    assert.deepEqual([cost.totalMicros, cost.worstMicros, cost.byClass['shards (at most)'], cost.worstByClass?.['shards (at most)']], [8080, 24_240, 2000, 6000]);
+    // the same rule as a budgeted drain's: an entry fits when its worst case does
+    assert.equal(cutToBudget([2990], worstCaseMicros(2990, 3) - 1, 3).take, 0);
+    const only = emptyRetryCost(3);
+    addEntryCost(only, 'resubmit', 'recaptcha-v2', { 'recaptcha-v2': 2990 });
+    assert.equal(
+      overBudgetMessage(1, only, 5000, false),
+      'retry order refused: retrying 1 entries could cost up to $0.008970 at worst (3 paid submits each when every retry comes back unsolvable: resubmit $0.008970), over its budget of $0.005000; $0.002990 at one submit each',
+    );
+  });
+
+  test('the console\'s dry run shows the expected cost and the worst case, by class', () => {
+    const cost = emptyRetryCost(3);
+    addEntryCost(cost, 'resubmit', 'recaptcha-v2', { 'recaptcha-v2': 2990 });
+    addEntryCost(cost, 'permanent', 'recaptcha-v2', { 'recaptcha-v2': 2990 });
+    const page = previewPage(
+      { canAct: true, csrf: 'c', tokenMode: false },
+      {
+        order: { operation: 'retry', scope: 'filter', filter: { classes: ['resubmit', 'permanent'] }, all: false },
+        dryRun: { operation: 'retry', requestId: 'r', dryRun: true, matched: 2, sample: [], skipped: 0, cost },
+        byClass: { resubmit: 1, permanent: 1 },
+        byStatus: { dead: 2 },
+        permanentCodes: ['ERROR_WRONG_GOOGLEKEY'],
+        scanned: 2,
+        complete: true,
+        requestId: 'console-r',
+      },
+    ).text;
+    assert.match(page, /<table class="cost" data-expected="5980" data-worst="17940">/);
+    assert.match(page, /<th>at worst \(3 paid submits each\)<\/th>/);
+    assert.match(page, /<tr class="class-resubmit"><td>resubmit<\/td><td>\$0\.002990<\/td><td>\$0\.008970<\/td><\/tr>/);
+    assert.match(page, /<td><strong>total<\/strong><\/td><td><strong>\$0\.005980<\/strong><\/td><td><strong>\$0\.017940<\/strong><\/td>/);
+    assert.match(page, /data-money-warning>retrying permanent-class entries is money thrown away/);
   });
 });
 

@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { resolveSolvePolicy } from '../src/domain/policies';
 import { DEFAULT_PRICES, formatUsd, parseBudgetUsd, submitCostMicros } from '../src/domain/prices';
 import { createWorkerMetrics } from '../src/metrics';
-import { batchProgressQuery, batchResumeUpdate, type BatchProgress } from '../workflows/messages';
+import { batchProgressQuery, batchResumeUpdate, dlqRetrySignal, type BatchProgress } from '../workflows/messages';
 import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
@@ -111,14 +111,19 @@ describe('money', () => {
         assert.equal(dry.matched, 8);
         assert.deepEqual(dry.cost?.byClass, { resubmit: 5 * priceH, permanent: 3 * PRICE_V2 });
         assert.equal(dry.cost?.totalMicros, 5 * priceH + 3 * PRICE_V2);
+        // and at worst, every retry unsolvable: each entry pays its submit and every resubmit
+        assert.equal(dry.cost?.submitsPerEntry, 1 + MAX_RESUBMITS);
+        assert.deepEqual(dry.cost?.worstByClass, { resubmit: 5 * priceH * (1 + MAX_RESUBMITS), permanent: 3 * PRICE_V2 * (1 + MAX_RESUBMITS) });
+        assert.equal(dry.cost?.worstMicros, (5 * priceH + 3 * PRICE_V2) * (1 + MAX_RESUBMITS));
         assert.match(dry.cost?.warning ?? '', /permanent-class entries is money thrown away/);
-        // over its budget: the validator refuses it, with the cost; nothing is retried
+        // over its budget: the validator refuses it, with the worst case; nothing is retried
         const cost = formatUsd(5 * priceH);
+        const worst = formatUsd(5 * priceH * (1 + MAX_RESUBMITS));
         await assert.rejects(
           dlq.retry({ errorCodes: ['ERROR_CAPTCHA_UNSOLVABLE'], reason: 'too dear', by: 'test' }, { budget: '0.01' }),
           (err: Error) => {
             const text = `${err.message} ${String((err as { cause?: unknown }).cause)}`;
-            assert.match(text, new RegExp(`retrying 5 entries would cost \\${cost} \\(resubmit \\${cost}\\), over its budget of \\$0\\.01`));
+            assert.match(text, new RegExp(`retrying 5 entries could cost up to \\${worst} at worst \\(${1 + MAX_RESUBMITS} paid submits each when every retry comes back unsolvable: resubmit \\${worst}\\), over its budget of \\$0\\.01; \\${cost} at one submit each`));
             return true;
           },
         );
@@ -129,6 +134,51 @@ describe('money', () => {
         await assert.rejects(dlq.retry({ all: true, reason: 'x', by: 'test' }, { budget: '-3' }), BudgetError);
       },
     );
+  });
+
+  test('a retry order\'s budget holds at worst: one that fits at one submit each but not at worst is refused; one that fits at worst stays within it when every retry is unsolvable', async (t) => {
+    await withStack({ name: 'retry-worst', provider: '2captcha', simulator: { scenarios } }, async (s) => {
+      // four resubmit-class entries whose retries come back unsolvable again: each retry pays 1 + maxResubmits submits
+      const { handle } = await s.solver.startBatch({ tasks: Array.from({ length: 4 }, (_, i) => task('recaptcha-v2', 'sk-unsolvable', i)), concurrency: 4 });
+      await handle.result();
+      const dlq = s.solver.dlq();
+      await untilValue(() => dlq.stats(), (st) => st.byStatus.dead === 4);
+      const expected = 4 * PRICE_V2; // $0.01196
+      const worst = expected * (1 + MAX_RESUBMITS); // $0.03588
+      const filter = { errorCodes: ['ERROR_CAPTCHA_UNSOLVABLE'], by: 'test' };
+
+      // $0.02 covers one submit each, not the worst case: refused with the worst-case figure and the budget
+      const before = s.sim.stats().spentMicros;
+      await assert.rejects(dlq.retry({ ...filter, reason: 'seems to fit' }, { budget: '0.02' }), (err: Error) => {
+        const text = `${err.message} ${String((err as { cause?: unknown }).cause)}`;
+        assert.match(text, new RegExp(`retrying 4 entries could cost up to \\${formatUsd(worst)} at worst .*over its budget of \\$0\\.02; \\${formatUsd(expected)} at one submit each`));
+        return true;
+      });
+      const unchanged = await dlq.stats();
+      assert.deepEqual([unchanged.byStatus.dead, unchanged.byStatus.retrying], [4, 0]);
+      assert.equal((await dlq.audit()).filter((r) => r.operation === 'retry').length, 0, 'a refused order is not recorded');
+      assert.equal(s.sim.stats().spentMicros, before, 'nothing paid');
+      // the same order by signal (no validator: its handler checks, at worst too) is ignored; a dry run after it still
+      // finds the four entries dead, none retrying
+      const signalled = { ...filter, reason: 'by signal', requestId: 'retry-worst-signal', prices: { 'recaptcha-v2': PRICE_V2 }, budgetMicros: 20_000 };
+      await s.client.workflow.getHandle(s.config.dlqWorkflowId).signal(dlqRetrySignal, signalled);
+      const after = await dlq.retry({ ...filter, dryRun: true, reason: 'after the signal' });
+      assert.deepEqual([after.matched, after.skipped], [4, 0]);
+      assert.equal((await dlq.audit()).some((r) => r.requestId === signalled.requestId), false);
+
+      // its worst case fits $0.036: it runs, every retry unsolvable on every submit, and the ledger stays within it
+      const budgetMicros = 36_000;
+      const ran = await dlq.retry({ ...filter, reason: 'fits at worst' }, { budget: '0.036' });
+      assert.equal(ran.matched, 4);
+      assert.deepEqual([ran.cost?.totalMicros, ran.cost?.worstMicros], [expected, worst]);
+      // the order's own tally: its four retries ended, failed (dead again) — every submit they made is in the ledger
+      const record = await untilValue(async () => (await dlq.audit()).find((r) => r.requestId === ran.requestId), (r) => r?.outcomes?.failed === 4, 120_000);
+      assert.equal(record?.outcomes?.failed, 4);
+      const spent = s.sim.stats().spentMicros - before;
+      assert.equal(spent, worst, 'four retries, each unsolvable on every submit: the worst case, paid in full');
+      assert.ok(spent <= budgetMicros, `spent ${formatUsd(spent)}, over the $0.036 budget`);
+      t.diagnostic(`budget ${budgetMicros} µUSD: 4 retries at ${PRICE_V2} a submit, ${1 + MAX_RESUBMITS} submits each, spent ${spent} (at one submit each they would have been counted ${expected})`);
+    });
   });
 
   test('a budget stops a batch within one in-flight window of the cap; resume with a higher budget finishes it', async (t) => {
@@ -244,14 +294,19 @@ describe('money', () => {
       const bulk = await cli(['dlq', 'retry', '--all', '--dry-run']);
       assert.equal(bulk.code, 0, bulk.stderr);
       assert.match(bulk.stdout, /would cost \$0\.005980 at one submit per entry \(resubmit \$0\.005980\)/);
+      assert.match(bulk.stdout, /up to \$0\.017940 at worst, 3 paid submits per entry if every retry comes back unsolvable \(resubmit \$0\.017940\): what a --budget is checked against/);
       // named, they are priced too, with the warning
       const dry = await cli(['dlq', 'retry', '--class', 'resubmit,permanent', '--dry-run']);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /would cost \$0\.011960 at one submit per entry \((resubmit \$0\.005980, permanent \$0\.005980|permanent \$0\.005980, resubmit \$0\.005980)\)/);
       assert.match(dry.stdout, /warning: retrying permanent-class entries is money thrown away/);
-      const refused = await cli(['dlq', 'retry', '--code', 'ERROR_CAPTCHA_UNSOLVABLE', '--reason', 'too dear', '--budget', '0.001']);
+      // $0.01 covers the two entries at one submit each ($0.00598) but not at worst ($0.01794): refused, naming both
+      const refused = await cli(['dlq', 'retry', '--code', 'ERROR_CAPTCHA_UNSOLVABLE', '--reason', 'too dear', '--budget', '0.01']);
       assert.equal(refused.code, 2, refused.stdout + refused.stderr);
-      assert.match(refused.stderr, /the DLQ refused: retry order refused: retrying 2 entries would cost \$0\.005980 \(resubmit \$0\.005980\), over its budget of \$0\.001/);
+      assert.match(
+        refused.stderr,
+        /the DLQ refused: retry order refused: retrying 2 entries could cost up to \$0\.017940 at worst \(3 paid submits each when every retry comes back unsolvable: resubmit \$0\.017940\), over its budget of \$0\.01[0-9]*; \$0\.005980 at one submit each/,
+      );
     });
     await rm(dir, { recursive: true, force: true });
   });

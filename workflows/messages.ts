@@ -380,9 +380,12 @@ export interface DlqRetryRequest extends DlqFilter {
   by?: string;
   requestId?: string;
   dryRun?: boolean;
-  /** micro-USD per submit by captcha type: the result then says what the retry costs (one submit per entry) */
+  /** micro-USD per submit by captcha type: the result then says what the retry costs (expected and at worst) */
   prices?: Partial<Record<CaptchaType, number>>;
-  /** micro-USD: the validator refuses the order when its estimated cost (entries × price) is over it; needs `prices` */
+  /**
+   * micro-USD: the validator refuses the order when its worst case (entries × price × (1 + maxResubmits): every retry
+   * comes back unsolvable) is over it, so the order cannot spend more; needs `prices`
+   */
   budgetMicros?: number;
   /**
    * with `budgetMicros`: instead of refusing, retry the entries whose last failure is oldest while their worst case
@@ -414,7 +417,7 @@ export interface DlqOperationResult {
   workflows?: number;
   /** shards that did not confirm the order (forwarding failed or they rejected it); the counts leave them out */
   unreached?: string[];
-  /** a retry order with `prices`: one submit per matched entry, in all and by failure class (src/domain/dlq-cost.ts) */
+  /** a retry order with `prices`: expected (one submit per entry) and worst case, in all and by class (src/domain/dlq-cost.ts) */
   cost?: RetryCost;
   /** a `fitBudget` retry: what its budget reserved and the entries it left for a later run */
   budget?: BudgetUse;

@@ -383,8 +383,9 @@ export class CaptchaSolver {
       pages: (filter: DlqFilter = {}, pageSize = 500, cursor?: string): AsyncGenerator<DlqListPage> => this.dlqPages(filter, pageSize, cursor),
       audit: (request: DlqAuditRequest = {}): Promise<DlqAuditRecord[]> => asDlq(handle, () => handle.query(dlqAuditQuery, request)),
       /**
-       * A retry order, priced by the configured provider's prices (the result says what it costs, by class); `budget`
-       * (USD) makes the DLQ's validator refuse it when the estimate is over. A bad budget throws BudgetError, unsent.
+       * A retry order, priced by the configured provider's prices (the result says what it costs, by class: expected at
+       * one submit per entry and at worst, every resubmit paid); `budget` (USD) makes the DLQ's validator refuse it when
+       * its worst case is over, so that it cannot spend more. A bad budget throws BudgetError, unsent.
        */
       retry: async (request: DlqRetryRequest, options: { budget?: string | number } = {}): Promise<DlqOperationResult> => {
         const budgetMicros = options.budget === undefined ? undefined : budgetMicrosOf(options.budget);

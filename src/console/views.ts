@@ -4,6 +4,7 @@ import { FAILURE_CLASSES } from '../domain/types';
 import type { DlqAuditRecord, DlqEntry, DlqListPage } from '../../workflows/messages';
 import type { BatchRow, OrderOutcome, Preview, StatsView } from './data';
 import { NUMBER_LABELS } from './data';
+import { formatUsd } from '../domain/prices';
 import { html, SafeHtml } from './html';
 import { OUTCOMES_NOT_TRACKED, orderProgress, type OrderProgress } from '../client/order-progress';
 import { filterParams, REASON_MAX, type ListInput } from './input';
@@ -112,6 +113,16 @@ export function entryPage(c: ViewContext, e: DlqEntry): SafeHtml {
 
 const VERBS = { retry: 'retry', discard: 'discard', purge: 'purge' } as const;
 
+/** A retry's cost by class: expected (one paid submit per entry) and at worst (every resubmit paid); a budget is checked against the worst. */
+function costPanel(d: Preview['dryRun']): SafeHtml | string {
+  const c = d.cost;
+  if (d.operation !== 'retry' || !c) return '';
+  const k = c.submitsPerEntry;
+  const worst = c.worstByClass ?? {};
+  return html`<table class="cost" data-expected="${c.totalMicros}"${c.worstMicros !== undefined ? html` data-worst="${c.worstMicros}"` : ''}><thead><tr><th>class</th><th>expected (one submit each)</th><th>at worst${k !== undefined ? ` (${k} paid submit${k === 1 ? '' : 's'} each)` : ''}</th></tr></thead><tbody>${Object.entries(c.byClass).map(([cls, m]) => html`<tr class="class-${cls}"><td>${cls}</td><td>${formatUsd(m)}</td><td>${worst[cls] !== undefined ? formatUsd(worst[cls]) : ''}</td></tr>`)}<tr><td><strong>total</strong></td><td><strong>${formatUsd(c.totalMicros)}</strong></td><td><strong>${c.worstMicros !== undefined ? formatUsd(c.worstMicros) : ''}</strong></td></tr></tbody></table>
+<p class="muted">At worst: every retried entry comes back unsolvable and pays its submit and every resubmit. A retry budget is checked against it.</p>${c.warning ? html`<p class="warn" data-money-warning>${c.warning}</p>` : ''}`;
+}
+
 function describeSelection(p: Preview): string {
   if (p.order.scope === 'selected') return `${p.order.filter.ids!.length} ticked entr${p.order.filter.ids!.length === 1 ? 'y' : 'ies'}`;
   if (p.order.all) return 'every entry';
@@ -127,6 +138,7 @@ export function previewPage(c: ViewContext, p: Preview): SafeHtml {
 <p class="dry-run" data-matched="${d.matched}">Dry run: the DLQ would ${VERBS[p.order.operation]} <strong>${d.matched}</strong> entr${d.matched === 1 ? 'y' : 'ies'}${d.skipped ? html` (<span data-skipped>${d.skipped}</span> selected but skipped: parked, account-class or already retrying)` : ''}. Nothing has changed yet.</p>
 <table class="by-class"><thead><tr><th>class</th><th>selected</th></tr></thead><tbody>${Object.entries(p.byClass).sort((a, b) => b[1] - a[1]).map(([k, n]) => html`<tr class="class-${k}"><td>${k}</td><td>${n}</td></tr>`)}</tbody></table>
 ${p.complete ? '' : html`<p class="muted">broken down from the first ${p.scanned} entries of the selection</p>`}
+${costPanel(d)}
 ${permanent > 0 ? html`<p class="warn" data-permanent="${permanent}">${permanent} permanent-class entr${permanent === 1 ? 'y' : 'ies'} (${p.permanentCodes.join(', ')})${p.order.operation === 'retry' ? ': the provider refused the task itself, and a retry will fail the same way unless the task is fixed.' : '.'}</p>` : ''}
 <form method="post" action="/actions/run">${csrfField(c)}<input type="hidden" name="operation" value="${p.order.operation}"><input type="hidden" name="requestId" value="${p.requestId}">${hidden(carried)}${(p.order.scope === 'selected' ? p.order.filter.ids! : []).map((id) => html`<input type="hidden" name="ids" value="${id}">`)}
 <label class="reason">Reason (recorded in the audit log) <textarea name="reason" required maxlength="${REASON_MAX}" rows="2"></textarea></label>

@@ -13,8 +13,7 @@ import { parseOrder, type Operation, type Order } from './requests';
 import { DlqRetries } from './retries';
 import { dlqShardWorkflowId } from '../../src/domain/dlq-routing';
 import { shardSettings } from './settings';
-import { addEntryCost, cutToBudget, describeBudgetUse, emptyRetryCost, mergeBudgetUse, mergeRetryCost, overBudgetMessage, priceOfType } from '../../src/domain/dlq-cost';
-import { resolveSolvePolicy } from '../../src/domain/policies';
+import { addCost, addEntryCost, cutToBudget, describeBudgetUse, emptyRetryCost, mergeBudgetUse, mergeRetryCost, overBudgetMessage, priceOfType, submitsPerRetry, worstOf } from '../../src/domain/dlq-cost';
 
 export class DlqOrders extends DlqRetries {
   private readonly pendingOrders = new Map<string, Promise<DlqOperationResult>>();
@@ -115,7 +114,9 @@ export class DlqOrders extends DlqRetries {
   /** Applies an order to this workflow's own entries (synchronously: nothing arrives in between). */
   private apply(operation: Operation, order: Order, watermark: Watermark, requestId: string): DlqOperationResult {
     const result: DlqOperationResult = { operation, requestId, dryRun: order.dryRun, matched: 0, sample: [], skipped: 0 };
-    if (operation === 'retry' && order.prices) result.cost = emptyRetryCost();
+    // paid submits per retried entry at worst, by the policy its retries solve under
+    const submitsPerEntry = submitsPerRetry(this.settings.solvePolicy);
+    if (operation === 'retry' && order.prices) result.cost = emptyRetryCost(submitsPerEntry);
     const explicit = new Set(order.filter.ids ?? []);
     const eligible: DlqEntry[] = [];
     for (const e of this.select(order.filter, watermark)) {
@@ -134,7 +135,6 @@ export class DlqOrders extends DlqRetries {
     if (operation === 'retry' && order.fitBudget && order.budgetMicros !== undefined && order.prices) {
       // oldest last failure first: an entry retried and dead again goes to the back of the next run
       selected = [...eligible].sort((a, b) => (a.lastFailedAt < b.lastFailedAt ? -1 : a.lastFailedAt > b.lastFailedAt ? 1 : a.seq - b.seq));
-      const submitsPerEntry = 1 + resolveSolvePolicy(this.settings.solvePolicy).maxResubmits;
       const { take, ...use } = cutToBudget(selected.map((e) => priceOfType(order.prices!, e.task.type)), order.budgetMicros, submitsPerEntry);
       selected = selected.slice(0, take);
       result.budget = use;
@@ -221,14 +221,17 @@ export class DlqOrders extends DlqRetries {
   }
 
   /**
-   * The validator's check of a retry order's budget: the entries this workflow holds, exactly (one submit each), and
-   * for each shard, from its last snapshot, at most its dead entries at the highest price given. Throws the sentence.
-   * A `fitBudget` order is never refused: it retries what fits.
+   * The check of a retry order's budget (the update's validator; a signal's handler): the entries this workflow holds,
+   * exactly, and for each shard, from its last snapshot, at most its dead entries at the highest price given. Against
+   * the worst case — each entry's submit and every resubmit the solve policy allows — so that the order cannot pass
+   * its budget even when every retry comes back unsolvable; `worstCase` false is the one-submit check of old (a signal
+   * replayed from before the worst-case patch). Throws the sentence. A `fitBudget` order is never refused: it retries
+   * what fits.
    */
-  checkRetryBudget(order: Order): void {
+  checkRetryBudget(order: Order, worstCase = true): void {
     if (order.budgetMicros === undefined || !order.prices || order.fitBudget) return;
     const own = this.apply('retry', { ...order, dryRun: true }, { seq: this.state.nextSeq }, 'budget-check');
-    const cost = own.cost ?? emptyRetryCost();
+    const cost = own.cost ?? emptyRetryCost(1);
     let matched = own.matched;
     let upperBound = false;
     if (this.role === 'front') {
@@ -238,10 +241,10 @@ export class DlqOrders extends DlqRetries {
         if (dead === 0) continue;
         upperBound = true;
         matched += dead;
-        mergeRetryCost(cost, { totalMicros: dead * top, byClass: { 'shards (at most)': dead * top } });
+        addCost(cost, 'shards (at most)', top, dead);
       }
     }
-    if (cost.totalMicros > order.budgetMicros) throw invalid(overBudgetMessage(matched, cost, order.budgetMicros, upperBound));
+    if ((worstCase ? worstOf(cost) : cost.totalMicros) > order.budgetMicros) throw invalid(overBudgetMessage(matched, cost, order.budgetMicros, upperBound));
   }
 
   /** Every shard the front knows of: the configured ones and any that pushed a snapshot. */

@@ -21,3 +21,6 @@ export const STATS_MEMO_PATCH = 'dlq-stats-memo';
  * tallies in their snapshots; the front records an order before it forwards it (the shards' tallies have a record)
  */
 export const ORDER_OUTCOMES_PATCH = 'dlq-order-outcomes';
+// issue 16
+/** a retry order sent by signal is checked against its budget at worst (every resubmit paid), as the validator does */
+export const WORST_CASE_BUDGET_PATCH = 'dlq-retry-budget-worst-case';

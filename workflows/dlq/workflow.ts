@@ -50,7 +50,7 @@ import {
 } from '../messages';
 import { invalid } from './errors';
 import { STATE_SIZE_MAX } from './limits';
-import { AWAIT_ALERTS_PATCH, BOUNDED_PATCH, ORDER_OUTCOMES_PATCH, OWN_SHARDS_PATCH, STATS_MEMO_PATCH, UNKNOWN_SIGNALS_PATCH } from './patches';
+import { AWAIT_ALERTS_PATCH, BOUNDED_PATCH, ORDER_OUTCOMES_PATCH, OWN_SHARDS_PATCH, STATS_MEMO_PATCH, UNKNOWN_SIGNALS_PATCH, WORST_CASE_BUDGET_PATCH } from './patches';
 import { DeadLetterQueue } from './queue';
 import { checkForwarded, parseOrder } from './requests';
 import { carriedState } from './state';
@@ -96,7 +96,8 @@ function installHandlers(dlq: DeadLetterQueue): void {
       }
       if (operation === 'retry' && parsed.order.budgetMicros !== undefined) {
         try {
-          dlq.checkRetryBudget(parsed.order);
+          // a signal's check acts in the history (an order ignored or applied): worst case only from the patch on
+          dlq.checkRetryBudget(parsed.order, patched(WORST_CASE_BUDGET_PATCH));
         } catch (err) {
           log.warn('ignored a DLQ order over its budget', { signal: def.name, error: err instanceof Error ? err.message : String(err) });
           return;

@@ -76,7 +76,7 @@ export function addDlqCommands(program: Command): void {
       .option('--request-id <id>', 'makes a repeated order a no-op (default: a new id)')
       .option('--json', 'print the result as JSON');
     if (operation === 'retry') {
-      command.option('--budget <usd>', 'the most this retry may cost in USD (one submit per entry at the configured prices): refused by the DLQ when over');
+      command.option('--budget <usd>', 'the most this retry may cost in USD at worst (every entry paying its submit and every resubmit, at the configured prices): refused by the DLQ when over');
       command.option('--provider <names>', 'retry on these providers, in order (comma-separated CAPTCHA_PROVIDERS names), e.g. capsolver');
     }
     command.action(async (o: FilterOptions & { all?: boolean; dryRun?: boolean; reason?: string; requestId?: string; json?: boolean; budget?: string; provider?: string }, cmd: Command) => {
@@ -310,6 +310,11 @@ function printOperation(r: DlqOperationResult, by: string, reason: string, byCla
   if (r.cost) {
     const classes = Object.entries(r.cost.byClass).map(([c, m]) => `${c} ${formatUsd(m)}`).join(', ');
     out(`  ${r.dryRun ? 'would cost' : 'costs'} ${formatUsd(r.cost.totalMicros)} at one submit per entry${classes ? ` (${classes})` : ''}`);
+    if (r.cost.worstMicros !== undefined && r.cost.submitsPerEntry !== undefined) {
+      const worst = Object.entries(r.cost.worstByClass ?? {}).map(([c, m]) => `${c} ${formatUsd(m)}`).join(', ');
+      const k = r.cost.submitsPerEntry;
+      out(`  up to ${formatUsd(r.cost.worstMicros)} at worst, ${k} paid submit${k === 1 ? '' : 's'} per entry if every retry comes back unsolvable${worst ? ` (${worst})` : ''}: what a --budget is checked against`);
+    }
     if (r.cost.warning) out(`  warning: ${r.cost.warning}`);
   }
 }
