@@ -107,18 +107,18 @@ export function createSolveActivities({
   return {
     /**
      * Pays for one provider task. Failures are typed by class; the retry policy decides what a retry may fix. A
-     * heartbeat just before the request (and while it is out) tells a retried attempt that a submit may have been
-     * paid: the worker died, or the exchange broke after sending. Such a retry counts a possible duplicate.
+     * retried attempt counts a possible duplicate for every earlier attempt that may have been paid: one that left no
+     * record (the worker died, or the exchange broke after sending) or whose last record says its request was out.
+     * An attempt that ends answered (or provably unsent) records so as it fails. No heartbeat before the request: that
+     * was one more server write per paid submit; the heartbeats while the request is out keep a dead worker noticed.
      */
     async submitCaptcha({ task, route, avoid }: SubmitInput): Promise<Submitted> {
       const ctx = Context.current();
       const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
-      const previous = info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined;
-      const unsettled = nonNegativeInt(previous?.unsettled) + (previous?.sending === true && (previous.attempt ?? 0) < attempt ? 1 : 0);
+      const unsettled = unsettledSubmits(info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined, attempt);
       const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
-      beat(true);
-      const beating = setInterval(() => beat(true), Math.max(100, Math.floor((info.heartbeatTimeoutMs ?? 30_000) / 3)));
+      const beating = setInterval(() => beat(true), heartbeatSliceMs(ctx));
       try {
         // the URL is made here, in the worker: its HMAC never reaches the workflow's history
         const workflowId = info.workflowExecution?.workflowId;
@@ -183,9 +183,17 @@ export function createSolveActivities({
       const slot = (at: number) => Math.min(client.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
       // callback mode: the first poll only after the push had its chance (a lost push costs that wait, not the task)
       let nextPollAt = firstPoll ? slot(submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0)) : Date.now();
-      // a heartbeat after each slice of a wait (the first delay included) and after each unready answer, none after
-      // the token; the SDK throttles what reaches the server (each one there is a write, billed on Temporal Cloud)
+      // a heartbeat after each slice of a wait (the first delay included), while a slow request is out and after each
+      // unready answer, none after the token; the SDK throttles what reaches the server (each one there is a write,
+      // billed on Temporal Cloud)
       const heartbeat = () => ctx.heartbeat({ providerTaskId, polls } satisfies PollHeartbeat);
+      // none is due in the activity's first slice (the server counts the heartbeat timeout from its start): a task
+      // answered within it (an instant solve, a first poll timed to the solve) costs no server write
+      const started = Date.now();
+      const slice = heartbeatSliceMs(ctx);
+      const dueBeat = () => {
+        if (Date.now() - started >= slice) heartbeat();
+      };
       if (callbackWaitMs !== undefined && polls === 0) {
         // the receiver of another worker matches a push to this activity by the provider task id in its heartbeat
         // details; this worker's receiver hands it over through the inbox
@@ -203,9 +211,11 @@ export function createSolveActivities({
         }
       }
       for (;;) {
-        await sleepHeartbeating(ctx, nextPollAt - Date.now(), heartbeat);
+        await sleepHeartbeating(ctx, nextPollAt - Date.now(), dueBeat);
         polls++;
         let answer;
+        // a slow answer keeps the heartbeats going (the wait before it may have sent none)
+        const beating = setInterval(heartbeat, slice);
         try {
           answer = await client.poll(providerTaskId, ctx.cancellationSignal);
         } catch (err) {
@@ -213,6 +223,8 @@ export function createSolveActivities({
           const failure = toFailure(err, ctx.info.attempt, providerTaskId);
           failed('poll', failure, name);
           throw failure;
+        } finally {
+          clearInterval(beating);
         }
         if (firstPoll && polls === 1 && taskType !== undefined) {
           solveTimes.observe(name, taskType, advised, planned, Date.now() - submitted, answer.ready);
@@ -253,8 +265,25 @@ function toFailure(err: unknown, attempt: number, providerTaskId?: string): unkn
   return ApplicationFailure.create({ type: err.failureClass, message: err.message, details: [details] });
 }
 
+/**
+ * Earlier attempts of a submit that may have been paid, as attempt `attempt` sees them: the last record's own count,
+ * that attempt if its request was out, and every attempt after it, which left no record (it died before it could, or
+ * its outcome was unknown). An attempt that was answered records `sending: false` before it fails. A worker that dies
+ * before its request left counts too: possible, not certain, duplicates.
+ */
+export function unsettledSubmits(previous: Partial<SubmitHeartbeat> | undefined, attempt: number): number {
+  const recorded = Math.min(nonNegativeInt(previous?.attempt), attempt - 1);
+  const silent = Math.max(0, attempt - 1 - recorded);
+  return nonNegativeInt(previous?.unsettled) + (recorded > 0 && previous?.sending === true ? 1 : 0) + silent;
+}
+
 function nonNegativeInt(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** A third of the activity's heartbeat timeout: the longest a wait or a request goes without a heartbeat. */
+function heartbeatSliceMs(ctx: Context): number {
+  return Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
 }
 
 /**
@@ -262,7 +291,7 @@ function nonNegativeInt(n: unknown): number {
  * when `pushed` (a callback push) resolves first.
  */
 async function sleepHeartbeating(ctx: Context, ms: number, heartbeat: () => void, pushed?: Promise<string>): Promise<string | undefined> {
-  const slice = Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+  const slice = heartbeatSliceMs(ctx);
   while (ms > 0) {
     const step = Math.min(ms, slice);
     const token = await (pushed ? Promise.race([pushed, ctx.sleep(step).then(() => undefined)]) : ctx.sleep(step).then(() => undefined));

@@ -6,6 +6,7 @@
 // `statsFast()` (the query if it answers within 100 ms, else the snapshot). Reports p50/p95 of each per round and their
 // spread over rounds, the snapshot's age (now − asOf) while ingesting, how soon it is exact once the reports stop, and
 // what publishing costs in history events.
+import { loadavg } from 'node:os';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { routeDeadLetter } from '../activities/dlq';
@@ -13,6 +14,7 @@ import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
 import { deadLetterSignal, type DlqStats, type DlqStatsSnapshot } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
+import { ownCpuMs, processCpuMs } from './cpu';
 import { ENTRIES_PER_SHARD, report } from './dlq-scale';
 import { percentile, round } from './histories';
 import { figure, type MeasurementResult } from './report';
@@ -44,6 +46,10 @@ interface Round {
   publications: number;
   frontEvents: number;
   frontRuns: number;
+  /** CPU per report while sending (ms): the dev server, the DLQ's worker process, this process (the sender, readers) */
+  cpuPerReport: { server: number; worker: number; sender: number };
+  /** 1-minute load average when the round ended (the other processes on the machine) */
+  load: number;
 }
 
 export async function measureDlqBusy(ctx: BenchContext): Promise<MeasurementResult> {
@@ -58,17 +64,21 @@ export async function measureDlqBusy(ctx: BenchContext): Promise<MeasurementResu
   const spread = (pick: (x: Round) => number[], q: number) => results.map((x) => p(pick(x), q)).join(' / ');
   const label = `${n.toLocaleString('en-US')} reports`;
   const minRate = Math.min(...results.map((x) => x.rate));
+  // what one report costs the machine says what pace two idle cores could keep (the others' load takes its share)
+  const cpu = (k: keyof Round['cpuPerReport']) => round(results.reduce((a, x) => a + x.cpuPerReport[k], 0) / rounds, 2);
+  const perReport = cpu('server') + cpu('worker') + cpu('sender');
+  const cpuNote = `CPU per report ${round(perReport, 2)} ms (server ${cpu('server')}, worker ${cpu('worker')}, sender and readers ${cpu('sender')}): two idle cores keep ≤ ${round(2000 / perReport, 0)} reports/s; load average at each round's end ${results.map((x) => x.load).join(' / ')}`;
   const note = (pick: (x: Round) => number[]) => `p50 ${p(all(pick), 50)} ms over ${all(pick).length} calls; p95 per round ${spread(pick, 95)} ms; ${rounds} rounds at ≥ ${minRate} reports/s`;
   return {
     figures: [
-      figure('5b', `DLQ busy, ${label}: send rate (slowest round)`, minRate, 'reports/s', { op: '>=', value: TARGET_RATE }, results.map((x) => x.rate).join(' / ')),
+      figure('5b', `DLQ busy, ${label}: send rate (slowest round)`, minRate, 'reports/s', { op: '>=', value: TARGET_RATE }, `${results.map((x) => x.rate).join(' / ')}; ${cpuNote}`),
       figure('5b', `DLQ busy, ${label}: exact stats query p95 while ingesting`, p(all((x) => x.exact), 95), 'ms', undefined,
         `${note((x) => x.exact)}; ${results.reduce((s, x) => s + x.exactFailed, 0)} failed`),
       figure('5b', `DLQ busy, ${label}: stats snapshot (memo) p95 while ingesting`, p(all((x) => x.snapshot), 95), 'ms', { op: '<=', value: 250 }, note((x) => x.snapshot)),
       figure('5b', `DLQ busy, ${label}: statsFast p95 while ingesting`, p(all((x) => x.fast), 95), 'ms', { op: '<=', value: 250 },
         `${note((x) => x.fast)}; ${results.reduce((s, x) => s + x.fastFromSnapshot, 0)} of ${all((x) => x.fast).length} answered from the snapshot, ${results.reduce((s, x) => s + x.fastFailed, 0)} failed`),
       figure('5b', `DLQ busy, ${label}: snapshot age p95 while ingesting`, p(all((x) => x.snapshotAgeMs), 95), 'ms', undefined,
-        `now − asOf at each read; max ${round(Math.max(...all((x) => x.snapshotAgeMs)), 0)} ms`),
+        `now − asOf at each read; max ${round(Math.max(...all((x) => x.snapshotAgeMs)), 0)} ms; the front publishes within 1 s of its own workflow time, the rest is its activations' backlog behind the signals`),
       figure('5b', `DLQ busy, ${label}: snapshot exact after the reports stop`, round(Math.max(...results.map((x) => x.exactAfterStopMs)) / 1000, 1), 's', undefined,
         `per round ${results.map((x) => round(x.exactAfterStopMs / 1000, 1)).join(' / ')} s (then equal to the exact query: ${results.every((x) => x.equal) ? 'yes' : 'NO'})`),
       figure('5b', `DLQ busy, ${label}: snapshot equals exact stats at rest`, results.every((x) => x.equal) ? 1 : 0, undefined, { op: '=', value: 1 }),
@@ -91,7 +101,7 @@ async function oneRound(ctx: BenchContext, n: number, front: string): Promise<Ro
     const dlq = new CaptchaSolver(stack.client, loadConfig(env)).dlq();
     return await w.watch((async (): Promise<Round> => {
       const started = await stack.client.workflow.start(WORKFLOW_TYPES.dlq, { workflowId: front, taskQueue, args: [{ shardCount }] });
-      const out: Round = { rate: 0, exact: [], snapshot: [], fast: [], fastFromSnapshot: 0, fastFailed: 0, fastErrors: new Set<string>(), exactFailed: 0, snapshotAgeMs: [], exactAfterStopMs: 0, equal: false, publications: 0, frontEvents: 0, frontRuns: 0 };
+      const out: Round = { rate: 0, exact: [], snapshot: [], fast: [], fastFromSnapshot: 0, fastFailed: 0, fastErrors: new Set<string>(), exactFailed: 0, snapshotAgeMs: [], exactAfterStopMs: 0, equal: false, publications: 0, frontEvents: 0, frontRuns: 0, cpuPerReport: { server: 0, worker: 0, sender: 0 }, load: 0 };
       // the DLQ was there before the incident: its first snapshot is published before the reports pour in
       await withTimeout((async () => {
         while (!(await dlq.statsSnapshot())) await sleep(50);
@@ -130,6 +140,7 @@ async function oneRound(ctx: BenchContext, n: number, front: string): Promise<Ro
         }),
       ]);
 
+      const cpu0 = { server: processCpuMs(stack.server.pid), worker: processCpuMs(w.process.pid ?? 0), sender: ownCpuMs() };
       const t0 = performance.now();
       let next = 0;
       const lane = async () => {
@@ -152,6 +163,12 @@ async function oneRound(ctx: BenchContext, n: number, front: string): Promise<Ro
       await Promise.all(Array.from({ length: SEND_PARALLELISM }, lane));
       const stopped = performance.now();
       out.rate = round(n / ((stopped - t0) / 1000), 0);
+      out.cpuPerReport = {
+        server: round((processCpuMs(stack.server.pid) - cpu0.server) / n, 2),
+        worker: round((processCpuMs(w.process.pid ?? 0) - cpu0.worker) / n, 2),
+        sender: round((ownCpuMs() - cpu0.sender) / n, 2),
+      };
+      out.load = round(loadavg()[0]!, 1);
       sending = false;
       await readers;
 

@@ -11,6 +11,7 @@ import { resolveSolvePolicy } from '../src/domain/policies';
 import type { SolvePolicy, SolveResult } from '../src/domain/types';
 import type { Simulator, SimulatorOptions, SimulatorStats } from '../src/simulator/server';
 import { round } from './histories';
+import { costFigures, costOf, costSentence } from './cost';
 import { figure, type Figure, type MeasurementResult } from './report';
 import { BENCH_API_KEY, benchEnv, spawnSimulator, startBenchSimulator, withTimeout, withWorker, type BenchContext } from './stack';
 import { runPipeline, runTrivial } from './throughput';
@@ -69,7 +70,7 @@ interface Run {
   deadLettered: number;
   /** tasks that came back with neither a token nor a dead letter, by error */
   lost: Record<string, number>;
-  stats: Pick<SimulatorStats, 'requests' | 'paidSubmits' | 'bans' | 'outcomes'>;
+  stats: Pick<SimulatorStats, 'requests' | 'paidSubmits' | 'bans' | 'outcomes' | 'spentMicros'>;
   /** per solved task: when its token reached the caller − when the simulator had it ready (ms) */
   overheadMs: number[];
 }
@@ -79,7 +80,7 @@ function pageUrl(i: number): string {
 }
 
 function pick(s: SimulatorStats): Run['stats'] {
-  return { requests: s.requests, paidSubmits: s.paidSubmits, bans: s.bans, outcomes: s.outcomes };
+  return { requests: s.requests, paidSubmits: s.paidSubmits, bans: s.bans, outcomes: s.outcomes, spentMicros: s.spentMicros };
 }
 
 function readyAt(sim: Simulator, providerTaskId: string): number | undefined {
@@ -266,6 +267,8 @@ export async function measurePeer(ctx: BenchContext, columns: OurColumn[] = [POL
       `${peerRules.solved} solved of ${n}; ${describeLost(peerRules)}; bans ${JSON.stringify(peerRules.stats.bans)}; no retry, no DLQ: a failed promise is the end`),
   );
 
+  figures.push(...spendFigures(columns.map((col) => [col.name, ours.get(col.name)!, oursRules.get(col.name)!]), peer, peerRules));
+
   const cpu = await measureCpu(ctx);
   figures.push(...cpu.figures);
   headline.push(cpu.headline);
@@ -341,4 +344,20 @@ async function measureCpu(ctx: BenchContext): Promise<{ figures: Figure[]; headl
     headline: `CPU per solved task (server + worker) ${round(mean(pipeline), 1)} ms vs the trivial shape's ${round(mean(trivial), 1)} ms: ${round(ratio, 2)}× (target ≤ 1.05).`,
     details: { tasks: sizes.cpuTasks, concurrency: sizes.concurrency, pipelineMsPerTask: pipeline, trivialMsPerTask: trivial, split },
   };
+}
+
+/** What each side spent (its simulators' ledgers, 2captcha prices), in the interleaved rounds and with the rate rules on. */
+function spendFigures(ours: [string, Run[], Run][], peer: Run[], peerRules: Run): Figure[] {
+  const total = (runs: Run[]) => costOf({ paidSubmits: runs.reduce((a, r) => a + r.stats.paidSubmits, 0), spentMicros: runs.reduce((a, r) => a + r.stats.spentMicros, 0) }, runs.reduce((a, r) => a + r.solved, 0), 'recaptcha-v2', '2captcha');
+  const peerCost = total(peer);
+  const peerRulesCost = total([peerRules]);
+  return ours.flatMap(([name, runs, rules]) => {
+    const cost = total(runs);
+    const rulesCost = total([rules]);
+    return [
+      ...costFigures('7', `ours (${name}), all rounds`, cost),
+      figure('7', `spent per solve ours (${name}) / peer`, round(cost.perSolveMicros / peerCost.perSolveMicros, 2), '×', undefined,
+        `peer: ${costSentence(peerCost)}; rate rules on: ours ${costSentence(rulesCost)}, peer ${costSentence(peerRulesCost)} (${peerRules.solved} solved)`),
+    ];
+  });
 }

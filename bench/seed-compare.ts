@@ -9,6 +9,7 @@ import { CaptchaSolver } from '../src/client';
 import type { SimulatorOptions, SimulatorStats } from '../src/simulator/server';
 import { resolveSolvePolicy } from '../src/domain/policies';
 import type { SolvePolicy } from '../src/domain/types';
+import { costFigures, costOf, costSentence } from './cost';
 import { heartbeatRequests, round } from './histories';
 import { figure, type MeasurementResult } from './report';
 import type { SeedRunResult } from './seed-baseline';
@@ -130,6 +131,10 @@ export function seedComparison(ctx: BenchContext, ours: OursLikeSeed, seed: Seed
   const ratio = seed.result.wallMs / ours.wallMs;
   const oursCalls = calls(ours.stats) / Math.max(1, ours.solved);
   const seedCalls = calls(seed.stats) / Math.max(1, seed.result.solved);
+  // both on the bench's default simulator flavour; the seed resubmits on every error, paying each time
+  const oursCost = costOf(ours.stats, ours.solved, 'recaptcha-v2', 'captchaai');
+  const seedCost = costOf(seed.stats, seed.result.solved, 'recaptcha-v2', 'captchaai');
+  ctx.log(`  spend: ours ${costSentence(oursCost)}; seed ${costSentence(seedCost)}`);
   return {
     figures: [
       figure('2', `seed loop wall time, ${n} tasks`, round(seed.result.wallMs / 1000, 1), 's', undefined,
@@ -141,13 +146,15 @@ export function seedComparison(ctx: BenchContext, ours: OursLikeSeed, seed: Seed
       figure('3', 'provider calls per solved captcha, seed', round(seedCalls, 2)),
       figure('3', 'paid submits per solved captcha, ours', round(ours.stats.paidSubmits / Math.max(1, ours.solved), 3)),
       figure('3', 'paid submits per solved captcha, seed', round(seed.stats.paidSubmits / Math.max(1, seed.result.solved), 3)),
+      ...costFigures('2', `our batch (${n} tasks)`, oursCost),
+      ...costFigures('2', `seed loop (${n} tasks)`, seedCost),
     ],
     details: {
       seedCompare: {
         tasks: n,
         clock: { secondMs: ctx.sizes.seedSecondMs, simulator: simulatorOptions(ctx.sizes.seedSecondMs), policy: ourPolicy(ctx.sizes.seedSecondMs) },
-        seed: { ...seed.result, simulator: pickStats(seed.stats) },
-        ours: { wallMs: ours.wallMs, roundsMs: ours.roundsMs, solved: ours.solved, deadLettered: ours.deadLettered, heartbeats: ours.heartbeats, simulator: pickStats(ours.stats) },
+        seed: { ...seed.result, simulator: pickStats(seed.stats), cost: seedCost },
+        ours: { wallMs: ours.wallMs, roundsMs: ours.roundsMs, solved: ours.solved, deadLettered: ours.deadLettered, heartbeats: ours.heartbeats, simulator: pickStats(ours.stats), cost: oursCost },
       },
     },
   };

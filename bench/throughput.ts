@@ -5,6 +5,7 @@
 import { Worker } from '@temporalio/worker';
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
+import { costFigures, costOf, remoteLedger, type Cost } from './cost';
 import { cpuMeter } from './cpu';
 import { eventCount, historiesOfRuns, round } from './histories';
 import { figure, type MeasurementResult } from './report';
@@ -24,6 +25,7 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
   const trivialRounds: number[] = [];
   // the parent is the one workflow every child goes through: its events per child say where the difference is
   const parentEvents = { pipeline: 0, trivial: 0 };
+  let cost: Cost;
   try {
     for (let r = 1; r <= sizes.throughputRounds; r++) {
       // the server slows as finished workflows pile up in it, so whichever shape runs first in a round has the
@@ -39,6 +41,8 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
       parentEvents.pipeline = pipeline.parentEvents / n;
       ctx.log(`  round ${r} (${trivialFirst ? 'trivial first' : 'pipeline first'}): trivial ${round(trivialRounds.at(-1)!, 1)}/s, pipeline ${round(pipelineRounds.at(-1)!, 1)}/s`);
     }
+    // every pipeline round solved every task (runPipeline throws otherwise) on this one simulator
+    cost = costOf(await remoteLedger(sim.url), n * sizes.throughputRounds, 'recaptcha-v2', 'captchaai');
   } finally {
     await sim.close();
   }
@@ -52,8 +56,9 @@ export async function measureThroughput(ctx: BenchContext): Promise<MeasurementR
       figure('1', 'throughput ratio pipeline / trivial', round(pipeline / trivial, 2), undefined, { op: '>=', value: 0.8 },
         `means of ${sizes.throughputRounds} rounds in ABBA order (trivial first, then pipeline first, …); every round's ratio: ${pipelineRounds.map((p, i) => round(p / trivialRounds[i]!, 2)).join(', ')}; ` +
           `parent events per child: pipeline ${round(parentEvents.pipeline, 2)}, trivial ${round(parentEvents.trivial, 2)}`),
+      ...costFigures('1', `pipeline (${n * sizes.throughputRounds} solves)`, cost),
     ],
-    details: { throughput: { tasks: n, concurrency: sizes.concurrency, pipelinePerSecond: pipelineRounds, trivialPerSecond: trivialRounds, parentEventsPerChild: parentEvents } },
+    details: { throughput: { tasks: n, concurrency: sizes.concurrency, pipelinePerSecond: pipelineRounds, trivialPerSecond: trivialRounds, parentEventsPerChild: parentEvents, cost } },
   };
 }
 

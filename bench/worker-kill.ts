@@ -4,6 +4,7 @@
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
 import { resolveSolvePolicy } from '../src/domain/policies';
+import { costFigures, costOf } from './cost';
 import { figure, type MeasurementResult } from './report';
 import { benchEnv, sleep, spawnWorker, startBenchSimulator, withTimeout, type BenchContext } from './stack';
 
@@ -34,11 +35,14 @@ export async function measureWorkerKill(ctx: BenchContext): Promise<MeasurementR
     const recoveryMs = performance.now() - killedAt;
     const stats = sim.stats();
     const duplicates = stats.paidSubmits - n;
+    // a duplicate paid submit is money wasted: the task had been paid for once already
+    const cost = costOf(stats, summary.solved, 'recaptcha-v2', 'captchaai');
     return {
       figures: [
         figure('3', `duplicate paid submits, worker SIGKILLed mid-poll (${n} tasks)`, duplicates, undefined, { op: '=', value: 0 },
           `${unsolvedAtKill} of ${n} tasks polling at the kill; ${summary.solved}/${n} solved, ${stats.paidSubmits} paid submits; ` +
             `the next worker finished the batch ${Math.round(recoveryMs / 100) / 10} s after the kill`),
+        ...costFigures('3', `worker SIGKILLed mid-poll (${n} tasks)`, cost),
       ],
       details: {
         workerKill: {
@@ -52,6 +56,7 @@ export async function measureWorkerKill(ctx: BenchContext): Promise<MeasurementR
           pollsBeforeKill,
           pollsTotal: stats.requests['res.php'],
           recoveryMs,
+          cost,
         },
       },
     };

@@ -281,7 +281,7 @@ void describe('fault suite', () => {
       const batchId = `sigkill-submit-${taskQueue}`;
       const tasks = Array.from({ length: n }, (_, i) => recaptcha(sitekey, `k${i}`, i));
       const { handle } = await new CaptchaSolver(client, config).startBatch({ batchId, tasks, concurrency: n });
-      // every submit paid by the simulator, its answer still 45 s away, and its pre-send heartbeat on the server
+      // every submit paid by the simulator, its answer still 45 s away, and a heartbeat of its request being out on the server
       await waitFor('every submit paid and heartbeating', 60_000, async () => {
         if (sim.stats().paidSubmits < n) return false;
         const beats = await Promise.all(

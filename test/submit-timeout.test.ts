@@ -2,7 +2,9 @@
 //   - the provider clients tell a request that never left (connect refused) from one that may have been paid (a
 //     timeout after sending), and a submit waits CAPTCHA_SUBMIT_TIMEOUT_MS, not the poll's request timeout;
 //   - submit answers up to 45 s, with the default submit timeout, are paid once each (the simulator's ledger);
-//   - what remains (an answer lost after the provider was paid) is counted as a possible duplicate.
+//   - what remains (an answer lost after the provider was paid) is counted as a possible duplicate;
+//   - without a heartbeat before the request (one server write per paid submit): an attempt that left no record may
+//     have been paid, an answered one records so; a quick solve heartbeats neither in its submit nor in its poll.
 // The worker SIGKILLed mid-submit is in test/faults.test.ts (d).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -10,6 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config';
 import { createWorkerMetrics } from '../src/metrics';
 import { ProviderTransientError, createProvider } from '../src/providers';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { unsettledSubmits } from '../activities/solve';
 import { startSimulator } from '../src/simulator/server';
 import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
@@ -146,6 +150,45 @@ describe('a slow submit is paid once', () => {
       assert.equal(stats.duplicatePaidSubmits, 1, 'the ledger agrees: one task paid twice');
       assert.equal(stats.mostPaidTasks.length, 1);
       assert.match(stats.mostPaidTasks[0]!.task, /sk-lost-answer/);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('possible duplicates without a pre-send heartbeat: an attempt that left no record may have been paid, an answered one did not', () => {
+    assert.equal(unsettledSubmits(undefined, 1), 0, 'the first attempt');
+    assert.equal(unsettledSubmits(undefined, 2), 1, 'attempt 1 died or lost its answer before any heartbeat');
+    assert.equal(unsettledSubmits(undefined, 4), 3);
+    assert.equal(unsettledSubmits({ attempt: 1, sending: false, unsettled: 0 }, 2), 0, 'attempt 1 was answered (a 503)');
+    assert.equal(unsettledSubmits({ attempt: 1, sending: true, unsettled: 0 }, 2), 1, 'attempt 1 died while its request was out');
+    assert.equal(unsettledSubmits({ attempt: 1, sending: false, unsettled: 0 }, 3), 1, 'attempt 2 left no record');
+    assert.equal(unsettledSubmits({ attempt: 2, sending: true, unsettled: 1 }, 3), 2, 'the count carries over');
+    assert.equal(unsettledSubmits({ attempt: 2, sending: false, unsettled: 1 }, 3), 1);
+    assert.equal(unsettledSubmits({ attempt: 7, sending: true, unsettled: -3 }, 3), 1, 'a malformed record counts what it can');
+  });
+
+  test('a quick solve sends no heartbeat: the submit beats only while a slow request is out, the poll not in its first slice', async () => {
+    const beats: Record<string, number> = {};
+    // counts every heartbeat the activities ask for (the SDK sends the first of each attempt to the server at once)
+    const countBeats: ActivityInterceptorsFactory = (ctx) => {
+      const heartbeat = ctx.heartbeat.bind(ctx);
+      Object.assign(ctx, {
+        heartbeat: (details?: unknown) => {
+          beats[ctx.info.activityType] = (beats[ctx.info.activityType] ?? 0) + 1;
+          heartbeat(details);
+        },
+      });
+      return {};
+    };
+    const stack = await startStack(env, {
+      name: 'no-heartbeat',
+      simulator: { scenarios: { sitekeys: { 'sk-instant': { outcome: { type: 'solve', afterMs: 0 } } } } },
+      worker: { interceptors: { activity: [countBeats] } },
+    });
+    try {
+      const results = await stack.run(() => Promise.all([0, 1, 2].map((i) => stack.solver.solve(task('sk-instant', i)))));
+      for (const result of results) assert.equal(result.paidSubmits, 1);
+      assert.deepEqual(beats, {}, 'no activity heartbeat');
     } finally {
       await stack.close();
     }

@@ -363,12 +363,16 @@ export class CaptchaSolver {
       statsFast: async (request: DlqStatsRequest = {}, { waitMs = 50 }: { waitMs?: number } = {}): Promise<(DlqStats & { source: 'query' }) | (DlqStatsSnapshot & { source: 'snapshot' })> => {
         const snapshot = this.dlqSnapshot(handle);
         snapshot.catch(() => undefined); // awaited below unless the query answers in time
-        try {
-          // a deadline, not a race: a busy DLQ's late answer does not linger in the client
-          return { ...(await this.client.withDeadline(Date.now() + waitMs, () => handle.query(dlqStatsQuery, request))), source: 'query' };
-        } catch (err) {
-          if (!timedOut(err)) return asDlq(handle, () => Promise.reject(err)); // named as stats() names it
-        }
+        // a deadline, so that a busy DLQ's late answer does not linger in the client, and a timer: a busy DLQ answers
+        // RESOURCE_EXHAUSTED at once, and the client's retry backs off a second or two before it looks at the deadline
+        const query = this.client.withDeadline(Date.now() + waitMs, () => handle.query(dlqStatsQuery, request));
+        const answer = await Promise.race([
+          query.then((stats) => ({ stats }), (err: unknown) => ({ err })),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), waitMs)),
+        ]);
+        if (answer === undefined) query.catch(() => undefined); // too late: it ends at its deadline, unread
+        else if ('stats' in answer) return { ...answer.stats, source: 'query' };
+        else if (!timedOut(answer.err)) return asDlq(handle, () => Promise.reject(answer.err)); // named as stats() names it
         const published = await snapshot.catch(() => null);
         if (!published) return { ...(await asDlq(handle, () => handle.query(dlqStatsQuery, request))), source: 'query' };
         const top = request.top ?? 10;

@@ -96,8 +96,10 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
   if (namespace !== 'default') args.push('--namespace', namespace);
   const searchAttributes = { ...SEARCH_ATTRIBUTES, ...opts.searchAttributes };
   for (const [name, type] of Object.entries(searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
-  // No phoning home for a version check (offline machines); the caller may override.
-  const dynamicConfig = { 'frontend.enableServerVersionCheck': false, ...opts.dynamicConfig };
+  // No phoning home for a version check (offline machines); the caller may override. Eager activity dispatch (off by
+  // default in the server): an activity scheduled by a workflow task comes back in that task's response to the worker
+  // that completed it, without a trip through matching (the SDK asks for it when it has a free slot).
+  const dynamicConfig = { 'frontend.enableServerVersionCheck': false, 'system.enableActivityEagerExecution': true, ...opts.dynamicConfig };
   for (const [key, value] of Object.entries(dynamicConfig)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
