@@ -11,9 +11,10 @@
 //
 // The limits hold per process. Several workers sharing one provider account must split them (e.g. 60 / N each:
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
-import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
+import type { CaptchaProvider, PollAnswer, PollWindow, SubmitOptions, ThreadPlan } from './types';
 
 export interface ProviderLimits {
   /** in.php calls in any `submitWindowMs` at most; default 60 (the providers' rule) */
@@ -108,8 +109,17 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
-  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number): number {
-    return this.inner.pollSlot?.(providerTaskId, plannedAt, intervalMs) ?? plannedAt;
+  /** Through the task's poll spacing like `poll`; a client that does not schedule polls is asked at `dueAt`. */
+  async pollScheduled(providerTaskId: string, window: PollWindow, signal?: AbortSignal): Promise<PollAnswer> {
+    const release = await this.wait(`poll ${providerTaskId}`, () => this.pollGate.acquire(providerTaskId, signal), signal);
+    let done = false;
+    try {
+      const answer = this.inner.pollScheduled ? await this.inner.pollScheduled(providerTaskId, window, signal) : await pollAt(this.inner, providerTaskId, window.dueAt, signal);
+      done = answer.ready;
+      return answer;
+    } finally {
+      release(done);
+    }
   }
 
   balance(signal?: AbortSignal): Promise<number> {
@@ -373,4 +383,11 @@ function raceAbort(p: Promise<void>, signal?: AbortSignal): Promise<void> {
       },
     );
   });
+}
+
+/** A poll at `at` (epoch ms), for a client that does not schedule polls itself; an abort ends the wait. */
+async function pollAt(client: CaptchaProvider, providerTaskId: string, at: number, signal?: AbortSignal): Promise<PollAnswer> {
+  const ms = at - Date.now();
+  if (ms > 0) await sleep(ms, undefined, { signal });
+  return client.poll(providerTaskId, signal);
 }
