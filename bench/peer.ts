@@ -120,6 +120,9 @@ interface Run {
   stats: Pick<SimulatorStats, 'requests' | 'paidSubmits' | 'bans' | 'outcomes'>;
   /** per solved task: when its token reached the caller − when the simulator had it ready (ms) */
   overheadMs: number[];
+  /** ours, split: the simulator handing the token out − ready (the poll's wait), and the caller having it − that */
+  pollWaitMs?: number[];
+  afterPollMs?: number[];
 }
 
 function pageUrl(i: number): string {
@@ -132,6 +135,12 @@ function pick(s: SimulatorStats): Run['stats'] {
 
 function readyAt(sim: Simulator, providerTaskId: string): number | undefined {
   const at = sim.task(providerTaskId)?.readyAt;
+  return at === undefined ? undefined : Date.parse(at);
+}
+
+/** When the simulator first handed the task's answer out (a poll or a push). */
+function deliveredAt(sim: Simulator, providerTaskId: string): number | undefined {
+  const at = sim.task(providerTaskId)?.deliveredAt;
   return at === undefined ? undefined : Date.parse(at);
 }
 
@@ -157,16 +166,23 @@ async function runOurs(ctx: BenchContext, column: OurColumn, runId: string, rule
       const stats = pick(sim.stats());
       // a caller has the token when the solve child closes
       const overheadMs: number[] = [];
+      const pollWaitMs: number[] = [];
+      const afterPollMs: number[] = [];
       await eachLimited(tasks, 16, async (t) => {
         const child = stack.client.workflow.getHandle(`${runId}/${t.key}`);
         const result = (await child.result().catch(() => undefined)) as SolveResult | undefined;
         const ready = result && readyAt(sim, result.providerTaskId);
+        const delivered = result && deliveredAt(sim, result.providerTaskId);
         const closed = (await child.describe()).closeTime?.getTime();
         if (ready !== undefined && closed !== undefined) overheadMs.push(closed - ready);
+        if (ready !== undefined && delivered !== undefined && closed !== undefined) {
+          pollWaitMs.push(delivered - ready);
+          afterPollMs.push(closed - delivered);
+        }
       });
       const unaccounted = sizes.peerTasks - summary.solved - summary.deadLettered;
       const lost: Record<string, number> = unaccounted ? { unaccounted } : {};
-      return { side: column.name, wallMs, solved: summary.solved, deadLettered: summary.deadLettered, lost, stats, overheadMs };
+      return { side: column.name, wallMs, solved: summary.solved, deadLettered: summary.deadLettered, lost, stats, overheadMs, pollWaitMs, afterPollMs };
     });
   } finally {
     await sim.close();
@@ -290,6 +306,9 @@ export async function measurePeer(ctx: BenchContext, columns: OurColumn[] = [POL
     const ratio = mean(wall) / mean(peerWall);
     const callsRatio = callsPerSolve(runs) / callsPerSolve(peer);
     const overhead = runs.flatMap((x) => x.overheadMs);
+    const pollWait = runs.flatMap((x) => x.pollWaitMs ?? []);
+    const afterPoll = runs.flatMap((x) => x.afterPollMs ?? []);
+    const split = `; split: the provider handing the token out (poll or push) − ready p50 ${round(quantile(pollWait, 0.5) / 1000, 2)} s, p95 ${round(quantile(pollWait, 0.95) / 1000, 2)} s; then to the child closed p50 ${round(quantile(afterPoll, 0.5) / 1000, 2)} s, p95 ${round(quantile(afterPoll, 0.95) / 1000, 2)} s`;
     const rules = oursRules.get(col.name)!;
     figures.push(
       figure('7', `our batch wall time (${col.name}), mean`, round(mean(wall) / 1000, 2), 's', undefined,
@@ -301,7 +320,7 @@ export async function measurePeer(ctx: BenchContext, columns: OurColumn[] = [POL
         `peer ${round(callsPerSolve(peer), 2)} calls per solve; in.php + res.php from each run's own simulator`),
       figure('7', `time-to-token overhead p50, ours (${col.name})`, round(quantile(overhead, 0.5) / 1000, 2), 's',
         col.tttTarget !== undefined ? { op: '<=', value: col.tttTarget } : undefined,
-        `token at the caller (solve child closed) − the simulator's readyAt, over ${overhead.length} solves; p95 ${round(quantile(overhead, 0.95) / 1000, 2)} s; peer p50 ${round(quantile(peerOverhead, 0.5) / 1000, 2)} s, p95 ${round(quantile(peerOverhead, 0.95) / 1000, 2)} s`),
+        `token at the caller (solve child closed) − the simulator's readyAt, over ${overhead.length} solves; p95 ${round(quantile(overhead, 0.95) / 1000, 2)} s; peer p50 ${round(quantile(peerOverhead, 0.5) / 1000, 2)} s, p95 ${round(quantile(peerOverhead, 0.95) / 1000, 2)} s${split}`),
       figure('7', `time-to-token overhead p95, ours (${col.name})`, round(quantile(overhead, 0.95) / 1000, 2), 's'),
       figure('7', `lost tasks with the rate rules on (all in flight), ours (${col.name})`, lostCount(rules), undefined, { op: '=', value: 0 },
         `${rules.solved} solved, ${rules.deadLettered} dead-lettered of ${n}; ${rules.stats.bans.total} bans; wall ${round(rules.wallMs / 1000, 1)} s`),

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { advisedFirstPollDelayMs, DEFAULT_SOLVE_POLICY, FIRST_POLL_DELAY_FACTORS } from '../src/domain/policies';
 import { CaptchaResubmitError, ProviderError, ProviderTransientError } from '../src/providers/errors';
-import { MIN_ROUND_PERIOD_SHARE, MULTI_POLL_MAX_IDS, PollCoalescer, READY_PER_ROUND } from '../src/providers/poll-coalescer';
+import { MIN_ROUND_PERIOD_SHARE, MULTI_POLL_MAX_IDS, PollCoalescer, READY_PER_ROUND, withPollCoalescing } from '../src/providers/poll-coalescer';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { MultiPollProvider, PollAnswer } from '../src/providers/types';
 import { mulberry32, skewedDuration } from '../src/simulator/random';
@@ -203,6 +203,15 @@ describe('poll coalescer', () => {
     assert.equal(busy.periodMs, 10_000 * MIN_ROUND_PERIOD_SHARE, 'never shorter than the floor');
     assert.equal(busy.rounds, 1);
     assert.equal(busy.batches, 2, 'a round of 150 tasks is two requests of at most 100 ids');
+  });
+
+  test('a coalescing client passes the submit’s options (the callback URL) through', async () => {
+    const fake = fakeProvider();
+    const seen: unknown[] = [];
+    const coalesced = withPollCoalescing({ ...fake.provider, submit: (_task, _signal, options) => (seen.push(options), Promise.resolve('1')) });
+    await coalesced.submit({ type: 'image', body: 'aGk=' }, undefined, { callbackUrl: 'https://cb.example/callbacks/x' });
+    assert.deepEqual(seen, [{ callbackUrl: 'https://cb.example/callbacks/x' }]);
+    await coalesced.close();
   });
 
   test('close rejects the waiting polls with a transient error and refuses new ones', async () => {

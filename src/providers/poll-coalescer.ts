@@ -371,7 +371,8 @@ export function withPollCoalescing(provider: MultiPollProvider, options: PollCoa
       return provider.name;
     },
     coalescer,
-    submit: (task, signal) => provider.submit(task, signal),
+    // the submit's options carry the callback URL (callback mode): dropping them would leave every solve waiting for a push
+    submit: (task, signal, options) => provider.submit(task, signal, options),
     poll: (id, signal) => coalescer.poll(id, signal),
     pollScheduled: (id, window, signal) => coalescer.pollScheduled(id, window, signal),
     balance: (signal) => provider.balance(signal),
