@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { advisedFirstPollDelayMs, DEFAULT_SOLVE_POLICY, FIRST_POLL_DELAY_FACTORS } from '../src/domain/policies';
 import { CaptchaResubmitError, ProviderError, ProviderTransientError } from '../src/providers/errors';
+import { withProviderLimits } from '../src/providers/rate-limit';
 import { MIN_ROUND_PERIOD_SHARE, MULTI_POLL_MAX_IDS, PollCoalescer, READY_PER_ROUND, withPollCoalescing } from '../src/providers/poll-coalescer';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { MultiPollProvider, PollAnswer } from '../src/providers/types';
@@ -212,6 +213,21 @@ describe('poll coalescer', () => {
     await coalesced.submit({ type: 'image', body: 'aGk=' }, undefined, { callbackUrl: 'https://cb.example/callbacks/x' });
     assert.deepEqual(seen, [{ callbackUrl: 'https://cb.example/callbacks/x' }]);
     await coalesced.close();
+  });
+
+  test('a task rides in every shared round: the per-task poll spacing of the limiter does not hold it back', async () => {
+    const fake = fakeProvider();
+    // spacing of an hour per task: a task held back by it would miss the second round
+    const limited = withProviderLimits(withPollCoalescing(fake.provider), { minPollIntervalMs: 3_600_000 });
+    const round = () => {
+      const now = Date.now();
+      return Promise.all(['n1', 'n2', 'n3'].map((id) => limited.pollScheduled!(id, { earliestAt: now, dueAt: now + 3_600_000, intervalMs: 20 })));
+    };
+    await round();
+    await round();
+    assert.deepEqual(fake.calls.many, [['n1', 'n2', 'n3'], ['n1', 'n2', 'n3']]);
+    assert.equal(limited.limiterStats().pollsDelayed, 0);
+    await limited.close();
   });
 
   test('close rejects the waiting polls with a transient error and refuses new ones', async () => {

@@ -109,12 +109,21 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
-  /** Through the task's poll spacing like `poll`; a client that does not schedule polls is asked at `dueAt`. */
+  /**
+   * A coalescing client's shared round is no request of the task's own: it rides along without the per-task spacing
+   * (the provider counts res.php calls, not ids in them: /work/shared/provider-api.md "Timings and limits"; the
+   * rounds keep their own floor, ./poll-coalescer MIN_ROUND_PERIOD_SHARE). Otherwise a poll at `dueAt` through the
+   * task's spacing like `poll`.
+   */
   async pollScheduled(providerTaskId: string, window: PollWindow, signal?: AbortSignal): Promise<PollAnswer> {
+    if (this.inner.pollScheduled) {
+      this.stats.polls++;
+      return this.inner.pollScheduled(providerTaskId, window, signal);
+    }
     const release = await this.wait(`poll ${providerTaskId}`, () => this.pollGate.acquire(providerTaskId, signal), signal);
     let done = false;
     try {
-      const answer = this.inner.pollScheduled ? await this.inner.pollScheduled(providerTaskId, window, signal) : await pollAt(this.inner, providerTaskId, window.dueAt, signal);
+      const answer = await pollAt(this.inner, providerTaskId, window.dueAt, signal);
       done = answer.ready;
       return answer;
     } finally {
