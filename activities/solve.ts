@@ -179,10 +179,11 @@ export function createSolveActivities({
       const advised = advisedFirstPollDelayMs(policy, taskType);
       const planned = taskType === undefined ? advised : solveTimes.firstDelayMs(name, taskType, advised);
       const firstPoll = polls === 0;
-      // at a time the worker polls other tasks anyway, when its client polls many in one request
-      const slot = (at: number) => Math.min(client.pollSlot?.(providerTaskId, at, policy.intervalMs) ?? at, Math.max(at, deadline - policy.intervalMs));
       // callback mode: the first poll only after the push had its chance (a lost push costs that wait, not the task)
-      let nextPollAt = firstPoll ? slot(submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0)) : Date.now();
+      let nextPollAt = firstPoll ? submitted + Math.max(firstPollDelayMs(planned, policy), callbackWaitMs ?? 0) : Date.now();
+      // a client that coalesces polls may take the task along in a round it sends anyway (no request of its own):
+      // from the policy's first delay (the providers' "wait at least 5 seconds"), or after an unready answer at once
+      let earliestAt = firstPoll && callbackWaitMs === undefined ? Math.min(nextPollAt, submitted + policy.firstDelayMs) : nextPollAt;
       // a heartbeat after each slice of a wait (the first delay included), while a slow request is out and after each
       // unready answer, none after the token; the SDK throttles what reaches the server (each one there is a write,
       // billed on Temporal Cloud)
@@ -210,25 +211,29 @@ export function createSolveActivities({
           waiting?.cancel();
         }
       }
+      // one answer per task teaches the estimator: the first that says whether the task was ready by the planned time
+      let observing = firstPoll && taskType !== undefined;
       for (;;) {
-        await sleepHeartbeating(ctx, nextPollAt - Date.now(), dueBeat);
-        polls++;
         let answer;
-        // a slow answer keeps the heartbeats going (the wait before it may have sent none)
-        const beating = setInterval(heartbeat, slice);
         try {
-          answer = await client.poll(providerTaskId, ctx.cancellationSignal);
+          if (client.pollScheduled) {
+            // the wait for a round and its request: a heartbeat each slice, none in the activity's first
+            const window = { earliestAt, dueAt: nextPollAt, intervalMs: policy.intervalMs };
+            answer = await awaitHeartbeating(ctx, client.pollScheduled(providerTaskId, window, ctx.cancellationSignal), dueBeat);
+          } else {
+            await sleepHeartbeating(ctx, nextPollAt - Date.now(), dueBeat);
+            // a slow answer keeps the heartbeats going (the wait before it may have sent none)
+            answer = await awaitHeartbeating(ctx, client.poll(providerTaskId, ctx.cancellationSignal), heartbeat);
+          }
         } catch (err) {
+          polls++;
           heartbeat();
           const failure = toFailure(err, ctx.info.attempt, providerTaskId);
           failed('poll', failure, name);
           throw failure;
-        } finally {
-          clearInterval(beating);
         }
-        if (firstPoll && polls === 1 && taskType !== undefined) {
-          solveTimes.observe(name, taskType, advised, planned, Date.now() - submitted, answer.ready);
-        }
+        polls++;
+        if (observing) observing = !solveTimes.observe(name, taskType!, advised, planned, Date.now() - submitted, answer.ready);
         if (answer.ready) {
           emit('solved', { provider: name });
           return { token: answer.token, polls, solvedAt: new Date().toISOString() };
@@ -242,7 +247,8 @@ export function createSolveActivities({
             details: [{ code: POLL_DEADLINE_CODE, failureClass: 'timeout', attempt: ctx.info.attempt, providerTaskId } satisfies ProviderFailureDetails],
           });
         }
-        nextPollAt = slot(Date.now() + policy.intervalMs);
+        nextPollAt = Date.now() + policy.intervalMs;
+        earliestAt = Date.now();
       }
     },
   };
@@ -284,6 +290,26 @@ function nonNegativeInt(n: unknown): number {
 /** A third of the activity's heartbeat timeout: the longest a wait or a request goes without a heartbeat. */
 function heartbeatSliceMs(ctx: Context): number {
   return Math.max(100, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+}
+
+/** Waits for `pending`, calling `heartbeat` every slice of the heartbeat timeout until it settles. */
+async function awaitHeartbeating<T>(ctx: Context, pending: Promise<T>, heartbeat: () => void): Promise<T> {
+  const slice = heartbeatSliceMs(ctx);
+  const done = { value: false };
+  const settled = pending.finally(() => {
+    done.value = true;
+  });
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<void>((resolve) => (timer = setTimeout(resolve, slice)));
+    try {
+      await Promise.race([settled, tick]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (done.value) return settled;
+    heartbeat();
+  }
 }
 
 /**

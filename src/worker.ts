@@ -91,7 +91,7 @@ export function createRouter(config: Config, onCall?: Parameters<typeof createPr
  * Callback mode: the receiver in this process (it needs the signing key and a Temporal client, both already here), and
  * for the legacy family the pingback address registered once (a no-op when it is already).
  */
-async function startCallbacks(config: Config, apiKey: string, client: Client, registry?: Registry) {
+export async function startCallbacks(config: Config, apiKey: string, client: Client, registry?: Registry) {
   const settings = config.callback;
   if (!settings) return undefined;
   const key = callbackKey(settings.secret, apiKey);

@@ -3,7 +3,7 @@
 import type { CaptchaTask } from '../domain/types';
 import { ProviderError } from './errors';
 import { canPollMany } from './poll-coalescer';
-import type { CaptchaProvider, MultiPollProvider, PollAnswer, SubmitOptions } from './types';
+import type { CaptchaProvider, MultiPollProvider, PollAnswer, PollWindow, SubmitOptions } from './types';
 
 export type ProviderOperation = 'submit' | 'poll' | 'poll-many' | 'balance' | 'report';
 
@@ -75,7 +75,7 @@ export function withCallObserver(provider: CaptchaProvider, hook: ProviderCallHo
     // not counted: an operator's occasional read of the plan
     ...(provider.threadsInfo && { threadsInfo: (signal?: AbortSignal) => provider.threadsInfo!(signal) }),
     close: () => provider.close(),
-    ...(provider.pollSlot && { pollSlot: (id: string, plannedAt: number, intervalMs: number) => provider.pollSlot!(id, plannedAt, intervalMs) }),
+    ...(provider.pollScheduled && { pollScheduled: (id: string, window: PollWindow, signal?: AbortSignal) => provider.pollScheduled!(id, window, signal) }),
   };
   if (!canPollMany(provider)) return observed;
   const many: MultiPollProvider = {

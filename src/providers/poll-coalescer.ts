@@ -3,14 +3,32 @@
 // activity still waits on its own task's answer and heartbeats its own progress. A failed multi-poll is answered
 // task by task; after repeated failures polls go task by task for a while. Nothing here logs: errors are the
 // provider client's, already redacted.
+//
+// Scheduled polls (`pollScheduled`) go out in rounds: every waiting task past its earliest time rides in each round
+// (one request for all of them), and rounds follow one another at a period that keeps about READY_PER_ROUND tokens in
+// each: the busier the worker, the shorter the wait for a token, at a cost per solve that stays about 1/READY_PER_ROUND
+// request. A task is never polled later than its own policy would (its due time); a lone task polls as before.
 import { ProviderError, ProviderTransientError } from './errors';
-import type { CaptchaProvider, MultiPollProvider, PollAnswer } from './types';
+import type { CaptchaProvider, MultiPollProvider, PollAnswer, PollWindow } from './types';
 
 /**
  * Ids a request may carry: 2captcha answers up to 100 tasks in one `action=get&ids=` request (its legacy API,
  * https://2captcha.com/2captcha-api, "get many answers"; /work/shared/provider-api.md).
  */
 export const MULTI_POLL_MAX_IDS = 100;
+
+/** Tokens a round should bring back on average: the period between rounds is this many / the observed ready rate. */
+export const READY_PER_ROUND = 3;
+
+/**
+ * The shortest period between rounds, as a share of the poll interval (1 s at the default 5 s). The provider limits
+ * res.php calls per account, not ids per call: more than 20 × captchas + 1200 calls → `ERROR: 1005`
+ * (/work/shared/provider-api.md, "Timings and limits"). A round is one call whatever it carries, and at about
+ * READY_PER_ROUND tokens a round the calls stay far below 20 per captcha; the floor caps a worker at one round a
+ * second even when tokens pour in.
+ */
+export const MIN_ROUND_PERIOD_SHARE = 0.2;
+
 
 export interface PollCoalescerOptions {
   /** how long the first poll of a batch waits for others to join (default 100 ms) */
@@ -23,6 +41,8 @@ export interface PollCoalescerOptions {
   cooldownMs?: number;
   /** told about every multi-poll request once it settles */
   onBatch?: (batch: { ids: number; ok: boolean }) => void;
+  /** tasks past their earliest time that make a round worth a request before anyone is due (default READY_PER_ROUND) */
+  minShared?: number;
 }
 
 export interface PollCoalescerStats {
@@ -32,6 +52,9 @@ export interface PollCoalescerStats {
   /** polls answered by a multi-poll, and by a poll of their own (fallback or cooldown) */
   coalesced: number;
   single: number;
+  /** rounds of scheduled polls, and the period the next one keeps (ms; absent before the first) */
+  rounds: number;
+  periodMs?: number;
 }
 
 interface Waiter {
@@ -41,6 +64,8 @@ interface Waiter {
   signal: AbortSignal | undefined;
   settled: boolean;
   onAbort: () => void;
+  /** a scheduled poll's window (absent: a plain poll, sent within the tick) */
+  window?: PollWindow;
 }
 
 export class PollCoalescer {
@@ -52,16 +77,17 @@ export class PollCoalescer {
   private timer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
   private cooldownUntil = 0;
-  /**
-   * When the cohort's latest multi-poll answered (the tasks it answered poll again an interval later), and how many
-   * tasks it carried: a much smaller request (a straggler's) does not move the cohort's phase.
-   */
-  private anchor: { at: number; size: number } | undefined;
-  /** the round (epoch ms) each task was slotted into, and the tasks each round still waits for */
-  private readonly slotOf = new Map<string, number>();
-  private readonly rounds = new Map<number, Set<string>>();
+  private readonly minShared: number;
+  /** scheduled polls waiting for a round */
+  private planned: Waiter[] = [];
+  private roundTimer: NodeJS.Timeout | undefined;
+  private roundAt: number | undefined;
+  private roundInFlight = false;
+  /** when the latest round went, and the tokens per ms the rounds have been bringing back (a moving average) */
+  private lastRoundAt: number | undefined;
+  private readyRate: number | undefined;
   private closed = false;
-  private readonly counts: PollCoalescerStats = { batches: 0, failedBatches: 0, coalesced: 0, single: 0 };
+  private readonly counts: PollCoalescerStats = { batches: 0, failedBatches: 0, coalesced: 0, single: 0, rounds: 0 };
 
   constructor(
     private readonly provider: MultiPollProvider,
@@ -71,6 +97,7 @@ export class PollCoalescer {
     this.maxIds = Math.min(MULTI_POLL_MAX_IDS, Math.max(1, Math.floor(options.maxIds ?? MULTI_POLL_MAX_IDS)));
     this.failuresBeforeCooldown = Math.max(1, options.failuresBeforeCooldown ?? 2);
     this.cooldownMs = Math.max(0, options.cooldownMs ?? 30_000);
+    this.minShared = Math.max(1, Math.floor(options.minShared ?? READY_PER_ROUND));
   }
 
   stats(): PollCoalescerStats {
@@ -82,39 +109,123 @@ export class PollCoalescer {
     return this.queue.length;
   }
 
-  /**
-   * The time nearest `plannedAt` (but at least an interval after the latest multi-poll's answer, and still to come) at
-   * which the tasks that multi-poll answered poll again: a task that polls then shares their request. Tasks polled
-   * together stay together, as each polls again an interval after the answer they shared. The task is expected in
-   * that round: once every task expected in it has polled, the request leaves without waiting out the tick.
-   */
-  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number, now = Date.now()): number {
-    if (this.anchor === undefined || !(intervalMs > 0) || now < this.cooldownUntil) return plannedAt;
-    const anchor = this.anchor.at;
-    // a cohort not heard of for two intervals is gone: the next request sets the phase
-    if (now - anchor > 2 * intervalMs) this.anchor.size = 0;
-    // the nearest round to the plan that is still to come (a round already past would be a request of its own)
-    let k = Math.max(1, Math.round((plannedAt - anchor) / intervalMs));
-    if (anchor + k * intervalMs < now) k = Math.ceil((now - anchor) / intervalMs);
-    const slot = anchor + k * intervalMs;
-    this.unexpect(providerTaskId);
-    this.slotOf.set(providerTaskId, slot);
-    const members = this.rounds.get(slot);
-    if (members) members.add(providerTaskId);
-    else this.rounds.set(slot, new Set([providerTaskId]));
-    return slot;
+  /** Scheduled polls waiting for a round. */
+  get scheduled(): number {
+    return this.planned.length;
   }
 
-  /** Forgets where a task was expected; true when it was the last one its round waited for. */
-  private unexpect(providerTaskId: string): boolean {
-    const slot = this.slotOf.get(providerTaskId);
-    if (slot === undefined) return false;
-    this.slotOf.delete(providerTaskId);
-    const members = this.rounds.get(slot);
-    members?.delete(providerTaskId);
-    if (members?.size !== 0) return false;
-    this.rounds.delete(slot);
-    return true;
+  /**
+   * The answer of one task from the first round at or after `earliestAt`; a round goes by `dueAt` at the latest (or
+   * as soon as the period since the previous round allows). While multi-polls are cooling down, the task polls on its
+   * own at `dueAt`.
+   */
+  pollScheduled(providerTaskId: string, window: PollWindow, signal?: AbortSignal): Promise<PollAnswer> {
+    if (this.closed) return Promise.reject(this.closedError(providerTaskId));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<PollAnswer>((resolve, reject) => {
+      const waiter: Waiter = {
+        id: providerTaskId,
+        signal,
+        settled: false,
+        window: { ...window, earliestAt: Math.min(window.earliestAt, window.dueAt) },
+        resolve: (answer) => this.settle(waiter, () => resolve(answer)),
+        reject: (error) => this.settle(waiter, () => reject(error)),
+        onAbort: () => {
+          this.planned = this.planned.filter((w) => w !== waiter);
+          waiter.reject(abortReason(signal!));
+          this.schedule();
+        },
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.planned.push(waiter);
+      this.schedule();
+    });
+  }
+
+  /** The period rounds keep now: READY_PER_ROUND tokens at the observed rate, within [share × interval, interval]. */
+  private period(intervalMs: number, now: number): number {
+    // a rate not refreshed for two intervals is stale: rounds start again at the interval
+    if (this.lastRoundAt === undefined || now - this.lastRoundAt > 2 * intervalMs) this.readyRate = undefined;
+    const rate = this.readyRate ?? 0;
+    const floor = intervalMs * MIN_ROUND_PERIOD_SHARE;
+    return rate > 0 ? Math.min(intervalMs, Math.max(floor, READY_PER_ROUND / rate)) : intervalMs;
+  }
+
+  /** When the next round goes: the earliest due time, or earlier when enough tasks can share it; a period after the last. */
+  private nextRoundAt(now: number): number | undefined {
+    if (this.planned.length === 0) return undefined;
+    const intervalMs = Math.min(...this.planned.map((w) => w.window!.intervalMs));
+    const period = this.period(intervalMs, now);
+    const spaced = (this.lastRoundAt ?? -Infinity) + period;
+    let at = Math.min(...this.planned.map((w) => w.window!.dueAt));
+    if (now >= this.cooldownUntil && this.planned.length >= this.minShared) {
+      const earliest = this.planned.map((w) => w.window!.earliestAt).sort((x, y) => x - y);
+      at = Math.min(at, earliest[this.minShared - 1]!);
+    }
+    // rounds keep the period, due tasks included (one may wait up to a period past its due time): tasks whose answers
+    // come back late (a busy event loop) rejoin the next round instead of splitting off into rounds of their own
+    at = Math.max(at, spaced);
+    return Math.max(now, at);
+  }
+
+  private schedule(): void {
+    if (this.closed || this.roundInFlight) return;
+    const now = Date.now();
+    const at = this.nextRoundAt(now);
+    if (at === this.roundAt) return;
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    this.roundTimer = undefined;
+    this.roundAt = at;
+    if (at !== undefined) this.roundTimer = setTimeout(() => void this.round(), at - now);
+  }
+
+  /** One round: every task past its earliest time, in requests of at most `maxIds`; then the next is scheduled. */
+  private async round(): Promise<void> {
+    this.roundTimer = undefined;
+    this.roundAt = undefined;
+    const now = Date.now();
+    const cooling = now < this.cooldownUntil;
+    const going = this.planned.filter((w) => !w.settled && (cooling ? w.window!.dueAt : w.window!.earliestAt) <= now);
+    this.planned = this.planned.filter((w) => !w.settled && !going.includes(w));
+    if (going.length === 0) return this.schedule();
+    this.roundInFlight = true;
+    let ready = 0;
+    try {
+      if (cooling) {
+        await Promise.all(
+          going.map((w) =>
+            this.pollOne(w.id, w.signal).then(
+              (answer) => w.resolve(answer),
+              (error: unknown) => w.reject(error),
+            ),
+          ),
+        );
+        return;
+      }
+      const byId = new Map<string, Waiter[]>();
+      for (const waiter of going) {
+        const list = byId.get(waiter.id);
+        if (list) list.push(waiter);
+        else byId.set(waiter.id, [waiter]);
+      }
+      const ids = [...byId.keys()];
+      const requests: Promise<number>[] = [];
+      for (let i = 0; i < ids.length; i += this.maxIds) {
+        requests.push(this.request(ids.slice(i, i + this.maxIds).map((id) => [id, byId.get(id)!] as const)));
+      }
+      ready = (await Promise.all(requests)).reduce((a, b) => a + b, 0);
+      // tokens per ms since the previous round (the first: over one interval), averaged over the latest rounds
+      const intervalMs = Math.min(...going.map((w) => w.window!.intervalMs));
+      const since = Math.max(1, now - (this.lastRoundAt !== undefined && now - this.lastRoundAt <= 2 * intervalMs ? this.lastRoundAt : now - intervalMs));
+      const rate = ready / since;
+      this.readyRate = this.readyRate === undefined ? rate : (this.readyRate + rate) / 2;
+      this.lastRoundAt = now;
+      this.counts.rounds++;
+      this.counts.periodMs = Math.round(this.period(intervalMs, now));
+    } finally {
+      this.roundInFlight = false;
+      this.schedule();
+    }
   }
 
   /** The answer of one task, from the next multi-poll (or a poll of its own while multi-polls are failing). */
@@ -137,24 +248,20 @@ export class PollCoalescer {
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.queue.push(waiter);
-      if (this.unexpect(providerTaskId)) {
-        // the last task its round waited for: no one else is coming
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = undefined;
-        setImmediate(() => this.flush());
-      } else this.timer ??= setTimeout(() => this.flush(), this.tickMs);
+      this.timer ??= setTimeout(() => this.flush(), this.tickMs);
     });
   }
 
   /** Rejects every pending poll (a transient error: the activity's retry resumes the task elsewhere). */
   close(): void {
     this.closed = true;
-    this.slotOf.clear();
-    this.rounds.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const waiting = this.queue;
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    this.roundTimer = undefined;
+    const waiting = [...this.queue, ...this.planned];
     this.queue = [];
+    this.planned = [];
     for (const waiter of waiting) waiter.reject(this.closedError(waiter.id));
   }
 
@@ -167,14 +274,6 @@ export class PollCoalescer {
 
   private flush(): void {
     this.timer = undefined;
-    // a round more than a tick past waits for late tasks (a busy event loop) or ones that never come (cancelled, moved
-    // to another worker): the late ones then gather within a tick, each no longer a request of its own
-    const stale = Date.now() - this.tickMs;
-    for (const [slot, members] of this.rounds) {
-      if (slot >= stale) continue;
-      for (const id of members) this.slotOf.delete(id);
-      this.rounds.delete(slot);
-    }
     const waiting = this.queue;
     this.queue = [];
     // one slot per task id: two waiters of one task share its answer
@@ -192,7 +291,8 @@ export class PollCoalescer {
     }
   }
 
-  private async request(slots: readonly (readonly [string, Waiter[]])[]): Promise<void> {
+  /** Sends one multi-poll; resolves with the number of tasks it found ready. */
+  private async request(slots: readonly (readonly [string, Waiter[]])[]): Promise<number> {
     const ids = slots.map(([id]) => id);
     // the request is abandoned when every waiter of it has left
     const controller = new AbortController();
@@ -207,7 +307,6 @@ export class PollCoalescer {
     try {
       answers = await this.provider.pollMany(ids, controller.signal);
       this.consecutiveFailures = 0;
-      if (!this.anchor || ids.length * 2 >= this.anchor.size) this.anchor = { at: Date.now(), size: ids.length };
       this.options.onBatch?.({ ids: ids.length, ok: true });
     } catch {
       this.counts.failedBatches++;
@@ -222,12 +321,14 @@ export class PollCoalescer {
           (error: unknown) => waiters.forEach((w) => w.reject(error)),
         );
       }
-      return;
+      return 0;
     } finally {
       for (const s of watchers) s.removeEventListener('abort', onLeave);
     }
+    let ready = 0;
     slots.forEach(([, waiters], index) => {
       const answer = answers[index];
+      if (answer && !(answer instanceof ProviderError) && answer.ready) ready++;
       for (const waiter of waiters) {
         if (waiter.settled) continue;
         this.counts.coalesced++;
@@ -236,6 +337,7 @@ export class PollCoalescer {
         else waiter.reject(this.missing(waiter.id));
       }
     });
+    return ready;
   }
 
   private pollOne(providerTaskId: string, signal?: AbortSignal): Promise<PollAnswer> {
@@ -269,9 +371,10 @@ export function withPollCoalescing(provider: MultiPollProvider, options: PollCoa
       return provider.name;
     },
     coalescer,
-    submit: (task, signal) => provider.submit(task, signal),
+    // the submit's options carry the callback URL (callback mode): dropping them would leave every solve waiting for a push
+    submit: (task, signal, options) => provider.submit(task, signal, options),
     poll: (id, signal) => coalescer.poll(id, signal),
-    pollSlot: (id, plannedAt, intervalMs) => coalescer.pollSlot(id, plannedAt, intervalMs),
+    pollScheduled: (id, window, signal) => coalescer.pollScheduled(id, window, signal),
     balance: (signal) => provider.balance(signal),
     report: (id, verdict, signal) => provider.report(id, verdict, signal),
     close: async () => {

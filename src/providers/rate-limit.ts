@@ -11,9 +11,10 @@
 //
 // The limits hold per process. Several workers sharing one provider account must split them (e.g. 60 / N each:
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptchaTask } from '../domain/types';
 import { ProviderTransientError } from './errors';
-import type { CaptchaProvider, PollAnswer, SubmitOptions, ThreadPlan } from './types';
+import type { CaptchaProvider, PollAnswer, PollWindow, SubmitOptions, ThreadPlan } from './types';
 
 export interface ProviderLimits {
   /** in.php calls in any `submitWindowMs` at most; default 60 (the providers' rule) */
@@ -108,8 +109,26 @@ class RateLimitedProvider implements LimitedProvider {
     }
   }
 
-  pollSlot(providerTaskId: string, plannedAt: number, intervalMs: number): number {
-    return this.inner.pollSlot?.(providerTaskId, plannedAt, intervalMs) ?? plannedAt;
+  /**
+   * A coalescing client's shared round is no request of the task's own: it rides along without the per-task spacing
+   * (the provider counts res.php calls, not ids in them: /work/shared/provider-api.md "Timings and limits"; the
+   * rounds keep their own floor, ./poll-coalescer MIN_ROUND_PERIOD_SHARE). Otherwise a poll at `dueAt` through the
+   * task's spacing like `poll`.
+   */
+  async pollScheduled(providerTaskId: string, window: PollWindow, signal?: AbortSignal): Promise<PollAnswer> {
+    if (this.inner.pollScheduled) {
+      this.stats.polls++;
+      return this.inner.pollScheduled(providerTaskId, window, signal);
+    }
+    const release = await this.wait(`poll ${providerTaskId}`, () => this.pollGate.acquire(providerTaskId, signal), signal);
+    let done = false;
+    try {
+      const answer = await pollAt(this.inner, providerTaskId, window.dueAt, signal);
+      done = answer.ready;
+      return answer;
+    } finally {
+      release(done);
+    }
   }
 
   balance(signal?: AbortSignal): Promise<number> {
@@ -373,4 +392,11 @@ function raceAbort(p: Promise<void>, signal?: AbortSignal): Promise<void> {
       },
     );
   });
+}
+
+/** A poll at `at` (epoch ms), for a client that does not schedule polls itself; an abort ends the wait. */
+async function pollAt(client: CaptchaProvider, providerTaskId: string, at: number, signal?: AbortSignal): Promise<PollAnswer> {
+  const ms = at - Date.now();
+  if (ms > 0) await sleep(ms, undefined, { signal });
+  return client.poll(providerTaskId, signal);
 }

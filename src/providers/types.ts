@@ -55,10 +55,20 @@ export interface CaptchaProvider {
   threadsInfo?(signal?: AbortSignal): Promise<ThreadPlan | undefined>;
   close(): Promise<void>;
   /**
-   * When to poll a task that would poll at `plannedAt` (epoch ms) every `intervalMs`, so that its polls share requests
-   * with the other tasks' (clients that coalesce polls, ./poll-coalescer); absent: at `plannedAt`.
+   * Clients that coalesce polls (./poll-coalescer): the task's answer from a round shared with the other tasks, at or
+   * after `window.earliestAt` and by `window.dueAt`; absent: the caller waits for `dueAt` and calls `poll`.
    */
-  pollSlot?(providerTaskId: string, plannedAt: number, intervalMs: number): number;
+  pollScheduled?(providerTaskId: string, window: PollWindow, signal?: AbortSignal): Promise<PollAnswer>;
+}
+
+/** When a scheduled poll may go, and when it must (epoch ms). */
+export interface PollWindow {
+  /** may ride in a round shared with other tasks from then on */
+  earliestAt: number;
+  /** polled by then at the latest: what the task's own policy plans */
+  dueAt: number;
+  /** the task's poll interval: a coalescing client keeps its rounds no further apart */
+  intervalMs: number;
 }
 
 /** A client that also answers many tasks in one request (capability `get-multi`): answers in the order of `ids`. */
