@@ -187,23 +187,26 @@ describe('poll coalescer', () => {
   });
 
   test('rounds come sooner the more tokens they bring back: ready-per-round / rate, within [interval / 5, interval]', async () => {
-    const period = async (ids: string[]) => {
+    const period = async (ids: string[], pollableForMs = 10_000) => {
       const coalescer = new PollCoalescer(fakeProvider().provider);
       const now = Date.now();
-      await Promise.all(ids.map((id) => coalescer.pollScheduled(id, { earliestAt: now, dueAt: now + 600_000, intervalMs: 10_000 })));
+      await Promise.all(ids.map((id) => coalescer.pollScheduled(id, { earliestAt: now - pollableForMs, dueAt: now + 600_000, intervalMs: 10_000 })));
       // the round settles its figures once its requests have answered
       while (coalescer.stats().rounds < 1) await new Promise((resolve) => setImmediate(resolve));
       coalescer.close();
       return coalescer.stats();
     };
     const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-    // the first round's tokens are counted over one interval (10 s)
+    // the first round's tokens are counted over the time its tasks were pollable (here one interval, 10 s)
     assert.equal((await period(ids('n', 5))).periodMs, 10_000, 'no token: rounds an interval apart');
     assert.equal((await period(ids('r', READY_PER_ROUND * 2))).periodMs, 5_000, 'twice the tokens a round should bring: half the interval');
     const busy = await period(ids('r', 150));
     assert.equal(busy.periodMs, 10_000 * MIN_ROUND_PERIOD_SHARE, 'never shorter than the floor');
     assert.equal(busy.rounds, 1);
     assert.equal(busy.batches, 2, 'a round of 150 tasks is two requests of at most 100 ids');
+    // a first round that went as soon as a few tasks could share it: their tokens came within those few ms, so the
+    // tasks that become pollable just after it are not held back a whole interval (before: period 10 s from 3 tokens)
+    assert.equal((await period(ids('r', READY_PER_ROUND), 0)).periodMs, 10_000 * MIN_ROUND_PERIOD_SHARE, 'a quick first round: rounds at the floor');
   });
 
   test('a coalescing client passes the submit’s options (the callback URL) through', async () => {

@@ -214,9 +214,14 @@ export class PollCoalescer {
         requests.push(this.request(ids.slice(i, i + this.maxIds).map((id) => [id, byId.get(id)!] as const)));
       }
       ready = (await Promise.all(requests)).reduce((a, b) => a + b, 0);
-      // tokens per ms since the previous round (the first: over one interval), averaged over the latest rounds
+      // tokens per ms over the time they had to become ready: since the previous round, or (the first round) since
+      // its tasks could first be polled, at most one interval; averaged over the latest rounds. A first round that
+      // went as soon as a few tasks could share it counts their tokens over those few ms, not over a whole interval:
+      // else its low rate would hold every task that became pollable just after it back for a full interval
       const intervalMs = Math.min(...going.map((w) => w.window!.intervalMs));
-      const since = Math.max(1, now - (this.lastRoundAt !== undefined && now - this.lastRoundAt <= 2 * intervalMs ? this.lastRoundAt : now - intervalMs));
+      const recent = this.lastRoundAt !== undefined && now - this.lastRoundAt <= 2 * intervalMs ? this.lastRoundAt : undefined;
+      const from = recent ?? Math.max(now - intervalMs, Math.min(...going.map((w) => w.window!.earliestAt)));
+      const since = Math.max(1, now - from);
       const rate = ready / since;
       this.readyRate = this.readyRate === undefined ? rate : (this.readyRate + rate) / 2;
       this.lastRoundAt = now;
