@@ -4,8 +4,6 @@
 // the balance and thread plan are read on the worker; a low balance alerts once per crossing through the webhook.
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +15,7 @@ import type { BalanceCheck, DlqStats, FeedbackStats, TokenReportResult } from '.
 import { SENTINEL_KEY, allHistoriesText, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 import { cliEnvOf, expectCode, runCli, type CliRun as Run } from './helpers/cli';
+import { startAlertHook } from './helpers/webhook';
 
 if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG_LEVEL as 'ERROR' | undefined) ?? 'ERROR') });
 
@@ -179,22 +178,14 @@ describe('balance', () => {
   });
 
   test('a low balance alerts once per crossing, through the alert webhook, and before a batch starts', async () => {
-    const alerts: Record<string, unknown>[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        alerts.push(JSON.parse(body) as Record<string, unknown>);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hook = await startAlertHook();
+    const { alerts } = hook;
     // 1000 at the start, 0.00299 a solve: above 999.996 after one solve, below it after two
     // 2captcha: its own provider task ids (a second simulator counts ids from the same start)
     const low = await startStack(t, {
       name: 'low-balance',
       provider: '2captcha',
-      env: { ACCOUNT_WORKFLOW_ID: 'account-low-balance', CAPTCHA_LOW_BALANCE: '999.996', ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` },
+      env: { ACCOUNT_WORKFLOW_ID: 'account-low-balance', CAPTCHA_LOW_BALANCE: '999.996', ALERT_WEBHOOK_URL: hook.url },
     });
     try {
       await low.run(async () => {

@@ -2,8 +2,6 @@
 // worker routing over both; each provider's balance is read, each alerts once per crossing on its own, and
 // `captcha-dlq balance` shows them all. Plus the pure rule (src/domain/balance.ts).
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CaptchaSolver } from '../src/client';
 import { loadConfig } from '../src/config';
@@ -14,6 +12,7 @@ import type { BalanceCheck } from '../workflows/messages';
 import { expectCode, runCli } from './helpers/cli';
 import { FAST_ENV, SENTINEL_KEY, allHistoriesText } from './helpers/stack';
 import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
+import { startAlertHook } from './helpers/webhook';
 
 let env: TestEnv;
 before(async () => {
@@ -39,16 +38,8 @@ describe('balance rule', () => {
 
 describe('balances of several providers', () => {
   test('every configured provider is read and alerts on its own; the CLI shows each', async () => {
-    const alerts: Record<string, unknown>[] = [];
-    const hook: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        alerts.push(JSON.parse(body) as Record<string, unknown>);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hook = await startAlertHook();
+    const { alerts } = hook;
     const [rich, poor] = await Promise.all([
       startSimulator({ provider: '2captcha', timeScale: 0.004, apiKey: SENTINEL_KEY, balance: 1000 }),
       startSimulator({ provider: 'capsolver', timeScale: 0.004, apiKey: SENTINEL_KEY, balance: 5 }),
@@ -61,7 +52,7 @@ describe('balances of several providers', () => {
       DLQ_WORKFLOW_ID: `dlq-${taskQueue}`,
       ACCOUNT_WORKFLOW_ID: accountId,
       CAPTCHA_LOW_BALANCE: '10',
-      ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+      ALERT_WEBHOOK_URL: hook.url,
       CAPTCHA_PROVIDERS: JSON.stringify([
         { name: 'main', provider: '2captcha', apiKey: SENTINEL_KEY, baseUrl: rich.url },
         { name: 'backup', provider: 'capsolver', apiKey: SENTINEL_KEY, baseUrl: poor.url },

@@ -13,6 +13,7 @@ import { Solver as LegacyTwoCaptchaSolver } from '2captcha';
 import type { AxiosStatic } from 'axios';
 import { startSimulator, type Simulator } from '../src/simulator/server';
 import { CAPSOLVER_SDK, CAPTCHAAI_SDK, pythonPackages, run } from './helpers/python';
+import type { AntiCaptcha } from './helpers/vendors';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a vendor module without types, and one of a package's internals */
 
@@ -123,17 +124,6 @@ void describe('@antiadmin/anticaptchaofficial (anti-captcha JSON)', () => {
     assertReports(sim, recaptchaId, imageId, afterSolves, await ac.getBalance());
   });
 });
-
-interface AntiCaptcha {
-  session: { taskId: number };
-  setAPIKey(key: string): void;
-  shutUp(): void;
-  getBalance(): Promise<number>;
-  solveRecaptchaV2Proxyless(url: string, key: string): Promise<string>;
-  solveImage(body: string): Promise<string>;
-  reportCorrectRecaptcha(): Promise<boolean>;
-  reportIncorrectImageCaptcha(): Promise<boolean>;
-}
 
 void describe('@zennolab_com/capmonstercloud-client (CapMonster JSON)', () => {
   test('reCAPTCHA v2 (sent as NoCaptchaTask), image at 200 ms polls, balance', async () => {

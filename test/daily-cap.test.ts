@@ -11,6 +11,7 @@ import { resolveSolvePolicy } from '../src/domain/policies';
 import { batchProgressQuery, type BatchProgress } from '../workflows/messages';
 import { startStack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { untilValue } from './helpers/wait';
 
 const PRICE = submitCostMicros(DEFAULT_PRICES, '2captcha', 'recaptcha-v2');
 
@@ -46,16 +47,6 @@ before(async () => {
 after(async () => {
   await env?.teardown();
 });
-
-async function untilValue<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('daily cap', () => {
   test('two batches together against a cap: both pause with the reason within the cap; a raised cap finishes them', async (t) => {

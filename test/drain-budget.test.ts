@@ -13,6 +13,7 @@ import { DEFAULT_PRICES, formatUsd, submitCostMicros } from '../src/domain/price
 import type { DlqEntry, DrainResult } from '../workflows/messages';
 import { allDlqEntries, startStack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
+import { untilValue } from './helpers/wait';
 
 let env: TestEnv;
 before(async () => {
@@ -21,16 +22,6 @@ before(async () => {
 after(async () => {
   await env?.teardown();
 });
-
-async function untilValue<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const PRICE = submitCostMicros(DEFAULT_PRICES, '2captcha', 'recaptcha-v2');
 const WORST = PRICE * (1 + resolveSolvePolicy().maxResubmits);

@@ -22,6 +22,7 @@ import { FAST_ENV, SENTINEL_KEY, allDlqEntries, startStack, type Stack } from '.
 import { BIN, cliEnvOf } from './helpers/cli';
 import { CAPSOLVER_SDK, pythonPackages } from './helpers/python';
 import { bundleWorkflows, startTestEnv, uniqueTaskQueue, type TestEnv } from './helpers/temporal';
+import type { AntiCaptcha } from './helpers/vendors';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a vendor module without types */
 
@@ -99,17 +100,6 @@ async function seedScript(gatewayUrl: string): Promise<string> {
   // only the three constants changed
   assert.equal(pointed.split('\n').filter((line, i) => line !== script.split('\n')[i]).length, 3);
   return pointed;
-}
-
-interface AntiCaptcha {
-  session: { taskId: number };
-  setAPIKey(key: string): void;
-  shutUp(): void;
-  getBalance(): Promise<number>;
-  solveRecaptchaV2Proxyless(url: string, key: string): Promise<string>;
-  solveImage(body: string): Promise<string>;
-  reportCorrectRecaptcha(): Promise<boolean>;
-  reportIncorrectImageCaptcha(): Promise<boolean>;
 }
 
 describe('gateway', () => {

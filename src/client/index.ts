@@ -219,17 +219,20 @@ export class CaptchaSolver {
   account() {
     const workflowId = this.config.account.workflowId;
     const handle = () => this.client.workflow.getHandle<typeof captchaAccountWorkflow>(workflowId);
+    // the account workflow, started if it is not running (an update needs a running workflow)
+    const started = () =>
+      this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
+        workflowId,
+        taskQueue: this.config.temporal.taskQueue,
+        args: [{}],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: 'account: token feedback, balance alerts',
+      });
     return {
       workflowId,
       /** Reads the balance on the worker; a balance below CAPTCHA_LOW_BALANCE raises one alert per crossing. */
       checkBalance: async (reason = 'client'): Promise<BalanceCheck> => {
-        await this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
-          workflowId,
-          taskQueue: this.config.temporal.taskQueue,
-          args: [{}],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          staticSummary: 'account: token feedback, balance alerts',
-        });
+        await started();
         return executeUpdateAcrossRuns(handle(), checkBalanceUpdate, { args: [{ reason }] });
       },
       /**
@@ -238,13 +241,7 @@ export class CaptchaSolver {
        */
       setDailyCap: async (usd: string | number, by = 'client'): Promise<DailyCapView> => {
         const capMicros = budgetMicrosOf(usd);
-        await this.client.workflow.start<typeof captchaAccountWorkflow>(WORKFLOW_TYPES.account, {
-          workflowId,
-          taskQueue: this.config.temporal.taskQueue,
-          args: [{}],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          staticSummary: 'account: token feedback, balance alerts',
-        });
+        await started();
         return executeUpdateAcrossRuns(handle(), setDailyCapUpdate, { args: [{ capMicros, by }] });
       },
       /** The daily cap's day, cap, leases and reset time; null before any batch leased or a cap was set. */
