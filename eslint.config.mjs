@@ -62,6 +62,20 @@ export default tseslint.config(
     },
   },
   {
+    // The workflow bundle is evaluated once and shared by every workflow the worker runs (src/workflow-bundle.ts):
+    // a module-level variable would be state one workflow leaks into the next.
+    files: ['workflows/**/*.ts', 'src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Program > VariableDeclaration[kind!='const'], Program > ExportNamedDeclaration > VariableDeclaration[kind!='const']",
+          message: 'No module-level let or var in the workflow bundle: its modules are shared by every workflow (src/workflow-bundle.ts); keep state in the workflow function.',
+        },
+      ],
+    },
+  },
+  {
     // The provider boundary (clients, simulator) knows the domain, never the workflows that orchestrate it.
     files: ['src/providers/**/*.ts', 'src/simulator/**/*.ts'],
     rules: {

@@ -15,6 +15,7 @@ import { freePort, type DevServer } from '../src/dev/dev-server';
 import { startLocalStack } from '../src/dev/stack';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { createWorker } from '../src/worker';
+import { PRODUCT_BUNDLE } from '../src/workflow-bundle';
 import { resolveSolvePolicy } from '../src/domain/policies';
 import type { SolvePolicy } from '../src/domain/types';
 
@@ -77,7 +78,7 @@ export async function startBenchStack(log: (line: string) => void): Promise<Benc
   const metricsPort = await freePort();
   log('starting the Temporal dev server and bundling the workflows');
   const bundling = Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }),
+    bundleWorkflowCode({ ...PRODUCT_BUNDLE, logger: new DefaultLogger('WARN') }),
     bundleWorkflowCode({ workflowsPath: require.resolve('./trivial-workflows'), logger: new DefaultLogger('WARN') }),
   ]);
   const local = await startLocalStack({

@@ -5,6 +5,7 @@ import { createActivities, type ActivityEvents } from '../activities';
 import { loadConfig, requireProviderKey, type Config } from './config';
 import { createWorkerMetrics, resolveBindAddress, sdkMetricsUrlOf, startMetricsServer, type MetricsServer } from './metrics';
 import { createProvider } from './providers';
+import { PRODUCT_BUNDLE } from './workflow-bundle';
 import type { CaptchaProvider } from './providers/types';
 import { ProviderRouter } from './providers/routes';
 import { dlqStatsQuery } from '../workflows/messages';
@@ -42,7 +43,7 @@ export async function createWorker({ config, connection, client, provider, route
     connection,
     namespace: config.temporal.namespace,
     taskQueue: taskQueue ?? config.temporal.taskQueue,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: PRODUCT_BUNDLE.workflowsPath, bundlerOptions: { preloadModules: PRODUCT_BUNDLE.preloadModules } }),
     activities: createActivities({
       provider,
       ...(router && { router }),
@@ -58,6 +59,8 @@ export async function createWorker({ config, connection, client, provider, route
     }),
     ...(dataConverter && { dataConverter }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    // the submits run as local activities (SOLVE_SUBMIT_LOCAL): as many at once as activities
+    maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     ...(config.worker.taskQueueActivitiesPerSecond !== undefined && {
       maxTaskQueueActivitiesPerSecond: config.worker.taskQueueActivitiesPerSecond,

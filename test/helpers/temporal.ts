@@ -19,6 +19,7 @@ import type { Client } from '@temporalio/client';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { PRODUCT_BUNDLE } from '../../src/workflow-bundle';
 import type { LogLevel, NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/names';
@@ -129,11 +130,13 @@ export function uniqueTaskQueue(name: string): string {
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
 /** Bundles the workflows once per test file (default: the product's `workflows/index.ts`). */
-export function bundleWorkflows(workflowsPath: string = require.resolve('../../workflows/index')): Promise<WorkflowBundleWithSourceMap> {
+export function bundleWorkflows(workflowsPath: string = PRODUCT_BUNDLE.workflowsPath): Promise<WorkflowBundleWithSourceMap> {
   let bundle = bundles.get(workflowsPath);
   if (!bundle) {
     const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
-    bundle = bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(level) });
+    // the product's bundle as the worker builds it (its modules preloaded); another entry as it is
+    const preload = workflowsPath === PRODUCT_BUNDLE.workflowsPath ? { preloadModules: PRODUCT_BUNDLE.preloadModules } : {};
+    bundle = bundleWorkflowCode({ workflowsPath, ...preload, logger: new DefaultLogger(level) });
     bundles.set(workflowsPath, bundle);
     bundle.catch(() => bundles.delete(workflowsPath));
   }
