@@ -2,7 +2,8 @@
 // from the provider client alone: the worker holds the API key inside it; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError } from '../src/providers/errors';
-import { advisedFirstPollDelayMs } from '../src/domain/policies';
+import { LOCAL_SUBMIT_RESTART_MS, advisedFirstPollDelayMs } from '../src/domain/policies';
+import { LocalSubmitRecords } from './local-submits';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
 import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
@@ -34,6 +35,13 @@ export interface SubmitInput {
   route?: string[];
   /** providers to try last (a resubmit after an unsolvable answer prefers another solver pool) */
   avoid?: string[];
+  /**
+   * A local submit: when its workflow task began (workflow time, ms). An attempt that starts much later than this runs
+   * on another worker after the first one died, and may repeat a paid submit.
+   */
+  scheduledAt?: number;
+  /** A local submit: an earlier try of its workflow task failed (on a worker that died, say), and may have paid it. */
+  taskRepeated?: true;
 }
 export interface Submitted {
   providerTaskId: string;
@@ -100,6 +108,7 @@ export function createSolveActivities({
   prices = DEFAULT_PRICES,
 }: SolveActivityDeps) {
   const emit = emitterOf(events);
+  const localRecords = new LocalSubmitRecords();
   const failed = (stage: 'submit' | 'poll', failure: unknown, name = router.defaultRoute[0]!): void => {
     const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as ProviderFailureDetails | undefined) : undefined;
     emit('failed', { provider: name, stage, failureClass: details?.failureClass ?? 'internal', code: details?.code ?? 'UNKNOWN' });
@@ -112,13 +121,22 @@ export function createSolveActivities({
      * An attempt that ends answered (or provably unsent) records so as it fails. No heartbeat before the request: that
      * was one more server write per paid submit; the heartbeats while the request is out keep a dead worker noticed.
      */
-    async submitCaptcha({ task, route, avoid }: SubmitInput): Promise<Submitted> {
+    async submitCaptcha({ task, route, avoid, scheduledAt, taskRepeated }: SubmitInput): Promise<Submitted> {
       const ctx = Context.current();
       const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
-      const unsettled = unsettledSubmits(info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined, attempt);
-      const beat = (sending: boolean) => ctx.heartbeat({ attempt, sending, unsettled } satisfies SubmitHeartbeat);
-      const beating = setInterval(() => beat(true), heartbeatSliceMs(ctx));
+      // a local submit keeps its record in this worker (written before the request: it costs nothing there), a
+      // regular one on the server as heartbeat details (none before the request: each is a server write)
+      const localKey = info.isLocal ? LocalSubmitRecords.keyOf(info) : undefined;
+      const previous = localKey !== undefined ? localRecords.get(localKey) : (info.heartbeatDetails as Partial<SubmitHeartbeat> | undefined);
+      const unsettled = localKey !== undefined ? unsettledLocalSubmits(previous, attempt, { scheduledAt, taskRepeated }) : unsettledSubmits(previous, attempt);
+      const beat = (sending: boolean) => {
+        const record = { attempt, sending, unsettled } satisfies SubmitHeartbeat;
+        if (localKey !== undefined) localRecords.set(localKey, record);
+        else ctx.heartbeat(record);
+      };
+      if (localKey !== undefined) beat(true);
+      const beating = localKey === undefined ? setInterval(() => beat(true), heartbeatSliceMs(ctx)) : undefined;
       try {
         // the URL is made here, in the worker: its HMAC never reaches the workflow's history
         const workflowId = info.workflowExecution?.workflowId;
@@ -137,6 +155,7 @@ export function createSolveActivities({
         // priced by the provider that took the task (its kind: the price table's provider)
         const costMicros = submitCostMicros(prices, router.client(routed.provider).name, task.type);
         emit('spent', { provider: routed.provider, type: task.type, micros: costMicros });
+        if (localKey !== undefined) localRecords.delete(localKey);
         return {
           providerTaskId,
           submittedAt: new Date().toISOString(),
@@ -154,7 +173,7 @@ export function createSolveActivities({
         failed('submit', failure);
         throw failure;
       } finally {
-        clearInterval(beating);
+        if (beating) clearInterval(beating);
       }
     },
 
@@ -285,6 +304,29 @@ export function unsettledSubmits(previous: Partial<SubmitHeartbeat> | undefined,
 
 function nonNegativeInt(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Earlier attempts of a local submit that may have been paid. Its retries run in this worker, which keeps each attempt's
+ * record (written before its request): `unsettledSubmits` reads it as it reads a regular submit's heartbeat. The other
+ * cases come from a workflow task done again, and count one attempt whose request was out (an upper bound, like the rest):
+ * - a record of this attempt number or a later one: the task was redone in this worker after the recorded attempt;
+ * - no record and a first attempt, where the workflow says an earlier try of its task failed (`taskRepeated`: its
+ *   worker died, say, and the task timed out), or where the attempt starts long after its task began (`scheduledAt`:
+ *   the task had been completed as a heartbeat while a slow submit ran, then its worker died).
+ */
+export function unsettledLocalSubmits(
+  previous: Partial<SubmitHeartbeat> | undefined,
+  attempt: number,
+  task: { scheduledAt?: number | undefined; taskRepeated?: true | undefined },
+  now = Date.now(),
+): number {
+  if (previous === undefined) {
+    const repeated = task.taskRepeated === true || (task.scheduledAt !== undefined && now - task.scheduledAt > LOCAL_SUBMIT_RESTART_MS);
+    return unsettledSubmits(undefined, attempt) + (attempt === 1 && repeated ? 1 : 0);
+  }
+  if (nonNegativeInt(previous.attempt) >= attempt) return nonNegativeInt(previous.unsettled) + (previous.sending === true ? 1 : 0);
+  return unsettledSubmits(previous, attempt);
 }
 
 /** A third of the activity's heartbeat timeout: the longest a wait or a request goes without a heartbeat. */

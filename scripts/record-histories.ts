@@ -4,7 +4,7 @@
 //   dlq-shards-*   a DLQ of 3 shards: reports to every shard, a retry order forwarded to the shards, continue-as-new
 //   batch-can-*    a batch that continues as new (children per run capped), and one of its solve children
 // Histories of older code must stay: record new ones under a tag (`… record-histories.ts v2` writes `v2-*.json`); only
-// the files of that same tag are replaced.
+// the files of that same tag are replaced. Untagged: recorded before the local first submit; v2: with it.
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ async function save(client: Client, workflowId: string, name: string): Promise<n
   runs.sort((a, b) => a.start - b.start);
   for (const [i, r] of runs.entries()) {
     const history = await client.workflow.getHandle(workflowId, r.runId).fetchHistory();
-    writeFileSync(join(OUT, `${TAG}${name}-${i + 1}.json`), historyToJson(history));
+    writeFileSync(join(OUT, `${TAG}${name}-${i + 1}.json`), historyToJson(history, workflowId));
   }
   return runs.length;
 }

@@ -87,6 +87,7 @@ const envSchema = z.object({
 
   SOLVE_SUBMIT_MAX_ATTEMPTS: int(1, 20).optional(),
   SOLVE_SUBMIT_INITIAL_INTERVAL_MS: int(1).optional(),
+  SOLVE_SUBMIT_LOCAL: bool.optional(),
   SOLVE_POLL_FIRST_DELAY_MS: int(0).optional(),
   SOLVE_POLL_INTERVAL_MS: int(1).optional(),
   SOLVE_POLL_DEADLINE_MS: int(1).optional(),
@@ -281,6 +282,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.SOLVE_SUBMIT_LOCAL === true && e.WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND !== undefined) {
+    throw new ConfigError(
+      'invalid configuration: SOLVE_SUBMIT_LOCAL=true with WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND set: local submits are not tasks the server schedules, so its rate limit would not cover them; unset SOLVE_SUBMIT_LOCAL (it is false under a task-queue limit)',
+    );
+  }
   const connection = loadConnection(env, e.TEMPORAL_TLS, options);
   let codecKeys: CodecKeySpec[] | undefined;
   if (e.TEMPORAL_CODEC_KEYS !== undefined) {
@@ -297,6 +303,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       initialIntervalMs: e.SOLVE_SUBMIT_INITIAL_INTERVAL_MS,
       // the submit activity must outlast the submit's own wait, or it is retried while the first one may be paid
       timeoutMs: submitActivityTimeoutMs(e.CAPTCHA_SUBMIT_TIMEOUT_MS),
+      // a local submit is not a task the server schedules: a task-queue rate limit would not cover it
+      local: e.SOLVE_SUBMIT_LOCAL ?? e.WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND === undefined,
     }),
     poll: compact({
       firstDelayMs: e.SOLVE_POLL_FIRST_DELAY_MS,

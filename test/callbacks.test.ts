@@ -136,11 +136,14 @@ describe('callback mode', () => {
       }
       console.log(`callback mode, 10 solves one at a time: time-to-token overhead p50 ${percentile(single, 50)} ms, p95 ${percentile(single, 95)} ms`);
       assert.equal(s.sim.stats().requests['res.php'], 0, 'no polls');
-      // history of one solve: the same commands as in polling mode (submit, poll completed by the push): no signal, no timer
+      // history of one solve: the same commands as in polling mode (a local submit, a poll completed by the push): no
+      // signal, no timer
       const history = await s.client.workflow.getHandle(`solve/${keys[0]}`).fetchHistory();
-      const types = (history.events ?? []).map((e) => e.eventType);
+      const events = history.events ?? [];
+      const types = events.map((e) => e.eventType);
       console.log(`history events of a callback-solved workflow: ${types.length}`);
-      assert.equal(types.filter((t) => t === 10).length, 2, 'two activities scheduled: submit and poll');
+      assert.equal(types.filter((t) => t === 10).length, 1, 'one activity scheduled: the poll');
+      assert.equal(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length, 1, 'the submit, a local activity');
       assert.ok(!types.includes(17) && !types.includes(26), 'no timer, no signal');
     });
   });

@@ -67,9 +67,15 @@ async function withWorker<T>(config: Readonly<Config>, client: Client, fn: () =>
 function payloadsOf(value: unknown, out: Payload[] = []): Payload[] {
   if (!value || typeof value !== 'object') return out;
   if (value instanceof Uint8Array) return out;
-  // a `patched()` marker: the SDK's core writes its details (the patch id, nothing of ours) without the codec
-  const marker = (value as { markerRecordedEventAttributes?: { markerName?: string | null } }).markerRecordedEventAttributes;
+  // a `patched()` marker: the SDK's core writes its details (the patch id, nothing of ours) without the codec; a local
+  // activity's marker: its `data` likewise (sequence number, attempt, activity type and times), its `result` is ours
+  const marker = (value as { markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, unknown> | null } }).markerRecordedEventAttributes;
   if (marker?.markerName === 'core_patch') return out;
+  if (marker?.markerName === 'core_local_activity') {
+    const { data: _coreMetadata, ...ours } = marker.details ?? {};
+    for (const child of Object.values(ours)) payloadsOf(child, out);
+    return out;
+  }
   const v = value as { metadata?: unknown; data?: unknown };
   if (v.metadata && typeof v.metadata === 'object' && v.data instanceof Uint8Array) {
     out.push(value as Payload);

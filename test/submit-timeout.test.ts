@@ -4,7 +4,8 @@
 //   - submit answers up to 45 s, with the default submit timeout, are paid once each (the simulator's ledger);
 //   - what remains (an answer lost after the provider was paid) is counted as a possible duplicate;
 //   - without a heartbeat before the request (one server write per paid submit): an attempt that left no record may
-//     have been paid, an answered one records so; a quick solve heartbeats neither in its submit nor in its poll.
+//     have been paid, an answered one records so; a quick solve heartbeats neither in its submit nor in its poll;
+//   - the first submit as a local activity keeps those records in the worker, and counts a workflow task done again.
 // The worker SIGKILLed mid-submit is in test/faults.test.ts (d).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -13,7 +14,9 @@ import { loadConfig } from '../src/config';
 import { createWorkerMetrics } from '../src/metrics';
 import { ProviderTransientError, createProvider } from '../src/providers';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { unsettledSubmits } from '../activities/solve';
+import { unsettledLocalSubmits, unsettledSubmits } from '../activities/solve';
+import { LocalSubmitRecords } from '../activities/local-submits';
+import { LOCAL_SUBMIT_RESTART_MS } from '../src/domain/policies';
 import { startSimulator } from '../src/simulator/server';
 import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
@@ -119,41 +122,45 @@ describe('a slow submit is paid once', () => {
     await Promise.all([run('captchaai'), run('anticaptcha')]);
   });
 
-  test('an answer lost after the provider was paid is counted as a possible duplicate; an answered failure is not', async () => {
-    const metrics = createWorkerMetrics({ defaultMetrics: false });
-    const stack = await startStack(env, {
-      name: 'possible-duplicate',
-      // a short submit timeout, so that the lost answer (the remaining case) happens quickly
-      env: { CAPTCHA_SUBMIT_TIMEOUT_MS: '1000' },
-      simulator: {
-        scenarios: {
-          sitekeys: {
-            'sk-lost-answer': { submit: [{ type: 'slow', delayMs: 3_000, times: 1 }] },
-            'sk-answered-503': { submit: [{ type: 'http', status: 503, times: 1 }] },
+  // the first submit is a local activity by default (its record stays in the worker); the activity task form keeps it
+  // on the server as heartbeat details
+  for (const local of [true, false]) {
+    test(`an answer lost after the provider was paid is counted as a possible duplicate; an answered failure is not (${local ? 'local submit' : 'submit activity'})`, async () => {
+      const metrics = createWorkerMetrics({ defaultMetrics: false });
+      const stack = await startStack(env, {
+        name: `possible-duplicate-${local}`,
+        // a short submit timeout, so that the lost answer (the remaining case) happens quickly
+        env: { CAPTCHA_SUBMIT_TIMEOUT_MS: '1000', SOLVE_SUBMIT_LOCAL: String(local) },
+        simulator: {
+          scenarios: {
+            sitekeys: {
+              'sk-lost-answer': { submit: [{ type: 'slow', delayMs: 3_000, times: 1 }] },
+              'sk-answered-503': { submit: [{ type: 'http', status: 503, times: 1 }] },
+            },
           },
         },
-      },
-      workerExtras: { activityEvents: metrics.activityEvents },
+        workerExtras: { activityEvents: metrics.activityEvents },
+      });
+      try {
+        const [lost, answered] = await stack.run(() =>
+          Promise.all([stack.solver.solve(task('sk-lost-answer', 1)), stack.solver.solve(task('sk-answered-503', 2))]),
+        );
+        assert.equal(lost.paidSubmits, 1);
+        assert.equal(lost.attempts, 2);
+        assert.equal(lost.possibleDuplicateSubmits, 1);
+        assert.equal(answered.attempts, 2);
+        assert.equal(answered.possibleDuplicateSubmits, undefined, 'a 503 answer paid nothing');
+        const scrape = await metrics.registry.metrics();
+        assert.match(scrape, /^captcha_possible_duplicate_submits_total\{provider="captchaai"\} 1$/m, 'the worker metric counts it');
+        const stats = stack.sim.stats();
+        assert.equal(stats.duplicatePaidSubmits, 1, 'the ledger agrees: one task paid twice');
+        assert.equal(stats.mostPaidTasks.length, 1);
+        assert.match(stats.mostPaidTasks[0]!.task, /sk-lost-answer/);
+      } finally {
+        await stack.close();
+      }
     });
-    try {
-      const [lost, answered] = await stack.run(() =>
-        Promise.all([stack.solver.solve(task('sk-lost-answer', 1)), stack.solver.solve(task('sk-answered-503', 2))]),
-      );
-      assert.equal(lost.paidSubmits, 1);
-      assert.equal(lost.attempts, 2);
-      assert.equal(lost.possibleDuplicateSubmits, 1);
-      assert.equal(answered.attempts, 2);
-      assert.equal(answered.possibleDuplicateSubmits, undefined, 'a 503 answer paid nothing');
-      const scrape = await metrics.registry.metrics();
-      assert.match(scrape, /^captcha_possible_duplicate_submits_total\{provider="captchaai"\} 1$/m, 'the worker metric counts it');
-      const stats = stack.sim.stats();
-      assert.equal(stats.duplicatePaidSubmits, 1, 'the ledger agrees: one task paid twice');
-      assert.equal(stats.mostPaidTasks.length, 1);
-      assert.match(stats.mostPaidTasks[0]!.task, /sk-lost-answer/);
-    } finally {
-      await stack.close();
-    }
-  });
+  }
 
   test('possible duplicates without a pre-send heartbeat: an attempt that left no record may have been paid, an answered one did not', () => {
     assert.equal(unsettledSubmits(undefined, 1), 0, 'the first attempt');
@@ -165,6 +172,35 @@ describe('a slow submit is paid once', () => {
     assert.equal(unsettledSubmits({ attempt: 2, sending: true, unsettled: 1 }, 3), 2, 'the count carries over');
     assert.equal(unsettledSubmits({ attempt: 2, sending: false, unsettled: 1 }, 3), 1);
     assert.equal(unsettledSubmits({ attempt: 7, sending: true, unsettled: -3 }, 3), 1, 'a malformed record counts what it can');
+  });
+
+  test('possible duplicates of a local submit: its records in the worker, and a workflow task done again', () => {
+    const at = 1_000_000;
+    assert.equal(unsettledLocalSubmits(undefined, 1, { scheduledAt: at }, at + 20), 0, 'a first attempt, started at once');
+    assert.equal(unsettledLocalSubmits({ attempt: 1, sending: true, unsettled: 0 }, 2, { scheduledAt: at }), 1, 'attempt 1 lost its answer');
+    assert.equal(unsettledLocalSubmits({ attempt: 1, sending: false, unsettled: 0 }, 2, { scheduledAt: at }), 0, 'attempt 1 was answered');
+    assert.equal(unsettledLocalSubmits(undefined, 1, { scheduledAt: at, taskRepeated: true }, at + 20), 1, 'the task failed once (its worker died): that try may have paid');
+    assert.equal(unsettledLocalSubmits(undefined, 1, { scheduledAt: at }, at + LOCAL_SUBMIT_RESTART_MS + 1), 1, 'started long after its task began: a heartbeat-completed task redone elsewhere');
+    assert.equal(unsettledLocalSubmits(undefined, 1, {}, at), 0, 'no workflow context (a worker before it): nothing to go by');
+    assert.equal(unsettledLocalSubmits({ attempt: 1, sending: true, unsettled: 0 }, 1, { scheduledAt: at }, at + 5), 1, 'the task redone in this worker: the recorded attempt 1 came first');
+    assert.equal(unsettledLocalSubmits({ attempt: 2, sending: false, unsettled: 1 }, 1, {}), 1, 'redone after an answered attempt: its count carries over');
+    assert.equal(unsettledLocalSubmits(undefined, 3, {}), 2, 'attempts that left no record');
+  });
+
+  test('local submit records: one per activity of a run, bounded, oldest out first', () => {
+    const records = new LocalSubmitRecords(2);
+    const key = (run: string, id: string) => LocalSubmitRecords.keyOf({ workflowExecution: { workflowId: 'wf', runId: run }, activityId: id })!;
+    assert.notEqual(key('r1', '1'), key('r2', '1'));
+    assert.equal(LocalSubmitRecords.keyOf({ activityId: '1' }), undefined);
+    records.set(key('r1', '1'), { attempt: 1, sending: true, unsettled: 0 });
+    records.set(key('r1', '2'), { attempt: 1, sending: true, unsettled: 0 });
+    records.set(key('r1', '1'), { attempt: 2, sending: false, unsettled: 1 });
+    records.set(key('r1', '3'), { attempt: 1, sending: true, unsettled: 0 });
+    assert.equal(records.size, 2);
+    assert.equal(records.get(key('r1', '2')), undefined, 'the oldest written went first');
+    assert.deepEqual(records.get(key('r1', '1')), { attempt: 2, sending: false, unsettled: 1 });
+    records.delete(key('r1', '1'));
+    assert.equal(records.size, 1);
   });
 
   test('a quick solve sends no heartbeat: the submit beats only while a slow request is out, the poll not in its first slice', async () => {

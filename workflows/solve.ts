@@ -8,7 +8,9 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -16,7 +18,7 @@ import {
 import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
+import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, localSubmitActivityOptions, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, SWITCH_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
@@ -30,6 +32,11 @@ import type {
 } from '../src/domain/types';
 import { nowIso, workflowNow } from './clock';
 
+/** `patched` id of the first submit as a local activity (policy.submit.local, on by default). */
+const LOCAL_SUBMIT_PATCH = 'solve-local-submit';
+/** History events before a solve's first workflow task runs (started, task scheduled, task started): more, and a try of it failed. */
+const FIRST_TASK_HISTORY_LENGTH = 3;
+
 export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResult> {
   const policy = resolveSolvePolicy(input.policy);
   const where = input.task.type === 'image' ? 'image' : `${input.task.sitekey} on ${input.task.pageUrl}`;
@@ -37,7 +44,16 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   // provider, provider and switches in results): replay matches an activity's type and id, not its options or input
   // (test/replay.test.ts replays solves recorded before them), none adds a command, and a patch marker would cost every
   // solve one more history event.
+  // The first submit as a local activity: the worker running this workflow task runs it at once and its result comes
+  // back in the same task, so a solve takes two workflow tasks and one activity task (with a regular submit, three and
+  // two). A resubmit (rare: after an unsolvable answer) is a regular activity, whose heartbeat tells a retry whether the
+  // attempt before it may have paid; a first submit learns that from its workflow task (activities/solve.ts). Solves
+  // begun before this (no marker) replay their regular submits.
+  const localSubmit = policy.submit.local !== false && patched(LOCAL_SUBMIT_PATCH);
+  const { submitCaptcha: submitLocally } = proxyLocalActivities<Activities>({ ...localSubmitActivityOptions(policy), summary: `submit ${where}` });
   const { submitCaptcha } = proxyActivities<Activities>({ ...submitActivityOptions(policy), summary: `submit ${where}` });
+  /** A local first submit says when its workflow task began, and whether an earlier try of that task failed. */
+  const localContext = () => ({ scheduledAt: workflowNow(), ...(workflowInfo().historyLength > FIRST_TASK_HISTORY_LENGTH && { taskRepeated: true as const }) });
   const { pollCaptcha } = proxyActivities<Activities>({ ...pollActivityOptions(policy), summary: `poll ${where}` });
   // several providers: the submit names the route, the poll goes to the provider that took the task, a resubmit after
   // an unsolvable answer tries another provider first, and the result names the provider and every switch
@@ -80,11 +96,13 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       let providerTaskId: string | undefined;
       try {
         const avoid = provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
-        const submitted = await submitCaptcha({
+        const local = localSubmit && round === 1;
+        const submitted = await (local ? submitLocally : submitCaptcha)({
           task: input.task,
           taskKey: input.taskKey,
           ...(input.route && { route: input.route }),
           ...(avoid && { avoid }),
+          ...(local && localContext()),
         });
         if (submitted.provider !== undefined) {
           const at = nowIso();

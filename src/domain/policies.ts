@@ -1,7 +1,7 @@
 // Every retry policy of the product, in one place. Defaults follow the seed script: 3 submit retries with 2^n s
 // backoff, a poll every 5 s for up to 120 s. Every policy sets its caps explicitly: Temporal retries forever otherwise.
 // Pure data and arithmetic: imported by workflow code and by configuration.
-import type { ActivityOptions } from '@temporalio/common';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
 import type { CaptchaType, FailureClass, SolvePolicy, SolvePolicyOverrides } from './types';
 
 export const DEFAULT_SOLVE_POLICY: SolvePolicy = Object.freeze({
@@ -95,6 +95,24 @@ export function submitActivityTimeoutMs(submitTimeoutMs: number): number {
  * submit may have been paid (a possible duplicate).
  */
 export const SUBMIT_HEARTBEAT_TIMEOUT_MS = 15_000;
+
+/**
+ * The submit as a local activity: the same timeout and retries, run by the worker that runs the workflow task, with no
+ * heartbeat (a dead worker is noticed by the workflow task's timeout, and the attempt on the next worker is counted as
+ * a possible duplicate: activities/solve.ts).
+ */
+export function localSubmitActivityOptions(policy: SolvePolicy): LocalActivityOptions {
+  const options: LocalActivityOptions & { heartbeatTimeout?: unknown } = submitActivityOptions(policy);
+  delete options.heartbeatTimeout;
+  return options;
+}
+
+/**
+ * A local submit attempt that starts this long after the workflow task that scheduled it began is taken for a repeat
+ * on another worker after the first one died (a workflow task times out after 10 s): it counts one possible duplicate.
+ * Local attempts start within milliseconds otherwise.
+ */
+export const LOCAL_SUBMIT_RESTART_MS = 5_000;
 
 export function submitActivityOptions(policy: SolvePolicy): ActivityOptions {
   const s = policy.submit;

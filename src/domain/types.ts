@@ -63,6 +63,12 @@ export interface SolvePolicy {
     maxIntervalMs: number;
     /** per-attempt timeout of the submit activity */
     timeoutMs: number;
+    /**
+     * The submit runs as a local activity (in the workflow task that schedules it: one workflow task and one activity
+     * task fewer per solve). False: an activity task the server schedules, which a task-queue rate limit
+     * (`WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND`) covers. Absent: true.
+     */
+    local?: boolean;
   };
   poll: {
     /** wait before the first poll (providers: ≥ 5 s) */

@@ -7,11 +7,14 @@ import { temporal } from '@temporalio/proto';
 type History = temporal.api.history.v1.IHistory;
 const HistoryMessage = temporal.api.history.v1.History;
 
-export function historyToJson(history: History): string {
+/** `workflowId`: the id the workflow ran under, which its code may read (a DLQ checks its shards' ids against its own). */
+export function historyToJson(history: History, workflowId?: string): string {
   const message = HistoryMessage.fromObject(history);
-  return JSON.stringify(HistoryMessage.toObject(message, { longs: String, enums: String, bytes: String }));
+  return JSON.stringify({ ...(workflowId !== undefined && { workflowId }), ...HistoryMessage.toObject(message, { longs: String, enums: String, bytes: String }) });
 }
 
-export function historyFromJson(text: string): temporal.api.history.v1.History {
-  return HistoryMessage.fromObject(JSON.parse(text) as Record<string, unknown>);
+/** A recorded history and the workflow id it ran under (absent from files recorded before it was kept). */
+export function recordedHistoryFromJson(text: string): { workflowId?: string; history: temporal.api.history.v1.History } {
+  const { workflowId, ...rest } = JSON.parse(text) as { workflowId?: unknown } & Record<string, unknown>;
+  return { ...(typeof workflowId === 'string' && { workflowId }), history: HistoryMessage.fromObject(rest) };
 }
