@@ -19,8 +19,8 @@ import { measureWorkerKill } from './worker-kill';
 
 const SIZES: Record<Mode, Sizes> = {
   smoke: { throughputTasks: 20, throughputRounds: 1, concurrency: 10, seedTasks: 5, seedSecondMs: 50, killTasks: 4, deadLetterTasks: 4, dlqEntries: [300], batchTasks: 60, peerTasks: 8, peerConcurrency: 4, peerRounds: 1, peerSecondMs: 50, cpuTasks: 20, cpuRounds: 1 },
-  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 2, peerSecondMs: 1_000, cpuTasks: 300, cpuRounds: 2 },
-  full: { throughputTasks: 1_000, throughputRounds: 4, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 4, peerSecondMs: 1_000, cpuTasks: 1_000, cpuRounds: 4 },
+  quick: { throughputTasks: 300, throughputRounds: 2, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 20, deadLetterTasks: 20, dlqEntries: [2_000], batchTasks: 1_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 2, peerSecondMs: 1_000, cpuTasks: 200, cpuRounds: 6 },
+  full: { throughputTasks: 1_000, throughputRounds: 4, concurrency: 100, seedTasks: 100, seedSecondMs: 1_000, killTasks: 50, deadLetterTasks: 50, dlqEntries: [10_000, 100_000], batchTasks: 10_000, peerTasks: 200, peerConcurrency: 50, peerRounds: 4, peerSecondMs: 1_000, cpuTasks: 500, cpuRounds: 8 },
 };
 
 const METHODS = `## How each figure is measured
@@ -44,7 +44,7 @@ See bench/README.md for the full description. In short:
    same concurrency, simulator settings and poll interval (reCAPTCHA v2 × 0.2: 3–12 s solves), rounds interleaved
    ours, peer, ours, peer; then one run of each with the provider's rate rules on (bans, lost tasks); time to token
    over the simulator's readyAt; CPU per task (server /proc stat + in-process worker) of the pipeline vs the trivial
-   shape, instant solves, rounds in alternating order.
+   shape, instant solves, on a dev server of their own, a warm-up round each, then short rounds in ABBA order.
 8. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
    100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve
    with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).
