@@ -1,8 +1,8 @@
 // The solve's provider-facing activities: submit (pays for one provider task) and poll (waits for its answer). Built
 // from the provider client alone: the worker holds the API key inside it; it is never an activity argument.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { ProviderError, ProviderTransientError } from '../src/providers/errors';
-import { LOCAL_SUBMIT_RESTART_MS, advisedFirstPollDelayMs } from '../src/domain/policies';
+import { ProviderError, ProviderTransientError, SubmitWouldWaitError } from '../src/providers/errors';
+import { LOCAL_SUBMIT_RESTART_MS, SUBMIT_DEFERRED, advisedFirstPollDelayMs } from '../src/domain/policies';
 import { LocalSubmitRecords } from './local-submits';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
@@ -42,6 +42,8 @@ export interface SubmitInput {
   scheduledAt?: number;
   /** A local submit: an earlier try of its workflow task failed (on a worker that died, say), and may have paid it. */
   taskRepeated?: true;
+  /** A local submit: only if the client's rate limit lets it go at once; else a `SUBMIT_DEFERRED` failure, nothing sent. */
+  immediate?: true;
 }
 export interface Submitted {
   providerTaskId: string;
@@ -121,7 +123,7 @@ export function createSolveActivities({
      * An attempt that ends answered (or provably unsent) records so as it fails. No heartbeat before the request: that
      * was one more server write per paid submit; the heartbeats while the request is out keep a dead worker noticed.
      */
-    async submitCaptcha({ task, route, avoid, scheduledAt, taskRepeated }: SubmitInput): Promise<Submitted> {
+    async submitCaptcha({ task, route, avoid, scheduledAt, taskRepeated, immediate }: SubmitInput): Promise<Submitted> {
       const ctx = Context.current();
       const { info, cancellationSignal } = ctx;
       const attempt = info.attempt;
@@ -141,7 +143,7 @@ export function createSolveActivities({
         // the URL is made here, in the worker: its HMAC never reaches the workflow's history
         const workflowId = info.workflowExecution?.workflowId;
         const callbackUrl = workflowId ? callbackUrlFor?.(workflowId) : undefined;
-        const routed = await router.submit(task, route, { ...(avoid && { avoid }), ...(callbackUrl && { callbackUrl }), signal: cancellationSignal });
+        const routed = await router.submit(task, route, { ...(avoid && { avoid }), ...(callbackUrl && { callbackUrl }), ...(immediate && { immediate }), signal: cancellationSignal });
         const { providerTaskId } = routed;
         if (routed.skipped.length > 0) {
           log.info('submit routed past providers', { provider: routed.provider, skipped: routed.skipped });
@@ -167,6 +169,11 @@ export function createSolveActivities({
           costMicros,
         };
       } catch (err) {
+        if (err instanceof SubmitWouldWaitError) {
+          // nothing sent: the solve sends it as a regular activity, which waits for the rate limit
+          if (localKey !== undefined) localRecords.delete(localKey);
+          throw ApplicationFailure.create({ type: SUBMIT_DEFERRED, message: err.message, nonRetryable: true });
+        }
         // answered, or provably never sent: this attempt paid nothing
         if (!(err instanceof ProviderTransientError && err.requestOutcome === 'unknown')) beat(false);
         const failure = toFailure(err, attempt);

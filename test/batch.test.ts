@@ -12,7 +12,7 @@ import { WORKFLOW_TYPES } from '../src/domain/names';
 import { TaskValidationError } from '../src/tasks/schema';
 import { resolveTemporalCli } from '../src/dev/temporal-cli';
 import { dlqStatsQuery } from '../workflows/messages';
-import { allDlqEntries, startStack, type Stack, type StackOptions } from './helpers/stack';
+import { allDlqEntries, withStack as withTestStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -24,14 +24,7 @@ after(async () => {
   await env?.teardown();
 });
 
-async function withStack<T>(options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack(env, options);
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
-}
+const withStack = <T>(options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> => withTestStack(env, options, fn);
 
 const recaptcha = (sitekey: string, i: number) => ({ type: 'recaptcha-v2', sitekey, pageUrl: `https://example.com/page/${i}`, key: `t${i}` });
 

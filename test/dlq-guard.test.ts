@@ -15,7 +15,7 @@ import { dlqShardOf, dlqShardWorkflowId } from '../src/domain/dlq-routing';
 import { deadLetterSignal, dlqDiscardUpdate, dlqListQuery, dlqResetShardUpdate, dlqRetryUpdate, dlqShardSnapshotSignal, dlqStatsQuery, type DlqInput, type DlqShardSnapshot, type DlqStats } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { DeadLetterReport } from '../src/domain/types';
-import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
+import { FAST_ENV, withStack as withTestStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -30,12 +30,7 @@ const SITE_FAIL = '6LfD3PIbAAAAAJs_eEHvoOl75_83eXSqpPSRFJ_u';
 const SCENARIOS = { sitekeys: { [SITE_FAIL]: { outcome: { type: 'unsolvable' as const, afterMs: 5 } } } };
 
 async function withStack<T>(name: string, fn: (s: Stack) => Promise<T>, options: Partial<StackOptions> = {}): Promise<T> {
-  const stack = await startStack(env, { name, simulator: { scenarios: SCENARIOS }, ...options, env: { SOLVE_MAX_RESUBMITS: '0', ...options.env } });
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
+  return withTestStack(env, { name, simulator: { scenarios: SCENARIOS }, ...options, env: { SOLVE_MAX_RESUBMITS: '0', ...options.env } }, fn);
 }
 
 type DlqHandle = WorkflowHandleWithFirstExecutionRunId<typeof deadLetterQueueWorkflow>;

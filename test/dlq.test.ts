@@ -20,7 +20,7 @@ import { dlqShardOf } from '../src/domain/dlq-routing';
 import { deadLetterSignal, dlqAuditQuery, dlqDiscardSignal, dlqDiscardUpdate, dlqListQuery, dlqPurgeUpdate, dlqRetrySignal, dlqRetryUpdate, dlqStatsQuery, type DlqAuditRecord, type DlqEntry, type DlqInput, type DlqListPage, type DlqStats } from '../workflows/messages';
 import { WORKFLOW_TYPES } from '../src/domain/names';
 import type { DeadLetterReport, FailureClass } from '../src/domain/types';
-import { startStack, type Stack, type StackOptions } from './helpers/stack';
+import { startStack, withStack as withTestStack, type Stack, type StackOptions } from './helpers/stack';
 import { cliEnvOf, expectCode, runCli as runOurCli } from './helpers/cli';
 import { bundleWorkflows, startTestEnv, type TestEnv } from './helpers/temporal';
 
@@ -57,17 +57,7 @@ let idPrefix = 'dlq';
 
 async function withStack<T>(name: string, fn: (s: Stack) => Promise<T>, options: Partial<StackOptions> = {}): Promise<T> {
   idPrefix = name;
-  const stack = await startStack(env, {
-    name,
-    simulator: { scenarios: SCENARIOS },
-    ...options,
-    env: { SOLVE_MAX_RESUBMITS: '0', ...options.env },
-  });
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
+  return withTestStack(env, { name, simulator: { scenarios: SCENARIOS }, ...options, env: { SOLVE_MAX_RESUBMITS: '0', ...options.env } }, fn);
 }
 
 type DlqHandle = WorkflowHandleWithFirstExecutionRunId<typeof deadLetterQueueWorkflow>;

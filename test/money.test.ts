@@ -14,7 +14,7 @@ import { resolveSolvePolicy } from '../src/domain/policies';
 import { DEFAULT_PRICES, formatUsd, parseBudgetUsd, submitCostMicros } from '../src/domain/prices';
 import { createWorkerMetrics } from '../src/metrics';
 import { batchProgressQuery, batchResumeUpdate, dlqRetrySignal, type BatchProgress } from '../workflows/messages';
-import { FAST_ENV, startStack, type Stack, type StackOptions } from './helpers/stack';
+import { FAST_ENV, withStack as withTestStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -26,14 +26,7 @@ after(async () => {
   await env?.teardown();
 });
 
-async function withStack<T>(options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack(env, options);
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
-}
+const withStack = <T>(options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> => withTestStack(env, options, fn);
 
 async function untilValue<T>(get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SolveResult } from '../src/domain/types';
 import type { ScenarioSpec } from '../src/simulator/server';
-import { SENTINEL_KEY, startStack, type Stack } from './helpers/stack';
+import { SENTINEL_KEY, withStack as withTestStack, type Stack } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -29,12 +29,7 @@ const ENV = {
 };
 
 async function withStack<T>(name: string, scenarios: ScenarioSpec | undefined, fn: (s: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack(env, { name, provider: '2captcha', env: ENV, simulator: { timeScale: 0.1, ...(scenarios && { scenarios }) } });
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
+  return withTestStack(env, { name, provider: '2captcha', env: ENV, simulator: { timeScale: 0.1, ...(scenarios && { scenarios }) } }, fn);
 }
 
 async function solveMany(s: Stack, n: number): Promise<SolveResult[]> {

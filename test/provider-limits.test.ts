@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config';
 import { createLegacyProvider, createProvider } from '../src/providers';
-import { ProviderTransientError } from '../src/providers/errors';
+import { ProviderTransientError, SubmitWouldWaitError } from '../src/providers/errors';
 import { withProviderLimits, type LimitedProvider } from '../src/providers/rate-limit';
 import type { CaptchaProvider, PollAnswer } from '../src/providers/types';
 import { startSimulator } from '../src/simulator/server';
@@ -75,6 +75,25 @@ void describe('provider limits', () => {
     const stats = limited.limiterStats();
     assert.equal(stats.submits, 35);
     assert.equal(stats.submitsDelayed, 25);
+  });
+
+  void test('a submit asked to go at once goes while the window has room, and is refused unsent (not queued) when it would wait', async () => {
+    const { provider, calls } = recordingProvider(20);
+    const limited = withProviderLimits(provider, { submitsPer3s: 2, submitWindowMs: 300 });
+    const task = { type: 'image' as const, body: 'x' };
+    const [a, b] = await Promise.all([limited.submit(task, undefined, { immediate: true }), limited.submit(task, undefined, { immediate: true })]);
+    assert.deepEqual([a, b], ['1', '2']);
+    await assert.rejects(limited.submit(task, undefined, { immediate: true }), (err: unknown) => err instanceof SubmitWouldWaitError && err.code === 'SUBMIT_WOULD_WAIT' && /nothing was sent/.test(err.message));
+    assert.equal(calls.length, 2, 'the refused one never reached the provider');
+    // a submit that may wait takes the next slot; one asked to go at once does not jump ahead of it
+    const waiting = limited.submit(task);
+    await assert.rejects(limited.submit(task, undefined, { immediate: true }), SubmitWouldWaitError);
+    assert.equal(await waiting, '3');
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(await limited.submit(task, undefined, { immediate: true }), '4', 'room again once the window moved on');
+    const stats = limited.limiterStats();
+    assert.equal(stats.submitsDeferred, 2);
+    assert.equal(stats.submits, 4);
   });
 
   void test('polls of one task are spaced by the interval from the previous answer; other tasks are not held up', async () => {
@@ -233,6 +252,21 @@ void describe('provider limits', () => {
       assert.ok(span >= 49_000, `submits spread over only ${span} ms`);
       assert.equal(limiter.submits, 1_060);
       assert.ok(limiter.submitsDelayed > 0, `the limiter never had to hold a submit back: ${JSON.stringify(limiter)}`);
+
+      // the first submits met a full window: each local submit went unsent and a submit activity waited instead, so no
+      // workflow task stayed open for the limit (the SDK warns past 5 s; a task open that long hears no signal)
+      assert.ok(limiter.submitsDeferred >= 100, `local submits handed to activities: ${limiter.submitsDeferred}`);
+      for (let i = 0; i < 10; i++) {
+        const history = await env.client.workflow.getHandle(`${summary.batchId}/t${i}`).fetchHistory();
+        const events = history.events ?? [];
+        const localMarkers = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+        const submitActivities = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitCaptcha');
+        assert.deepEqual([localMarkers.length, submitActivities.length], [1, 1], `t${i}: a deferred local submit, then a submit activity`);
+        assert.ok(localMarkers[0]!.markerRecordedEventAttributes?.failure, `t${i}: the local submit ended unsent`);
+        const at = (e: (typeof events)[number] | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
+        const firstTaskMs = at(events.find((e) => e.workflowTaskCompletedEventAttributes)) - at(events.find((e) => e.workflowTaskStartedEventAttributes));
+        assert.ok(firstTaskMs < 5_000, `t${i}: its first workflow task stayed open ${firstTaskMs} ms`);
+      }
     } finally {
       await provider.close();
       await sim.close();

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { CaptchaSolveError } from '../src/client';
 import { ConfigError, loadConfig } from '../src/config';
 import type { ScenarioSpec } from '../src/simulator/server';
-import { allHistoriesText, SENTINEL_KEY, startStack, type Stack, type StackOptions } from './helpers/stack';
+import { allHistoriesText, SENTINEL_KEY, withStack as withTestStack, type Stack, type StackOptions } from './helpers/stack';
 import { startTestEnv, type TestEnv } from './helpers/temporal';
 
 let env: TestEnv;
@@ -19,12 +19,7 @@ const task = (sitekey: string, page = 0) => ({ type: 'recaptcha-v2', sitekey, pa
 
 /** A fresh simulator and worker for one test; `scenarios` scripts the simulator. */
 async function withStack<T>(name: string, scenarios: ScenarioSpec | undefined, fn: (s: Stack) => Promise<T>, options: Partial<StackOptions> = {}): Promise<T> {
-  const stack = await startStack(env, { name, ...options, simulator: { ...options.simulator, ...(scenarios && { scenarios }) } });
-  try {
-    return await stack.run(() => fn(stack));
-  } finally {
-    await stack.close();
-  }
+  return withTestStack(env, { name, ...options, simulator: { ...options.simulator, ...(scenarios && { scenarios }) } }, fn);
 }
 
 async function solveFailure(s: Stack, t: unknown): Promise<CaptchaSolveError> {

@@ -18,7 +18,7 @@ import {
 import type { Activities } from '../activities';
 import { reportBySignalSignal, solveOutcomeSignal, type SolveOutcome } from './messages';
 import { errorCodeAttribute, failureClassAttribute, outcomeAttribute } from '../src/domain/names';
-import { REPORT_ACTIVITY_OPTIONS, callbackWaitMs, localSubmitActivityOptions, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
+import { REPORT_ACTIVITY_OPTIONS, SUBMIT_DEFERRED, callbackWaitMs, localSubmitActivityOptions, pollActivityOptions, resolveSolvePolicy, submitActivityOptions } from '../src/domain/policies';
 import { ATTEMPT_HISTORY_LIMIT, SWITCH_LIMIT, knownClass } from '../src/domain/types';
 import type {
   AttemptRecord,
@@ -46,7 +46,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   // solve one more history event.
   // The first submit as a local activity: the worker running this workflow task runs it at once and its result comes
   // back in the same task, so a solve takes two workflow tasks and one activity task (with a regular submit, three and
-  // two). A resubmit (rare: after an unsolvable answer) is a regular activity, whose heartbeat tells a retry whether the
+  // two). When the client's submit rate limit would make it wait, it sends nothing and a regular activity submits. A resubmit (rare: after an unsolvable answer) is a regular activity, whose heartbeat tells a retry whether the
   // attempt before it may have paid; a first submit learns that from its workflow task (activities/solve.ts). Solves
   // begun before this (no marker) replay their regular submits.
   const localSubmit = policy.submit.local !== false && patched(LOCAL_SUBMIT_PATCH);
@@ -96,14 +96,10 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
       let providerTaskId: string | undefined;
       try {
         const avoid = provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
-        const local = localSubmit && round === 1;
-        const submitted = await (local ? submitLocally : submitCaptcha)({
-          task: input.task,
-          taskKey: input.taskKey,
-          ...(input.route && { route: input.route }),
-          ...(avoid && { avoid }),
-          ...(local && localContext()),
-        });
+        const submitInput = { task: input.task, taskKey: input.taskKey, ...(input.route && { route: input.route }), ...(avoid && { avoid }) };
+        // a local submit only when the client's rate limit lets it go at once; else a regular activity, which waits
+        const submittedLocally = localSubmit && round === 1 ? await submitLocally({ ...submitInput, ...localContext(), immediate: true }).catch(unlessDeferred) : undefined;
+        const submitted = submittedLocally ?? (await submitCaptcha(submitInput));
         if (submitted.provider !== undefined) {
           const at = nowIso();
           const first = submitted.skipped?.[0];
@@ -227,6 +223,14 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     details: [details],
     nonRetryable: true,
   });
+}
+
+/** A local submit that would have waited for the client's rate limit (nothing sent): undefined; anything else throws. */
+function unlessDeferred(err: unknown): undefined {
+  // as for any activity failure, the application failure may come wrapped or not (describeFailure)
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === SUBMIT_DEFERRED) return undefined;
+  throw err;
 }
 
 function retryRef(input: SolveInput) {

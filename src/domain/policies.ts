@@ -104,8 +104,15 @@ export const SUBMIT_HEARTBEAT_TIMEOUT_MS = 15_000;
 export function localSubmitActivityOptions(policy: SolvePolicy): LocalActivityOptions {
   const options: LocalActivityOptions & { heartbeatTimeout?: unknown } = submitActivityOptions(policy);
   delete options.heartbeatTimeout;
-  return options;
+  return { ...options, retry: { ...options.retry, nonRetryableErrorTypes: [...(options.retry?.nonRetryableErrorTypes ?? []), SUBMIT_DEFERRED] } };
 }
+
+/**
+ * A local submit goes only when the client's submit rate limit lets it go at once: waiting there would hold its
+ * workflow task open (no signal, no cancellation heard meanwhile). When it would wait, it fails with this type, nothing
+ * sent, and the solve hands the submit to a regular activity, which waits.
+ */
+export const SUBMIT_DEFERRED = 'SubmitDeferred';
 
 /**
  * A local submit attempt that starts this long after the workflow task that scheduled it began is taken for a repeat

@@ -67,6 +67,18 @@ export class CaptchaPermanentError extends ProviderError {
 }
 
 /** The account is unusable (bad key, no balance, IP banned): every further request fails the same way. */
+/**
+ * Not the provider's answer but ours: a submit asked to go only at once (`SubmitOptions.immediate`) would have waited
+ * for the client's own rate limit. Nothing was sent; the provider's health is not touched.
+ */
+export class SubmitWouldWaitError extends Error {
+  override readonly name = 'SubmitWouldWaitError';
+  readonly code = 'SUBMIT_WOULD_WAIT';
+  constructor(provider: string) {
+    super(`${provider} submit: the client's submit rate limit would make it wait; nothing was sent`);
+  }
+}
+
 export class ProviderAccountError extends ProviderError {
   override readonly name = 'ProviderAccountError';
   constructor(message: string, code: string) {

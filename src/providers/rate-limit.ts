@@ -13,7 +13,7 @@
 // CAPTCHA_MAX_SUBMITS_PER_3S) or rely on the server-wide WORKER_TASK_QUEUE_ACTIVITIES_PER_SECOND as well.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptchaTask } from '../domain/types';
-import { ProviderTransientError } from './errors';
+import { ProviderTransientError, SubmitWouldWaitError } from './errors';
 import type { CaptchaProvider, PollAnswer, PollWindow, SubmitOptions, ThreadPlan } from './types';
 
 export interface ProviderLimits {
@@ -39,6 +39,8 @@ export interface ProviderLimiterStats {
   pollWaitMs: number;
   /** requests given up while waiting (caller aborted) */
   aborted: number;
+  /** submits asked to go at once that would have waited (`SubmitOptions.immediate`): not sent */
+  submitsDeferred: number;
 }
 
 export interface LimitedProvider extends CaptchaProvider {
@@ -76,6 +78,7 @@ class RateLimitedProvider implements LimitedProvider {
     pollsDelayed: 0,
     pollWaitMs: 0,
     aborted: 0,
+    submitsDeferred: 0,
   };
 
   constructor(
@@ -88,7 +91,18 @@ class RateLimitedProvider implements LimitedProvider {
   }
 
   async submit(task: CaptchaTask, signal?: AbortSignal, options?: SubmitOptions): Promise<string> {
-    const release = await this.wait('submit', () => this.submitGate.acquire(signal), signal);
+    let release: () => void;
+    if (options?.immediate) {
+      const granted = this.submitGate.tryAcquire();
+      if (!granted) {
+        this.stats.submitsDeferred++;
+        throw new SubmitWouldWaitError(this.name);
+      }
+      this.stats.submits++;
+      release = granted;
+    } else {
+      release = await this.wait('submit', () => this.submitGate.acquire(signal), signal);
+    }
     try {
       return await this.inner.submit(task, signal, options);
     } finally {
@@ -246,6 +260,20 @@ class SlidingWindowGate {
       this.pump();
       queued = true; // not granted synchronously: it waits
     });
+  }
+
+  /** A slot now, or undefined: never queues (a waiter ahead keeps its turn). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.closed || this.queue.length > 0 || this.inFlight + this.recent(Date.now()) >= this.max) return undefined;
+    this.inFlight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.ended.push(Date.now());
+      this.pump();
+    };
   }
 
   close(): void {

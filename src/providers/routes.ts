@@ -5,7 +5,7 @@ import type { CaptchaTask } from '../domain/types';
 import { CAPABILITIES, CAPTCHA_KINDS, supportsKind, type CaptchaKind, type ProviderName } from './capabilities';
 import { unsupportedTypeMessage } from '../tasks/support';
 import type { ProviderError } from './errors';
-import { CaptchaPermanentError, ProviderAccountError, ProviderTransientError } from './errors';
+import { CaptchaPermanentError, ProviderAccountError, ProviderTransientError, SubmitWouldWaitError } from './errors';
 import type { CaptchaProvider, SubmitOptions } from './types';
 
 /** Longest route a task or batch may name. */
@@ -186,10 +186,13 @@ export class ProviderRouter {
     const attempt = async (name: string): Promise<RoutedSubmit | undefined> => {
       const health = this.health.get(name)!;
       try {
-        const providerTaskId = await this.byName.get(name)!.client.submit(task, options.signal, options.callbackUrl ? { callbackUrl: options.callbackUrl } : undefined);
+        const sending = { ...(options.callbackUrl && { callbackUrl: options.callbackUrl }), ...(options.immediate && { immediate: true }) };
+        const providerTaskId = await this.byName.get(name)!.client.submit(task, options.signal, Object.keys(sending).length > 0 ? sending : undefined);
         health.succeeded();
         return { provider: name, providerTaskId, skipped };
       } catch (err) {
+        // our own rate limit, not the provider's answer: nothing was sent, and the caller sends it the waiting way
+        if (err instanceof SubmitWouldWaitError) throw err;
         health.failed(err);
         const movable = err instanceof ProviderAccountError || (err instanceof ProviderTransientError && err.requestOutcome !== 'unknown');
         if (!movable) throw err;

@@ -12,6 +12,8 @@ export interface ThreadPlan {
 export interface SubmitOptions {
   /** our callback receiver's per-task URL (src/callbacks); absent: the result is polled */
   callbackUrl?: string;
+  /** send only if the client's rate limit lets it go at once; otherwise `SubmitWouldWaitError`, nothing sent */
+  immediate?: boolean;
 }
 
 /** How either wire client reaches its provider (each client adds its own). */

@@ -53,6 +53,16 @@ export interface StackOptions {
   workerExtras?: Pick<LocalStackOptions, 'activityEvents' | 'callbackUrlFor' | 'inbox'>;
 }
 
+/** A stack for the length of `fn`: started, its worker running while `fn` runs, closed whatever happens. */
+export async function withStack<T>(testEnv: TestEnv, options: StackOptions, fn: (s: Stack) => Promise<T>): Promise<T> {
+  const stack = await startStack(testEnv, options);
+  try {
+    return await stack.run(() => fn(stack));
+  } finally {
+    await stack.close();
+  }
+}
+
 export async function startStack(testEnv: TestEnv, options: StackOptions): Promise<Stack> {
   const taskQueue = uniqueTaskQueue(options.name);
   const stack = await startLocalStack({
