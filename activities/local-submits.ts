@@ -1,8 +1,17 @@
-// What a local submit attempt leaves for the next one. A local activity has no heartbeat on the server: its retries run
-// in the same worker, inside the workflow task that scheduled it, so the worker keeps the record (the one a regular
-// submit sends as heartbeat details). A worker that dies takes its records along; the attempt that then runs on another
-// worker is told apart by how late it starts (activities/solve.ts).
-import type { SubmitHeartbeat } from './solve';
+// What a submit attempt leaves for the next one. A regular submit sends it as heartbeat details; a local one has no
+// heartbeat on the server (its retries run in the same worker, inside the workflow task that scheduled it), so the
+// worker keeps it here. A worker that dies takes its records along; the attempt that then repeats its workflow task on
+// another worker is told apart by what its workflow saw (activities/solve.ts, unsettledLocalSubmits).
+
+/**
+ * What a submit attempt leaves behind for the next one: whether its request was out (or may have been: `sending`
+ * stays true when the attempt died or its exchange broke after sending), and how many earlier attempts ended so.
+ */
+export interface SubmitHeartbeat {
+  attempt: number;
+  sending: boolean;
+  unsettled: number;
+}
 
 /** Records kept at most; the oldest go first (a record outlives its activity only when a final failure left it). */
 export const LOCAL_SUBMIT_RECORDS_KEPT = 10_000;

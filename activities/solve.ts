@@ -3,7 +3,9 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError, SubmitWouldWaitError } from '../src/providers/errors';
 import { LOCAL_SUBMIT_RESTART_MS, SUBMIT_DEFERRED, advisedFirstPollDelayMs } from '../src/domain/policies';
-import { LocalSubmitRecords } from './local-submits';
+import { LocalSubmitRecords, type SubmitHeartbeat } from './local-submits';
+
+export type { SubmitHeartbeat } from './local-submits';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
 import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
@@ -60,16 +62,6 @@ export interface Submitted {
   callback?: true;
   /** what this paid submit cost, micro-USD, by the worker's price table (absent: a worker before prices) */
   costMicros?: number;
-}
-
-/**
- * What a submit attempt leaves behind for the next one: whether its request was out (or may have been: `sending`
- * stays true when the attempt died or its exchange broke after sending), and how many earlier attempts ended so.
- */
-export interface SubmitHeartbeat {
-  attempt: number;
-  sending: boolean;
-  unsettled: number;
 }
 
 export interface PollInput {
