@@ -10,7 +10,10 @@ type HistoryEvent = NonNullable<History['events']>[number];
  * - workflow started (client start, signal-with-start, continue-as-new): 1; a child's own start: 0 here, because the
  *   parent's StartChildWorkflowExecutionInitiated counts 2 (the start and the execution);
  * - every activity attempt: the `attempt` of its ActivityTaskStarted (attempts 1…n are all billed);
- * - timer started, search-attribute upsert, signal sent by the workflow, accepted update: 1 each;
+ * - timer started, search-attribute upsert, signal sent by the workflow, accepted update: 1 each; an upsert of
+ *   `TemporalChangeVersion` alone (the SDK's, with each `patched()`) is exempt;
+ * - local activities: 1 for all those one workflow task ran (their markers name the task that recorded them);
+ *   `patched()` markers: none (side effects are billed in the Go and Java SDKs only);
  * - a signal received from a client (no external sender recorded): 1; one sent by a workflow is billed at the sender.
  * Not in a history, so counted elsewhere: heartbeats that reach the server (see `heartbeatRequests`) and queries.
  */
@@ -24,18 +27,23 @@ export function countActions(history: History): ActionCount {
   const add = (kind: string, n = 1) => {
     if (n > 0) byKind[kind] = (byKind[kind] ?? 0) + n;
   };
+  const localActivityTasks = new Set<string>();
   for (const e of history.events ?? []) {
     const started = e.workflowExecutionStartedEventAttributes;
     if (started && !started.parentWorkflowExecution) add(started.continuedExecutionRunId ? 'continue-as-new' : 'workflow started');
     if (e.startChildWorkflowExecutionInitiatedEventAttributes) add('child workflow', 2);
     if (e.activityTaskStartedEventAttributes) add('activity attempt', e.activityTaskStartedEventAttributes.attempt ?? 1);
     if (e.timerStartedEventAttributes) add('timer');
-    if (e.upsertWorkflowSearchAttributesEventAttributes) add('search-attribute upsert');
+    const upserted = Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {});
+    if (e.upsertWorkflowSearchAttributesEventAttributes && upserted.some((key) => key !== 'TemporalChangeVersion')) add('search-attribute upsert');
     if (e.signalExternalWorkflowExecutionInitiatedEventAttributes) add('signal sent');
     if (e.workflowExecutionSignaledEventAttributes && !e.workflowExecutionSignaledEventAttributes.externalWorkflowExecution) add('client signal');
     if (e.workflowExecutionUpdateAcceptedEventAttributes) add('update');
-    if (e.markerRecordedEventAttributes) add('marker');
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') localActivityTasks.add(String(marker.workflowTaskCompletedEventId ?? e.eventId));
+    else if (marker && marker.markerName !== 'core_patch') add('marker');
   }
+  add('local activities', localActivityTasks.size);
   return { total: Object.values(byKind).reduce((a, b) => a + b, 0), byKind };
 }
 

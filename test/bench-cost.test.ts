@@ -1,5 +1,6 @@
 // The bench's spend figures (bench/cost.ts): the simulator's ledger in USD, per solve and wasted on paid submits that
 // brought no token; a ledger of a flavour that sells no submits (captchaai's thread plans) priced at 2captcha's rate.
+import { countActions } from '../bench/histories';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { costFigures, costOf, costSentence } from '../bench/cost';
@@ -34,4 +35,23 @@ describe('bench spend', () => {
     assert.equal(cost.wastedMicros, 2 * V2);
     assert.match(costSentence(cost), /spent \$0\.005980, nothing solved, \$0\.005980 wasted on failures/);
   });
+});
+
+test('Cloud actions of a history: local activities once per workflow task, no patch marker, no TemporalChangeVersion upsert', () => {
+  const ev = (e: Record<string, unknown>, id: number) => ({ eventId: String(id), ...e });
+  const history = {
+    events: [
+      ev({ workflowExecutionStartedEventAttributes: {} }, 1),
+      ev({ markerRecordedEventAttributes: { markerName: 'core_patch', workflowTaskCompletedEventId: '4' } }, 5),
+      ev({ upsertWorkflowSearchAttributesEventAttributes: { searchAttributes: { indexedFields: { TemporalChangeVersion: {} } } } }, 6),
+      ev({ markerRecordedEventAttributes: { markerName: 'core_local_activity', workflowTaskCompletedEventId: '4' } }, 7),
+      ev({ markerRecordedEventAttributes: { markerName: 'core_local_activity', workflowTaskCompletedEventId: '4' } }, 8),
+      ev({ markerRecordedEventAttributes: { markerName: 'core_local_activity', workflowTaskCompletedEventId: '12' } }, 13),
+      ev({ activityTaskStartedEventAttributes: { attempt: 2 } }, 15),
+      ev({ upsertWorkflowSearchAttributesEventAttributes: { searchAttributes: { indexedFields: { CaptchaOutcome: {} } } } }, 17),
+    ],
+  } as unknown as Parameters<typeof countActions>[0];
+  const { total, byKind } = countActions(history);
+  assert.deepEqual(byKind, { 'workflow started': 1, 'local activities': 2, 'activity attempt': 2, 'search-attribute upsert': 1 });
+  assert.equal(total, 6);
 });
