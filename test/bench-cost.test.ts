@@ -1,9 +1,10 @@
 // The bench's spend figures (bench/cost.ts): the simulator's ledger in USD, per solve and wasted on paid submits that
 // brought no token; a ledger of a flavour that sells no submits (captchaai's thread plans) priced at 2captcha's rate.
-import { countActions } from '../bench/histories';
+// And the Temporal Cloud actions the bench counts in a history (bench/histories.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { costFigures, costOf, costSentence } from '../bench/cost';
+import { countActions } from '../bench/histories';
 import { DEFAULT_PRICES } from '../src/domain/prices';
 
 const V2 = DEFAULT_PRICES['2captcha']!['recaptcha-v2']!; // 2990 micro-USD
