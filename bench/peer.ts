@@ -17,8 +17,8 @@ import type { Simulator, SimulatorOptions, SimulatorStats } from '../src/simulat
 import { round } from './histories';
 import { costFigures, costOf, costSentence } from './cost';
 import { figure, type Figure, type MeasurementResult } from './report';
-import { BENCH_API_KEY, benchEnv, spawnSimulator, startBenchSimulator, startBenchStack, withTimeout, withWorker, type BenchContext, type BenchStack } from './stack';
-import { runPipeline, runTrivial } from './throughput';
+import { BENCH_API_KEY, NO_WAIT_POLICY, benchEnv, spawnSimulator, startBenchSimulator, startBenchStack, withTimeout, withWorker, type BenchContext, type BenchStack } from './stack';
+import { pipelineBatch, trivialBatch, trivialWorker } from './throughput';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- one of the peer client's internals (its endpoint constants) */
 
@@ -380,8 +380,10 @@ function summarise(r: Run) {
  * CPU per solved task, server + worker: our pipeline (instant solves, bench/throughput.ts) against the trivial shape,
  * read from the processes (the simulator runs in a process of its own). On a Temporal server of its own: the shared
  * one carries every earlier section's workflows by now, and its background work grows with them and lands on whichever
- * shape runs when it peaks. One uncounted round of each shape warms both up; then short rounds in ABBA order (trivial
- * first, pipeline first, …), whose means cancel the drift of a server filling with finished workflows.
+ * shape runs when it peaks. Each shape has one long-lived worker, as in production: a worker per round would charge
+ * each round its new workflow thread's cold code (more of it for the product's larger bundle). One uncounted round of
+ * each warms both up; then short rounds in ABBA order (trivial first, pipeline first, …), whose means cancel the drift
+ * of a server filling with finished workflows.
  */
 async function measureCpu(ctx: BenchContext): Promise<{ figures: Figure[]; headline: string; details: unknown }> {
   const { sizes } = ctx;
@@ -393,19 +395,25 @@ async function measureCpu(ctx: BenchContext): Promise<{ figures: Figure[]; headl
   const perTask = (cpu: { serverMs: number; workerMs: number }) => (cpu.serverMs + cpu.workerMs) / sizes.cpuTasks;
   const split: { pipeline: { serverMs: number; workerMs: number }[]; trivial: { serverMs: number; workerMs: number }[] } = { pipeline: [], trivial: [] };
   try {
-    await runTrivial(sub, 'bench-cpu-trivial-warm-up');
-    await runPipeline(sub, sim, 'bench-cpu-pipeline-warm-up');
-    for (let r = 1; r <= sizes.cpuRounds; r++) {
-      const trivialFirst = r % 2 === 1;
-      let t = trivialFirst ? await runTrivial(sub, `bench-cpu-trivial-${r}`) : undefined;
-      const p = await runPipeline(sub, sim, `bench-cpu-pipeline-${r}`);
-      t ??= await runTrivial(sub, `bench-cpu-trivial-${r}`);
-      pipeline.push(perTask(p.cpu));
-      trivial.push(perTask(t.cpu));
-      split.pipeline.push(p.cpu);
-      split.trivial.push(t.cpu);
-      ctx.log(`  cpu round ${r}: pipeline ${round(pipeline.at(-1)!, 1)} ms/task, trivial ${round(trivial.at(-1)!, 1)} ms/task`);
-    }
+    const trivialQueue = 'q-bench-cpu-trivial';
+    const trivialShape = await trivialWorker(sub, trivialQueue);
+    await withWorker(stack, benchEnv(stack, 'q-bench-cpu-pipeline', sim, NO_WAIT_POLICY), (config) =>
+      trivialShape.runUntil(async () => {
+        await trivialBatch(sub, trivialQueue, 'bench-cpu-trivial-warm-up');
+        await pipelineBatch(sub, config, 'bench-cpu-pipeline-warm-up');
+        for (let r = 1; r <= sizes.cpuRounds; r++) {
+          const trivialFirst = r % 2 === 1;
+          let t = trivialFirst ? await trivialBatch(sub, trivialQueue, `bench-cpu-trivial-${r}`) : undefined;
+          const p = await pipelineBatch(sub, config, `bench-cpu-pipeline-${r}`);
+          t ??= await trivialBatch(sub, trivialQueue, `bench-cpu-trivial-${r}`);
+          pipeline.push(perTask(p.cpu));
+          trivial.push(perTask(t.cpu));
+          split.pipeline.push(p.cpu);
+          split.trivial.push(t.cpu);
+          ctx.log(`  cpu round ${r}: pipeline ${round(pipeline.at(-1)!, 1)} ms/task, trivial ${round(trivial.at(-1)!, 1)} ms/task`);
+        }
+      }),
+    );
   } finally {
     await sim.close();
     await stack.close();
@@ -421,7 +429,7 @@ async function measureCpu(ctx: BenchContext): Promise<{ figures: Figure[]; headl
       figure('7', 'CPU per child, trivial shape (same server)', round(mean(trivial), 1), 'ms', undefined,
         `rounds: ${spread(trivial, 1, 1)} ms; server ${server(split.trivial)} ms, worker and driver ${worker(split.trivial)} ms`),
       figure('7', 'CPU per task ratio pipeline / trivial', round(ratio, 2), '×', { op: '<=', value: 1.05 },
-        `means of ${sizes.cpuRounds} rounds of ${sizes.cpuTasks} in ABBA order after a warm-up round of each, on a Temporal server of their own; every round's ratio: ${rounds.map((x) => round(x, 2)).join(', ')} (min ${round(Math.min(...rounds), 2)}, median ${round(quantile(rounds, 0.5), 2)}, max ${round(Math.max(...rounds), 2)}); the server's /proc/<pid>/stat + this process's cpuUsage (the in-process worker and the driver)`),
+        `means of ${sizes.cpuRounds} rounds of ${sizes.cpuTasks} in ABBA order after a warm-up round of each, one long-lived worker per shape, on a Temporal server of their own; every round's ratio: ${rounds.map((x) => round(x, 2)).join(', ')} (min ${round(Math.min(...rounds), 2)}, median ${round(quantile(rounds, 0.5), 2)}, max ${round(Math.max(...rounds), 2)}); the server's /proc/<pid>/stat + this process's cpuUsage (the in-process worker and the driver)`),
     ],
     headline: `CPU per solved task (server + worker) ${round(mean(pipeline), 1)} ms vs the trivial shape's ${round(mean(trivial), 1)} ms: ${round(ratio, 2)}× (target ≤ 1.05).`,
     details: { tasks: sizes.cpuTasks, rounds: sizes.cpuRounds, concurrency: sizes.concurrency, pipelineMsPerTask: pipeline, trivialMsPerTask: trivial, split },

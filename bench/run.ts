@@ -44,7 +44,8 @@ See bench/README.md for the full description. In short:
    same concurrency, simulator settings and poll interval (reCAPTCHA v2 × 0.2: 3–12 s solves), rounds interleaved
    ours, peer, ours, peer; then one run of each with the provider's rate rules on (bans, lost tasks); time to token
    over the simulator's readyAt; CPU per task (server /proc stat + in-process worker) of the pipeline vs the trivial
-   shape, instant solves, on a dev server of their own, a warm-up round each, then short rounds in ABBA order.
+   shape, instant solves, on a dev server of their own, one long-lived worker each, a warm-up round each, then short
+   rounds in ABBA order.
 8. **Poll calls**: reCAPTCHA v2 solves of 15–60 s scaled ×0.1 with the default poll policy scaled the same (the
    100-ms coalescing window unscaled: a cap on the wait), 100 in flight: provider calls (in.php + res.php) per solve
    with one request per poll, and with polls coalesced into \`res.php?action=get&ids=\` (bench/poll-calls.ts).

@@ -4,7 +4,7 @@
 // of the two (ABBA), and the means are compared: the server slows as finished workflows pile up, so going first helps.
 import { Worker } from '@temporalio/worker';
 import { CaptchaSolver } from '../src/client';
-import { loadConfig } from '../src/config';
+import { loadConfig, type Config } from '../src/config';
 import { costFigures, costOf, remoteLedger, type Cost } from './cost';
 import { cpuMeter } from './cpu';
 import { eventCount, historiesOfRuns, round } from './histories';
@@ -72,57 +72,68 @@ export interface Round {
 
 /** Wall time of one batch through the product, with a worker of its own. */
 export async function runPipeline(ctx: BenchContext, sim: RemoteSimulator, batchId: string): Promise<Round> {
-  const { stack, sizes } = ctx;
-  return withWorker(stack, benchEnv(stack, `q-${batchId}`, sim, NO_WAIT_POLICY), async (config) => {
-    const solver = new CaptchaSolver(stack.client, config);
-    const tasks = Array.from({ length: sizes.throughputTasks }, (_, i) => ({
-      type: 'recaptcha-v2',
-      sitekey: '6Le-SITEKEY',
-      pageUrl: `https://example.com/page/${i}`,
-      key: `t${i}`,
-    }));
-    const meter = cpuMeter(stack.server.pid);
-    const started = performance.now();
-    const { handle } = await solver.startBatch({ batchId, tasks, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
-    const summary = await withTimeout(handle.result(), 600_000, `pipeline batch ${batchId}`);
-    const ms = performance.now() - started;
-    const cpu = meter.stop();
-    if (summary.solved !== tasks.length) throw new Error(`pipeline batch ${batchId}: ${summary.solved} of ${tasks.length} solved`);
-    const runs = await historiesOfRuns(stack.client, batchId, summary.runs);
-    return { ms, cpu, parentEvents: runs.reduce((sum, h) => sum + eventCount(h), 0) };
-  });
+  return withWorker(ctx.stack, benchEnv(ctx.stack, `q-${batchId}`, sim, NO_WAIT_POLICY), (config) => pipelineBatch(ctx, config, batchId));
 }
 
-/** Wall time of the trivial shape, on a worker with the product worker's concurrency settings. */
-export async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round> {
+/** One batch through the product, on a worker already running with `config` (its task queue). */
+export async function pipelineBatch(ctx: BenchContext, config: Readonly<Config>, batchId: string): Promise<Round> {
   const { stack, sizes } = ctx;
-  const taskQueue = `q-${workflowId}`;
+  const solver = new CaptchaSolver(stack.client, config);
+  const tasks = Array.from({ length: sizes.throughputTasks }, (_, i) => ({
+    type: 'recaptcha-v2',
+    sitekey: '6Le-SITEKEY',
+    pageUrl: `https://example.com/page/${i}`,
+    key: `t${i}`,
+  }));
+  const meter = cpuMeter(stack.server.pid);
+  const started = performance.now();
+  const { handle } = await solver.startBatch({ batchId, tasks, concurrency: sizes.concurrency, policy: NO_WAIT_POLICY });
+  const summary = await withTimeout(handle.result(), 600_000, `pipeline batch ${batchId}`);
+  const ms = performance.now() - started;
+  const cpu = meter.stop();
+  if (summary.solved !== tasks.length) throw new Error(`pipeline batch ${batchId}: ${summary.solved} of ${tasks.length} solved`);
+  const runs = await historiesOfRuns(stack.client, batchId, summary.runs);
+  return { ms, cpu, parentEvents: runs.reduce((sum, h) => sum + eventCount(h), 0) };
+}
+
+/** A worker for the trivial shape, with the product worker's concurrency settings. */
+export function trivialWorker(ctx: BenchContext, taskQueue: string): Promise<Worker> {
   const defaults = loadConfig({}).worker;
-  const worker = await Worker.create({
-    connection: stack.connection,
-    namespace: stack.server.namespace,
+  return Worker.create({
+    connection: ctx.stack.connection,
+    namespace: ctx.stack.server.namespace,
     taskQueue,
-    workflowBundle: stack.trivialBundle,
+    workflowBundle: ctx.stack.trivialBundle,
     activities: trivialActivities,
     maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
   });
-  return worker.runUntil(async () => {
-    const meter = cpuMeter(stack.server.pid);
-    const started = performance.now();
-    const done = await withTimeout(
-      stack.client.workflow.execute<typeof trivialBatchWorkflow>('trivialBatchWorkflow', {
-        workflowId,
-        taskQueue,
-        args: [{ children: sizes.throughputTasks, concurrency: sizes.concurrency }],
-      }),
-      600_000,
-      `trivial batch ${workflowId}`,
-    );
-    const ms = performance.now() - started;
-    const cpu = meter.stop();
-    if (done !== sizes.throughputTasks) throw new Error(`trivial batch ${workflowId}: ${done} of ${sizes.throughputTasks} children`);
-    const { historyLength } = await stack.client.workflow.getHandle(workflowId).describe();
-    return { ms, cpu, parentEvents: historyLength };
-  });
+}
+
+/** Wall time of the trivial shape, on a worker of its own. */
+export async function runTrivial(ctx: BenchContext, workflowId: string): Promise<Round> {
+  const taskQueue = `q-${workflowId}`;
+  const worker = await trivialWorker(ctx, taskQueue);
+  return worker.runUntil(trivialBatch(ctx, taskQueue, workflowId));
+}
+
+/** One trivial batch, on a worker already polling `taskQueue`. */
+export async function trivialBatch(ctx: BenchContext, taskQueue: string, workflowId: string): Promise<Round> {
+  const { stack, sizes } = ctx;
+  const meter = cpuMeter(stack.server.pid);
+  const started = performance.now();
+  const done = await withTimeout(
+    stack.client.workflow.execute<typeof trivialBatchWorkflow>('trivialBatchWorkflow', {
+      workflowId,
+      taskQueue,
+      args: [{ children: sizes.throughputTasks, concurrency: sizes.concurrency }],
+    }),
+    600_000,
+    `trivial batch ${workflowId}`,
+  );
+  const ms = performance.now() - started;
+  const cpu = meter.stop();
+  if (done !== sizes.throughputTasks) throw new Error(`trivial batch ${workflowId}: ${done} of ${sizes.throughputTasks} children`);
+  const { historyLength } = await stack.client.workflow.getHandle(workflowId).describe();
+  return { ms, cpu, parentEvents: historyLength };
 }
