@@ -4,8 +4,6 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderError, ProviderTransientError, SubmitWouldWaitError } from '../src/providers/errors';
 import { LOCAL_SUBMIT_RESTART_MS, SUBMIT_DEFERRED, advisedFirstPollDelayMs } from '../src/domain/policies';
 import { LocalSubmitRecords, type SubmitHeartbeat } from './local-submits';
-
-export type { SubmitHeartbeat } from './local-submits';
 import { SolveTimeEstimator, firstPollDelayMs } from '../src/providers/solve-times';
 import type { CaptchaProvider } from '../src/providers/types';
 import { ProviderRouter, type ProviderSkip } from '../src/providers/routes';
@@ -29,6 +27,8 @@ export interface SolveActivityDeps {
   /** what a paid submit costs (config.prices); default the public price lists */
   prices?: PriceTable;
 }
+
+export type { SubmitHeartbeat } from './local-submits';
 
 export interface SubmitInput {
   task: CaptchaTask;

@@ -238,17 +238,7 @@ class SlidingWindowGate {
         enqueuedAt,
         grant: () => {
           signal?.removeEventListener('abort', onAbort);
-          let released = false;
-          resolve({
-            waitedMs: queued ? Math.max(1, Date.now() - enqueuedAt) : 0,
-            release: () => {
-              if (released) return;
-              released = true;
-              this.inFlight--;
-              this.ended.push(Date.now());
-              this.pump();
-            },
-          });
+          resolve({ waitedMs: queued ? Math.max(1, Date.now() - enqueuedAt) : 0, release: this.take() });
         },
         fail: () => {
           signal?.removeEventListener('abort', onAbort);
@@ -265,6 +255,11 @@ class SlidingWindowGate {
   /** A slot now, or undefined: never queues (a waiter ahead keeps its turn). */
   tryAcquire(): (() => void) | undefined {
     if (this.closed || this.queue.length > 0 || this.inFlight + this.recent(Date.now()) >= this.max) return undefined;
+    return this.take();
+  }
+
+  /** Takes a slot; the release (once) frees it, counts the answer into the window and lets the next waiter in. */
+  private take(): () => void {
     this.inFlight++;
     let released = false;
     return () => {
@@ -294,9 +289,7 @@ class SlidingWindowGate {
         if (oldest !== undefined) this.arm(oldest + this.windowMs - now + 1);
         return;
       }
-      const waiter = this.queue.shift()!;
-      this.inFlight++;
-      waiter.grant();
+      this.queue.shift()!.grant();
     }
   }
 
