@@ -505,7 +505,15 @@ void describe('fault suite', () => {
         const injected = stats.faults;
         for (const kind of chaos.faults) assert.ok((injected[kind] ?? 0) > 0, `chaos never injected ${kind}: ${JSON.stringify(injected)}`);
         const codeOf: Record<string, RegExp> = { reset: /^(ECONNRESET|NETWORK_ERROR)$/, http: /^HTTP_5\d\d$/, html: /^BAD_BODY$/, 'bad-json': /^BAD_JSON$/, slow: /^TIMEOUT$/ };
-        const expectedPaid = planned.ok! + planned.never! + 3 * planned.unsolvable!; // unsolvable: 1 + 2 resubmits
+        // Each solved task paid once; each dead-lettered one what its entry says, never more than its script allows (a
+        // never-ready task once, an unsolvable one 1 + 2 resubmits, a bad page URL never; less when chaos beat every
+        // retry of a submit, which a loaded machine makes likelier). The provider's ledger must hold exactly that sum:
+        // a submit paid twice (a slow answer given up on and sent again) would show there and nowhere in ours.
+        const planPaid: Record<string, number> = { ok: 1, never: 1, unsolvable: 3, bad: 0 };
+        for (const [kind, list] of Object.entries(byKind)) {
+          for (const e of list) assert.ok(e.paidSubmits <= planPaid[kind]!, `${e.taskKey} (${kind}) paid ${e.paidSubmits} times, its plan allows ${planPaid[kind]}`);
+        }
+        const expectedPaid = summary.solved + entries.reduce((n, e) => n + e.paidSubmits, 0);
         const extraPaid = stats.paidSubmits - expectedPaid;
         const faultLabel = (endpoint: 'in.php' | 'res.php', kind: string) =>
           Object.entries(stats.outcomes[endpoint])
