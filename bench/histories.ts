@@ -151,3 +151,20 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
+
+/** `percentile` with the rank as a fraction (0.5 = the median). */
+export function quantile(values: number[], q: number): number {
+  return percentile(values, q * 100);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** "min …, median …, max …" of `values` / `scale`, rounded to `digits`. */
+export function spread(values: number[], scale = 1, digits = 2): string {
+  const s = (x: number) => round(x / scale, digits);
+  return `min ${s(Math.min(...values))}, median ${s(median(values))}, max ${s(Math.max(...values))}`;
+}

@@ -14,11 +14,11 @@ import { createProvider } from '../src/providers';
 import { createWorker, startCallbacks } from '../src/worker';
 import type { SolvePolicy, SolveResult } from '../src/domain/types';
 import type { Simulator, SimulatorOptions, SimulatorStats } from '../src/simulator/server';
-import { round } from './histories';
+import { mean, quantile, round, spread } from './histories';
 import { costFigures, costOf, costSentence } from './cost';
 import { figure, type Figure, type MeasurementResult } from './report';
-import { BENCH_API_KEY, NO_WAIT_POLICY, benchEnv, spawnSimulator, startBenchSimulator, startBenchStack, withTimeout, withWorker, type BenchContext, type BenchStack } from './stack';
-import { pipelineBatch, trivialBatch, trivialWorker } from './throughput';
+import { BENCH_API_KEY, benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext, type BenchStack } from './stack';
+import { measureCpu } from './cpu-shapes';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- one of the peer client's internals (its endpoint constants) */
 
@@ -249,25 +249,6 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-
-function quantile(xs: number[], q: number): number {
-  if (!xs.length) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function spread(xs: number[], scale = 1, digits = 2): string {
-  const s = (x: number) => round(x / scale, digits);
-  return `min ${s(Math.min(...xs))}, median ${s(median(xs))}, max ${s(Math.max(...xs))}`;
-}
-
 const calls = (r: Run) => r.stats.requests['in.php'] + r.stats.requests['res.php'];
 const callsPerSolve = (runs: Run[]) => runs.reduce((a, r) => a + calls(r), 0) / Math.max(1, runs.reduce((a, r) => a + r.solved, 0));
 const lostCount = (r: Run) => Object.values(r.lost).reduce((a, b) => a + b, 0);
@@ -373,66 +354,6 @@ function summarise(r: Run) {
     calls: calls(r),
     stats: r.stats,
     overheadMs: { p50: quantile(r.overheadMs, 0.5), p95: quantile(r.overheadMs, 0.95), n: r.overheadMs.length },
-  };
-}
-
-/**
- * CPU per solved task, server + worker: our pipeline (instant solves, bench/throughput.ts) against the trivial shape,
- * read from the processes (the simulator runs in a process of its own). On a Temporal server of its own: the shared
- * one carries every earlier section's workflows by now, and its background work grows with them and lands on whichever
- * shape runs when it peaks. Each shape has one long-lived worker, as in production: a worker per round would charge
- * each round its new workflow thread's cold code (more of it for the product's larger bundle). One uncounted round of
- * each warms both up; then short rounds in ABBA order (trivial first, pipeline first, …), whose means cancel the drift
- * of a server filling with finished workflows.
- */
-async function measureCpu(ctx: BenchContext): Promise<{ figures: Figure[]; headline: string; details: unknown }> {
-  const { sizes } = ctx;
-  const stack = await startBenchStack(() => {});
-  const sub: BenchContext = { ...ctx, stack, sizes: { ...sizes, throughputTasks: sizes.cpuTasks } };
-  const sim = await spawnSimulator({ scenarios: { sitekeys: { '*': { outcome: { type: 'solve', afterMs: 0 } } } } });
-  const pipeline: number[] = [];
-  const trivial: number[] = [];
-  const perTask = (cpu: { serverMs: number; workerMs: number }) => (cpu.serverMs + cpu.workerMs) / sizes.cpuTasks;
-  const split: { pipeline: { serverMs: number; workerMs: number }[]; trivial: { serverMs: number; workerMs: number }[] } = { pipeline: [], trivial: [] };
-  try {
-    const trivialQueue = 'q-bench-cpu-trivial';
-    const trivialShape = await trivialWorker(sub, trivialQueue);
-    await withWorker(stack, benchEnv(stack, 'q-bench-cpu-pipeline', sim, NO_WAIT_POLICY), (config) =>
-      trivialShape.runUntil(async () => {
-        await trivialBatch(sub, trivialQueue, 'bench-cpu-trivial-warm-up');
-        await pipelineBatch(sub, config, 'bench-cpu-pipeline-warm-up');
-        for (let r = 1; r <= sizes.cpuRounds; r++) {
-          const trivialFirst = r % 2 === 1;
-          let t = trivialFirst ? await trivialBatch(sub, trivialQueue, `bench-cpu-trivial-${r}`) : undefined;
-          const p = await pipelineBatch(sub, config, `bench-cpu-pipeline-${r}`);
-          t ??= await trivialBatch(sub, trivialQueue, `bench-cpu-trivial-${r}`);
-          pipeline.push(perTask(p.cpu));
-          trivial.push(perTask(t.cpu));
-          split.pipeline.push(p.cpu);
-          split.trivial.push(t.cpu);
-          ctx.log(`  cpu round ${r}: pipeline ${round(pipeline.at(-1)!, 1)} ms/task, trivial ${round(trivial.at(-1)!, 1)} ms/task`);
-        }
-      }),
-    );
-  } finally {
-    await sim.close();
-    await stack.close();
-  }
-  const ratio = mean(pipeline) / mean(trivial);
-  const server = (xs: { serverMs: number }[]) => round(mean(xs.map((x) => x.serverMs)) / sizes.cpuTasks, 1);
-  const worker = (xs: { workerMs: number }[]) => round(mean(xs.map((x) => x.workerMs)) / sizes.cpuTasks, 1);
-  const rounds = pipeline.map((p, i) => p / trivial[i]!);
-  return {
-    figures: [
-      figure('7', `CPU per solved task, pipeline (${sizes.cpuTasks} instant solves)`, round(mean(pipeline), 1), 'ms', undefined,
-        `server + worker; rounds: ${spread(pipeline, 1, 1)} ms; server ${server(split.pipeline)} ms, worker and driver ${worker(split.pipeline)} ms`),
-      figure('7', 'CPU per child, trivial shape (same server)', round(mean(trivial), 1), 'ms', undefined,
-        `rounds: ${spread(trivial, 1, 1)} ms; server ${server(split.trivial)} ms, worker and driver ${worker(split.trivial)} ms`),
-      figure('7', 'CPU per task ratio pipeline / trivial', round(ratio, 2), '×', { op: '<=', value: 1.05 },
-        `means of ${sizes.cpuRounds} rounds of ${sizes.cpuTasks} in ABBA order after a warm-up round of each, one long-lived worker per shape, on a Temporal server of their own; every round's ratio: ${rounds.map((x) => round(x, 2)).join(', ')} (min ${round(Math.min(...rounds), 2)}, median ${round(quantile(rounds, 0.5), 2)}, max ${round(Math.max(...rounds), 2)}); the server's /proc/<pid>/stat + this process's cpuUsage (the in-process worker and the driver)`),
-    ],
-    headline: `CPU per solved task (server + worker) ${round(mean(pipeline), 1)} ms vs the trivial shape's ${round(mean(trivial), 1)} ms: ${round(ratio, 2)}× (target ≤ 1.05).`,
-    details: { tasks: sizes.cpuTasks, rounds: sizes.cpuRounds, concurrency: sizes.concurrency, pipelineMsPerTask: pipeline, trivialMsPerTask: trivial, split },
   };
 }
 
