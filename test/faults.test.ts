@@ -273,7 +273,12 @@ void describe('fault suite', () => {
       // the remaining double payment: the provider accepted the submits, the worker died before it learnt their ids
       const sitekey = `6Le-FAULT-sigkill-submit-${local}`;
       const n = 3;
-      const sim = await startSimulator({ scenarios: { sitekeys: { [sitekey]: { submit: [{ type: 'slow', delayMs: 45_000, times: n }] } } } });
+      const sim = await startSimulator({
+        // the retried submits' reCAPTCHA v2 solves in 0.75–3 s rather than 15–60 s; `slow` delays are not scaled: the
+        // killed worker's submits stay 45 s from their answers, far beyond the kill even on a loaded machine
+        timeScale: 0.05,
+        scenarios: { sitekeys: { [sitekey]: { submit: [{ type: 'slow', delayMs: 45_000, times: n }] } } },
+      });
       const taskQueue = uniqueTaskQueue('sigkill-submit');
       const env = envFor(taskQueue, sim, { SOLVE_POLL_FIRST_DELAY_MS: '200', SOLVE_POLL_INTERVAL_MS: '400', WORKER_STICKY_TIMEOUT_MS: '1000', SOLVE_SUBMIT_LOCAL: String(local) });
       const config = loadConfig(env);
