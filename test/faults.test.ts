@@ -267,64 +267,69 @@ void describe('fault suite', () => {
   });
 
   // both forms of the submit: a local activity (the default; the next worker repeats the workflow task that ran it)
-  // and an activity task (SOLVE_SUBMIT_LOCAL=false; the next worker retries it after its heartbeat timeout)
-  for (const local of [true, false]) {
-    void test(`(d) a worker process SIGKILLed while its paid submits await their answers: the duplicates are counted and reported (${local ? 'local submit' : 'submit activity'})`, async () => {
-      // the remaining double payment: the provider accepted the submits, the worker died before it learnt their ids
-      const sitekey = `6Le-FAULT-sigkill-submit-${local}`;
-      const n = 3;
-      const sim = await startSimulator({
-        // the retried submits' reCAPTCHA v2 solves in 0.75–3 s rather than 15–60 s; `slow` delays are not scaled: the
-        // killed worker's submits stay 45 s from their answers, far beyond the kill even on a loaded machine
-        timeScale: 0.05,
-        scenarios: { sitekeys: { [sitekey]: { submit: [{ type: 'slow', delayMs: 45_000, times: n }] } } },
-      });
-      const taskQueue = uniqueTaskQueue('sigkill-submit');
-      const env = envFor(taskQueue, sim, { SOLVE_POLL_FIRST_DELAY_MS: '200', SOLVE_POLL_INTERVAL_MS: '400', WORKER_STICKY_TIMEOUT_MS: '1000', SOLVE_SUBMIT_LOCAL: String(local) });
-      const config = loadConfig(env);
-      const a = spawnWorker('A', env);
-      let b: WorkerProcess | undefined;
-      try {
-        await a.ready;
-        const batchId = `sigkill-submit-${taskQueue}`;
-        const tasks = Array.from({ length: n }, (_, i) => recaptcha(sitekey, `k${i}`, i));
-        const { handle } = await new CaptchaSolver(client, config).startBatch({ batchId, tasks, concurrency: n });
-        // every submit paid by the simulator, its answer still 45 s away, and (a submit activity) a heartbeat of its
-        // request being out on the server; a local submit keeps its record in the worker
-        await waitFor('every submit paid and heartbeating', 60_000, async () => {
-          if (sim.stats().paidSubmits < n) return false;
-          if (local) return true;
-          const beats = await Promise.all(
-            tasks.map(async (t) => {
-              const d = await client.workflow.getHandle(`${batchId}/${t.key}`).describe().catch(() => undefined);
-              return (d?.raw.pendingActivities ?? []).some((p) => p.activityType?.name === 'submitCaptcha' && (p.heartbeatDetails?.payloads?.length ?? 0) > 0);
-            }),
-          );
-          return beats.every(Boolean);
+  // and an activity task (SOLVE_SUBMIT_LOCAL=false; the next worker retries it after its heartbeat timeout).
+  // Each is mostly a server-side wait (the 10 s workflow task timeout, the 15 s heartbeat timeout), so the two run at
+  // once: each has its own simulator, sitekey, task queue (so its own DLQ workflow) and worker processes.
+  void describe('(d) a worker process SIGKILLed mid-submit, both forms at once', { concurrency: true }, () => {
+    for (const local of [true, false]) {
+      void test(`(d) a worker process SIGKILLed while its paid submits await their answers: the duplicates are counted and reported (${local ? 'local submit' : 'submit activity'})`, async () => {
+        // the remaining double payment: the provider accepted the submits, the worker died before it learnt their ids
+        const sitekey = `6Le-FAULT-sigkill-submit-${local}`;
+        const form = local ? 'local' : 'activity'; // names its worker processes in the shared log
+        const n = 3;
+        const sim = await startSimulator({
+          // the retried submits' reCAPTCHA v2 solves in 0.75–3 s rather than 15–60 s; `slow` delays are not scaled:
+          // the killed worker's submits stay 45 s from their answers, far beyond the kill even on a loaded machine
+          timeScale: 0.05,
+          scenarios: { sitekeys: { [sitekey]: { submit: [{ type: 'slow', delayMs: 45_000, times: n }] } } },
         });
-        a.child.kill('SIGKILL');
-        assert.equal((await a.exited).signal, 'SIGKILL');
-        b = spawnWorker('B', env);
-        await b.ready;
-        const summary = await handle.result();
-        const stats = sim.stats();
+        const taskQueue = uniqueTaskQueue('sigkill-submit');
+        const env = envFor(taskQueue, sim, { SOLVE_POLL_FIRST_DELAY_MS: '200', SOLVE_POLL_INTERVAL_MS: '400', WORKER_STICKY_TIMEOUT_MS: '1000', SOLVE_SUBMIT_LOCAL: String(local) });
+        const config = loadConfig(env);
+        const a = spawnWorker(`A-${form}`, env);
+        let b: WorkerProcess | undefined;
+        try {
+          await a.ready;
+          const batchId = `sigkill-submit-${taskQueue}`;
+          const tasks = Array.from({ length: n }, (_, i) => recaptcha(sitekey, `k${i}`, i));
+          const { handle } = await new CaptchaSolver(client, config).startBatch({ batchId, tasks, concurrency: n });
+          // every submit paid by the simulator, its answer still 45 s away, and (a submit activity) a heartbeat of its
+          // request being out on the server; a local submit keeps its record in the worker
+          await waitFor('every submit paid and heartbeating', 60_000, async () => {
+            if (sim.stats().paidSubmits < n) return false;
+            if (local) return true;
+            const beats = await Promise.all(
+              tasks.map(async (t) => {
+                const d = await client.workflow.getHandle(`${batchId}/${t.key}`).describe().catch(() => undefined);
+                return (d?.raw.pendingActivities ?? []).some((p) => p.activityType?.name === 'submitCaptcha' && (p.heartbeatDetails?.payloads?.length ?? 0) > 0);
+              }),
+            );
+            return beats.every(Boolean);
+          });
+          a.child.kill('SIGKILL');
+          assert.equal((await a.exited).signal, 'SIGKILL');
+          b = spawnWorker(`B-${form}`, env);
+          await b.ready;
+          const summary = await handle.result();
+          const stats = sim.stats();
 
-        assert.equal(summary.solved, n);
-        assert.equal(stats.paidSubmits, 2 * n, 'each task paid again by the retried attempt');
-        assert.equal(stats.duplicatePaidSubmits, n);
-        assert.equal(summary.possibleDuplicateSubmits, n, 'the batch reports every duplicate the ledger saw');
-        const progress = await handle.query(batchProgressQuery);
-        assert.equal(progress.possibleDuplicateSubmits, n);
-        const row = `${n} submits paid, worker killed before their answers: ${stats.paidSubmits} paid in all, ${stats.duplicatePaidSubmits} double payments (simulator ledger), ${summary.possibleDuplicateSubmits} possibleDuplicateSubmits reported by the batch`;
-        outcomes.push({ scenario: 'd', fault: `worker SIGKILL mid-submit (${local ? 'local submit' : 'submit activity'})`, injected: 1, outcome: row });
-        console.log(`(d) ${row}`);
-      } finally {
-        a.child.kill('SIGKILL');
-        if (b) await stopWorker(b);
-        await sim.close();
-      }
-    });
-  }
+          assert.equal(summary.solved, n);
+          assert.equal(stats.paidSubmits, 2 * n, 'each task paid again by the retried attempt');
+          assert.equal(stats.duplicatePaidSubmits, n);
+          assert.equal(summary.possibleDuplicateSubmits, n, 'the batch reports every duplicate the ledger saw');
+          const progress = await handle.query(batchProgressQuery);
+          assert.equal(progress.possibleDuplicateSubmits, n);
+          const row = `${n} submits paid, worker killed before their answers: ${stats.paidSubmits} paid in all, ${stats.duplicatePaidSubmits} double payments (simulator ledger), ${summary.possibleDuplicateSubmits} possibleDuplicateSubmits reported by the batch`;
+          outcomes.push({ scenario: 'd', fault: `worker SIGKILL mid-submit (${local ? 'local submit' : 'submit activity'})`, injected: 1, outcome: row });
+          console.log(`(d) ${row}`);
+        } finally {
+          a.child.kill('SIGKILL');
+          if (b) await stopWorker(b);
+          await sim.close();
+        }
+      });
+    }
+  });
 
   void test('(b) the dev server stopped and restarted on its database mid-batch: the batch finishes, the DLQ keeps every entry', async () => {
     const sk = { ok: '6Le-FAULT-restart-ok', bad: '6Le-FAULT-restart-pageurl', unsolvable: '6Le-FAULT-restart-unsolvable' };
