@@ -69,6 +69,8 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
   setHandler(reportBySignalSignal, () => {
     signalParent = true;
   });
+  /** Whether the parent waits for a signal from us: callers skip the call otherwise (a promise costs a stack trace). */
+  const parentListens = (): boolean => input.parentWorkflowId !== undefined && signalParent;
   const notifyParent = async (outcome: SolveOutcome): Promise<void> => {
     if (!input.parentWorkflowId || !signalParent) return;
     try {
@@ -98,7 +100,14 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
         const avoid = provider !== undefined && input.resubmitElsewhere !== false ? [provider] : undefined;
         const submitInput = { task: input.task, taskKey: input.taskKey, ...(input.route && { route: input.route }), ...(avoid && { avoid }) };
         // a local submit only when the client's rate limit lets it go at once; else a regular activity, which waits
-        const submittedLocally = localSubmit && round === 1 ? await submitLocally({ ...submitInput, ...localContext(), immediate: true }).catch(unlessDeferred) : undefined;
+        let submittedLocally: Awaited<ReturnType<typeof submitCaptcha>> | undefined;
+        if (localSubmit && round === 1) {
+          try {
+            submittedLocally = await submitLocally({ ...submitInput, ...localContext(), immediate: true });
+          } catch (err) {
+            unlessDeferred(err);
+          }
+        }
         const submitted = submittedLocally ?? (await submitCaptcha(submitInput));
         if (submitted.provider !== undefined) {
           const at = nowIso();
@@ -140,7 +149,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
           ...(switches.length > 0 && { switches }),
         };
         upsertSearchAttributes([{ key: outcomeAttribute, value: 'solved' }]);
-        await notifyParent({ taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
+        if (parentListens()) await notifyParent({ taskKey: input.taskKey, outcome: 'solved', result, ...retryRef(input) });
         return result;
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -210,7 +219,7 @@ export async function solveCaptchaWorkflow(input: SolveInput): Promise<SolveResu
     { key: errorCodeAttribute, value: final.code },
     { key: failureClassAttribute, value: final.failureClass },
   ]);
-  await notifyParent({
+  if (parentListens()) await notifyParent({
     taskKey: input.taskKey,
     outcome: 'failed',
     failure: details,
