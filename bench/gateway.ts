@@ -19,10 +19,11 @@ const KEY = 'bench-gateway-key-0123456789abcd';
 const USERS = parseGatewayKeys({ keys: [{ name: 'bench', key: KEY, budget: 1e9, submitsPerMinute: 100_000 }] });
 const SCALE = 0.1;
 /** sequential overhead samples; clients polling every 5 s (×0.1) vs a batch of as many tasks; seconds of cached polls */
-const SIZES: Record<Mode, { overheadTasks: number; clients: number; pollSeconds: number; pollers: number }> = {
-  smoke: { overheadTasks: 10, clients: 20, pollSeconds: 1, pollers: 10 },
-  quick: { overheadTasks: 60, clients: 200, pollSeconds: 3, pollers: 50 },
-  full: { overheadTasks: 200, clients: 500, pollSeconds: 5, pollers: 100 },
+/** `callRounds`: rounds of each side of the provider-calls comparison, interleaved (gateway, batch, batch, gateway, …) */
+const SIZES: Record<Mode, { overheadTasks: number; clients: number; pollSeconds: number; pollers: number; callRounds: number }> = {
+  smoke: { overheadTasks: 10, clients: 20, pollSeconds: 1, pollers: 10, callRounds: 1 },
+  quick: { overheadTasks: 60, clients: 200, pollSeconds: 3, pollers: 50, callRounds: 2 },
+  full: { overheadTasks: 200, clients: 500, pollSeconds: 5, pollers: 100, callRounds: 3 },
 };
 
 const pct = (xs: number[], p: number): number => {
@@ -116,10 +117,10 @@ export async function measureGateway(ctx: BenchContext): Promise<MeasurementResu
   const n = sizes.clients;
   const policy = scaledPolicy(SCALE);
   const clientPollMs = Math.round(5_000 * SCALE);
-  const runSide = async (side: 'gateway' | 'batch') => {
+  const runSide = async (side: 'gateway' | 'batch', r: number) => {
     const sim = await startBenchSimulator({ provider: '2captcha', timeScale: SCALE, seed: 18 });
     try {
-      const env = benchEnv(stack, `q-bench-gateway-${side}`, sim, policy, { CAPTCHA_PROVIDER: '2captcha', CAPTCHA_POLL_COALESCE_MS: '100' });
+      const env = benchEnv(stack, `q-bench-gateway-${side}-${r}`, sim, policy, { CAPTCHA_PROVIDER: '2captcha', CAPTCHA_POLL_COALESCE_MS: '100' });
       return await withWorker(stack, env, async (config) => {
         const started = performance.now();
         let solved = 0;
@@ -127,7 +128,7 @@ export async function measureGateway(ctx: BenchContext): Promise<MeasurementResu
         if (side === 'batch') {
           const solver = new CaptchaSolver(stack.client, config);
           const tasks = Array.from({ length: n }, (_, i) => ({ type: 'recaptcha-v2', sitekey: `6Le-bench-gw-calls-${i}`, pageUrl: `https://example.com/gw-calls/${i}`, key: `t${i}` }));
-          const { handle } = await solver.startBatch({ batchId: 'bench-gateway-batch', tasks, concurrency: n, policy });
+          const { handle } = await solver.startBatch({ batchId: `bench-gateway-batch-${r}`, tasks, concurrency: n, policy });
           solved = (await withTimeout(handle.result(), 600_000, 'the batch')).solved;
         } else {
           const g = await startGateway({ client: stack.client, config, users: USERS });
@@ -150,12 +151,24 @@ export async function measureGateway(ctx: BenchContext): Promise<MeasurementResu
       await sim.close();
     }
   };
-  const viaGateway = await runSide('gateway');
-  ctx.log(`  ${n} clients through the gateway: ${viaGateway.solved} solved, ${viaGateway.calls} provider calls, ${viaGateway.clientPolls} client polls`);
-  const batch = await runSide('batch');
-  ctx.log(`  ${n} tasks in one batch: ${batch.solved} solved, ${batch.calls} provider calls`);
-  const perSolve = (r: { calls: number; solved: number }) => round(r.calls / Math.max(1, r.solved), 2);
-  const describe = (r: typeof batch) => `${r.solved}/${n} solved in ${round(r.wallMs / 1000)} s; in.php ${r.inPhp}, res.php ${r.resPhp}, paid submits ${r.paidSubmits}`;
+  // the poll rounds' timing moves a few res.php calls either way: rounds of each side, interleaved, and their totals
+  type Side = Awaited<ReturnType<typeof runSide>>;
+  const rounds: { gateway: Side; batch: Side }[] = [];
+  for (let r = 1; r <= sizes.callRounds; r++) {
+    const order: ('gateway' | 'batch')[] = r % 2 === 1 ? ['gateway', 'batch'] : ['batch', 'gateway'];
+    const got: Partial<Record<'gateway' | 'batch', Side>> = {};
+    for (const side of order) got[side] = await runSide(side, r);
+    rounds.push({ gateway: got.gateway!, batch: got.batch! });
+    ctx.log(`  calls round ${r}: ${n} clients through the gateway ${got.gateway!.solved} solved, ${got.gateway!.calls} provider calls, ${got.gateway!.clientPolls} client polls; ${n} tasks in one batch ${got.batch!.solved} solved, ${got.batch!.calls} provider calls`);
+  }
+  const total = (side: 'gateway' | 'batch'): Side =>
+    rounds.map((x) => x[side]).reduce((a, b) => ({ solved: a.solved + b.solved, clientPolls: a.clientPolls + b.clientPolls, wallMs: a.wallMs + b.wallMs, calls: a.calls + b.calls, inPhp: a.inPhp + b.inPhp, resPhp: a.resPhp + b.resPhp, paidSubmits: a.paidSubmits + b.paidSubmits }));
+  const viaGateway = total('gateway');
+  const batch = total('batch');
+  const rawPerSolve = (r: { calls: number; solved: number }) => r.calls / Math.max(1, r.solved);
+  const perSolve = (r: { calls: number; solved: number }) => round(rawPerSolve(r), 2);
+  const roundRatios = rounds.map((x) => round(rawPerSolve(x.gateway) / rawPerSolve(x.batch), 3));
+  const describe = (r: Side) => `${r.solved}/${n * rounds.length} solved in ${rounds.length} round(s), ${round(r.wallMs / 1000 / rounds.length)} s each on average; in.php ${r.inPhp}, res.php ${r.resPhp}, paid submits ${r.paidSubmits}`;
 
   return {
     figures: [
@@ -163,7 +176,8 @@ export async function measureGateway(ctx: BenchContext): Promise<MeasurementResu
       figure('9', 'gateway overhead p95 over solver.solve (the same pairs)', round(overheadP95), 'ms', undefined, `direct p95 ${round(pct(direct, 95))} ms, via gateway ${round(pct(through, 95))} ms`),
       figure('9', `provider calls per solve, ${n} clients polling the gateway every 5 s (×${SCALE})`, perSolve(viaGateway), undefined, undefined, `${describe(viaGateway)}; ${viaGateway.clientPolls} client polls answered`),
       figure('9', `provider calls per solve, ${n} tasks in one batch (all in flight)`, perSolve(batch), undefined, undefined, describe(batch)),
-      figure('9', 'provider calls per solve, gateway clients / batch', round(perSolve(viaGateway) / Math.max(0.01, perSolve(batch)), 2), '×', { op: '<=', value: 1 }),
+      figure('9', 'provider calls per solve, gateway clients / batch', round(rawPerSolve(viaGateway) / Math.max(0.01, rawPerSolve(batch)), 2), '×', { op: '<=', value: 1 },
+        `all rounds' calls over all rounds' solves; every round's ratio: ${roundRatios.join(', ')} (min ${Math.min(...roundRatios)}, max ${Math.max(...roundRatios)})`),
       figure('9', `gateway requests/s, cached res.php polls (${sizes.pollers} clients in-process, 2 cores)`, round(rps, 0), 'req/s', undefined, `${temporalCallsWhilePolling} Temporal calls meanwhile`),
     ],
     details: {
@@ -171,7 +185,7 @@ export async function measureGateway(ctx: BenchContext): Promise<MeasurementResu
         sizes,
         scale: SCALE,
         overhead: { directMs: direct.map((x) => round(x)), throughMs: through.map((x) => round(x)) },
-        calls: { gateway: viaGateway, batch },
+        calls: { gateway: viaGateway, batch, rounds },
         cachedPolls: { perSecond: round(rps), pollers: sizes.pollers, seconds: sizes.pollSeconds, temporalCalls: temporalCallsWhilePolling },
       },
     },
