@@ -19,6 +19,7 @@ import { costFigures, costOf, costSentence } from './cost';
 import { figure, type Figure, type MeasurementResult } from './report';
 import { BENCH_API_KEY, benchEnv, startBenchSimulator, withTimeout, withWorker, type BenchContext, type BenchStack } from './stack';
 import { measureCpu } from './cpu-shapes';
+import { measureWorkflowPromises } from './workflow-promises';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- one of the peer client's internals (its endpoint constants) */
 
@@ -323,7 +324,7 @@ export async function measurePeer(ctx: BenchContext, columns: OurColumn[] = [POL
   figures.push(...spendFigures(columns.map((col) => [col.name, ours.get(col.name)!, oursRules.get(col.name)!]), peer, peerRules));
 
   const cpu = await measureCpu(ctx);
-  figures.push(...cpu.figures);
+  figures.push(...cpu.figures, ...(await measureWorkflowPromises(ctx)));
   headline.push(cpu.headline);
   return {
     figures,
