@@ -254,8 +254,10 @@ void describe('provider limits', () => {
       assert.ok(limiter.submitsDelayed > 0, `the limiter never had to hold a submit back: ${JSON.stringify(limiter)}`);
 
       // the first submits met a full window: each local submit went unsent and a submit activity waited instead, so no
-      // workflow task stayed open for the limit (the SDK warns past 5 s; a task open that long hears no signal)
-      assert.ok(limiter.submitsDeferred >= 100, `local submits handed to activities: ${limiter.submitsDeferred}`);
+      // workflow task stayed open for the limit (the SDK warns past 5 s; a task open that long hears no signal). How many
+      // of the first 100 children meet it depends on how fast they start while the warm-up's window slides (a loaded
+      // CI machine saw 94): at least the first ten, whose histories are read one by one below.
+      assert.ok(limiter.submitsDeferred >= 10, `local submits handed to activities: ${limiter.submitsDeferred}`);
       for (let i = 0; i < 10; i++) {
         const history = await env.client.workflow.getHandle(`${summary.batchId}/t${i}`).fetchHistory();
         const events = history.events ?? [];
