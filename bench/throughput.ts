@@ -2,7 +2,7 @@
 // activities → provider client → simulator answering at once), against the same server running the trivial shape
 // (bench/trivial-workflows.ts: the same window of children, two no-op activities each). Rounds alternate the order
 // of the two (ABBA), and the means are compared: the server slows as finished workflows pile up, so going first helps.
-import { Worker } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { CaptchaSolver } from '../src/client';
 import { loadConfig, type Config } from '../src/config';
 import { costFigures, costOf, remoteLedger, type Cost } from './cost';
@@ -97,7 +97,7 @@ export async function pipelineBatch(ctx: BenchContext, config: Readonly<Config>,
 }
 
 /** A worker for the trivial shape, with the product worker's concurrency settings. */
-export function trivialWorker(ctx: BenchContext, taskQueue: string): Promise<Worker> {
+export function trivialWorker(ctx: BenchContext, taskQueue: string, options: Partial<WorkerOptions> = {}): Promise<Worker> {
   const defaults = loadConfig({}).worker;
   return Worker.create({
     connection: ctx.stack.connection,
@@ -107,6 +107,7 @@ export function trivialWorker(ctx: BenchContext, taskQueue: string): Promise<Wor
     activities: trivialActivities,
     maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
+    ...options,
   });
 }
 

@@ -3,15 +3,13 @@
 // no switch for it: it is the largest piece of a workflow thread's CPU that the workflow code itself decides. The count
 // is deterministic for a given SDK, so a change that adds promises to the hot path shows here at once.
 import v8 from 'node:v8';
-import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createProvider } from '../src/providers';
 import { createWorker } from '../src/worker';
 import { round } from './histories';
 import { figure, type Figure } from './report';
 import { BENCH_API_KEY, NO_WAIT_POLICY, benchEnv, spawnSimulator, type BenchContext } from './stack';
-import { pipelineBatch, trivialBatch } from './throughput';
-import { trivialActivities } from './trivial-activities';
+import { pipelineBatch, trivialBatch, trivialWorker } from './throughput';
 
 const TASKS = 50;
 const PIPELINE_TYPES = ['captchaBatchWorkflow', 'solveCaptchaWorkflow'];
@@ -45,14 +43,7 @@ export async function measureWorkflowPromises(ctx: BenchContext): Promise<Figure
   });
   try {
     const trivialQueue = 'q-bench-promises-trivial';
-    const trivial = await Worker.create({
-      connection: stack.connection,
-      namespace: stack.server.namespace,
-      taskQueue: trivialQueue,
-      workflowBundle: stack.trivialBundle,
-      activities: trivialActivities,
-      debugMode: true,
-    });
+    const trivial = await trivialWorker(sub, trivialQueue, { debugMode: true });
     const pipeline = await createWorker({ config, connection: stack.connection, client: stack.client, provider, workflowBundle: stack.bundle, options: { debugMode: true } });
     await trivial.runUntil(
       pipeline.runUntil(async () => {
